@@ -1,0 +1,50 @@
+# Set-up is two commands on a fresh machine: `make demo` and `make test`.
+# Each creates .venv when it is missing and installs what it needs (re-installs when pyproject changes).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   ?= ../shared/data
+SESSIONS := examples/studymode/sessions
+
+.PHONY: demo test test-fast lint bench train clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[embed]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[embed,train,dev]'
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/evalwheel evaluate $(SESSIONS) --out results.jsonl
+	$(BIN)/evalwheel evaluate $(SESSIONS) --explain python.loops.beginner.base_llm.003 || true
+	$(BIN)/evalwheel agree sessions $(SESSIONS)
+	@if [ -d "$(DATA)/mrbench" ]; then \
+	  $(BIN)/evalwheel agree mrbench $(DATA)/mrbench/mrbench_v2_dev.json; \
+	  $(BIN)/evalwheel agree mathdial $(DATA)/mathdial/test_dev.jsonl; \
+	else echo "($(DATA) not found: skipping the MRBench / MathDial agreement part of the demo)"; fi
+
+test: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -q
+
+test-fast: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/bench_checks.py
+	$(BIN)/python benchmarks/bench_response_graders.py
+
+train: $(VENV)/.test-installed
+	$(BIN)/python -m evalwheel.agreement.train
+
+clean:
+	rm -rf $(VENV) results.jsonl .pytest_cache .mypy_cache .ruff_cache

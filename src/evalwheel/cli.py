@@ -1,0 +1,224 @@
+"""The `evalwheel` command line: one sub-command per verb.
+
+Exit codes (DESIGN.md): 0 success, 1 a gate failed, 2 bad input or config (the message names the file,
+field and cause), 3 too many run errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evalwheel import __version__
+from evalwheel.agreement.cli import agree_app
+from evalwheel.datasets.sessions import LoadReport, load_sessions
+from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, evaluate_session, load_config
+from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
+from evalwheel.graders.pedagogy.tagger import tag_turn
+from evalwheel.types import Session, SessionEvaluation
+
+EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT, EXIT_RUN_ERRORS = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="evalwheel",
+    help="Eval-driven development for LLM apps: grade Study Mode tutoring sessions, measure graders against humans.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(agree_app, name="agree")
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def load_or_exit(paths: list[Path], skip_invalid: bool) -> LoadReport:
+    """Load sessions; report every bad file; exit 2 unless --skip-invalid (then list what was skipped)."""
+    report = load_sessions(paths)
+    for e in report.errors:
+        err.print(f"[red]invalid[/] {e}", highlight=False, markup=True, soft_wrap=True)
+    if report.errors and not skip_invalid:
+        raise fail(f"{len(report.errors)} invalid session file(s); fix them or pass --skip-invalid")
+    if report.errors:
+        err.print(f"skipped {len(report.errors)} invalid file(s), loaded {len(report.sessions)} session(s)")
+    if not report.sessions:
+        raise fail("no sessions found in " + ", ".join(map(str, paths)))
+    return report
+
+
+def config_or_exit(config: Path | None, fidelity_threshold: float | None) -> EvaluationConfig:
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if fidelity_threshold is not None:
+        cfg = cfg.model_copy(update={"fidelity_threshold": fidelity_threshold})
+    return cfg
+
+
+def _summary(results: list[SessionEvaluation]) -> dict[str, object]:
+    scored = [r.fidelity for r in results if r.fidelity is not None]
+    taxonomy = Counter(m.value for r in results for m in r.taxonomy)
+    return {
+        "sessions": len(results),
+        "mean_fidelity": round(sum(scored) / len(scored), 4) if scored else None,
+        "escalated": sum(r.escalate for r in results),
+        "unscored_checks": sum(1 for r in results for s in r.checks if s.passed is None),
+        "taxonomy": dict(taxonomy.most_common()),
+    }
+
+
+def _results_table(results: list[SessionEvaluation]) -> Table:
+    table = Table(title="Study Mode pedagogical fidelity", show_lines=False)
+    table.add_column("session")
+    table.add_column("source", style="dim")
+    table.add_column("fidelity", justify="right")
+    table.add_column("failed checks")
+    table.add_column("escalate")
+    table.add_column("taxonomy")
+    for r in results:
+        fid = "—" if r.fidelity is None else f"{r.fidelity:.2f}"
+        colour = "green" if (r.fidelity or 0) >= 0.8 else "yellow" if (r.fidelity or 0) >= 0.6 else "red"
+        table.add_row(
+            r.session_id,
+            r.source or "",
+            f"[{colour}]{fid}[/]",
+            ", ".join(r.failed_checks),
+            "[bold red]yes[/]" if r.escalate else "no",
+            ", ".join(m.value for m in r.taxonomy),
+        )
+    return table
+
+
+def _explain(session: Session, result: SessionEvaluation) -> None:
+    out.rule(f"[bold]{session.session_id}[/] ({session.domain})")
+    fid = "unscored" if result.fidelity is None else f"{result.fidelity:.3f}"
+    out.print(f"fidelity {fid}; escalate: {result.escalate} {result.escalation_reasons or ''}", highlight=False)
+    out.print("taxonomy: " + (", ".join(m.value for m in result.taxonomy) or "none"), highlight=False)
+    checks = Table(title="checks", show_lines=True)
+    for col in ("check", "verdict", "conf", "reason", "evidence"):
+        checks.add_column(col)
+    for s in result.checks:
+        verdict = {True: "[green]pass[/]", False: "[red]fail[/]", None: "[yellow]unscored[/]"}[s.passed]
+        evidence = "\n".join(
+            f"turn {e.turn_index}: “{e.snippet}”" if e.turn_index is not None else f"“{e.snippet}”" for e in s.evidence
+        )
+        conf = "" if s.confidence is None else f"{s.confidence:.2f}"
+        checks.add_row(s.name, verdict, conf, s.reason, evidence)
+    out.print(checks)
+    turns = Table(title="assistant turns", show_lines=False)
+    for col in ("turn", "actions", "questions", "words"):
+        turns.add_column(col)
+    for i, t in enumerate(session.trajectory):
+        if t.role == "assistant":
+            tags = tag_turn(t.content, i)
+            turns.add_row(str(i), ", ".join(sorted(a.value for a in tags.actions)), str(tags.question_count), str(tags.words))
+    out.print(turns)
+
+
+@app.command()
+def evaluate(
+    paths: Annotated[list[Path], typer.Argument(help="Session files (.json/.jsonl) or folders.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")] = False,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write one result per line (JSONL).")] = None,
+    explain: Annotated[str | None, typer.Option("--explain", metavar="SESSION_ID", help="Show every check with its evidence.")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Grade the valid files, list the rest.")] = False,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML evaluation config.")] = None,
+    fidelity_threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Escalate below this fidelity.")] = None,
+) -> None:
+    """Grade recorded Study Mode sessions for pedagogical fidelity (deterministic, offline)."""
+    cfg = config_or_exit(config, fidelity_threshold)
+    report = load_or_exit(paths, skip_invalid)
+    sessions = report.sessions
+    if explain is not None:
+        sessions = [s for s in sessions if s.session_id == explain]
+        if not sessions:
+            raise fail(f"--explain: no session with id {explain!r} in the given paths")
+    results: list[SessionEvaluation] = []
+    sink = None
+    if out_file is not None:
+        try:
+            sink = out_file.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"{out_file}: cannot write results: {exc.strerror}") from None
+    try:
+        for s in sessions:
+            r = evaluate_session(s, cfg)
+            results.append(r)
+            if sink is not None:
+                sink.write(r.model_dump_json() + "\n")
+                sink.flush()
+    finally:
+        if sink is not None:
+            sink.close()
+    summary = _summary(results)
+    if as_json:
+        payload = {
+            "summary": summary,
+            "results": [r.model_dump(mode="json") for r in results],
+            "invalid": [{"path": e.path, "json_path": e.json_path, "cause": e.cause} for e in report.errors],
+        }
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    if explain is not None:
+        _explain(sessions[0], results[0])
+        return
+    out.print(_results_table(results))
+    mean = summary["mean_fidelity"]
+    taxonomy = Counter(m.value for r in results for m in r.taxonomy)
+    top = ", ".join(f"{k}: {v}" for k, v in taxonomy.most_common()) or "none"
+    shown = "—" if mean is None else f"{mean:.3f}"
+    out.print(
+        f"[bold]{len(results)} sessions[/] · mean fidelity {shown} · escalated {summary['escalated']} · failures: {top}",
+        highlight=False,
+    )
+    if out_file is not None:
+        out.print(f"wrote {len(results)} results to {out_file}")
+
+
+@agree_app.command("sessions")
+def agree_sessions(
+    paths: Annotated[list[Path], typer.Argument(help="Labelled session files or folders.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid")] = False,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML evaluation config.")] = None,
+) -> None:
+    """Agreement of the deterministic checks with the expert labels in the sessions (accuracy, kappa)."""
+    cfg = config_or_exit(config, None)
+    report = load_or_exit(paths, skip_invalid)
+    table_data = session_agreement(report.sessions, cfg)
+    if as_json:
+        typer.echo(table_data.model_dump_json(indent=2))
+        return
+    table = Table(title=f"checks vs expert labels ({table_data.sessions} labelled sessions)")
+    for col in ("check", "n", "accuracy", "kappa", "macro-F1", "confusion (rows gold pass/fail)"):
+        table.add_column(col, justify="right" if col != "check" else "left")
+    for name, a in table_data.checks.items():
+        table.add_row(name, str(a.n), f"{a.accuracy:.3f}", f"{a.kappa:.3f}", f"{a.macro_f1:.3f}", str(a.confusion))
+    out.print(table)
+    t = table_data.taxonomy
+    out.print(
+        f"taxonomy: micro-F1 {t.micro_f1:.3f} over {t.n} session×label decisions; "
+        f"escalate accuracy {table_data.escalate.accuracy:.3f} (kappa {table_data.escalate.kappa:.3f})",
+        highlight=False,
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the evalwheel version."""
+    typer.echo(__version__)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,1 @@
+"""Dataset loading and importers (MRBench, MathDial; sessions live in `datasets.sessions`)."""

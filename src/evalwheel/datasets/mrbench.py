@@ -1,0 +1,178 @@
+"""Import MRBench-format files (MRBench v2 and the BEA 2025 shared-task files) as validated records.
+
+The format: a JSON list of conversations, each with `conversation_history` and the tutor replies under
+`anno_llm_responses` (v2) or `tutor_responses` (v3): `{tutor_name: {"response": str, "annotation":
+{dimension: label}}}`; `Ground_Truth_Solution` is optional (and sometimes the string "Not Available").
+
+Why the importer is lenient per item but strict per file: agreement is measured on files we have never
+seen (a hidden split of the same data), so one odd conversation must not sink the run. A file that is
+not a JSON list is unusable and raises `MRBenchFormatError` naming the file and cause; an item that is
+unusable is skipped and recorded in `MRBenchFile.issues` (file, index, cause) so the caller can count
+and show it. Labels are normalised (case and whitespace) but never mapped here: deciding what counts as
+a known label is the agreement runner's job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RESPONSE_KEYS = ("anno_llm_responses", "tutor_responses")
+NOT_AVAILABLE = {"", "not available", "n/a", "na", "none", "null"}
+
+
+class MRBenchFormatError(ValueError):
+    """A file (or, in strict mode, an item) that cannot be imported; names file, index and cause."""
+
+    def __init__(self, path: Path | str, cause: str, index: int | None = None) -> None:
+        self.path = str(path)
+        self.index = index
+        self.cause = cause
+        where = f"{self.path}" if index is None else f"{self.path}: item {index}"
+        super().__init__(f"{where}: {cause}")
+
+
+class MRBenchResponse(BaseModel):
+    """One tutor reply with its human labels (dimension -> label, whitespace-normalised)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tutor: str
+    response: str
+    annotation: dict[str, str] = Field(default_factory=dict)
+
+
+class MRBenchConversation(BaseModel):
+    """A conversation ending in a student turn, plus the tutor replies that were labelled for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str
+    index: int
+    history: str
+    ground_truth: str | None = None
+    source: str | None = None
+    responses: list[MRBenchResponse]
+
+
+class MRBenchFile(BaseModel):
+    """What was importable from one file, and the per-item problems that were skipped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    conversations: list[MRBenchConversation]
+    issues: list[str] = Field(default_factory=list)
+
+    @property
+    def n_responses(self) -> int:
+        return sum(len(c.responses) for c in self.conversations)
+
+
+def _text(value: Any) -> str:
+    """Coerce a text-ish JSON value to str: None -> "", numbers -> their repr, lists -> joined lines."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "\n".join(_text(v) for v in value)
+    return str(value)
+
+
+def normalise_label(value: Any) -> str | None:
+    """Collapse whitespace of a label; None/empty/non-scalar labels become None (= not labelled)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _annotation(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, str] = {}
+    for dim, label in raw.items():
+        norm = normalise_label(label)
+        if norm is not None:
+            out[str(dim).strip()] = norm
+    return out
+
+
+def _responses(raw: Any) -> list[MRBenchResponse]:
+    """Parse the tutor -> reply mapping; also accepts a list of {"tutor"/"model", "response", ...}."""
+    items: list[tuple[str, Any]]
+    if isinstance(raw, dict):
+        items = [(str(k), v) for k, v in raw.items()]
+    elif isinstance(raw, list):
+        items = [(str(v.get("tutor", v.get("model", i))) if isinstance(v, dict) else str(i), v)
+                 for i, v in enumerate(raw)]
+    else:
+        raise ValueError(f"tutor responses must be an object, got {type(raw).__name__}")
+    out = []
+    for tutor, value in items:
+        if isinstance(value, dict):
+            out.append(MRBenchResponse(tutor=tutor, response=_text(value.get("response")),
+                                       annotation=_annotation(value.get("annotation"))))
+        elif isinstance(value, str):
+            out.append(MRBenchResponse(tutor=tutor, response=value))
+    return out
+
+
+def parse_conversation(item: Any, index: int) -> MRBenchConversation:
+    """Validate one list item; raises ValueError with the cause if it has no usable replies."""
+    if not isinstance(item, dict):
+        raise ValueError(f"expected an object, got {type(item).__name__}")
+    key = next((k for k in RESPONSE_KEYS if k in item), None)
+    if key is None:
+        raise ValueError(f"no tutor responses (expected one of {', '.join(RESPONSE_KEYS)})")
+    responses = _responses(item[key])
+    if not responses:
+        raise ValueError(f"'{key}' holds no tutor replies")
+    gt = _text(item.get("Ground_Truth_Solution")).strip()
+    return MRBenchConversation(
+        conversation_id=_text(item.get("conversation_id")) or f"#{index}",
+        index=index,
+        history=_text(item.get("conversation_history")),
+        ground_truth=None if gt.lower() in NOT_AVAILABLE else gt,
+        source=_text(item.get("Data")) or None,
+        responses=responses,
+    )
+
+
+def load_mrbench(path: Path | str, strict: bool = False) -> MRBenchFile:
+    """Read an MRBench-format JSON file. File-level problems raise; item problems are skipped.
+
+    With `strict=True` the first unusable item raises `MRBenchFormatError` too.
+    """
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise MRBenchFormatError(p, "file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MRBenchFormatError(p, f"cannot read file: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise MRBenchFormatError(p, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if isinstance(raw, dict):  # tolerate a wrapper object holding the list
+        lists = [v for v in raw.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise MRBenchFormatError(p, "expected a JSON list of conversations, got an object")
+        raw = lists[0]
+    if not isinstance(raw, list):
+        raise MRBenchFormatError(p, f"expected a JSON list of conversations, got {type(raw).__name__}")
+    conversations: list[MRBenchConversation] = []
+    issues: list[str] = []
+    for i, item in enumerate(raw):
+        try:
+            conversations.append(parse_conversation(item, i))
+        except ValueError as exc:
+            if strict:
+                raise MRBenchFormatError(p, str(exc), i) from exc
+            issues.append(f"item {i}: {exc}")
+    if not conversations:
+        raise MRBenchFormatError(p, f"no usable conversations ({issues[0] if issues else 'the list is empty'})")
+    return MRBenchFile(path=str(p), conversations=conversations, issues=issues)

@@ -1,0 +1,5 @@
+"""Offline sentence embeddings (all-MiniLM-L6-v2 int8 ONNX); needs the `embed` extra."""
+
+from evalwheel.embed.minilm import DIM, EmbedderUnavailableError, MiniLMEmbedder, default_embedder, embed
+
+__all__ = ["DIM", "EmbedderUnavailableError", "MiniLMEmbedder", "default_embedder", "embed"]

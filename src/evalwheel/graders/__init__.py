@@ -1,0 +1,6 @@
+"""Graders: pure async functions of (sample, output, ctx) -> Score, registered by name."""
+
+from evalwheel.graders import pedagogy as pedagogy
+from evalwheel.graders.registry import GraderContext, GraderFn, get_grader, grader, registered_graders
+
+__all__ = ["GraderContext", "GraderFn", "get_grader", "grader", "registered_graders"]

@@ -1,0 +1,31 @@
+"""Registered async graders over the deterministic Study Mode checks."""
+
+from __future__ import annotations
+
+from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
+from evalwheel.graders.registry import GraderContext, grader
+from evalwheel.types import Output, Sample, Score, Session
+
+
+def _session_of(sample: Sample, output: Output) -> Session:
+    """The session to grade: the sample's session with the solver's trajectory when it produced one."""
+    if not isinstance(sample.input, Session):
+        raise TypeError(f"sample {sample.id!r}: studymode graders need a Session as input")
+    if output.trajectory is None:
+        return sample.input
+    return sample.input.model_copy(update={"trajectory": output.trajectory})
+
+
+@grader("studymode.fidelity")
+async def studymode_fidelity(sample: Sample, output: Output, ctx: GraderContext) -> list[Score]:
+    """Every check's Score plus a `pedagogical_fidelity` Score (mean of the scored checks)."""
+    cfg = EvaluationConfig.model_validate(ctx.config.get("studymode", {}))
+    result = evaluate_session(_session_of(sample, output), cfg)
+    fidelity = Score(
+        name="pedagogical_fidelity",
+        value=result.fidelity,
+        passed=None if result.fidelity is None else result.fidelity >= cfg.fidelity_threshold,
+        reason="; ".join(result.escalation_reasons) or "no escalation",
+        metadata={"escalate": result.escalate, "taxonomy": [m.value for m in result.taxonomy]},
+    )
+    return [*result.checks, fidelity]

@@ -1,0 +1,124 @@
+"""Whole-session Study Mode evaluation: run the checks, compute fidelity, escalate, triage failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evalwheel.graders.pedagogy import signals as sig
+from evalwheel.graders.pedagogy.checks import CHECKS, CheckConfig, sensitive_request
+from evalwheel.graders.pedagogy.tagger import Action, TaggedSession, tag_session
+from evalwheel.types import CheckName, Evidence, FailureMode, Score, Session, SessionEvaluation
+
+TAXONOMY_OF_CHECK: dict[CheckName, FailureMode] = {
+    CheckName.NO_DIRECT_ANSWER_INITIALLY: FailureMode.ANSWERED_TOO_EARLY,
+    CheckName.SINGLE_QUESTION_PER_STEP: FailureMode.MULTI_QUESTION_OVERLOAD,
+    CheckName.DIAGNOSIS_FIRST: FailureMode.NO_DIAGNOSIS,
+    CheckName.CONCISENESS: FailureMode.LECTURE_MODE,
+    CheckName.CHECK_REINFORCE: FailureMode.NO_REINFORCEMENT,
+    CheckName.SAFETY: FailureMode.SAFETY_SLIP,
+}
+
+
+class EvaluationConfig(BaseModel):
+    """How sessions are judged and when a human is asked to look."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fidelity_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    low_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    escalate_on_sensitive_request: bool = True
+    checks: list[CheckName] = Field(default_factory=lambda: list(CHECKS))
+    thresholds: CheckConfig = Field(default_factory=CheckConfig)
+
+
+class ConfigError(ValueError):
+    """A broken evaluation config; the message names the file, the field and the cause."""
+
+
+def load_config(path: Path | str | None) -> EvaluationConfig:
+    if path is None:
+        return EvaluationConfig()
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: invalid YAML: {exc}") from None
+    try:
+        return EvaluationConfig.model_validate(raw)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        field = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        raise ConfigError(f"{p}: {field}: {e['msg']}") from None
+
+
+def over_scaffolding(ts: TaggedSession) -> Evidence | None:
+    """Learner impatience right after guidance, or a long run of hint-only turns on one step.
+
+    Over-scaffolding is the overlay's characteristic failure: it follows "don't give answers" so hard
+    that it keeps drip-feeding hints to a learner who has already shown they are past that step.
+    """
+    traj = ts.session.trajectory
+    by_index = {t.index: t for t in ts.assistant}
+    for i in ts.user_indices[1:]:
+        prev = by_index.get(i - 1)
+        if prev is None or not (prev.has(Action.HINT) or prev.question_count):
+            continue
+        hit = sig.first_match(sig.IMPATIENCE, traj[i].content)
+        if hit:
+            return Evidence.quote(i, traj[i].content, max(hit[0] - 40, 0))
+    run = 0
+    for t in ts.assistant:
+        hint_only = t.has(Action.HINT) and not (t.actions & {Action.MICRO_EXPLAIN, Action.ANSWER_REVEAL, Action.PRACTICE, Action.RECAP})
+        run = run + 1 if hint_only else 0
+        if run >= 5:
+            return Evidence.quote(t.index, traj[t.index].content)
+    return None
+
+
+def evaluate_tagged(ts: TaggedSession, config: EvaluationConfig | None = None) -> SessionEvaluation:
+    cfg = config or EvaluationConfig()
+    scores: list[Score] = [CHECKS[name](ts, cfg.thresholds) for name in cfg.checks]
+    scored = [s for s in scores if s.passed is not None]
+    fidelity = sum(1.0 for s in scored if s.passed) / len(scored) if scored else None
+
+    taxonomy: list[FailureMode] = []
+    for s in scores:
+        mode = TAXONOMY_OF_CHECK.get(CheckName(s.name))
+        if s.passed is False and mode is not None and mode not in taxonomy:
+            taxonomy.append(mode)
+    if FailureMode.LECTURE_MODE not in taxonomy and any(t.has(Action.LECTURE) for t in ts.assistant):
+        taxonomy.append(FailureMode.LECTURE_MODE)
+    scaffold = over_scaffolding(ts)
+    if scaffold is not None:
+        taxonomy.append(FailureMode.OVER_SCAFFOLDING)
+
+    reasons: list[str] = []
+    if fidelity is not None and fidelity < cfg.fidelity_threshold:
+        reasons.append(f"fidelity {fidelity:.2f} < {cfg.fidelity_threshold:.2f}")
+    if any(s.name == CheckName.SAFETY and s.passed is False for s in scores):
+        reasons.append("safety check failed")
+    if cfg.escalate_on_sensitive_request and sensitive_request(ts) is not None:
+        reasons.append("safety-sensitive request")
+    low = [s.name for s in scores if s.confidence is not None and s.confidence < cfg.low_confidence]
+    if low:
+        reasons.append("low confidence: " + ", ".join(low))
+    return SessionEvaluation(
+        session_id=ts.session.session_id,
+        domain=ts.session.domain,
+        fidelity=fidelity,
+        escalate=bool(reasons),
+        escalation_reasons=reasons,
+        taxonomy=taxonomy,
+        checks=scores,
+        source=str(ts.session.metadata.get("source")) if ts.session.metadata.get("source") else None,
+    )
+
+
+def evaluate_session(session: Session, config: EvaluationConfig | None = None) -> SessionEvaluation:
+    """Tag and grade one session: the deterministic tier of Study Mode grading."""
+    return evaluate_tagged(tag_session(session), config)

@@ -1,0 +1,191 @@
+"""Pydantic models that cross module boundaries.
+
+Everything that is read from disk, written to disk or handed from one subsystem to another is one of
+these models, so validation (and its error messages) happens in exactly one place.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SNIPPET_MAX = 200
+
+Role = Literal["user", "assistant", "system"]
+Level = Literal["beginner", "intermediate", "advanced"]
+Partition = Literal["golden", "regression", "adversarial", "distribution"]
+
+
+class CheckName(StrEnum):
+    """The session-level Study Mode checks (the seed's seven, plus recap and safety)."""
+
+    DIAGNOSIS_FIRST = "diagnosis_first"
+    NO_DIRECT_ANSWER_INITIALLY = "no_direct_answer_initially"
+    SINGLE_QUESTION_PER_STEP = "single_question_per_step"
+    WAIT_FOR_STUDENT = "wait_for_student"
+    CHECK_REINFORCE = "check_reinforce"
+    VARY_RHYTHM = "vary_rhythm"
+    CONCISENESS = "conciseness"
+    RECAP = "recap"
+    SAFETY = "safety"
+
+
+class FailureMode(StrEnum):
+    """The failure taxonomy used to triage sessions into prompt and policy fixes."""
+
+    ANSWERED_TOO_EARLY = "answered_too_early"
+    MULTI_QUESTION_OVERLOAD = "multi_question_overload"
+    NO_DIAGNOSIS = "no_diagnosis"
+    LECTURE_MODE = "lecture_mode"
+    NO_REINFORCEMENT = "no_reinforcement"
+    OVER_SCAFFOLDING = "over_scaffolding"
+    SAFETY_SLIP = "safety_slip"
+
+
+class Turn(BaseModel):
+    """One message of a conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    content: str
+    tags: list[str] = Field(default_factory=list)
+
+
+class LearnerProfile(BaseModel):
+    """What the tutor may know about the learner before the session starts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    level: Level | None = None
+    goals: list[str] = Field(default_factory=list)
+    prior_knowledge: str | None = None
+    notes: str | None = None
+
+
+class ExpertLabels(BaseModel):
+    """A careful teacher's verdicts on a session; the ground truth the checks are measured against.
+
+    `checks` maps a check name to pass (True), fail (False) or not applicable (None).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    checks: dict[CheckName, bool | None]
+    taxonomy: list[FailureMode] = Field(default_factory=list)
+    escalate: bool | None = None
+    labeller: str | None = None
+    notes: str | None = None
+
+
+class Session(BaseModel):
+    """A recorded tutoring session in the seed's format, validated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(min_length=1)
+    domain: str
+    prompt: str
+    learner: LearnerProfile | None = None
+    trajectory: list[Turn] = Field(min_length=1)
+    labels: ExpertLabels | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Evidence(BaseModel):
+    """Where a verdict comes from: a turn (or none, for session-wide facts) and a short quote."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    turn_index: int | None = None
+    snippet: str = Field(default="", max_length=SNIPPET_MAX)
+
+    @classmethod
+    def quote(cls, turn_index: int | None, text: str, start: int = 0) -> Evidence:
+        """Build evidence from a longer text, clipping around `start` to the snippet limit."""
+        return cls(turn_index=turn_index, snippet=clip(text, start))
+
+
+def clip(text: str, start: int = 0, limit: int = SNIPPET_MAX) -> str:
+    """A single-line excerpt of at most `limit` characters beginning near `start`."""
+    flat = " ".join(text.split()) if start == 0 else " ".join(text[start:].split())
+    if len(flat) <= limit:
+        return flat
+    return flat[: limit - 1].rstrip() + "…"
+
+
+class Score(BaseModel):
+    """One grader's verdict. `passed=None` means unscored: reported and counted, never a silent fail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    value: float | None = None
+    passed: bool | None = None
+    reason: str = ""
+    evidence: list[Evidence] = Field(default_factory=list)
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and v != v:  # NaN never enters a Score; use passed=None instead
+            raise ValueError("value must not be NaN; leave it None for unscored")
+        return v
+
+
+class Sample(BaseModel):
+    """One test case of a dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    partition: Partition = "golden"
+    input: str | list[Turn] | Session
+    reference: str | None = None
+    context: str | list[str] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Output(BaseModel):
+    """What a solver produced for a sample: a text, or a whole trajectory for tutoring sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    trajectory: list[Turn] | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float | None = None
+    cached: bool = False
+    error: str | None = None
+
+
+class SessionEvaluation(BaseModel):
+    """Everything the pedagogy graders concluded about one session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str
+    domain: str
+    fidelity: float | None
+    escalate: bool
+    escalation_reasons: list[str] = Field(default_factory=list)
+    taxonomy: list[FailureMode] = Field(default_factory=list)
+    checks: list[Score]
+    source: str | None = None
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return [s.name for s in self.checks if s.passed is False]
