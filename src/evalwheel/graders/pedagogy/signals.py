@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from evalwheel.graders.pedagogy.text import any_of
+from evalwheel.graders.pedagogy.text import Cue, any_of
 
 NOT_AN_ATTEMPT = any_of(
     r"^\W*(?:i )?(?:don'?t know|dunno|idk|no idea|not sure|no clue|pass)\W*$",
@@ -17,12 +17,10 @@ NOT_AN_ATTEMPT = any_of(
     r"^\W*(?:ok(?:ay)?|sure|yes|yeah|yep|no|nope|hmm+|k)\W*$",
 )
 ATTEMPT_HINT = any_of(
-    r"```",
     r"\bi (?:think|guess|tried|got|wrote|changed|put|added|used|would|'d)\b",
     r"\b(?:is it|would it|maybe|because|so it|it prints|it returns|it's)\b",
-    r"[=()\[\]{}]",
-    r"\d",
 )
+_ATTEMPT_CHARS = re.compile(r"[=()\[\]{}0-9]")
 IMPATIENCE = any_of(
     r"\bi (?:already )?(?:know|knew|said|get it|got it|understand)(?: that)?\b.{0,30}\b(?:already|before|said)\b",
     r"\bi already\b",
@@ -34,14 +32,16 @@ IMPATIENCE = any_of(
     r"\bthis is (?:too )?(?:easy|basic|slow)\b",
     r"\bobviously\b",
     r"\bi'?m not a beginner\b",
-    r"\b(?:skip|move on)\b",
+    r"\bskip\b",
+    r"\bmove on\b",
 )
 ENDING_USER = any_of(
     r"\b(?:thanks|thank you|thx|ty|cheers|bye|goodbye|see you|that'?s all|makes sense now|that helps|that helped)\b",
     r"\bgot it\b",
-    r"\bi(?:'ll| will) (?:try|practice|practise|go|use|do)\b",
+    r"\bi'll (?:try|practice|practise|go|use|do)\b",
+    r"\bi will (?:try|practice|practise|go|use|do)\b",
     r"\bi (?:understand|get it) now\b",
-    r"\b(?:it )?works now\b",
+    r"\bworks now\b",
 )
 ENDING_TUTOR = any_of(
     r"\bgood luck\b",
@@ -54,7 +54,7 @@ ENDING_TUTOR = any_of(
     r"\bnext time\b",
 )
 SUCCESS = any_of(
-    r"^\W*(?:yes|yep|yup)[!.,]",
+    r"\b(?:yes|yep|yup)[!.,]",
     r"\bexactly\b",
     r"\bthat'?s (?:right|correct|it|spot on|the one)\b",
     r"\bcorrect[!.]",
@@ -123,11 +123,16 @@ DEMEANING = any_of(
 def is_attempt(text: str) -> bool:
     """Whether a learner turn is an honest try at the task (not 'idk', not a bare 'ok')."""
     stripped = text.strip()
-    if not stripped or NOT_AN_ATTEMPT.search(stripped):
+    if not stripped:
         return False
-    return bool(ATTEMPT_HINT.search(stripped)) or len(stripped.split()) >= 6
+    if "```" in stripped:
+        return True
+    words = len(stripped.split())
+    if words < 12 and NOT_AN_ATTEMPT.find(stripped):
+        return False
+    return words >= 6 or bool(_ATTEMPT_CHARS.search(stripped) or ATTEMPT_HINT.find(stripped))
 
 
-def first_match(pattern: re.Pattern[str], text: str) -> tuple[int, str] | None:
-    m = pattern.search(text)
+def first_match(cue: Cue, text: str) -> tuple[int, str] | None:
+    m = cue.find(text)
     return (m.start(), m.group(0)) if m else None

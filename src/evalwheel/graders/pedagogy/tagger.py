@@ -12,7 +12,18 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from evalwheel.graders.pedagogy.text import Prose, any_of, Sentence, question_weight, questions, split_prose
+from evalwheel.graders.pedagogy.signals import DEMEANING, SENSITIVE_REQUEST, SUCCESS
+from evalwheel.graders.pedagogy.text import (
+    Cue,
+    Prose,
+    Sentence,
+    any_of,
+    combine,
+    lowered,
+    question_weight,
+    questions,
+    split_prose,
+)
 from evalwheel.types import Session, Turn
 
 
@@ -52,10 +63,27 @@ DIAGNOSE_Q = any_of(
     r"\bwhat kind of\b",
     r"\bhow are you (?:currently|approaching|thinking)\b",
 )
+CHECK_PROSE = any_of(
+    r"\blet'?s (?:check|test|see if|make sure|poke|try (?:it|that) on)\b",
+    r"\bquick (?:check|test|quiz)\b",
+    r"\b(?:explain|describe|tell me|say) (?:it |that |this )?(?:back|in your own words)\b",
+    r"\bin your own words\b",
+    r"\bpredict\b",
+    r"\bteach (?:it|this|me) back\b",
+)
+DIAGNOSE_ASK = any_of(
+    r"\b(?:walk me through|tell me|show me|paste|share|describe)\b.{0,60}\b(?:you|your)\b",
+    r"\blet me see (?:your|what)\b",
+)
+OFFER_Q = any_of(
+    r"\b(?:would you like|do you want|want me to|shall i|should i|need me to)\b",
+    r"\b(?:any (?:other )?questions|does (?:that|this|it) (?:make sense|help)|make sense|is that clear|sound good)\b",
+)
 CHECK_Q = any_of(
+    r"\bwhat (?:would|should|will|could) (?:stop|happen|change|break|go|be|you)\b",
     r"\b(?:explain|say|tell|describe|put) (?:it|that|this|them)? ?(?:back|in your own words)\b",
     r"\bin your own words\b",
-    r"\bwhat (?:would|will|does|do|should|might)\b.{0,80}\b(?:print|return|output|show|produce|give|evaluate|be|contain|happen|get)\b",
+    r"\bwhat (?:would|will|does|do|should|might)\b.{0,80}\b(?:print|return|output|show|produce|give|evaluate|be|contain|happen|get|see|know|need|mean)\b",
     r"\bpredict\b",
     r"\bcan you (?:tell me|explain|say|spot|see|find|figure|think)\b.{0,40}\b(?:why|what|how|which|where)\b",
     r"\bhow (?:would|could|might|will|do) you\b",
@@ -70,8 +98,11 @@ CHECK_Q = any_of(
 )
 PRACTICE = any_of(
     r"\byour turn\b",
-    r"\b(?:now )?(?:try|write|change|modify|rewrite|fix|add|turn|refactor|draft|improve|build) (?:writing |a |an |the |it |this |that |one |your )",
-    r"\b(?:exercise|challenge|practice (?:round|problem|question)|mini-task|small task|quiz)\b",
+    r"\b(?:try|write|change|modify|rewrite|fix|add|turn|refactor|draft|improve|build|sketch|design|make|run|test|pick|list) (?:writing |a |an |the |it |this |that |one |two |three |your |them )",
+    r"\b(?:here'?s|here is|try|do) (?:a|an|one|this|the) (?:quick |small |little |short |mini |last |next )?(?:exercise|challenge|quiz|practice|task|puzzle)\b",
+    r"\b(?:exercise|challenge|quiz|practice|task|puzzle|mini-task)(?: \d)?:",
+    r"\bpractice (?:round|problem|question)\b",
+    r"\b(?:mini|small|next|little) task\b",
     r"\bgive it a (?:go|try|shot)\b",
     r"\bsee if you can\b",
     r"\bhave a go\b",
@@ -116,6 +147,19 @@ EXPLAIN = any_of(
     r"\bwhen you\b",
 )
 RECAP = any_of(
+    r"\b(?:bring|bringing|pull|pulling|tie|tying|put|putting|wrap|wrapping) (?:it|this|everything|that|them) (?:all )?(?:together|up)\b",
+    r"\blooking back\b",
+    r"\bin a nutshell\b",
+    r"\b(?:thing|rule|idea|pattern|lesson|message|point)s? to (?:hold on to|remember|keep|take away|take with you)\b",
+    r"\bwhere you'?ve (?:landed|got to|ended up)\b",
+    r"\byou now (?:have|know|understand)\b",
+    r"\bnow you (?:have|know|understand)\b",
+    r"\bone line each\b",
+    r"\bsumm(?:ing|ed) (?:it )?up\b",
+    r"\b(?:the )?short version\b",
+    r"\bin short\b",
+    r"\b(?:putting|put) it (?:all )?together\b",
+    r"\btl;?dr\b",
     r"\bto (?:sum (?:it )?up|recap|summari[sz]e|wrap (?:it |this )?up|pull (?:it|this|that) together)\b",
     r"\bin summary\b",
     r"\brecap\b",
@@ -135,11 +179,15 @@ RECAP = any_of(
     r"\bwhat would you (?:take away|remember)\b",
 )
 REVEAL = any_of(
+    r"\b(?:a |the )?(?:stronger|better|improved|revised|fixed|corrected|cleaner|working) (?:version|prompt|one)\b",
+    r"\byou (?:want|need|should use|can use|just need) code\b",
+    r"\bhere'?s how\b",
+    r"\b(?:use|try|write) code instead\b",
     r"\bthe (?:final |correct |right )?answer is\b",
     r"\bhere(?:'s| is) (?:the|a|your|an) (?:corrected|fixed|complete|full|final|working|improved|revised|updated|better|rewritten|solution|answer|finished|correct)\b",
     r"\bhere(?:'s| is) (?:how (?:to|you) (?:solve|fix|write|do)|the code|the solution|the fix|the prompt|a prompt|a version|one way)\b",
     r"\bthe (?:solution|fix) is\b",
-    r"\b(?:the )?(?:output|result) (?:will be|would be|is)\b",
+    r"\b(?:output|result) (?:will be|would be|is)\b",
     r"\bthis (?:prints|returns|outputs|gives you)\b",
     r"\bchange (?:it|line \d+|that|this) to\b",
     r"\byou (?:should|need to|want to|can) (?:write|use|change|replace)\b.{0,40}`",
@@ -171,7 +219,7 @@ ANSWERS_OWN_QUESTION = any_of(
 SOLUTION_CODE = re.compile(r"^\s*(?:def |class |for |while |return |import |from |with |try:|if __name__)", re.M)
 
 LECTURE_WORDS = 150
-EXPLAIN_MAX_WORDS = 150
+EXPLAIN_MIN_WORDS = 25
 
 
 @dataclass(slots=True)
@@ -187,15 +235,54 @@ class TurnTags:
     evidence: dict[Action, str] = field(default_factory=dict)
     prose: Prose | None = None
     continues_after_question: str | None = None
+    guiding_question: str | None = None  # a question about the material (not an offer like "want more?")
+    demeaning: str | None = None  # a sentence that talks down to the learner
+    confirms: bool = False  # opens by confirming the learner got it right ("Exactly!")
 
     def has(self, action: Action) -> bool:
         return action in self.actions
 
 
-def _first(pattern: re.Pattern[str], sentences: list[Sentence] | tuple[Sentence, ...]) -> str | None:
-    for s in sentences:
-        if pattern.search(s.text):
-            return s.text
+DIAGNOSE_PROSE = "diagnose_prose"
+CHECK_PROSE_KEY = "check_prose"
+DEMEANING_KEY = "demeaning"
+
+TURN_CUES = combine(
+    {
+        Action.RECAP.value: RECAP,
+        Action.ANSWER_REVEAL.value: REVEAL,
+        Action.PRACTICE.value: PRACTICE,
+        Action.HINT.value: HINT,
+        Action.ENCOURAGEMENT.value: ENCOURAGE,
+        Action.MICRO_EXPLAIN.value: EXPLAIN,
+        DIAGNOSE_PROSE: DIAGNOSE_ASK,
+        CHECK_PROSE_KEY: CHECK_PROSE,
+        DEMEANING_KEY: DEMEANING,
+    }
+)
+
+
+def _scan(prose: Prose) -> dict[str, str]:
+    """One pass over the turn: the first qualifying sentence for each prose-level cue."""
+    found: dict[str, str] = {}
+    for m in TURN_CUES.finditer(prose.lower):
+        key = m.lastgroup or ""
+        if key in found:
+            continue
+        idx = prose.sentence_at(m.start())
+        sentence = prose.sentences[idx]
+        if key == Action.ENCOURAGEMENT and idx >= 3:
+            continue
+        if key == Action.MICRO_EXPLAIN and "?" in sentence.text:
+            continue
+        found[key] = sentence.text
+    return found
+
+
+def _find_question(cue: Cue, qs: list[Sentence], lowered_qs: list[str]) -> str | None:
+    for q, low in zip(qs, lowered_qs):
+        if cue.search(low):
+            return q.text
     return None
 
 
@@ -208,7 +295,7 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
     last_q_sentence = -1
     for i, q in questions(prose):
         nxt = sents[i + 1].text if i + 1 < len(sents) else ""
-        if nxt and "?" not in nxt and ANSWERS_OWN_QUESTION.search(nxt):
+        if nxt and "?" not in nxt and ANSWERS_OWN_QUESTION.search(lowered(nxt)):
             # Answered in the very next sentence: rhetorical, the tutor does not wait for the learner.
             tags.continues_after_question = f"{q.text} {nxt}"
             continue
@@ -222,32 +309,65 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
             tags.actions.add(action)
             tags.evidence.setdefault(action, snippet)
 
-    mark(Action.DIAGNOSE, _first(DIAGNOSE_Q, learner_qs))
-    mark(Action.CHECK_UNDERSTANDING, _first(CHECK_Q, learner_qs))
-    mark(Action.PRACTICE, _first(PRACTICE, prose.sentences))
-    mark(Action.HINT, _first(HINT, prose.sentences))
-    mark(Action.RECAP, _first(RECAP, prose.sentences))
-    mark(Action.ENCOURAGEMENT, _first(ENCOURAGE, prose.sentences[:3]))
-    reveal = _first(REVEAL, prose.sentences)
+    scanned = _scan(prose)
+    lowered_qs = [lowered(q.text) for q in learner_qs]
+    mark(Action.DIAGNOSE, _find_question(DIAGNOSE_Q, learner_qs, lowered_qs) or scanned.get(DIAGNOSE_PROSE))
+    mark(Action.CHECK_UNDERSTANDING, _find_question(CHECK_Q, learner_qs, lowered_qs) or scanned.get(CHECK_PROSE_KEY))
+    tags.guiding_question = next((q.text for q, low in zip(learner_qs, lowered_qs) if not OFFER_Q.search(low)), None)
+    tags.demeaning = scanned.get(DEMEANING_KEY)
+    tags.confirms = SUCCESS.search(prose.lower[:200]) is not None
+    for action in (Action.PRACTICE, Action.HINT, Action.RECAP, Action.ENCOURAGEMENT):
+        mark(action, scanned.get(action))
+    reveal = scanned.get(Action.ANSWER_REVEAL)
     if reveal is None and prose.code_blocks:
-        for block in prose.code_blocks:
-            body_lines = [ln for ln in block.splitlines()[1:] if ln.strip() and ln.strip() != "```"]
-            if len(body_lines) >= 4 and SOLUTION_CODE.search(block):
-                reveal = f"(code block of {len(body_lines)} lines) " + body_lines[0].strip()
-                break
+        reveal = _code_reveal(prose, tags, scanned)
     mark(Action.ANSWER_REVEAL, reveal)
     if prose.words >= LECTURE_WORDS:
         mark(Action.LECTURE, f"({prose.words} words of prose) " + (prose.sentences[0].text if prose.sentences else ""))
     else:
-        mark(Action.MICRO_EXPLAIN, _first(EXPLAIN, [s for s in prose.sentences if "?" not in s.text]))
+        explained = scanned.get(Action.MICRO_EXPLAIN)
+        if explained is None:
+            # A few sentences of plain statement are an explanation even without a telltale phrase.
+            statements = [s for s in prose.sentences if "?" not in s.text and len(s.text.split()) >= 8]
+            if sum(len(s.text.split()) for s in statements) >= EXPLAIN_MIN_WORDS:
+                explained = statements[0].text
+        mark(Action.MICRO_EXPLAIN, explained)
     if learner_qs and tags.continues_after_question is None:
         after = [s for s in sents[last_q_sentence + 1 :] if "?" not in s.text]
         after_words = sum(len(s.text.split()) for s in after)
-        if after and not CLOSING_AFTER_QUESTION.search(after[0].text) and (
+        if after and not CLOSING_AFTER_QUESTION.search(lowered(after[0].text)) and (
             after_words >= 25 or (prose.code_blocks and _code_after(content, learner_qs[-1].text))
         ):
             tags.continues_after_question = f"{learner_qs[-1].text} {after[0].text}"
     return tags
+
+
+def _code_reveal(prose: Prose, tags: TurnTags, scanned: dict[Action, str]) -> str | None:
+    """Code handed over as the answer, as opposed to code given as material for the learner's task.
+
+    Code is material when the turn then asks the learner about it or sets them to work on it (a
+    question or an exercise *after* the code); otherwise a turn that brings code brings an answer.
+    """
+    first_code = prose.code_at[0] if prose.code_at else 0
+    invites_after = tags.guiding_question is not None and any(
+        q.start >= first_code for q in tags.questions if not OFFER_Q.search(lowered(q.text))
+    )
+    for action in (Action.PRACTICE, Action.CHECK_UNDERSTANDING):
+        text = scanned.get(action) or tags.evidence.get(action)
+        if text is not None and prose.text.find(text) >= first_code:
+            invites_after = True
+    if invites_after:
+        return None
+    block = prose.code_blocks[0]
+    body = [ln for ln in block.splitlines()[1:] if ln.strip() and ln.strip() != "```"]
+    if not body:
+        return None
+    invited_before = any(
+        (scanned.get(a) or tags.evidence.get(a)) for a in (Action.PRACTICE, Action.CHECK_UNDERSTANDING)
+    )
+    if invited_before and not (len(body) >= 4 and SOLUTION_CODE.search(block)):
+        return None  # a small snippet to run or look at for the exercise just set
+    return f"(code, {len(body)} lines) " + body[0].strip()
 
 
 def _code_after(content: str, question: str) -> bool:
@@ -260,17 +380,21 @@ class TaggedSession:
     session: Session
     assistant: list[TurnTags]
     user_indices: list[int]
+    sensitive_request: int | None = None  # first learner turn with a safety-sensitive request
 
 
 def tag_session(session: Session) -> TaggedSession:
     assistant: list[TurnTags] = []
     users: list[int] = []
+    sensitive: int | None = None
     for i, turn in enumerate(session.trajectory):
         if turn.role == "assistant":
             assistant.append(tag_turn(turn.content, i))
         elif turn.role == "user":
             users.append(i)
-    return TaggedSession(session=session, assistant=assistant, user_indices=users)
+            if sensitive is None and SENSITIVE_REQUEST.find(turn.content):
+                sensitive = i
+    return TaggedSession(session=session, assistant=assistant, user_indices=users, sensitive_request=sensitive)
 
 
 def tagged_turns(session: Session) -> list[Turn]:

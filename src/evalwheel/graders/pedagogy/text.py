@@ -8,7 +8,9 @@ an essay. So everything downstream works on the prose part of a turn.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -22,25 +24,127 @@ _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _OPTION_ONLY = re.compile(r"^\s*(?:\(?[a-d]\)|[a-d][.)])\s", re.I)
 
 
-def any_of(*alternatives: str) -> re.Pattern[str]:
-    """One case-insensitive pattern matching any of the alternatives."""
-    return re.compile(r"(?:" + "|".join(alternatives) + r")", re.I)
+def _expand(alt: str) -> list[str]:
+    """Distribute a leading group over the rest: '(?:have|did) you' -> ['have you', 'did you']."""
+    if not alt.startswith("(?:"):
+        return [alt]
+    depth = 0
+    for i, ch in enumerate(alt):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            break
+    body, rest = alt[3:i], alt[i + 1 :]
+    optional = rest.startswith("?") and not rest.startswith("?:")
+    if optional:
+        rest = rest[1:]
+    elif rest[:1] in ("*", "+", "{"):
+        return [alt]
+    branches = _split_group(body)
+    out = [piece for b in branches for piece in _expand(b + rest)]
+    return [*out, *_expand(rest)] if optional else out
 
 
-@dataclass(slots=True, frozen=True)
-class Sentence:
+def _split_group(body: str) -> list[str]:
+    """Top-level branches of a group body (nested groups kept whole)."""
+    depth, start, out = 0, 0, []
+    for i, ch in enumerate(body):
+        if ch == "(" and (i == 0 or body[i - 1] != "\\"):
+            depth += 1
+        elif ch == ")" and (i == 0 or body[i - 1] != "\\"):
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(body[start:i])
+            start = i + 1
+    out.append(body[start:])
+    return out
+
+
+def _bucketed(alternatives: list[str]) -> str:
+    """Alternatives regrouped by first letter, so the engine tries only the branches that can match.
+
+    CPython's engine tries every branch of an alternation at every position; with ~150 phrases that
+    was most of the tagging time. Grouping on the first character makes each position cost a handful
+    of branch attempts instead of all of them; the language matched is unchanged.
+    """
+    buckets: dict[str, list[str]] = {}
+    loose: list[str] = []
+    for alt in alternatives:
+        for a in _expand(alt):
+            if a[:1].isalnum() and a[1:2] not in ("?", "*", "+", "{"):
+                buckets.setdefault(a[0], []).append(a[1:])
+            else:
+                loose.append(a)
+    parts = [f"{c}(?:{'|'.join(rest)})" for c, rest in buckets.items()] + loose
+    return "|".join(parts)
+
+
+class Cue:
+    """A case-insensitive alternation of phrases, matched against lowercased text.
+
+    Texts are lowercased once and matched without re.IGNORECASE (about 2.5x faster in CPython's
+    engine); `find` does the lowercasing for one-off searches.
+    """
+
+    __slots__ = ("alternatives", "regex")
+
+    def __init__(self, *alternatives: str) -> None:
+        self.alternatives = alternatives
+        self.regex = re.compile(_pattern(alternatives))
+
+    def search(self, lowered_text: str, pos: int = 0) -> re.Match[str] | None:
+        return self.regex.search(lowered_text, pos)
+
+    def find(self, text: str) -> re.Match[str] | None:
+        """Search any text (lowercased here); offsets of the match are valid in `text`."""
+        return self.regex.search(lowered(text))
+
+
+def _pattern(alternatives: tuple[str, ...]) -> str:
+    if all(a.startswith("\\b") for a in alternatives):
+        # Factor the word boundary out so the engine only tries the alternatives at word starts.
+        return r"\b(?:" + _bucketed([a[2:] for a in alternatives]) + r")"
+    return r"(?:" + "|".join(alternatives) + r")"
+
+
+def any_of(*alternatives: str) -> Cue:
+    """A Cue matching any of the (lowercase) alternatives."""
+    return Cue(*alternatives)
+
+
+def combine(cues: dict[str, Cue]) -> re.Pattern[str]:
+    """One regex with a named group per cue, so a single pass over a turn finds every cue.
+
+    Each cue's alternatives must start at a word boundary; the boundary is factored out in front so
+    the engine only tries the alternatives at word starts.
+    """
+    groups = []
+    for name, cue in cues.items():
+        alts = [a.removeprefix("\\b") for a in cue.alternatives]
+        groups.append(f"(?P<{name}>" + _bucketed(alts) + ")")
+    return re.compile(r"\b(?:" + "|".join(groups) + ")")
+
+
+class Sentence(NamedTuple):
     text: str
     start: int  # character offset in the prose
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Prose:
     """The learner-facing prose of a turn with code removed, and facts about the removed code."""
 
     text: str
+    lower: str  # `text` lowercased, same length, for Cue searches
     sentences: tuple[Sentence, ...]
+    starts: tuple[int, ...]
     words: int
     code_blocks: tuple[str, ...]
+    code_at: tuple[int, ...] = ()  # prose offsets where each code block stood
+
+    def sentence_at(self, offset: int) -> int:
+        """Index of the sentence containing a character offset of the prose."""
+        return max(bisect_right(self.starts, offset) - 1, 0)
 
     @property
     def code_lines(self) -> int:
@@ -49,8 +153,20 @@ class Prose:
 
 def split_prose(content: str) -> Prose:
     blocks = tuple(m.group(0) for m in _FENCE.finditer(content))
-    prose = _FENCE.sub(" ", content) if blocks else content
-    flat = _INLINE_CODE.sub("CODE", prose)
+    code_at: list[int] = []
+    if blocks:
+        parts: list[str] = []
+        size, last = 0, 0
+        for m in _FENCE.finditer(content):
+            seg = _INLINE_CODE.sub("CODE", content[last : m.start()]) + "\n"
+            parts.append(seg)
+            size += len(seg)
+            code_at.append(size)
+            last = m.end()
+        parts.append(_INLINE_CODE.sub("CODE", content[last:]))
+        flat = "".join(parts)
+    else:
+        flat = _INLINE_CODE.sub("CODE", content)
     sentences: list[Sentence] = []
     pos = 0
     for m in _SENTENCE_END.finditer(flat):
@@ -61,7 +177,18 @@ def split_prose(content: str) -> Prose:
     tail = flat[pos:].strip()
     if tail:
         sentences.append(Sentence(tail, pos))
-    return Prose(flat, tuple(sentences), len(_WORD.findall(flat)), blocks)
+    lower = lowered(flat)
+    return Prose(
+        flat, lower, tuple(sentences), tuple(s.start for s in sentences), len(_WORD.findall(flat)), blocks, tuple(code_at)
+    )
+
+
+def lowered(text: str) -> str:
+    """Lowercase without changing the length (offsets must stay valid); rare length-changing chars stay."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
 def word_count(text: str) -> int:
