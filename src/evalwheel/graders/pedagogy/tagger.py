@@ -40,6 +40,9 @@ class Action(StrEnum):
 
 
 DIAGNOSE_Q = any_of(
+    r"\bare you (?:planning|using|working|looking|trying|hoping|comfortable|familiar|new|currently|already|doing|taking|studying)\b",
+    r"\bwould you prefer\b",
+    r"\bdo you (?:have|use|know|already|prefer|need|remember|work)\b",
     r"\b(?:have|did) you (?:ever )?(?:used?|tried|seen|worked|written|heard|come across|done|played|touched|run)\b",
     r"\bwhat (?:have|did) you (?:try|tried|already)\b",
     r"\bhow (?:comfortable|familiar|confident|much experience|new)\b",
@@ -318,13 +321,13 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
     tags.confirms = SUCCESS.search(prose.lower[:200]) is not None
     for action in (Action.PRACTICE, Action.HINT, Action.RECAP, Action.ENCOURAGEMENT):
         mark(action, scanned.get(action))
+    if prose.words >= LECTURE_WORDS:
+        mark(Action.LECTURE, f"({prose.words} words of prose) " + (prose.sentences[0].text if prose.sentences else ""))
     reveal = scanned.get(Action.ANSWER_REVEAL)
     if reveal is None and prose.code_blocks:
         reveal = _code_reveal(prose, tags, scanned)
     mark(Action.ANSWER_REVEAL, reveal)
-    if prose.words >= LECTURE_WORDS:
-        mark(Action.LECTURE, f"({prose.words} words of prose) " + (prose.sentences[0].text if prose.sentences else ""))
-    else:
+    if not tags.has(Action.LECTURE):
         explained = scanned.get(Action.MICRO_EXPLAIN)
         if explained is None:
             # A few sentences of plain statement are an explanation even without a telltale phrase.
@@ -356,10 +359,12 @@ def _code_reveal(prose: Prose, tags: TurnTags, scanned: dict[Action, str]) -> st
         text = scanned.get(action) or tags.evidence.get(action)
         if text is not None and prose.text.find(text) >= first_code:
             invites_after = True
-    if invites_after:
-        return None
     block = prose.code_blocks[0]
     body = [ln for ln in block.splitlines()[1:] if ln.strip() and ln.strip() != "```"]
+    if tags.has(Action.LECTURE) and len(body) >= 3:
+        return f"(lecture with {len(body)} lines of code) " + body[0].strip()
+    if invites_after:
+        return None
     if not body:
         return None
     invited_before = any(

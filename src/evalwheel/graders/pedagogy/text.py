@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+_SENTENCE_END = re.compile(r"([.!?][\"')\]]*)\s+|\n+")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _COMPOUND_Q = re.compile(
     r",?\s+and\s+(?:then\s+)?(?:why|how|what|which|where|when|who|can you|could you|do you|does|is|are)\b",
@@ -170,7 +170,7 @@ def split_prose(content: str) -> Prose:
     sentences: list[Sentence] = []
     pos = 0
     for m in _SENTENCE_END.finditer(flat):
-        chunk = flat[pos : m.start()].strip()
+        chunk = flat[pos : m.end(1) if m.group(1) else m.start()].strip()
         if chunk:
             sentences.append(Sentence(chunk, pos))
         pos = m.end()
