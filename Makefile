@@ -22,7 +22,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/evalwheel evaluate $(SESSIONS) --out results.jsonl
-	$(BIN)/evalwheel evaluate $(SESSIONS) --explain python.loops.beginner.base_llm.003 || true
+	$(BIN)/evalwheel evaluate $(SESSIONS) --explain python.range_off_by_one.beginner.overlay.003
 	$(BIN)/evalwheel agree sessions $(SESSIONS)
 	@if [ -d "$(DATA)/mrbench" ]; then \
 	  $(BIN)/evalwheel agree mrbench $(DATA)/mrbench/mrbench_v2_dev.json; \
