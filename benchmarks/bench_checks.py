@@ -56,16 +56,20 @@ def main() -> None:
         for s in sessions:
             evaluate_session(s)
         rates.append(len(sessions) / (time.perf_counter() - start))
-    print(json.dumps({
-        "benchmark": "tagging+checks (deterministic tier)",
-        "sessions": len(sessions),
-        "turns": turns,
-        "cores": 1,
-        "sessions_per_s_median": round(statistics.median(rates), 1),
-        "sessions_per_s_runs": [round(r, 1) for r in rates],
-        "turns_per_s_median": round(statistics.median(rates) * turns / len(sessions), 1),
-        "target_sessions_per_s": 2000,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "tagging+checks (deterministic tier)",
+                "sessions": len(sessions),
+                "turns": turns,
+                "cores": 1,
+                "sessions_per_s_median": round(statistics.median(rates), 1),
+                "sessions_per_s_runs": [round(r, 1) for r in rates],
+                "turns_per_s_median": round(statistics.median(rates) * turns / len(sessions), 1),
+                "target_sessions_per_s": 2000,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

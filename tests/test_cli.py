@@ -50,7 +50,9 @@ def test_explain_unknown_session_is_bad_input() -> None:
 
 def test_bad_file_exits_2_and_skip_invalid_keeps_going(tmp_path: Path) -> None:
     shutil.copy(SESSIONS / "python.recursion.beginner.human_tutor.005.json", tmp_path)
-    (tmp_path / "broken.json").write_text('{"session_id": "x", "domain": "d", "prompt": "p", "trajectory": [{"role": "tutor", "content": "hi"}]}')
+    (tmp_path / "broken.json").write_text(
+        '{"session_id": "x", "domain": "d", "prompt": "p", "trajectory": [{"role": "tutor", "content": "hi"}]}'
+    )
     result = runner.invoke(app, ["evaluate", str(tmp_path)])
     assert result.exit_code == 2
     assert "broken.json: $.trajectory[0].role" in result.output

@@ -58,7 +58,9 @@ def test_prose_excludes_code_and_counts_words() -> None:
 
 def test_tagged_turns_fills_assistant_tags_only() -> None:
     s = Session(
-        session_id="x", domain="d", prompt="p",
+        session_id="x",
+        domain="d",
+        prompt="p",
         trajectory=[Turn(role="user", content="hi"), Turn(role="assistant", content="Have you used Python before?")],
     )
     out = tagged_turns(s)

@@ -122,7 +122,9 @@ def _explain(session: Session, result: SessionEvaluation) -> None:
     for i, t in enumerate(session.trajectory):
         if t.role == "assistant":
             tags = tag_turn(t.content, i)
-            turns.add_row(str(i), ", ".join(sorted(a.value for a in tags.actions)), str(tags.question_count), str(tags.words))
+            turns.add_row(
+                str(i), ", ".join(sorted(a.value for a in tags.actions)), str(tags.question_count), str(tags.words)
+            )
     out.print(turns)
 
 
@@ -131,10 +133,14 @@ def evaluate(
     paths: Annotated[list[Path], typer.Argument(help="Session files (.json/.jsonl) or folders.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")] = False,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write one result per line (JSONL).")] = None,
-    explain: Annotated[str | None, typer.Option("--explain", metavar="SESSION_ID", help="Show every check with its evidence.")] = None,
+    explain: Annotated[
+        str | None, typer.Option("--explain", metavar="SESSION_ID", help="Show every check with its evidence.")
+    ] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Grade the valid files, list the rest.")] = False,
     config: Annotated[Path | None, typer.Option("--config", help="YAML evaluation config.")] = None,
-    fidelity_threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Escalate below this fidelity.")] = None,
+    fidelity_threshold: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Escalate below this fidelity.")
+    ] = None,
 ) -> None:
     """Grade recorded Study Mode sessions for pedagogical fidelity (deterministic, offline)."""
     cfg = config_or_exit(config, fidelity_threshold)
@@ -179,7 +185,8 @@ def evaluate(
     top = ", ".join(f"{k}: {v}" for k, v in taxonomy.most_common()) or "none"
     shown = "—" if mean is None else f"{mean:.3f}"
     out.print(
-        f"[bold]{len(results)} sessions[/] · mean fidelity {shown} · escalated {summary['escalated']} · failures: {top}",
+        f"[bold]{len(results)} sessions[/] · mean fidelity {shown} · "
+        f"escalated {summary['escalated']} · failures: {top}",
         highlight=False,
     )
     if out_file is not None:

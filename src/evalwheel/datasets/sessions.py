@@ -72,9 +72,7 @@ def validate_session(data: Any, path: Path | str, root: str = "$") -> Session:
         first = errors[0]
         cause = _describe(dict(first))
         if len(errors) > 1:
-            others = "; ".join(
-                f"{json_path(e['loc'], root)}: {_describe(dict(e))}" for e in errors[1:4]
-            )
+            others = "; ".join(f"{json_path(e['loc'], root)}: {_describe(dict(e))}" for e in errors[1:4])
             more = f" (+{len(errors) - 4} more)" if len(errors) > 4 else ""
             cause += f" [also: {others}{more}]"
         raise SessionLoadError(path, json_path(first["loc"], root), cause) from None
@@ -95,14 +93,14 @@ def _decode(path: Path) -> Iterator[tuple[str, Any]]:
             try:
                 yield f"line {lineno}: $", json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SessionLoadError(path, f"line {lineno}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+                raise SessionLoadError(
+                    path, f"line {lineno}", f"invalid JSON: {exc.msg} (column {exc.colno})"
+                ) from None
         return
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SessionLoadError(
-            path, "$", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
+        raise SessionLoadError(path, "$", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     if isinstance(data, list):
         for i, item in enumerate(data):
             yield f"$[{i}]", item
@@ -146,7 +144,9 @@ def load_sessions(paths: Iterable[Path | str]) -> LoadReport:
         for s in sessions:
             if s.session_id in seen:
                 report.errors.append(
-                    SessionLoadError(file, "$.session_id", f"duplicate session_id {s.session_id!r} (first in {seen[s.session_id]})")
+                    SessionLoadError(
+                        file, "$.session_id", f"duplicate session_id {s.session_id!r} (first in {seen[s.session_id]})"
+                    )
                 )
                 continue
             seen[s.session_id] = str(file)

@@ -73,7 +73,9 @@ def over_scaffolding(ts: TaggedSession) -> Evidence | None:
             return Evidence.quote(i, traj[i].content, max(hit[0] - 40, 0))
     run = 0
     for t in ts.assistant:
-        hint_only = t.has(Action.HINT) and not (t.actions & {Action.MICRO_EXPLAIN, Action.ANSWER_REVEAL, Action.PRACTICE, Action.RECAP})
+        hint_only = t.has(Action.HINT) and not (
+            t.actions & {Action.MICRO_EXPLAIN, Action.ANSWER_REVEAL, Action.PRACTICE, Action.RECAP}
+        )
         run = run + 1 if hint_only else 0
         if run >= 5:
             return Evidence.quote(t.index, traj[t.index].content)

@@ -68,8 +68,13 @@ def session_agreement(sessions: Sequence[Session], config: EvaluationConfig | No
             pred[name].append(ours)
             if expert != ours:
                 disagreements.append(
-                    {"session_id": s.session_id, "check": name, "expert": expert, "grader": ours,
-                     "reason": score.reason if score is not None else ""}
+                    {
+                        "session_id": s.session_id,
+                        "check": name,
+                        "expert": expert,
+                        "grader": ours,
+                        "reason": score.reason if score is not None else "",
+                    }
                 )
         ours_tax = {m.value for m in result.taxonomy}
         gold_tax = {m.value for m in s.labels.taxonomy}

@@ -283,7 +283,7 @@ def _scan(prose: Prose) -> dict[str, str]:
 
 
 def _find_question(cue: Cue, qs: list[Sentence], lowered_qs: list[str]) -> str | None:
-    for q, low in zip(qs, lowered_qs):
+    for q, low in zip(qs, lowered_qs, strict=True):
         if cue.search(low):
             return q.text
     return None
@@ -316,7 +316,7 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
     lowered_qs = [lowered(q.text) for q in learner_qs]
     mark(Action.DIAGNOSE, _find_question(DIAGNOSE_Q, learner_qs, lowered_qs) or scanned.get(DIAGNOSE_PROSE))
     mark(Action.CHECK_UNDERSTANDING, _find_question(CHECK_Q, learner_qs, lowered_qs) or scanned.get(CHECK_PROSE_KEY))
-    tags.guiding_question = next((q.text for q, low in zip(learner_qs, lowered_qs) if not OFFER_Q.search(low)), None)
+    tags.guiding_question = next((q.text for q, low in zip(learner_qs, lowered_qs, strict=True) if not OFFER_Q.search(low)), None)
     tags.demeaning = scanned.get(DEMEANING_KEY)
     tags.confirms = SUCCESS.search(prose.lower[:200]) is not None
     for action in (Action.PRACTICE, Action.HINT, Action.RECAP, Action.ENCOURAGEMENT):
@@ -338,14 +338,16 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
     if learner_qs and tags.continues_after_question is None:
         after = [s for s in sents[last_q_sentence + 1 :] if "?" not in s.text]
         after_words = sum(len(s.text.split()) for s in after)
-        if after and not CLOSING_AFTER_QUESTION.search(lowered(after[0].text)) and (
-            after_words >= 25 or (prose.code_blocks and _code_after(content, learner_qs[-1].text))
+        if (
+            after
+            and not CLOSING_AFTER_QUESTION.search(lowered(after[0].text))
+            and (after_words >= 25 or (prose.code_blocks and _code_after(content, learner_qs[-1].text)))
         ):
             tags.continues_after_question = f"{learner_qs[-1].text} {after[0].text}"
     return tags
 
 
-def _code_reveal(prose: Prose, tags: TurnTags, scanned: dict[Action, str]) -> str | None:
+def _code_reveal(prose: Prose, tags: TurnTags, scanned: dict[str, str]) -> str | None:
     """Code handed over as the answer, as opposed to code given as material for the learner's task.
 
     Code is material when the turn then asks the learner about it or sets them to work on it (a

@@ -24,16 +24,22 @@ _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _OPTION_ONLY = re.compile(r"^\s*(?:\(?[a-d]\)|[a-d][.)])\s", re.I)
 
 
+def _closing_paren(text: str) -> int:
+    """Index of the parenthesis closing the group that opens at text[0]."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return i
+    raise ValueError(f"unbalanced group in cue pattern: {text!r}")
+
+
 def _expand(alt: str) -> list[str]:
     """Distribute a leading group over the rest: '(?:have|did) you' -> ['have you', 'did you']."""
     if not alt.startswith("(?:"):
         return [alt]
-    depth = 0
-    for i, ch in enumerate(alt):
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth == 0:
-            break
+    i = _closing_paren(alt)
     body, rest = alt[3:i], alt[i + 1 :]
     optional = rest.startswith("?") and not rest.startswith("?:")
     if optional:
@@ -179,7 +185,13 @@ def split_prose(content: str) -> Prose:
         sentences.append(Sentence(tail, pos))
     lower = lowered(flat)
     return Prose(
-        flat, lower, tuple(sentences), tuple(s.start for s in sentences), len(_WORD.findall(flat)), blocks, tuple(code_at)
+        flat,
+        lower,
+        tuple(sentences),
+        tuple(s.start for s in sentences),
+        len(_WORD.findall(flat)),
+        blocks,
+        tuple(code_at),
     )
 
 
