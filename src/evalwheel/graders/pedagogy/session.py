@@ -65,11 +65,12 @@ def over_scaffolding(ts: TaggedSession) -> Evidence | None:
     traj = ts.session.trajectory
     by_index = {t.index: t for t in ts.assistant}
     for i in ts.user_indices[1:]:
-        prev = by_index.get(i - 1)
-        if prev is None or not (prev.has(Action.HINT) or prev.question_count):
+        prev, after = by_index.get(i - 1), by_index.get(i + 1)
+        if prev is None or after is None or not (prev.has(Action.HINT) or prev.question_count):
             continue
         hit = sig.first_match(sig.IMPATIENCE, traj[i].content)
-        if hit:
+        # Impatience alone is not over-scaffolding; answering it with yet another leading question is.
+        if hit and after.guiding_question and not after.has(Action.ANSWER_REVEAL):
             return Evidence.quote(i, traj[i].content, max(hit[0] - 40, 0))
     run = 0
     for t in ts.assistant:

@@ -24,15 +24,17 @@ _ATTEMPT_CHARS = re.compile(r"[=()\[\]{}0-9]")
 IMPATIENCE = any_of(
     r"\bi (?:already )?(?:know|knew|said|get it|got it|understand)(?: that)?\b.{0,30}\b(?:already|before|said)\b",
     r"\bi already\b",
+    r"\blike i said\b",
+    r"\bas i said\b",
+    r"\bi know the (?:theory|basics|basic)\b",
+    r"\bi get the basic",
     r"\bjust (?:tell|give|show) me\b",
     r"\bcan (?:we|you) (?:just|please just)\b",
     r"\bwe already\b",
     r"\bagain\?",
     r"\byes,? (?:i|obviously|of course)\b.{0,20}\b(?:know|get)\b",
     r"\bthis is (?:too )?(?:easy|basic|slow)\b",
-    r"\bobviously\b",
     r"\bi'?m not a beginner\b",
-    r"\bskip\b",
     r"\bmove on\b",
 )
 ENDING_USER = any_of(
