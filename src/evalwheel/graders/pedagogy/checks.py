@@ -199,7 +199,9 @@ def _moves(t: TurnTags) -> set[str]:
     kinds: set[str] = set()
     if t.actions & {Action.MICRO_EXPLAIN, Action.ANSWER_REVEAL}:
         kinds.add("explain")
-    if t.actions & {Action.HINT, Action.DIAGNOSE} or t.guiding_question:
+    if t.guiding_question and not t.has(Action.DIAGNOSE):
+        # A hint phrase without a question is still explanation, and asking about the learner's
+        # level is diagnosis, not one of the teaching moves the rhythm is made of.
         kinds.add("guide")
     if t.has(Action.PRACTICE):
         kinds.add("practice")
