@@ -15,7 +15,6 @@ from typing import NamedTuple
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _SENTENCE_END = re.compile(r"([.!?][\"')\]]*)\s+|\n+")
-_WORD = re.compile(r"[A-Za-z0-9']+")
 _COMPOUND_Q = re.compile(
     r",?\s+and\s+(?:then\s+)?(?:why|how|what|which|where|when|who|can you|could you|do you|does|is|are)\b",
     re.I,
@@ -189,7 +188,7 @@ def split_prose(content: str) -> Prose:
         lower,
         tuple(sentences),
         tuple(s.start for s in sentences),
-        len(_WORD.findall(flat)),
+        len(flat.split()),
         blocks,
         tuple(code_at),
     )
@@ -201,10 +200,6 @@ def lowered(text: str) -> str:
     if len(low) == len(text):
         return low
     return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-
-
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
 
 
 def questions(prose: Prose) -> list[tuple[int, Sentence]]:

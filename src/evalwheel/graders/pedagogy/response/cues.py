@@ -34,7 +34,8 @@ CUES: dict[str, re.Pattern[str]] = {
         r"stupid", r"dumb", r"lazy", r"careless(?:ly)?", r"pay attention", r"not listening", r"obviously",
         r"clearly (?:wrong|not)", r"seriously", r"come on", r"ridiculous", r"terrible", r"awful", r"nonsense",
         r"i already (?:told|said|explained)", r"how many times", r"you never", r"you always", r"wrong again",
-        r"that's wrong", r"no+(?:pe)?[.!]", r"incorrect[.!]"),
+        r"that's wrong", r"(?:completely|totally|absolutely|all|so|very) wrong", r"no+(?:pe)?[.!]",
+        r"incorrect[.!]", r"wrong[.!]", r"you should know", r"not that hard", r"simple as that"),
     # Mistake identification
     "mistake": _words(
         r"not (?:quite|correct|right|exactly|accurate|entirely)", r"mistakes?", r"errors?", r"incorrect(?:ly)?",
@@ -71,6 +72,11 @@ CUES: dict[str, re.Pattern[str]] = {
         r"solve|recalculate|re-?evaluate|reconsider|review|revisit|count|add|do|take|use|start|compare)",
         r"try (?:again|it|to|that|this|another|solving|calculating|adding|dividing|multiplying|re)", r"give it",
         r"your turn", r"have a go", r"see if", r"what do you get", r"what would"),
+    "hedge": _words(
+        r"might", r"may", r"maybe", r"perhaps", r"possibly", r"seems?", r"i think", r"i wonder", r"could (?:be|there)",
+        r"not sure", r"a (?:little|bit) (?:off|high|low)", r"are you sure", r"double[- ]?check"),
+    "explain": _words(r"because", r"since", r"means", r"which means", r"that's why", r"so that", r"in other words",
+                      r"for example", r"for instance", r"imagine", r"think of it as", r"like (?:adding|having)"),
     "move_on": _words(
         r"next (?:problem|question|one|example|step)", r"move on", r"another (?:example|problem|one|question)",
         r"let's try another", r"new problem", r"keep practicing"),

@@ -29,7 +29,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "has_reference", "reveal_rule", "gt_stated", "new_conclusion", "computed", "answer_phrase", "called",
     "praise", "encourage_close", "harsh", "mistake", "correct_claim", "hint", "probe", "directive", "invite",
     "move_on", "meta", "apology", "starts_praise", "praise_only", "overlap_student", "overlap_problem",
-    "n_you", "n_lets", "empty",
+    "n_you", "n_lets", "empty", "hedge", "explain", "specific_question", "last_question", "last_action",
 )
 
 
@@ -53,6 +53,9 @@ def rule_features(ctx: ResponseContext, reply: str) -> dict[str, float]:
     comp = reveal.computed_results(ctx, text)
     c = {name: cues.count(name, text) for name in cues.CUES}
     first = sents[0][1] if sents else ""
+    last = sents[-1][1] if sents else ""
+    anchors = content_words(ctx.problem) | content_words(ctx.last_student)
+    questions = [s for _, s in sents if s.endswith("?")]
     f: dict[str, float] = {
         "log_words": math.log1p(len(words)),
         "n_sentences": float(len(sents)),
@@ -78,9 +81,13 @@ def rule_features(ctx: ResponseContext, reply: str) -> dict[str, float]:
         "n_you": float(min(len(re.findall(r"\byou(?:r|'re|'ve)?\b", low)), 6)),
         "n_lets": float(len(re.findall(r"\blet'?s\b", low))),
         "empty": float(not words),
+        "specific_question": float(any(num.numbers(q) or content_words(q) & anchors for q in questions)),
+        "last_question": float(last.endswith("?")),
+        "last_action": float(last.endswith("?") or any(cues.find(k, last) is not None
+                                                       for k in ("directive", "invite", "probe"))),
     }
     for name in ("praise", "encourage_close", "harsh", "mistake", "correct_claim", "hint", "probe", "directive",
-                 "invite", "move_on", "meta", "apology"):
+                 "invite", "move_on", "meta", "apology", "hedge", "explain"):
         f[name] = float(min(c[name], 4))
     return f
 
