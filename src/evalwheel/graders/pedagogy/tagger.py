@@ -19,6 +19,7 @@ from evalwheel.graders.pedagogy.text import (
     Sentence,
     any_of,
     combine,
+    cue_of,
     lowered,
     question_weight,
     questions,
@@ -269,7 +270,7 @@ def _scan(prose: Prose) -> dict[str, str]:
     """One pass over the turn: the first qualifying sentence for each prose-level cue."""
     found: dict[str, str] = {}
     for m in TURN_CUES.finditer(prose.lower):
-        key = m.lastgroup or ""
+        key = cue_of(m)
         if key in found:
             continue
         idx = prose.sentence_at(m.start())

@@ -118,16 +118,40 @@ def any_of(*alternatives: str) -> Cue:
 
 
 def combine(cues: dict[str, Cue]) -> re.Pattern[str]:
-    """One regex with a named group per cue, so a single pass over a turn finds every cue.
+    """One regex for several cues, so a single pass over a turn finds every cue.
 
-    Each cue's alternatives must start at a word boundary; the boundary is factored out in front so
-    the engine only tries the alternatives at word starts.
+    The alternatives of all cues are bucketed together by first letter (each bucket holding one named
+    group per cue, `<cue>__<letter>`), so at each word start the engine dispatches on the letter once
+    instead of trying every cue's alternatives in turn. `cue_of(match)` recovers the cue's name.
     """
-    groups = []
+    by_char: dict[str, dict[str, list[str]]] = {}
+    loose: list[str] = []
     for name, cue in cues.items():
-        alts = [a.removeprefix("\\b") for a in cue.alternatives]
-        groups.append(f"(?P<{name}>" + _bucketed(alts) + ")")
-    return re.compile(r"\b(?:" + "|".join(groups) + ")")
+        if "__" in name:
+            raise ValueError(f"cue name {name!r} must not contain '__'")
+        rest: list[str] = []
+        for alt in cue.alternatives:
+            for a in _expand(alt.removeprefix("\\b")):
+                if a[:1].isalnum() and a[1:2] not in ("?", "*", "+", "{"):
+                    by_char.setdefault(a[0], {}).setdefault(name, []).append(a[1:])
+                else:
+                    rest.append(a)
+        if rest:
+            loose.append(f"(?P<{name}__>" + "|".join(rest) + ")")
+    buckets = []
+    for char, groups in by_char.items():
+        inner = "|".join(f"(?P<{name}__{_group_suffix(char)}>" + "|".join(alts) + ")" for name, alts in groups.items())
+        buckets.append(f"{re.escape(char)}(?:{inner})")
+    return re.compile(r"\b(?:" + "|".join(buckets + loose) + ")")
+
+
+def _group_suffix(char: str) -> str:
+    return char if char.isalpha() else f"d{char}"
+
+
+def cue_of(match: re.Match[str]) -> str:
+    """The name of the cue a `combine`d pattern matched."""
+    return (match.lastgroup or "").split("__", 1)[0]
 
 
 class Sentence(NamedTuple):
