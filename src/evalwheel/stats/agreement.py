@@ -106,8 +106,9 @@ def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | 
         f1 = _ratio(2 * tp[i], support[i] + predicted[i])  # None iff the label never occurs at all
         if f1 is not None:
             f1s.append(f1)
-        per_label[label] = LabelStats(precision=precision, recall=recall, f1=f1, support=int(support[i]),
-                                      predicted=int(predicted[i]))
+        per_label[label] = LabelStats(
+            precision=precision, recall=recall, f1=f1, support=int(support[i]), predicted=int(predicted[i])
+        )
     return Agreement(
         n=n,
         labels=label_list,

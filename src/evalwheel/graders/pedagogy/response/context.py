@@ -14,8 +14,14 @@ from functools import cached_property
 
 from evalwheel.graders.pedagogy.response import numbers as num
 
-ROLE_WORDS = {"tutor": "tutor", "teacher": "tutor", "assistant": "tutor", "student": "student",
-              "learner": "student", "user": "student"}
+ROLE_WORDS = {
+    "tutor": "tutor",
+    "teacher": "tutor",
+    "assistant": "tutor",
+    "student": "student",
+    "learner": "student",
+    "user": "student",
+}
 _ROLE_LINE = re.compile(r"^\s*(tutor|teacher|assistant|student|learner|user)\s*:\s?", re.I | re.M)
 _QUESTION_IS = re.compile(r"(?:the question is\s*:?|question\s*:|problem\s*:)\s*(.+)", re.I | re.S)
 
@@ -49,27 +55,12 @@ class ResponseContext:
         return ""
 
     @cached_property
-    def last_tutor(self) -> str:
-        for t in reversed(self.turns):
-            if t.role == "tutor":
-                return t.text
-        return ""
-
-    @cached_property
-    def history_text(self) -> str:
-        return "\n".join(f"{t.role}: {t.text}" for t in self.turns)
-
-    @cached_property
     def final_answer(self) -> float | None:
         return num.final_answer(self.ground_truth)
 
     @cached_property
     def problem_numbers(self) -> frozenset[float]:
         return frozenset(n.value for n in num.numbers(self.problem))
-
-    @cached_property
-    def student_numbers(self) -> frozenset[float]:
-        return frozenset(n.value for t in self.turns if t.role == "student" for n in num.numbers(t.text))
 
     @cached_property
     def last_student_numbers(self) -> frozenset[float]:
@@ -116,9 +107,12 @@ def from_mrbench(history: str, ground_truth: str | None = None) -> ResponseConte
     return ResponseContext(turns=tuple(turns), problem=problem_from_turns(turns), ground_truth=ground_truth)
 
 
-def from_turns(turns: list[tuple[str, str]], problem: str = "", ground_truth: str | None = None,
-               extra_text: str = "") -> ResponseContext:
+def from_turns(
+    turns: list[tuple[str, str]], problem: str = "", ground_truth: str | None = None, extra_text: str = ""
+) -> ResponseContext:
     """Context from (role, text) pairs; `extra_text` (e.g. the student's written solution) adds numbers."""
     parsed = tuple(Turn(ROLE_WORDS.get(r.lower(), "student"), clean(t)) for r, t in turns)
     extra = tuple(n.value for n in num.numbers(extra_text))
-    return ResponseContext(turns=parsed, problem=clean(problem), ground_truth=ground_truth, extra_numbers=extra)
+    return ResponseContext(
+        turns=parsed, problem=clean(problem), ground_truth=ground_truth, extra_numbers=extra
+    )

@@ -12,24 +12,81 @@ import re
 
 import numpy as np
 
-from evalwheel.graders.pedagogy.response import cues
+from evalwheel.graders.pedagogy.response import cues, reveal
 from evalwheel.graders.pedagogy.response import numbers as num
-from evalwheel.graders.pedagogy.response import reveal
 from evalwheel.graders.pedagogy.response.context import ResponseContext, clean
 
 _WORD = re.compile(r"[a-z][a-z']+")
-_STOP = frozenset(
-    "the a an and or but so to of in on at for with is are was were be been it its this that these those you your "
-    "i we us our they them he she his her their my me do does did can could would should will just not no yes "
-    "what how why which when if then than there here let's lets have has had get got".split())
+_STOP_WORDS = (
+    "the a an and or but so to of in on at for with is are was were be been it its this that these those "
+    "you your i we us our they them he she his her their my me do does did can could would should will "
+    "just not no yes what how why which when if then than there here let's lets have has had get got"
+)
+_STOP = frozenset(_STOP_WORDS.split())
+# Cue families counted as features (capped at 4), in column order.
+COUNTED_CUES: tuple[str, ...] = (
+    "praise",
+    "attempt_praise",
+    "encourage_close",
+    "harsh",
+    "mistake",
+    "recheck",
+    "correct_claim",
+    "hint",
+    "probe",
+    "directive",
+    "invite",
+    "move_on",
+    "meta",
+    "apology",
+    "hedge",
+    "explain",
+)
 
 FEATURE_NAMES: tuple[str, ...] = (
-    "log_words", "n_sentences", "n_questions", "ends_question", "has_question", "n_exclaim",
-    "log_numbers", "n_new_numbers", "n_student_numbers", "n_problem_numbers",
-    "has_reference", "reveal_rule", "gt_stated", "new_conclusion", "computed", "answer_phrase", "called",
-    "praise", "encourage_close", "harsh", "mistake", "correct_claim", "hint", "probe", "directive", "invite",
-    "move_on", "meta", "apology", "starts_praise", "praise_only", "overlap_student", "overlap_problem",
-    "n_you", "n_lets", "empty", "hedge", "explain", "specific_question", "last_question", "last_action",
+    "log_words",
+    "n_sentences",
+    "n_questions",
+    "ends_question",
+    "has_question",
+    "n_exclaim",
+    "log_numbers",
+    "n_new_numbers",
+    "n_student_numbers",
+    "n_problem_numbers",
+    "has_reference",
+    "reveal_rule",
+    "gt_stated",
+    "new_conclusion",
+    "computed",
+    "answer_phrase",
+    "called",
+    "praise",
+    "attempt_praise",
+    "encourage_close",
+    "harsh",
+    "mistake",
+    "recheck",
+    "correct_claim",
+    "hint",
+    "probe",
+    "directive",
+    "invite",
+    "move_on",
+    "meta",
+    "apology",
+    "starts_praise",
+    "praise_only",
+    "overlap_student",
+    "overlap_problem",
+    "n_you",
+    "n_lets",
+    "empty",
+    "hedge",
+    "explain",
+    "specific_question",
+    "last_question",
+    "last_action",
 )
 
 
@@ -74,8 +131,10 @@ def rule_features(ctx: ResponseContext, reply: str) -> dict[str, float]:
         "computed": float(len(comp) > 0),
         "answer_phrase": float(c["answer_phrase"] > 0),
         "called": float(c["called"] > 0),
-        "starts_praise": float(cues.find("praise", first) is not None or cues.find("correct_claim", first) is not None),
-        "praise_only": float((c["praise"] + c["correct_claim"]) > 0 and c["mistake"] == 0),
+        "starts_praise": float(
+            cues.find("praise", first) is not None or cues.find("correct_claim", first) is not None
+        ),
+        "praise_only": float((c["praise"] + c["correct_claim"]) > 0 and c["mistake"] + c["recheck"] == 0),
         "overlap_student": _overlap(content_words(text), content_words(ctx.last_student)),
         "overlap_problem": _overlap(content_words(text), content_words(ctx.problem)),
         "n_you": float(min(len(re.findall(r"\byou(?:r|'re|'ve)?\b", low)), 6)),
@@ -83,11 +142,12 @@ def rule_features(ctx: ResponseContext, reply: str) -> dict[str, float]:
         "empty": float(not words),
         "specific_question": float(any(num.numbers(q) or content_words(q) & anchors for q in questions)),
         "last_question": float(last.endswith("?")),
-        "last_action": float(last.endswith("?") or any(cues.find(k, last) is not None
-                                                       for k in ("directive", "invite", "probe"))),
+        "last_action": float(
+            last.endswith("?")
+            or any(cues.find(k, last) is not None for k in ("directive", "invite", "probe"))
+        ),
     }
-    for name in ("praise", "encourage_close", "harsh", "mistake", "correct_claim", "hint", "probe", "directive",
-                 "invite", "move_on", "meta", "apology", "hedge", "explain"):
+    for name in COUNTED_CUES:
         f[name] = float(min(c[name], 4))
     return f
 

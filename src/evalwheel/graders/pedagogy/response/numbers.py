@@ -2,19 +2,19 @@
 
 Revealing the answer is mostly about numbers (a math tutor who writes "so the answer is 9" has told),
 so the rules need a robust notion of "the same number": 1,200 == 1200 == 1200.00, $45 == 45,
-25% == 25, and simple fractions 3/4 == 0.75 when written as a fraction token.
+and 25% == 25.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # A number: optional sign, digits with thousands separators or plain, optional decimals; or a leading
-# decimal point (.5). Fractions a/b are matched separately so "24/3" is not read as 24 and 3 only.
+# decimal point (.5). "24/3" yields 24 and 3 (a fraction is compared by its parts, like a tutor reads it).
 _NUM = r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\w)|(?<![\w.])\.\d+(?!\w)"
 NUMBER_RE = re.compile(_NUM)
-FRACTION_RE = re.compile(r"(?<![\w./])(\d+)\s*/\s*(\d+)(?![\w/])")
 _GT_FINAL = re.compile(r"(?:####|answer is|=)?\s*(-?[\d,]*\.?\d+)\s*$")
 
 
@@ -45,16 +45,6 @@ def numbers(text: str) -> list[Num]:
     return out
 
 
-def fractions(text: str) -> list[Num]:
-    """Fractions written a/b, valued as a/b (e.g. '8/20' -> 0.4)."""
-    out = []
-    for m in FRACTION_RE.finditer(text):
-        den = float(m.group(2))
-        if den:
-            out.append(Num(float(m.group(1)) / den, m.group(0), m.start()))
-    return out
-
-
 def same(a: float, b: float) -> bool:
     """Equal up to rounding a tutor would do (2 decimals), and exact for integers."""
     if a == b:
@@ -63,7 +53,8 @@ def same(a: float, b: float) -> bool:
     return abs(a - b) <= max(0.005, 1e-6 * scale)
 
 
-def contains(values: list[float] | set[float], x: float) -> bool:
+def contains(values: Iterable[float], x: float) -> bool:
+    """Is `x` among `values` up to `same`?"""
     return any(same(v, x) for v in values)
 
 

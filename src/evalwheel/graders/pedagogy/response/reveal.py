@@ -22,9 +22,19 @@ from evalwheel.graders.pedagogy.response.cues import ATTRIBUTED_BEFORE, CONCLUSI
 
 _SENTENCE = re.compile(r"(?:[^.?!\n]|\.(?=\d))+[.?!]*")
 _ARITH = re.compile(
-    r"(\d[\d,]*(?:\.\d+)?)\s*(plus|minus|times|multiplied by|divided by|[-+x*×/÷])\s*(\d[\d,]*(?:\.\d+)?)", re.I)
-_WORD_OPS = {"plus": "+", "minus": "-", "times": "*", "multiplied by": "*", "divided by": "/", "x": "*",
-             "×": "*", "÷": "/"}
+    r"(\d[\d,]*(?:\.\d+)?)\s*(plus|minus|times|multiplied by|divided by|[-+x*×/÷])\s*(\d[\d,]*(?:\.\d+)?)",
+    re.I,
+)
+_WORD_OPS = {
+    "plus": "+",
+    "minus": "-",
+    "times": "*",
+    "multiplied by": "*",
+    "divided by": "/",
+    "x": "*",
+    "×": "*",
+    "÷": "/",
+}
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,9 @@ def new_conclusions(ctx: ResponseContext, reply: str) -> list[RevealFinding]:
             if num.contains(seen, n.value):
                 continue
             if CONCLUSION_BEFORE.search(sent[max(0, n.start - 40) : n.start]):
-                out.append(RevealFinding("new_conclusion", offset + n.start, f"concludes with new value {n.token}"))
+                out.append(
+                    RevealFinding("new_conclusion", offset + n.start, f"concludes with new value {n.token}")
+                )
     return out
 
 

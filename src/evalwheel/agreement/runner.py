@@ -1,0 +1,211 @@
+"""Grade a labelled dataset with the response graders and compute agreement per task.
+
+Robustness over cleverness: these runners are what measures us on a hidden split, on a machine we
+have not seen. So a reply with an unknown human label is skipped *and counted* (with the raw values),
+a reply without a label for a task is counted as unlabelled, an empty reply is graded like any other,
+and a task is reported only if the file has human labels for it. `--tier best` falls back to the
+rules (with a note) when the trained tier cannot run, e.g. without the `embed` extra.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalwheel.agreement.data import LabelledReply, labelled_dimensions, mathdial_turns, mrbench_replies
+from evalwheel.datasets.mathdial import load_mathdial
+from evalwheel.datasets.mrbench import load_mrbench
+from evalwheel.graders.pedagogy.response.dimensions import TASKS, TELLING
+from evalwheel.graders.pedagogy.response.rules import grade_rules
+from evalwheel.graders.pedagogy.response.vectorize import Embedder
+from evalwheel.stats.agreement import Agreement, agreement
+
+
+class Tier(StrEnum):
+    RULES = "rules"
+    TRAINED = "trained"
+    BEST = "best"
+
+
+class TierUnavailableError(RuntimeError):
+    """`--tier trained` was asked for but the trained tier cannot run here (message says why)."""
+
+
+class TaskResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: str
+    tier: str
+    agreement: Agreement
+    skipped_unknown: int = 0
+    unknown_labels: dict[str, int] = Field(default_factory=dict)
+    unlabelled: int = 0
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        a = self.agreement
+        out: dict[str, Any] = {
+            "macro_f1": a.macro_f1,
+            "kappa": a.kappa,
+            "n": a.n,
+            "accuracy": a.accuracy,
+            "labels": a.labels,
+            "confusion": a.confusion,
+            "per_label": {k: v.model_dump() for k, v in a.per_label.items()},
+            "tier": self.tier,
+            "skipped_unknown": self.skipped_unknown,
+            "unknown_labels": self.unknown_labels,
+            "unlabelled": self.unlabelled,
+        }
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+class AgreementReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    path: str
+    n_items: int
+    issues: list[str] = Field(default_factory=list)
+    results: dict[str, TaskResult]
+
+    def to_json(self) -> dict[str, Any]:
+        """One object keyed by task name (MRBench's own dimension names, or "telling")."""
+        return {task: r.to_json() for task, r in self.results.items()}
+
+
+def _trained_or_reason() -> tuple[Any, str | None]:
+    """The loaded weights, or None and the reason the trained tier cannot run."""
+    from evalwheel.embed.minilm import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        return None, reason
+    try:
+        from evalwheel.graders.pedagogy.response.trained import load_models
+
+        return load_models(), None
+    except (ImportError, RuntimeError, OSError, ValueError, KeyError) as exc:
+        return None, str(exc)
+
+
+def resolve_tiers(tasks: Sequence[str], tier: Tier) -> tuple[dict[str, str], dict[str, str], Any]:
+    """Tier per task, notes per task, and the model bundle (None if no task uses the trained tier)."""
+    if tier is Tier.RULES:
+        return {t: "rules" for t in tasks}, {}, None
+    bundle, reason = _trained_or_reason()
+    if tier is Tier.TRAINED:
+        if bundle is None:
+            raise TierUnavailableError(f"the trained tier cannot run: {reason}")
+        missing = [t for t in tasks if t not in bundle.models]
+        if missing:
+            raise TierUnavailableError(f"no trained model for {', '.join(missing)}")
+        return {t: "trained" for t in tasks}, {}, bundle
+    tiers: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for t in tasks:
+        if bundle is None:
+            tiers[t], notes[t] = "rules", f"best tier unavailable, used rules: {reason}"
+        elif t not in bundle.models:
+            tiers[t] = "rules"
+        else:
+            tiers[t] = bundle.best_tier(t)
+    if all(v == "rules" for v in tiers.values()):
+        bundle = None
+    return tiers, notes, bundle
+
+
+def grade_items(
+    items: Sequence[LabelledReply], tasks: Sequence[str], tier: Tier, embedder: Embedder | None = None
+) -> tuple[dict[str, list[str]], dict[str, str], dict[str, str]]:
+    """Predicted labels per task for every item (items without a usable gold label get "" and are
+    ignored by the caller), plus the tier used and notes per task."""
+    tiers, notes, bundle = resolve_tiers(tasks, tier)
+    preds: dict[str, list[str]] = {}
+    X: np.ndarray | None = None
+    pairs = [(it.ctx, it.reply) for it in items]
+    for task in tasks:
+        rows = [i for i, it in enumerate(items) if task in it.labels]
+        if tiers[task] == "trained":
+            from evalwheel.graders.pedagogy.response.trained import scores_from_matrix
+            from evalwheel.graders.pedagogy.response.vectorize import design_matrix
+
+            if X is None:
+                if embedder is None:
+                    from evalwheel.embed import MiniLMEmbedder
+
+                    embedder = MiniLMEmbedder(cache=True)  # memory-only cache for this run
+                trained = {t for t in tasks if tiers[t] == "trained"}
+                # embed only the replies a trained task will score
+                labelled = [i for i, it in enumerate(items) if trained & it.labels.keys()]
+                sub = design_matrix([pairs[i] for i in labelled], embedder)
+                X = np.zeros((len(items), sub.shape[1]), dtype=np.float32)
+                X[labelled] = sub
+            scores = scores_from_matrix(task, [pairs[i] for i in rows], X[rows], bundle)
+        else:
+            scores = [grade_rules(task, *pairs[i]) for i in rows]
+        labels = [""] * len(items)
+        for i, s in zip(rows, scores, strict=True):
+            labels[i] = str(s.metadata["label"])
+        preds[task] = labels
+    return preds, tiers, notes
+
+
+def measure(
+    items: Sequence[LabelledReply], tasks: Sequence[str], tier: Tier, embedder: Embedder | None = None
+) -> dict[str, TaskResult]:
+    preds, tiers, notes = grade_items(items, tasks, tier, embedder)
+    out = {}
+    for task in tasks:
+        rows = [i for i, it in enumerate(items) if task in it.labels]
+        gold = [items[i].labels[task] for i in rows]
+        unknown = Counter(it.unknown[task] for it in items if task in it.unknown)
+        out[task] = TaskResult(
+            task=task,
+            tier=tiers[task],
+            agreement=agreement(gold, [preds[task][i] for i in rows], TASKS[task].labels),
+            skipped_unknown=sum(unknown.values()),
+            unknown_labels=dict(unknown),
+            unlabelled=sum(1 for it in items if task not in it.labels and task not in it.unknown),
+            note=notes.get(task),
+        )
+    return out
+
+
+def agree_mrbench(
+    path: Path | str, tier: Tier = Tier.BEST, embedder: Embedder | None = None
+) -> AgreementReport:
+    """Agreement on every MRBench dimension the file has labels for."""
+    f = load_mrbench(path)
+    items = mrbench_replies(f)
+    tasks = labelled_dimensions(f)
+    return AgreementReport(
+        kind="mrbench",
+        path=str(path),
+        n_items=len(items),
+        issues=f.issues,
+        results=measure(items, tasks, tier, embedder),
+    )
+
+
+def agree_mathdial(
+    path: Path | str, tier: Tier = Tier.BEST, embedder: Embedder | None = None
+) -> AgreementReport:
+    """Agreement on MathDial's telling-vs-rest for every teacher turn with a move label."""
+    f = load_mathdial(path)
+    items = mathdial_turns(f)
+    return AgreementReport(
+        kind="mathdial",
+        path=str(path),
+        n_items=len(items),
+        issues=f.issues,
+        results=measure(items, [TELLING.name], tier, embedder),
+    )

@@ -1,0 +1,1 @@
+"""Response-level pedagogy graders (MRBench dimensions + MathDial telling), rules and trained tiers."""
