@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Rich sizes tables to the terminal; give CLI tests a stable, wide one.
+os.environ.setdefault("COLUMNS", "200")
 
 import pytest
 

@@ -80,7 +80,7 @@ def _summary(results: list[SessionEvaluation]) -> dict[str, object]:
 
 def _results_table(results: list[SessionEvaluation]) -> Table:
     table = Table(title="Study Mode pedagogical fidelity", show_lines=False)
-    table.add_column("session")
+    table.add_column("session", no_wrap=True)
     table.add_column("source", style="dim")
     table.add_column("fidelity", justify="right")
     table.add_column("failed checks")
@@ -107,7 +107,7 @@ def _explain(session: Session, result: SessionEvaluation) -> None:
     out.print("taxonomy: " + (", ".join(m.value for m in result.taxonomy) or "none"), highlight=False)
     checks = Table(title="checks", show_lines=True)
     for col in ("check", "verdict", "conf", "reason", "evidence"):
-        checks.add_column(col)
+        checks.add_column(col, no_wrap=col in ("check", "verdict"))
     for s in result.checks:
         verdict = {True: "[green]pass[/]", False: "[red]fail[/]", None: "[yellow]unscored[/]"}[s.passed]
         evidence = "\n".join(

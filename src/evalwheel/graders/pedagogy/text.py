@@ -14,7 +14,9 @@ from typing import NamedTuple
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
-_SENTENCE_END = re.compile(r"([.!?][\"')\]]*)\s+|\n+")
+# Candidate sentence breaks start with one of four characters, which lets the engine skip ahead fast;
+# a '.', '!' or '?' only ends a sentence when whitespace (or the end) follows ('3.5' and 'e.g.x' don't).
+_BREAK = re.compile(r"[.!?\n][\"')\]]*\s*")
 _COMPOUND_Q = re.compile(
     r",?\s+and\s+(?:then\s+)?(?:why|how|what|which|where|when|who|can you|could you|do you|does|is|are)\b",
     re.I,
@@ -197,12 +199,15 @@ def split_prose(content: str) -> Prose:
     else:
         flat = _INLINE_CODE.sub("CODE", content)
     sentences: list[Sentence] = []
-    pos = 0
-    for m in _SENTENCE_END.finditer(flat):
-        chunk = flat[pos : m.end(1) if m.group(1) else m.start()].strip()
+    pos, n = 0, len(flat)
+    for m in _BREAK.finditer(flat):
+        end = m.end()
+        if end < n and flat[m.start()] != "\n" and not flat[end - 1].isspace():
+            continue
+        chunk = flat[pos:end].strip()
         if chunk:
             sentences.append(Sentence(chunk, pos))
-        pos = m.end()
+        pos = end
     tail = flat[pos:].strip()
     if tail:
         sentences.append(Sentence(tail, pos))
