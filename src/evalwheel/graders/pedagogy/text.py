@@ -36,7 +36,7 @@ def _closing_paren(text: str) -> int:
     raise ValueError(f"unbalanced group in cue pattern: {text!r}")
 
 
-def _expand(alt: str) -> list[str]:
+def expand_alternative(alt: str) -> list[str]:
     """Distribute a leading group over the rest: '(?:have|did) you' -> ['have you', 'did you']."""
     if not alt.startswith("(?:"):
         return [alt]
@@ -48,8 +48,8 @@ def _expand(alt: str) -> list[str]:
     elif rest[:1] in ("*", "+", "{"):
         return [alt]
     branches = _split_group(body)
-    out = [piece for b in branches for piece in _expand(b + rest)]
-    return [*out, *_expand(rest)] if optional else out
+    out = [piece for b in branches for piece in expand_alternative(b + rest)]
+    return [*out, *expand_alternative(rest)] if optional else out
 
 
 def _split_group(body: str) -> list[str]:
@@ -67,23 +67,56 @@ def _split_group(body: str) -> list[str]:
     return out
 
 
-def _bucketed(alternatives: list[str]) -> str:
-    """Alternatives regrouped by first letter, so the engine tries only the branches that can match.
+_TRIE_CHAR = re.compile(r"[a-z0-9' ]")
+_TRIE_DEPTH = 5
 
-    CPython's engine tries every branch of an alternation at every position; with ~150 phrases that
-    was most of the tagging time. Grouping on the first character makes each position cost a handful
-    of branch attempts instead of all of them; the language matched is unchanged.
+
+def _head(alt: str) -> int:
+    """How many leading characters of an alternative are plain literals usable as trie keys."""
+    k = 0
+    while k < _TRIE_DEPTH and k < len(alt) and _TRIE_CHAR.match(alt[k]) and alt[k + 1 : k + 2] not in ("?", "*", "+", "{"):
+        k += 1
+    return k
+
+
+def _trie(entries: list[tuple[str, str | None, str]]) -> str:
+    """An alternation arranged as a trie on the first few literal characters.
+
+    CPython's engine tries the branches of an alternation one after another at every word start; with
+    ~300 phrases that was most of the tagging time. Sharing the first characters ("what do", "what
+    would") lets one failed comparison discard a whole subtree. Entries are (literal head, group name
+    or None, regex rest); named entries become `(?P<name>rest)` groups.
     """
-    buckets: dict[str, list[str]] = {}
-    loose: list[str] = []
-    for alt in alternatives:
-        for a in _expand(alt):
-            if a[:1].isalnum() and a[1:2] not in ("?", "*", "+", "{"):
-                buckets.setdefault(a[0], []).append(a[1:])
+    names: dict[str, int] = {}
+
+    def node(items: list[tuple[str, str | None, str]], depth: int) -> str:
+        children: dict[str, list[tuple[str, str | None, str]]] = {}
+        leaves: dict[str | None, list[str]] = {}
+        for head, group, rest in items:
+            if len(head) == depth:
+                leaves.setdefault(group, []).append(rest)
             else:
-                loose.append(a)
-    parts = [f"{c}(?:{'|'.join(rest)})" for c, rest in buckets.items()] + loose
-    return "|".join(parts)
+                children.setdefault(head[depth], []).append((head, group, rest))
+        parts = [re.escape(ch) + "(?:" + node(sub, depth + 1) + ")" for ch, sub in children.items()]
+        for group, rests in leaves.items():
+            body = "|".join(rests)
+            if group is None:
+                parts.append(f"(?:{body})")
+            else:
+                names[group] = names.get(group, 0) + 1
+                parts.append(f"(?P<{group}__{names[group]}>{body})")
+        return "|".join(parts)
+
+    return node(entries, 0)
+
+
+def _entries(alternatives: tuple[str, ...], group: str | None) -> list[tuple[str, str | None, str]]:
+    out: list[tuple[str, str | None, str]] = []
+    for alt in alternatives:
+        for a in expand_alternative(alt.removeprefix("\\b")):
+            k = _head(a)
+            out.append((a[:k], group, a[k:]))
+    return out
 
 
 class Cue:
@@ -110,7 +143,7 @@ class Cue:
 def _pattern(alternatives: tuple[str, ...]) -> str:
     if all(a.startswith("\\b") for a in alternatives):
         # Factor the word boundary out so the engine only tries the alternatives at word starts.
-        return r"\b(?:" + _bucketed([a[2:] for a in alternatives]) + r")"
+        return r"\b(?:" + _trie(_entries(alternatives, None)) + r")"
     return r"(?:" + "|".join(alternatives) + r")"
 
 
@@ -122,33 +155,15 @@ def any_of(*alternatives: str) -> Cue:
 def combine(cues: dict[str, Cue]) -> re.Pattern[str]:
     """One regex for several cues, so a single pass over a turn finds every cue.
 
-    The alternatives of all cues are bucketed together by first letter (each bucket holding one named
-    group per cue, `<cue>__<letter>`), so at each word start the engine dispatches on the letter once
-    instead of trying every cue's alternatives in turn. `cue_of(match)` recovers the cue's name.
+    All cues' alternatives share one trie (see `_trie`); each leaf is a named group `<cue>__<n>`, and
+    `cue_of(match)` recovers the cue's name. Every alternative must start at a word boundary.
     """
-    by_char: dict[str, dict[str, list[str]]] = {}
-    loose: list[str] = []
+    entries: list[tuple[str, str | None, str]] = []
     for name, cue in cues.items():
-        if "__" in name:
-            raise ValueError(f"cue name {name!r} must not contain '__'")
-        rest: list[str] = []
-        for alt in cue.alternatives:
-            for a in _expand(alt.removeprefix("\\b")):
-                if a[:1].isalnum() and a[1:2] not in ("?", "*", "+", "{"):
-                    by_char.setdefault(a[0], {}).setdefault(name, []).append(a[1:])
-                else:
-                    rest.append(a)
-        if rest:
-            loose.append(f"(?P<{name}__>" + "|".join(rest) + ")")
-    buckets = []
-    for char, groups in by_char.items():
-        inner = "|".join(f"(?P<{name}__{_group_suffix(char)}>" + "|".join(alts) + ")" for name, alts in groups.items())
-        buckets.append(f"{re.escape(char)}(?:{inner})")
-    return re.compile(r"\b(?:" + "|".join(buckets + loose) + ")")
-
-
-def _group_suffix(char: str) -> str:
-    return char if char.isalpha() else f"d{char}"
+        if "__" in name or not all(a.startswith("\\b") for a in cue.alternatives):
+            raise ValueError(f"cue {name!r}: names must not contain '__' and phrases must start with \\b")
+        entries += _entries(cue.alternatives, name)
+    return re.compile(r"\b(?:" + _trie(entries) + ")")
 
 
 def cue_of(match: re.Match[str]) -> str:
