@@ -13,7 +13,7 @@ import pytest
 from evalwheel.datasets.sessions import load_session_file
 from evalwheel.graders.pedagogy.checks import CHECKS, CheckConfig
 from evalwheel.graders.pedagogy.tagger import tag_session
-from evalwheel.types import CheckName, Session, Turn
+from evalwheel.types import CheckName, Score, Session, Turn
 
 SESSIONS = Path(__file__).resolve().parents[1] / "examples" / "studymode" / "sessions"
 
@@ -52,6 +52,7 @@ def test_check_on_seed_session(check: str, session_id: str, expected: bool, turn
     assert session.labels is not None and session.labels.checks[CheckName(check)] is expected
     score = CHECKS[CheckName(check)](tag_session(session), CheckConfig())
     assert score.name == check
+    assert Score.model_validate(score.model_dump()) == score  # built without validation: must still be valid
     assert score.passed is expected, score.reason
     assert score.value == float(expected)
     assert score.reason and score.confidence is not None and 0 < score.confidence <= 1

@@ -241,10 +241,14 @@ class TurnTags:
     continues_after_question: str | None = None
     guiding_question: str | None = None  # a question about the material (not an offer like "want more?")
     demeaning: str | None = None  # a sentence that talks down to the learner
-    confirms: bool = False  # opens by confirming the learner got it right ("Exactly!")
 
     def has(self, action: Action) -> bool:
         return action in self.actions
+
+    @property
+    def confirms(self) -> bool:
+        """Whether the turn opens by confirming the learner got it right ("Exactly!")."""
+        return self.prose is not None and SUCCESS.search(self.prose.lower[:200]) is not None
 
 
 DIAGNOSE_PROSE = "diagnose_prose"
@@ -299,7 +303,7 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
     last_q_sentence = -1
     for i, q in questions(prose):
         nxt = sents[i + 1].text if i + 1 < len(sents) else ""
-        if nxt and "?" not in nxt and ANSWERS_OWN_QUESTION.search(lowered(nxt)):
+        if nxt and "?" not in nxt and ANSWERS_OWN_QUESTION.search(prose.lower_of(sents[i + 1])):
             # Answered in the very next sentence: rhetorical, the tutor does not wait for the learner.
             tags.continues_after_question = f"{q.text} {nxt}"
             continue
@@ -314,12 +318,11 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
             tags.evidence.setdefault(action, snippet)
 
     scanned = _scan(prose)
-    lowered_qs = [lowered(q.text) for q in learner_qs]
+    lowered_qs = [prose.lower_of(q) for q in learner_qs]
     mark(Action.DIAGNOSE, _find_question(DIAGNOSE_Q, learner_qs, lowered_qs) or scanned.get(DIAGNOSE_PROSE))
     mark(Action.CHECK_UNDERSTANDING, _find_question(CHECK_Q, learner_qs, lowered_qs) or scanned.get(CHECK_PROSE_KEY))
     tags.guiding_question = next((q.text for q, low in zip(learner_qs, lowered_qs, strict=True) if not OFFER_Q.search(low)), None)
     tags.demeaning = scanned.get(DEMEANING_KEY)
-    tags.confirms = SUCCESS.search(prose.lower[:200]) is not None
     for action in (Action.PRACTICE, Action.HINT, Action.RECAP, Action.ENCOURAGEMENT):
         mark(action, scanned.get(action))
     if prose.words >= LECTURE_WORDS:
@@ -332,16 +335,17 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
         explained = scanned.get(Action.MICRO_EXPLAIN)
         if explained is None:
             # A few sentences of plain statement are an explanation even without a telltale phrase.
-            statements = [s for s in prose.sentences if "?" not in s.text and len(s.text.split()) >= 8]
-            if sum(len(s.text.split()) for s in statements) >= EXPLAIN_MIN_WORDS:
-                explained = statements[0].text
+            sizes = [(s, len(s.text.split())) for s in prose.sentences if "?" not in s.text]
+            statements = [(s, k) for s, k in sizes if k >= 8]
+            if sum(k for _, k in statements) >= EXPLAIN_MIN_WORDS:
+                explained = statements[0][0].text
         mark(Action.MICRO_EXPLAIN, explained)
     if learner_qs and tags.continues_after_question is None:
         after = [s for s in sents[last_q_sentence + 1 :] if "?" not in s.text]
         after_words = sum(len(s.text.split()) for s in after)
         if (
             after
-            and not CLOSING_AFTER_QUESTION.search(lowered(after[0].text))
+            and not CLOSING_AFTER_QUESTION.search(prose.lower_of(after[0]))
             and (after_words >= 25 or (prose.code_blocks and _code_after(content, learner_qs[-1].text)))
         ):
             tags.continues_after_question = f"{learner_qs[-1].text} {after[0].text}"
