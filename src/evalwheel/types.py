@@ -111,7 +111,8 @@ class Evidence(BaseModel):
 
 def clip(text: str, start: int = 0, limit: int = SNIPPET_MAX) -> str:
     """A single-line excerpt of at most `limit` characters beginning near `start`."""
-    flat = " ".join(text.split()) if start == 0 else " ".join(text[start:].split())
+    # Only the first few hundred characters can end up in the snippet; don't re-space a whole essay.
+    flat = " ".join(text[start : start + 4 * limit].split())
     if len(flat) <= limit:
         return flat
     return flat[: limit - 1].rstrip() + "…"

@@ -37,16 +37,8 @@ def _score(
     name: CheckName, passed: bool | None, reason: str, confidence: float, evidence: list[Evidence] | None = None
 ) -> Score:
     value = None if passed is None else float(passed)
-    # Built from values this module controls (confidence literals in [0, 1]), so validation is skipped
-    # on this hot path; tests/test_checks.py validates every Score the checks produce.
-    return Score.model_construct(
-        name=name.value,
-        value=value,
-        passed=passed,
-        reason=reason,
-        evidence=evidence or [],
-        confidence=confidence,
-        metadata={},
+    return Score(
+        name=name.value, value=value, passed=passed, reason=reason, evidence=evidence or [], confidence=confidence
     )
 
 

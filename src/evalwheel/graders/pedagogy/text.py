@@ -203,21 +203,22 @@ class Prose:
 
 
 def split_prose(content: str) -> Prose:
-    blocks = tuple(m.group(0) for m in _FENCE.finditer(content))
-    code_at: list[int] = []
-    if blocks:
+    if "```" in content:
+        fences = list(_FENCE.finditer(content))
+        blocks = tuple(m.group(0) for m in fences)
         parts: list[str] = []
+        code_at: list[int] = []
         size, last = 0, 0
-        for m in _FENCE.finditer(content):
-            seg = _INLINE_CODE.sub("CODE", content[last : m.start()]) + "\n"
+        for m in fences:
+            seg = _inline(content[last : m.start()]) + "\n"
             parts.append(seg)
             size += len(seg)
             code_at.append(size)
             last = m.end()
-        parts.append(_INLINE_CODE.sub("CODE", content[last:]))
+        parts.append(_inline(content[last:]))
         flat = "".join(parts)
     else:
-        flat = _INLINE_CODE.sub("CODE", content)
+        blocks, code_at, flat = (), [], _inline(content)
     sentences: list[Sentence] = []
     add = sentences.append
     pos, n = 0, len(flat)
@@ -234,16 +235,19 @@ def split_prose(content: str) -> Prose:
     tail = raw.strip()
     if tail:
         add(Sentence(tail, pos + len(raw) - len(raw.lstrip())))
-    lower = lowered(flat)
     return Prose(
         flat,
-        lower,
+        lowered(flat),
         tuple(sentences),
-        tuple(s.start for s in sentences),
+        tuple([s.start for s in sentences]),
         len(flat.split()),
         blocks,
         tuple(code_at),
     )
+
+
+def _inline(text: str) -> str:
+    return _INLINE_CODE.sub("CODE", text) if "`" in text else text
 
 
 def lowered(text: str) -> str:
