@@ -19,7 +19,6 @@ from evalwheel.graders.pedagogy.text import (
     Sentence,
     any_of,
     combine,
-    cue_of,
     lowered,
     question_weight,
     questions,
@@ -270,11 +269,14 @@ TURN_CUES = combine(
 )
 
 
+_CUE_OF_GROUP = {group: group.split("__", 1)[0] for group in TURN_CUES.groupindex}
+
+
 def _scan(prose: Prose) -> dict[str, str]:
     """One pass over the turn: the first qualifying sentence for each prose-level cue."""
     found: dict[str, str] = {}
     for m in TURN_CUES.finditer(prose.lower):
-        key = cue_of(m)
+        key = _CUE_OF_GROUP[m.lastgroup or ""]
         if key in found:
             continue
         idx = prose.sentence_at(m.start())
@@ -312,10 +314,12 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
     tags.questions = learner_qs
     tags.question_count = sum(question_weight(q) for q in learner_qs)
 
+    actions, evidence = tags.actions, tags.evidence
+
     def mark(action: Action, snippet: str | None) -> None:
         if snippet is not None:
-            tags.actions.add(action)
-            tags.evidence.setdefault(action, snippet)
+            actions.add(action)
+            evidence.setdefault(action, snippet)
 
     scanned = _scan(prose)
     lowered_qs = [prose.lower_of(q) for q in learner_qs]
