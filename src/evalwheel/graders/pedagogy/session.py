@@ -91,7 +91,7 @@ def evaluate_tagged(ts: TaggedSession, config: EvaluationConfig | None = None) -
 
     taxonomy: list[FailureMode] = []
     for s in scores:
-        mode = TAXONOMY_OF_CHECK.get(CheckName(s.name))
+        mode = TAXONOMY_OF_CHECK.get(s.name)  # type: ignore[call-overload]  # StrEnum keys hash as their str
         if s.passed is False and mode is not None and mode not in taxonomy:
             taxonomy.append(mode)
     if FailureMode.LECTURE_MODE not in taxonomy and any(t.has(Action.LECTURE) for t in ts.assistant):

@@ -12,7 +12,6 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import NamedTuple
 
-_FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 # Candidate sentence breaks start with one of four characters, which lets the engine skip ahead fast;
 # a '.', '!' or '?' only ends a sentence when whitespace (or the end) follows ('3.5' and 'e.g.x' don't).
@@ -204,17 +203,17 @@ class Prose:
 
 def split_prose(content: str) -> Prose:
     if "```" in content:
-        fences = list(_FENCE.finditer(content))
-        blocks = tuple(m.group(0) for m in fences)
+        fences = _fences(content)
+        blocks = tuple(content[a:b] for a, b in fences)
         parts: list[str] = []
         code_at: list[int] = []
         size, last = 0, 0
-        for m in fences:
-            seg = _inline(content[last : m.start()]) + "\n"
+        for a, b in fences:
+            seg = _inline(content[last:a]) + "\n"
             parts.append(seg)
             size += len(seg)
             code_at.append(size)
-            last = m.end()
+            last = b
         parts.append(_inline(content[last:]))
         flat = "".join(parts)
     else:
@@ -244,6 +243,18 @@ def split_prose(content: str) -> Prose:
         blocks,
         tuple(code_at),
     )
+
+
+def _fences(content: str) -> list[tuple[int, int]]:
+    """Spans of fenced code blocks (an unclosed fence runs to the end, as chat UIs render it)."""
+    spans: list[tuple[int, int]] = []
+    i = content.find("```")
+    while i != -1:
+        j = content.find("```", i + 3)
+        end = len(content) if j == -1 else j + 3
+        spans.append((i, end))
+        i = content.find("```", end)
+    return spans
 
 
 def _inline(text: str) -> str:
