@@ -67,8 +67,8 @@ def main() -> None:
                 "cores": 1,
                 "sessions_per_s_median": round(statistics.median(rates), 1),
                 "sessions_per_s_best": round(max(rates), 1),
-        "sessions_per_s_runs": [round(r, 1) for r in rates],
-        "clock": "process CPU time",
+                "sessions_per_s_runs": [round(r, 1) for r in rates],
+                "clock": "process CPU time",
                 "turns_per_s_median": round(statistics.median(rates) * turns / len(sessions), 1),
                 "target_sessions_per_s": 2000,
             }

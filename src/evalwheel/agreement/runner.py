@@ -4,7 +4,7 @@ Robustness over cleverness: these runners are what measures us on a hidden split
 have not seen. So a reply with an unknown human label is skipped *and counted* (with the raw values),
 a reply without a label for a task is counted as unlabelled, an empty reply is graded like any other,
 and a task is reported only if the file has human labels for it. `--tier best` falls back to the
-rules (with a note) when the trained tier cannot run, e.g. without the `embed` extra.
+rules (with a note) when the trained tier cannot run, e.g. without the embedding packages installed.
 """
 
 from __future__ import annotations

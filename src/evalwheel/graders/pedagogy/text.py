@@ -73,7 +73,9 @@ _TRIE_DEPTH = 5
 def _head(alt: str) -> int:
     """How many leading characters of an alternative are plain literals usable as trie keys."""
     k = 0
-    while k < _TRIE_DEPTH and k < len(alt) and _TRIE_CHAR.match(alt[k]) and alt[k + 1 : k + 2] not in ("?", "*", "+", "{"):
+    while (
+        k < _TRIE_DEPTH and k < len(alt) and _TRIE_CHAR.match(alt[k]) and alt[k + 1 : k + 2] not in ("?", "*", "+", "{")
+    ):
         k += 1
     return k
 
