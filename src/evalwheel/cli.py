@@ -80,12 +80,12 @@ def _summary(results: list[SessionEvaluation]) -> dict[str, object]:
 
 def _results_table(results: list[SessionEvaluation]) -> Table:
     table = Table(title="Study Mode pedagogical fidelity", show_lines=False)
-    table.add_column("session", no_wrap=True)
-    table.add_column("source", style="dim")
-    table.add_column("fidelity", justify="right")
-    table.add_column("failed checks")
-    table.add_column("escalate")
-    table.add_column("taxonomy")
+    table.add_column("session", overflow="fold", min_width=20)
+    table.add_column("source", style="dim", no_wrap=True)
+    table.add_column("fidelity", justify="right", no_wrap=True)
+    table.add_column("failed checks", overflow="fold")
+    table.add_column("escalate", no_wrap=True)
+    table.add_column("taxonomy", overflow="fold")
     for r in results:
         fid = "—" if r.fidelity is None else f"{r.fidelity:.2f}"
         colour = "green" if (r.fidelity or 0) >= 0.8 else "yellow" if (r.fidelity or 0) >= 0.6 else "red"

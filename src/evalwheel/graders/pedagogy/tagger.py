@@ -183,9 +183,9 @@ RECAP = any_of(
 )
 REVEAL = any_of(
     r"\b(?:a |the )?(?:stronger|better|improved|revised|fixed|corrected|cleaner|working) (?:version|prompt|one)\b",
-    r"\byou (?:want|need|should use|can use|just need) code\b",
+    r"\byou (?:want|need|should use|can use|just need) `",
     r"\bhere'?s how\b",
-    r"\b(?:use|try|write) code instead\b",
+    r"\b(?:use|try|write) `_*` instead\b",
     r"\bthe (?:final |correct |right )?answer is\b",
     r"\bhere(?:'s| is) (?:the|a|your|an) (?:corrected|fixed|complete|full|final|working|improved|revised|updated|better|rewritten|solution|answer|finished|correct)\b",
     r"\bhere(?:'s| is) (?:how (?:to|you) (?:solve|fix|write|do)|the code|the solution|the fix|the prompt|a prompt|a version|one way)\b",

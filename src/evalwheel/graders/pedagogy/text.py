@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -204,6 +205,8 @@ class Prose:
 
 
 def split_prose(content: str) -> Prose:
+    """The prose of a turn: fenced code removed (remembered in `code_blocks`), inline code kept for display
+    but masked for matching, so a '?' or a cue word inside `code` never counts."""
     if "```" in content:
         fences = _fences(content)
         blocks = tuple(content[a:b] for a, b in fences)
@@ -211,40 +214,48 @@ def split_prose(content: str) -> Prose:
         code_at: list[int] = []
         size, last = 0, 0
         for a, b in fences:
-            seg = _inline(content[last:a]) + "\n"
+            seg = content[last:a] + "\n"
             parts.append(seg)
             size += len(seg)
             code_at.append(size)
             last = b
-        parts.append(_inline(content[last:]))
-        flat = "".join(parts)
+        parts.append(content[last:])
+        text = "".join(parts)
     else:
-        blocks, code_at, flat = (), [], _inline(content)
+        blocks, code_at, text = (), [], content
+    masked = _INLINE_CODE.sub(_mask, text) if "`" in text else text
     sentences: list[Sentence] = []
     add = sentences.append
-    pos, n = 0, len(flat)
-    for m in _BREAK.finditer(flat):
+    pos, n = 0, len(masked)
+    for m in _BREAK.finditer(masked):
         end = m.end()
-        if end < n and flat[m.start()] != "\n" and not flat[end - 1].isspace():
+        if end < n and masked[m.start()] != "\n" and not masked[end - 1].isspace():
             continue
-        raw = flat[pos:end]
-        chunk = raw.strip()
-        if chunk:
-            add(Sentence(chunk, pos + len(raw) - len(raw.lstrip())))
+        _add_sentence(add, text, masked, pos, end)
         pos = end
-    raw = flat[pos:]
-    tail = raw.strip()
-    if tail:
-        add(Sentence(tail, pos + len(raw) - len(raw.lstrip())))
+    _add_sentence(add, text, masked, pos, n)
     return Prose(
-        flat,
-        lowered(flat),
+        text,
+        lowered(masked),
         tuple(sentences),
         tuple([s.start for s in sentences]),
-        len(flat.split()),
+        len(masked.split()),
         blocks,
         tuple(code_at),
     )
+
+
+def _add_sentence(add: Callable[[Sentence], None], text: str, masked: str, pos: int, end: int) -> None:
+    raw = masked[pos:end]
+    chunk = raw.strip()
+    if chunk:
+        start = pos + len(raw) - len(raw.lstrip())
+        add(Sentence(text[start : start + len(chunk)], start))
+
+
+def _mask(m: re.Match[str]) -> str:
+    """Inline code of the same length with its content blanked: offsets stay valid in both texts."""
+    return "`" + "_" * (len(m.group()) - 2) + "`"
 
 
 def _fences(content: str) -> list[tuple[int, int]]:
@@ -259,10 +270,6 @@ def _fences(content: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _inline(text: str) -> str:
-    return _INLINE_CODE.sub("CODE", text) if "`" in text else text
-
-
 def lowered(text: str) -> str:
     """Lowercase without changing the length (offsets must stay valid); rare length-changing chars stay."""
     low = text.lower()
@@ -272,17 +279,21 @@ def lowered(text: str) -> str:
 
 
 def questions(prose: Prose) -> list[tuple[int, Sentence]]:
-    """(sentence index, question) for every question, splitting sentences that hold several '?'."""
+    """(sentence index, question) for every question, splitting sentences that hold several '?'.
+
+    Question marks are looked for in the masked text, so one inside inline code is not a question.
+    """
     out: list[tuple[int, Sentence]] = []
     for i, s in enumerate(prose.sentences):
-        if "?" not in s.text:
+        low = prose.lower_of(s)
+        if "?" not in low:
             continue
-        parts = s.text.split("?")
-        offset = s.start
-        for part in parts[:-1]:
+        offset = 0
+        for part in low.split("?")[:-1]:
             piece = part.strip()
             if piece and not _OPTION_ONLY.match(piece):
-                out.append((i, Sentence(piece + "?", offset + len(part) - len(part.lstrip()))))
+                lead = offset + len(part) - len(part.lstrip())
+                out.append((i, Sentence(s.text[lead : lead + len(piece)] + "?", s.start + lead)))
             offset += len(part) + 1
     return out
 
