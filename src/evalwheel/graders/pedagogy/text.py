@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 # Candidate sentence breaks start with one of four characters, which lets the engine skip ahead fast;
 # a '.', '!' or '?' only ends a sentence when whitespace (or the end) follows ('3.5' and 'e.g.x' don't).
+_WHITESPACE = frozenset(" \t\r\n\f\v")
 _BREAK = re.compile(r"[.!?\n][\"')\]]*\s*")
 _COMPOUND_Q = re.compile(
     r",?\s+and\s+(?:then\s+)?(?:why|how|what|which|where|when|who|can you|could you|do you|does|is|are)\b",
@@ -227,13 +227,16 @@ def split_prose(content: str) -> Prose:
     sentences: list[Sentence] = []
     add = sentences.append
     pos, n = 0, len(masked)
-    for m in _BREAK.finditer(masked):
-        end = m.end()
-        if end < n and masked[m.start()] != "\n" and not masked[end - 1].isspace():
+    for end in [*(m.end() for m in _BREAK.finditer(masked)), n]:
+        if end < n and masked[end - 1] not in _WHITESPACE and masked[end - 1] != "\n":
+            # '3.5' or 'e.g.x': a '.', '!' or '?' not followed by whitespace ends no sentence
             continue
-        _add_sentence(add, text, masked, pos, end)
+        raw = masked[pos:end]
+        chunk = raw.strip()
+        if chunk:
+            start = pos + len(raw) - len(raw.lstrip())
+            add(Sentence(text[start : start + len(chunk)], start))
         pos = end
-    _add_sentence(add, text, masked, pos, n)
     return Prose(
         text,
         lowered(masked),
@@ -243,14 +246,6 @@ def split_prose(content: str) -> Prose:
         blocks,
         tuple(code_at),
     )
-
-
-def _add_sentence(add: Callable[[Sentence], None], text: str, masked: str, pos: int, end: int) -> None:
-    raw = masked[pos:end]
-    chunk = raw.strip()
-    if chunk:
-        start = pos + len(raw) - len(raw.lstrip())
-        add(Sentence(text[start : start + len(chunk)], start))
 
 
 def _mask(m: re.Match[str]) -> str:
@@ -285,9 +280,9 @@ def questions(prose: Prose) -> list[tuple[int, Sentence]]:
     """
     out: list[tuple[int, Sentence]] = []
     for i, s in enumerate(prose.sentences):
-        low = prose.lower_of(s)
-        if "?" not in low:
+        if "?" not in s.text:
             continue
+        low = prose.lower_of(s)
         offset = 0
         for part in low.split("?")[:-1]:
             piece = part.strip()
