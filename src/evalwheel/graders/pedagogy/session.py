@@ -83,8 +83,11 @@ def over_scaffolding(ts: TaggedSession) -> Evidence | None:
     return None
 
 
+_DEFAULT_CONFIG = EvaluationConfig()
+
+
 def evaluate_tagged(ts: TaggedSession, config: EvaluationConfig | None = None) -> SessionEvaluation:
-    cfg = config or EvaluationConfig()
+    cfg = config or _DEFAULT_CONFIG
     scores: list[Score] = [CHECKS[name](ts, cfg.thresholds) for name in cfg.checks]
     scored = [s for s in scores if s.passed is not None]
     fidelity = sum(1.0 for s in scored if s.passed) / len(scored) if scored else None
