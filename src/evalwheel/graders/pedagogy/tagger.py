@@ -9,6 +9,7 @@ over a solution), not about any subject, so they carry over from Python lessons 
 from __future__ import annotations
 
 import re
+from collections.abc import KeysView
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -230,7 +231,6 @@ class TurnTags:
     """What one assistant turn does, with the phrase behind every tag."""
 
     index: int
-    actions: set[Action] = field(default_factory=set)
     question_count: int = 0
     questions: list[Sentence] = field(default_factory=list)
     words: int = 0
@@ -241,8 +241,13 @@ class TurnTags:
     guiding_question: str | None = None  # a question about the material (not an offer like "want more?")
     demeaning: str | None = None  # a sentence that talks down to the learner
 
+    @property
+    def actions(self) -> KeysView[Action]:
+        """The actions this turn makes: exactly those with a piece of evidence."""
+        return self.evidence.keys()
+
     def has(self, action: Action) -> bool:
-        return action in self.actions
+        return action in self.evidence
 
     @property
     def confirms(self) -> bool:
@@ -314,12 +319,11 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
     tags.questions = learner_qs
     tags.question_count = sum(question_weight(q) for q in learner_qs)
 
-    actions, evidence = tags.actions, tags.evidence
+    evidence = tags.evidence
 
     def mark(action: Action, snippet: str | None) -> None:
-        if snippet is not None:
-            actions.add(action)
-            evidence.setdefault(action, snippet)
+        if snippet is not None and action not in evidence:
+            evidence[action] = snippet
 
     scanned = _scan(prose)
     lowered_qs = [prose.lower_of(q) for q in learner_qs]

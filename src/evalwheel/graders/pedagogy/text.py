@@ -227,7 +227,9 @@ def split_prose(content: str) -> Prose:
     sentences: list[Sentence] = []
     add = sentences.append
     pos, n = 0, len(masked)
-    for end in [*(m.end() for m in _BREAK.finditer(masked)), n]:
+    ends = [m.end() for m in _BREAK.finditer(masked)]
+    ends.append(n)
+    for end in ends:
         if end < n and masked[end - 1] not in _WHITESPACE and masked[end - 1] != "\n":
             # '3.5' or 'e.g.x': a '.', '!' or '?' not followed by whitespace ends no sentence
             continue
