@@ -5,6 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 SESSIONS := examples/studymode/sessions
+DEMO_REPLAY := $(SESSIONS)/python.recursion.beginner.human_tutor.005.json \
+               $(SESSIONS)/prompt_eng.few_shot.beginner.human_tutor.002.json \
+               $(SESSIONS)/python.lists_slicing.beginner.base_llm.006.json
 
 .PHONY: demo test test-fast lint bench train clean
 
@@ -13,11 +16,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[local]'
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[local,train,dev]'
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
@@ -29,6 +32,8 @@ demo: $(VENV)/.demo-installed
 	  $(BIN)/evalwheel agree mrbench $(DATA)/mrbench/mrbench_v2_dev.json; \
 	  $(BIN)/evalwheel agree mathdial $(DATA)/mathdial/test_dev.jsonl; \
 	else echo "($(DATA) not found: skipping the MRBench / MathDial agreement part of the demo)"; fi
+	$(BIN)/evalwheel replay $(DEMO_REPLAY) --arms base,overlay:v2,human --model local \
+	  --max-turns 2 --max-tokens 160 --out artifacts/demo
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest -q
@@ -43,9 +48,10 @@ lint: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_checks.py
 	$(BIN)/python benchmarks/bench_response_graders.py
+	$(BIN)/python benchmarks/bench_models.py
 
 train: $(VENV)/.test-installed
 	$(BIN)/python -m evalwheel.agreement.train
 
 clean:
-	rm -rf $(VENV) results.jsonl .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) results.jsonl artifacts .evalwheel-cache .pytest_cache .mypy_cache .ruff_cache

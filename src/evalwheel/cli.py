@@ -21,6 +21,7 @@ from evalwheel.datasets.sessions import LoadReport, load_sessions
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, evaluate_session, load_config
 from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
 from evalwheel.graders.pedagogy.tagger import tag_turn
+from evalwheel.studymode.cli import chat_command, replay_command
 from evalwheel.types import Session, SessionEvaluation
 
 EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT, EXIT_RUN_ERRORS = 0, 1, 2, 3
@@ -225,6 +226,10 @@ def agree_sessions(
 def version() -> None:
     """Print the evalwheel version."""
     typer.echo(__version__)
+
+
+app.command("replay")(replay_command)
+app.command("chat")(chat_command)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,339 @@
+"""The OpenAI-compatible chat-completions backend (OpenAI, vLLM, Ollama, llama.cpp, the embedded server).
+
+Built directly on aiohttp rather than the `openai` SDK: measured on this machine the SDK costs ~2.3 ms of
+CPU per call against ~0.4 ms for raw aiohttp, and at high concurrency that CPU, not the endpoint, becomes
+the bottleneck. So the hot path avoids per-call objects it does not need: one ClientSession per model
+object (created lazily, on the loop that first uses it), pre-built headers and URL, stdlib `json` on plain
+dicts, and `model_construct` for the result (the values come from our own parsing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import aiohttp
+from pydantic import BaseModel, ValidationError
+
+from evalwheel.models.base import Completion, GenerateConfig, Message, ModelConfigError, ModelError, Schema
+from evalwheel.models.pricing import price_for
+from evalwheel.models.reliability import (
+    AdaptiveLimiter,
+    RetryPolicy,
+    TransientError,
+    is_retryable_status,
+    parse_retry_after,
+    with_retries,
+)
+from evalwheel.types import Usage
+
+_DEFAULT_CONFIG = GenerateConfig()
+_EXCERPT = 200
+# Status codes that mean "this setup cannot work" (bad key, no access, wrong URL or model): exit code 2.
+_CONFIG_STATUS = frozenset({401, 403, 404})
+
+
+def excerpt(text: str, limit: int = _EXCERPT) -> str:
+    """A one-line excerpt for error messages."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `schema` that OpenAI's strict structured-output mode accepts.
+
+    Strict mode requires every object to list all its properties as required and to forbid extra ones;
+    pydantic's schemas do neither by default. Servers using grammar-constrained decoding (llama.cpp,
+    vLLM) accept the stricter schema just as well.
+    """
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: walk(v) for k, v in node.items()}
+            if out.get("type") == "object" and isinstance(out.get("properties"), dict):
+                out["required"] = list(out["properties"])
+                out["additionalProperties"] = False
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
+def _strip_fences(text: str) -> str:
+    """Models without constrained decoding often wrap JSON in ```json fences; accept that, nothing looser."""
+    t = text.strip()
+    if t.startswith("```"):
+        t = t[3:]
+        if t[:4].lower() == "json":
+            t = t[4:]
+        end = t.rfind("```")
+        if end != -1:
+            t = t[:end]
+    return t.strip()
+
+
+class OpenAIModel:
+    """An OpenAI-compatible chat-completions endpoint implementing the Model protocol.
+
+    `name` is what callers, caches and reports see (e.g. `openai:gpt-4o-mini`); `model` is the id sent to
+    the server. `api_key` adds `Authorization: Bearer ...`. Concurrency is bounded by an AdaptiveLimiter
+    (halves on 429, grows back on success, never above `max_concurrency`); failures are retried per
+    `retry`. `latency_ms` covers the whole call including retries: it is what the caller waited.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        name: str | None = None,
+        max_concurrency: int = 16,
+        retry: RetryPolicy | None = None,
+        limiter: AdaptiveLimiter | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name or model
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/chat/completions"
+        self.retry = retry or RetryPolicy()
+        self.limiter = limiter or AdaptiveLimiter(max_concurrency)
+        self.max_concurrency = max(max_concurrency, self.limiter.max_limit)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        if extra_headers:
+            headers.update(extra_headers)
+        self._headers = headers
+        self._price = price_for(model)
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._schemas: dict[type[BaseModel], tuple[str, dict[str, Any]]] = {}
+
+    def __repr__(self) -> str:
+        return f"OpenAIModel(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r})"
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The shared session, created on first use (it must be created inside a running loop).
+
+        A session is bound to its loop; if the model object outlives one loop (tests, repeated
+        `asyncio.run`), a fresh session is made rather than failing with "attached to a different loop".
+        """
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is not None and not session.closed and self._session_loop is loop:
+            return session
+        connector = aiohttp.TCPConnector(limit=self.max_concurrency, ttl_dns_cache=300)
+        session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=None), skip_auto_headers=("User-Agent",)
+        )
+        self._session, self._session_loop = session, loop
+        return session
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        t = self._timeouts.get(seconds)
+        if t is None:
+            t = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return t
+
+    def _response_format(self, schema: Schema) -> dict[str, Any]:
+        if isinstance(schema, dict):
+            name = str(schema.get("title") or "response")
+            body = strict_json_schema(schema)
+        else:
+            cached = self._schemas.get(schema)
+            if cached is None:
+                cached = self._schemas[schema] = (schema.__name__, strict_json_schema(schema.model_json_schema()))
+            name, body = cached
+        safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:64] or "response"
+        return {"type": "json_schema", "json_schema": {"name": safe, "schema": body, "strict": True}}
+
+    def _payload(self, messages: Sequence[Message], cfg: GenerateConfig, schema: Schema | None, stream: bool) -> bytes:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "temperature": cfg.temperature,
+            "max_tokens": cfg.max_tokens,
+        }
+        if cfg.top_p is not None:
+            body["top_p"] = cfg.top_p
+        if cfg.seed is not None:
+            body["seed"] = cfg.seed
+        if cfg.stop:
+            body["stop"] = cfg.stop
+        if schema is not None:
+            body["response_format"] = self._response_format(schema)
+        if stream:
+            body["stream"] = True
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _fail(self, status: int, body: str, epoch: int) -> Exception:
+        """Map an HTTP error to the exception the retry loop and callers expect."""
+        detail = f"HTTP {status} from {self.url}: {excerpt(body)}"
+        if status == 429:
+            self.limiter.throttled(epoch)
+        if is_retryable_status(status):
+            return TransientError(detail, status=status)
+        if status in _CONFIG_STATUS:
+            hint = " (check the API key)" if status in (401, 403) else " (check the base URL and model id)"
+            return ModelConfigError(f"model {self.name}: {detail}{hint}")
+        return ModelError(f"model {self.name}: {detail}")
+
+    # -- Model protocol ---------------------------------------------------------------------------------
+
+    async def generate(
+        self, messages: Sequence[Message], config: GenerateConfig | None = None, schema: Schema | None = None
+    ) -> Completion:
+        cfg = config or _DEFAULT_CONFIG
+        data = self._payload(messages, cfg, schema, stream=False)
+        timeout = self._timeout(cfg.timeout_s)
+        started = time.perf_counter()
+
+        async def attempt() -> dict[str, Any]:
+            session = self._client()
+            limiter = self.limiter
+            epoch = await limiter.acquire()
+            try:
+                async with session.post(self.url, data=data, headers=self._headers, timeout=timeout) as resp:
+                    raw = await resp.read()
+                    if resp.status != 200:
+                        err = self._fail(resp.status, raw.decode("utf-8", "replace"), epoch)
+                        if isinstance(err, TransientError):
+                            err.retry_after = parse_retry_after(resp.headers)
+                        raise err
+            except TimeoutError as exc:
+                raise TransientError(f"timed out after {cfg.timeout_s:g} s ({self.url})") from exc
+            except aiohttp.ClientConnectionError as exc:
+                raise TransientError(f"cannot reach {self.url}: {exc}", connection=True) from exc
+            except aiohttp.ClientError as exc:
+                raise TransientError(f"transport error from {self.url}: {exc}") from exc
+            finally:
+                limiter.release()
+            limiter.succeeded()
+            try:
+                envelope: dict[str, Any] = json.loads(raw)
+            except ValueError as exc:
+                text = raw.decode("utf-8", "replace")
+                raise ModelError(f"model {self.name}: response is not JSON: {excerpt(text)!r}") from exc
+            return envelope
+
+        envelope = await with_retries(attempt, self.retry, model=self.name)
+        return self._completion(envelope, schema, (time.perf_counter() - started) * 1000.0)
+
+    def _completion(self, envelope: dict[str, Any], schema: Schema | None, latency_ms: float) -> Completion:
+        try:
+            choice = envelope["choices"][0]
+            message = choice["message"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ModelError(f"model {self.name}: malformed response: {excerpt(json.dumps(envelope))!r}") from exc
+        text = message.get("content") or ""
+        parsed: Any = None
+        if schema is not None:
+            parsed = self._parse(text, schema, truncated=choice.get("finish_reason") == "length")
+        u = envelope.get("usage") or {}
+        usage = Usage.model_construct(
+            prompt_tokens=int(u.get("prompt_tokens") or 0), completion_tokens=int(u.get("completion_tokens") or 0)
+        )
+        cost = self._price.cost(usage) if self._price is not None else 0.0
+        return Completion.model_construct(
+            text=text, parsed=parsed, usage=usage, latency_ms=latency_ms, cached=False, model=self.name, cost_usd=cost
+        )
+
+    def _parse(self, text: str, schema: Schema, *, truncated: bool = False) -> Any:
+        """Structured output: validate into the pydantic model, or plain JSON for a dict schema."""
+        try:
+            if isinstance(schema, dict):
+                return json.loads(_strip_fences(text))
+            return schema.model_validate_json(_strip_fences(text))
+        except (ValueError, ValidationError) as exc:
+            what = schema.get("title", "schema") if isinstance(schema, dict) else schema.__name__
+            if isinstance(exc, ValidationError) and exc.errors():
+                err = exc.errors()[0]
+                why = f"{err['msg']} at {'.'.join(map(str, err['loc'])) or 'top level'}"
+            else:
+                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if truncated:
+                why += "; the reply was cut off at max_tokens, raise it"
+            raise ModelError(f"model {self.name}: reply does not match {what} ({why}): {excerpt(text)!r}") from exc
+
+    async def stream(self, messages: Sequence[Message], config: GenerateConfig | None = None) -> AsyncIterator[str]:
+        """Yield text deltas from an SSE stream.
+
+        Retries cover everything up to the first byte of a 200 response; once text has been handed to the
+        caller a failure is a ModelError (replaying the stream would duplicate what was shown). The
+        timeout is aiohttp's per-request total, which only fires while reading, not while the caller
+        holds a yielded chunk.
+        """
+        cfg = config or _DEFAULT_CONFIG
+        data = self._payload(messages, cfg, None, stream=True)
+        timeout = self._timeout(cfg.timeout_s)
+        limiter = self.limiter
+
+        async def attempt() -> aiohttp.ClientResponse:
+            session = self._client()
+            epoch = await limiter.acquire()
+            try:
+                resp = await session.post(self.url, data=data, headers=self._headers, timeout=timeout)
+                if resp.status != 200:
+                    raw = await resp.read()
+                    resp.release()
+                    err = self._fail(resp.status, raw.decode("utf-8", "replace"), epoch)
+                    if isinstance(err, TransientError):
+                        err.retry_after = parse_retry_after(resp.headers)
+                    raise err
+            except BaseException as exc:
+                limiter.release()
+                if isinstance(exc, TimeoutError):
+                    raise TransientError(f"timed out after {cfg.timeout_s:g} s ({self.url})") from exc
+                if isinstance(exc, aiohttp.ClientConnectionError):
+                    raise TransientError(f"cannot reach {self.url}: {exc}", connection=True) from exc
+                if isinstance(exc, aiohttp.ClientError):
+                    raise TransientError(f"transport error from {self.url}: {exc}") from exc
+                raise
+            return resp  # the slot stays held until the stream is consumed
+
+        resp = await with_retries(attempt, self.retry, model=self.name)
+        ok = False
+        try:
+            async for line in resp.content:
+                if not line.startswith(b"data:"):
+                    continue  # blank separators, comments (": keep-alive"), "event:" lines
+                payload = line[5:].strip()
+                if payload == b"[DONE]":
+                    break
+                try:
+                    chunk = json.loads(payload)
+                    delta = chunk["choices"][0].get("delta") or {} if chunk.get("choices") else {}
+                except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+                    raise ModelError(f"model {self.name}: bad stream chunk: {excerpt(payload.decode())!r}") from exc
+                piece = delta.get("content")
+                if piece:
+                    yield piece
+            ok = True
+        except TimeoutError as exc:
+            raise ModelError(f"model {self.name}: stream timed out after {cfg.timeout_s:g} s") from exc
+        except aiohttp.ClientError as exc:
+            raise ModelError(f"model {self.name}: stream interrupted: {exc}") from exc
+        finally:
+            if ok:
+                resp.release()  # body fully read: the connection goes back to the pool
+            else:
+                resp.close()  # abandoned or broken mid-stream: the connection cannot be reused
+            limiter.release()
+            if ok:
+                limiter.succeeded()
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()

@@ -1,0 +1,1 @@
+"""Study Mode: the tutor product itself (versioned overlay prompts, learner context, replay across arms, chat)."""

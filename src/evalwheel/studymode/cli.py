@@ -1,0 +1,287 @@
+"""Typer command functions `replay_command` and `chat_command`, mounted by the main CLI as
+`evalwheel replay` and `evalwheel chat`.
+
+They live here rather than in `evalwheel.cli` so the Study Mode product owns its own surface; this
+module never imports `evalwheel.cli` (that would be circular once the commands are mounted there).
+Exit codes follow DESIGN.md: 0 ok, 2 bad input or configuration, 3 some session x arm failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from evalwheel.datasets.sessions import load_sessions
+from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, load_config
+from evalwheel.models.base import GenerateConfig, Model, ModelConfigError
+from evalwheel.studymode.chat import console_reader, default_session_id, run_chat, save_session
+from evalwheel.studymode.prompting import Arm, ArmError, memory_summary, parse_arm, parse_arms
+from evalwheel.studymode.replay import ReplayEvent, ReplayReport, replay_sessions, report_as_json, work_units
+from evalwheel.types import CheckName, LearnerProfile, Session
+
+EXIT_BAD_INPUT, EXIT_RUN_ERRORS = 2, 3
+LEVELS = ("beginner", "intermediate", "advanced")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def default_model() -> str:
+    """`local`, or `openai:gpt-4o-mini` when OPENAI_API_KEY is set (the registry's default)."""
+    from evalwheel.models.registry import default_model_name
+
+    return default_model_name()
+
+
+def resolve_model(name: str, cache: bool, max_concurrency: int) -> Model:
+    """Look the model up in the registry (imported lazily: the registry ships separately).
+
+    Tests replace this function to inject a scripted model.
+    """
+    try:
+        from evalwheel.models.registry import get_model
+    except ImportError as exc:
+        raise ModelConfigError(f"the model registry is not available ({exc}); cannot load model {name!r}") from None
+    return get_model(name, cache=cache, max_concurrency=max_concurrency)
+
+
+def _load_sessions_or_exit(paths: list[Path], skip_invalid: bool) -> list[Session]:
+    report = load_sessions(paths)
+    for e in report.errors:
+        err.print(f"[red]invalid[/] {e}", highlight=False, markup=True, soft_wrap=True)
+    if report.errors and not skip_invalid:
+        raise _fail(f"{len(report.errors)} invalid session file(s); fix them or pass --skip-invalid")
+    if not report.sessions:
+        raise _fail("no sessions found in " + ", ".join(map(str, paths)))
+    return report.sessions
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def ab_tables(report: ReplayReport) -> list[Table]:
+    """Two A/B tables: one row per arm (fidelity with CI, escalation, cost), then pass rate per check."""
+    summary = Table(title=f"Study Mode replay — model {report.model or '(none)'}")
+    summary.add_column("arm", no_wrap=True, min_width=10)
+    for col in ("n", "fidelity [95% CI]", "escalated", "errors", "tokens in/out", "ms/turn"):
+        summary.add_column(col, justify="right", overflow="fold")
+    for s in report.summaries:
+        lat = "—" if s.mean_turn_latency_ms is None else f"{s.mean_turn_latency_ms:.0f}"
+        summary.add_row(
+            s.arm,
+            f"{s.graded}/{s.sessions}",
+            s.fidelity.format(),
+            f"{_pct(s.escalation_rate)} ({s.escalated})",
+            str(s.errors),
+            f"{s.usage.prompt_tokens}/{s.usage.completion_tokens}",
+            lat,
+        )
+    checks = Table(title="pass rate per check (passed/scored; unscored in brackets)")
+    checks.add_column("check", no_wrap=True)
+    for s in report.summaries:
+        checks.add_column(s.arm, justify="right", no_wrap=True)
+    for name in [c.value for c in CheckName]:
+        row = [name]
+        for s in report.summaries:
+            c = s.checks.get(name)
+            if c is None:
+                row.append("—")
+                continue
+            cell = f"{_pct(c.rate.estimate)} {c.passed}/{c.passed + c.failed}"
+            row.append(cell + (f" [{c.unscored}]" if c.unscored else ""))
+        checks.add_row(*row, end_section=False)
+    return [summary, checks]
+
+
+async def _replay_with_progress(
+    sessions: list[Session],
+    arms: list[Arm],
+    model: Model | None,
+    out_dir: Path,
+    config: GenerateConfig,
+    max_turns: int | None,
+    concurrency: int,
+    eval_config: EvaluationConfig,
+    show_progress: bool,
+) -> ReplayReport:
+    total = sum(work_units(s, a, max_turns) for s in sessions for a in arms)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not show_progress,
+    ) as progress:
+        task = progress.add_task("replaying tutor turns", total=total)
+        counts = {"ok": 0, "skipped": 0, "error": 0}
+
+        def on_event(ev: ReplayEvent) -> None:
+            progress.advance(task, ev.advance)
+            if ev.status is not None:
+                counts[ev.status] += 1
+                progress.update(
+                    task,
+                    description=f"replaying ({counts['ok']} done, {counts['skipped']} resumed, "
+                    f"{counts['error']} failed)",
+                )
+
+        try:
+            return await replay_sessions(
+                sessions,
+                arms,
+                model,
+                out_dir,
+                config=config,
+                max_turns=max_turns,
+                concurrency=concurrency,
+                eval_config=eval_config,
+                on_event=on_event,
+            )
+        finally:
+            if model is not None:
+                await model.aclose()
+
+
+def replay_command(
+    sessions: Annotated[list[Path], typer.Argument(help="Recorded session files (.json/.jsonl) or folders.")],
+    arms: Annotated[
+        str, typer.Option("--arms", help="Comma-separated arms: base, overlay:vN, human.")
+    ] = "base,overlay:v2,human",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="local, local-small, openai:<model> or http(s)://host:port/v1#<model> "
+            "[default: local, or openai:gpt-4o-mini when OPENAI_API_KEY is set]",
+        ),
+    ] = "",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for one artifact per session x arm.")] = Path(
+        "artifacts/replay"
+    ),
+    max_turns: Annotated[
+        int | None, typer.Option("--max-turns", min=1, help="Replay only the first N learner turns.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Sessions x arms in flight.")] = 4,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the model response cache.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of tables.")] = False,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Cap on each tutor turn.")] = 512,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)] = 0.0,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML evaluation config for grading.")] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Replay the valid files, list the rest.")
+    ] = False,
+) -> None:
+    """Replay recorded sessions under each arm, regenerate the tutor turns, grade them, and compare arms.
+
+    Artifacts already complete in --out are reused, so an interrupted run resumes where it stopped.
+    """
+    model = model or default_model()
+    try:
+        arm_list = parse_arms(arms)
+    except ArmError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        eval_config = load_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    loaded = _load_sessions_or_exit(sessions, skip_invalid)
+    gen = GenerateConfig(max_tokens=max_tokens, temperature=temperature)
+    try:
+        llm = resolve_model(model, not no_cache, concurrency) if any(a.uses_model for a in arm_list) else None
+        report = asyncio.run(
+            _replay_with_progress(loaded, arm_list, llm, out_dir, gen, max_turns, concurrency, eval_config, not as_json)
+        )
+    except ModelConfigError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail(f"interrupted; artifacts already written in {out_dir} are kept and reused on re-run", 130) from None
+    if as_json:
+        typer.echo(report_as_json(report))  # plain stdout: rich would wrap long lines and break the JSON
+    else:
+        for table in ab_tables(report):
+            out.print(table)
+        out.print(f"artifacts and report.json in {out_dir}", highlight=False)
+    for r in report.errors:
+        err.print(f"[red]failed[/] {r.session_id} [{r.arm}]: {r.error}", highlight=False, soft_wrap=True)
+    if report.errors:
+        raise typer.Exit(EXIT_RUN_ERRORS)
+
+
+def chat_command(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="local, local-small, openai:<model> or http(s)://host:port/v1#<model> "
+            "[default: local, or openai:gpt-4o-mini when OPENAI_API_KEY is set]",
+        ),
+    ] = "",
+    arm: Annotated[str, typer.Option("--arm", help="base or overlay:vN.")] = "overlay:v2",
+    name: Annotated[str | None, typer.Option("--name", help="Learner's name.")] = None,
+    level: Annotated[str | None, typer.Option("--level", help="beginner, intermediate or advanced.")] = None,
+    goal: Annotated[list[str] | None, typer.Option("--goal", help="A learning goal (repeatable).")] = None,
+    knows: Annotated[
+        list[str] | None, typer.Option("--knows", help="A concept the learner already knows (repeatable).")
+    ] = None,
+    memory: Annotated[
+        list[Path] | None, typer.Option("--memory", help="Earlier session files to summarise as memory.")
+    ] = None,
+    domain: Annotated[str, typer.Option("--domain", help="Domain recorded in the saved session.")] = "general",
+    session_id: Annotated[str | None, typer.Option("--session-id", help="Id of the saved session.")] = None,
+    save: Annotated[Path | None, typer.Option("--out", help="Where to save the session JSON.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the model response cache.")] = False,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Cap on each tutor turn.")] = 512,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)] = 0.0,
+) -> None:
+    """Chat with the Study Mode tutor in the terminal (streamed); /quit ends and saves the session."""
+    model = model or default_model()
+    try:
+        chosen = parse_arm(arm)
+    except ArmError as exc:
+        raise _fail(str(exc)) from None
+    if not chosen.uses_model:
+        raise _fail("--arm human has no model to chat with; use base or overlay:vN")
+    if level is not None and level not in LEVELS:
+        raise _fail(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
+    learner = None
+    if name or level or goal or knows:
+        learner = LearnerProfile.model_validate(
+            {"name": name, "level": level, "goals": goal or [], "prior_knowledge": ", ".join(knows) if knows else None}
+        )
+    summary = memory_summary(_load_sessions_or_exit(memory, skip_invalid=False)) if memory else None
+    sid = session_id or default_session_id()
+    path = save or Path(f"{sid}.json")
+    gen = GenerateConfig(max_tokens=max_tokens, temperature=temperature)
+
+    async def run(llm: Model) -> Session | None:
+        try:
+            return await run_chat(
+                llm, chosen, console_reader(out), out, learner, summary, gen, session_id=sid, domain=domain
+            )
+        finally:
+            await llm.aclose()
+
+    try:
+        session = asyncio.run(run(resolve_model(model, not no_cache, 1)))
+    except ModelConfigError as exc:
+        raise _fail(str(exc)) from None
+    if session is None:
+        out.print("nothing to save (no messages).")
+        return
+    save_session(session, path)
+    out.print(f"saved {len(session.trajectory)} turns to {path}; grade it with: evalwheel evaluate {path}")

@@ -1,0 +1,146 @@
+"""System messages for the tutoring arms: overlay text + learner profile + a short memory summary.
+
+The arms of an A/B replay must differ only in what is being tested. So every model arm gets the same
+learner context block; `base` swaps the Study Mode overlay for a plain assistant instruction, and
+`overlay:vN` uses the versioned overlay file shipped in this package.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from importlib import resources
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from evalwheel.types import LearnerProfile, Session
+
+BASE_SYSTEM_PROMPT = "You are a helpful assistant."
+MEMORY_MAX_CHARS = 600
+_VERSION_RE = re.compile(r"^v\d+$")
+
+ArmKind = Literal["base", "overlay", "human"]
+
+
+class ArmError(ValueError):
+    """An arm name that cannot be used (unknown kind or overlay version); a configuration error."""
+
+
+class Arm(BaseModel):
+    """One condition of a replay: the base model, the model with overlay vN, or the recorded human tutor."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ArmKind
+    overlay_version: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"overlay:{self.overlay_version}" if self.kind == "overlay" else self.kind
+
+    @property
+    def uses_model(self) -> bool:
+        return self.kind != "human"
+
+
+def available_overlays() -> list[str]:
+    """Overlay versions shipped in the package, oldest first (v1, v2, ..., v10)."""
+    root = resources.files("evalwheel.studymode") / "overlays"
+    names = [p.name[:-3] for p in root.iterdir() if p.name.endswith(".md") and _VERSION_RE.match(p.name[:-3])]
+    return sorted(names, key=lambda v: int(v[1:]))
+
+
+def load_overlay(version: str) -> str:
+    """The overlay text for `version` ("v2" or "2"); ArmError names the versions that exist."""
+    v = version if version.startswith("v") else f"v{version}"
+    known = available_overlays()
+    if v not in known:
+        raise ArmError(f"unknown overlay version {version!r}; available: {', '.join(known) or 'none'}")
+    return (resources.files("evalwheel.studymode") / "overlays" / f"{v}.md").read_text(encoding="utf-8").strip()
+
+
+def parse_arm(text: str) -> Arm:
+    """Parse `base`, `human` or `overlay:vN` (also `overlay` = the newest overlay)."""
+    raw = text.strip().lower()
+    if raw in ("base", "human"):
+        return Arm(kind="base" if raw == "base" else "human")
+    if raw == "overlay" or raw.startswith("overlay:"):
+        version = raw.partition(":")[2].strip() or (available_overlays() or ["v1"])[-1]
+        version = version if version.startswith("v") else f"v{version}"
+        load_overlay(version)  # validates the version now rather than mid-run
+        return Arm(kind="overlay", overlay_version=version)
+    raise ArmError(
+        f"unknown arm {text!r}; use base, human or overlay:vN (available: {', '.join(available_overlays())})"
+    )
+
+
+def parse_arms(text: str | Sequence[str]) -> list[Arm]:
+    """Parse a comma-separated arm list (or several), dropping duplicates but keeping order."""
+    parts = [text] if isinstance(text, str) else list(text)
+    arms: list[Arm] = []
+    for part in parts:
+        for item in part.split(","):
+            if not item.strip():
+                continue
+            arm = parse_arm(item)
+            if arm not in arms:
+                arms.append(arm)
+    if not arms:
+        raise ArmError("no arms given; use e.g. --arms base,overlay:v2,human")
+    return arms
+
+
+def learner_block(learner: LearnerProfile | None) -> str:
+    """The learner profile as a few labelled lines, or "" when nothing is known."""
+    if learner is None:
+        return ""
+    lines: list[str] = []
+    if learner.name:
+        lines.append(f"- Name: {learner.name}")
+    if learner.level:
+        lines.append(f"- Level: {learner.level}")
+    if learner.goals:
+        lines.append("- Goals: " + "; ".join(learner.goals))
+    if learner.prior_knowledge:
+        lines.append(f"- Prior knowledge: {learner.prior_knowledge}")
+    if learner.notes:
+        lines.append(f"- Notes: {learner.notes}")
+    return "\n".join(lines)
+
+
+def memory_summary(previous: Sequence[Session], max_chars: int = MEMORY_MAX_CHARS) -> str:
+    """A short, deterministic digest of earlier sessions with this learner.
+
+    It names each earlier topic and the learner's last words there; short enough that it never
+    crowds out the conversation on a small local model (2k context), newest sessions first.
+    """
+    lines: list[str] = []
+    for s in reversed(previous):
+        last_user = next((t.content for t in reversed(s.trajectory) if t.role == "user"), "")
+        flat = " ".join(last_user.split())
+        if len(flat) > 100:
+            flat = flat[:99] + "…"
+        line = f"- Earlier session on {s.prompt.strip() or s.domain!r}"
+        line += f" (learner's last message: {flat!r})" if flat else ""
+        if sum(len(x) + 1 for x in lines) + len(line) > max_chars:
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def build_system_message(arm: Arm, learner: LearnerProfile | None = None, memory: str | None = None) -> str | None:
+    """The system message for a model arm; None for `human`, which makes no model call."""
+    if arm.kind == "human":
+        return None
+    head = BASE_SYSTEM_PROMPT if arm.kind == "base" else load_overlay(arm.overlay_version or "")
+    parts = [head]
+    profile = learner_block(learner)
+    if profile:
+        parts.append("## About the learner\n" + profile)
+    if memory and memory.strip():
+        text = memory.strip()
+        if len(text) > MEMORY_MAX_CHARS:
+            text = text[: MEMORY_MAX_CHARS - 1].rstrip() + "…"
+        parts.append("## What you remember from earlier sessions\n" + text)
+    return "\n\n".join(parts)

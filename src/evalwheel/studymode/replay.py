@@ -1,0 +1,531 @@
+"""Replay recorded tutoring sessions under arms (base, overlay:vN, human) and grade the regenerated tutor.
+
+This is the seed's `run_study_session_trajectory`, done properly:
+- the learner's turns are replayed in order and every tutor turn is regenerated, with the *regenerated*
+  conversation so far as history (the model never sees the recorded tutor's replies);
+- `human` copies the recorded tutor turns, so the human tutor is graded by the same checks;
+- sessions x arms run concurrently under a bound, while the turns of one session stay strictly in order;
+- one JSON artifact per session x arm is written atomically (tmp + rename) as soon as it is complete, and
+  a re-run skips artifacts that are complete and were made with the same settings (resume);
+- the regenerated trajectories are graded with the deterministic Study Mode checks, and each arm gets a
+  fidelity mean with a 95% interval, a pass rate per check and an escalation rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
+from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError
+from evalwheel.stats.intervals import Interval, mean_ci, proportion_ci
+from evalwheel.studymode.prompting import Arm, build_system_message
+from evalwheel.types import LearnerProfile, Session, SessionEvaluation, Turn, Usage
+
+ARTIFACT_FORMAT = 1
+REPORT_NAME = "report.json"
+REGENERATED_TAG = "regenerated"
+
+Status = Literal["ok", "skipped", "error"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReplayArtifact(BaseModel):
+    """One session replayed under one arm: everything needed to audit, re-grade or resume it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format_version: int = ARTIFACT_FORMAT
+    session_id: str
+    domain: str
+    prompt: str
+    learner: LearnerProfile | None = None
+    arm: str
+    overlay_version: str | None = None
+    model: str | None = None  # None for the human arm: no model was called
+    instructions: str | None = None  # the system message sent to the model
+    generate_config: dict[str, Any] | None = None
+    max_turns: int | None = None
+    original_trajectory: list[Turn]
+    regenerated_trajectory: list[Turn]
+    started_at: datetime
+    finished_at: datetime
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    model_latency_ms: float = 0.0  # sum of the model's reported latencies
+    wall_ms: float = 0.0
+    turn_latency_ms: list[float] = Field(default_factory=list)
+    calls: int = 0
+    cached_calls: int = 0
+    complete: bool = True
+
+    def as_session(self) -> Session:
+        """The regenerated conversation as a Session, so the ordinary graders (and `evaluate`) accept it."""
+        return Session(
+            session_id=self.session_id,
+            domain=self.domain,
+            prompt=self.prompt,
+            learner=self.learner,
+            trajectory=self.regenerated_trajectory,
+            metadata={"source": self.arm, "model": self.model, "overlay_version": self.overlay_version},
+        )
+
+
+class CheckRate(BaseModel):
+    """How often one check passed among the sessions where it was scored (unscored counted apart)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    passed: int = 0
+    failed: int = 0
+    unscored: int = 0
+    rate: Interval
+
+
+class ArmSummary(BaseModel):
+    """The A/B row for one arm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arm: str
+    overlay_version: str | None = None
+    sessions: int
+    graded: int
+    errors: int
+    fidelity: Interval
+    escalated: int
+    escalation_rate: float | None
+    checks: dict[str, CheckRate]
+    taxonomy: dict[str, int]
+    usage: Usage
+    cost_usd: float
+    mean_turn_latency_ms: float | None
+
+
+class SessionArmResult(BaseModel):
+    """What happened to one session x arm in this run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str
+    arm: str
+    status: Status
+    artifact: str | None = None
+    error: str | None = None
+    evaluation: SessionEvaluation | None = None
+
+
+class ReplayReport(BaseModel):
+    """The outcome of a replay run: per session x arm results and the per-arm summaries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None
+    arms: list[str]
+    out_dir: str
+    max_turns: int | None
+    generate_config: dict[str, Any]
+    started_at: datetime
+    finished_at: datetime
+    results: list[SessionArmResult]
+    summaries: list[ArmSummary]
+
+    @property
+    def errors(self) -> list[SessionArmResult]:
+        return [r for r in self.results if r.status == "error"]
+
+
+@dataclass(frozen=True)
+class ReplayEvent:
+    """Progress notification: `advance` units of work finished (one unit = one regenerated tutor turn)."""
+
+    kind: Literal["turn", "job"]
+    session_id: str
+    arm: str
+    advance: int
+    status: Status | None = None
+
+
+ProgressCallback = Callable[[ReplayEvent], None]
+
+
+# ---------------------------------------------------------------------------------------------- planning
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def artifact_path(out_dir: Path, session_id: str, arm: Arm) -> Path:
+    """`<session_id>__<arm>.json`, with anything unsafe for a file name replaced."""
+    return out_dir / f"{_safe(session_id)}__{_safe(arm.name.replace(':', '-'))}.json"
+
+
+def _is_reply_point(turns: Sequence[Turn], i: int) -> bool:
+    """A tutor reply follows a learner turn unless the learner's next message comes straight after it.
+
+    Two learner messages in a row are one learner turn from the tutor's point of view, so the model
+    answers once, after the last of them.
+    """
+    return turns[i].role == "user" and (i + 1 >= len(turns) or turns[i + 1].role != "user")
+
+
+def truncate(trajectory: Sequence[Turn], max_turns: int | None) -> list[Turn]:
+    """The trajectory up to (and including the tutor's reply to) the `max_turns`-th learner turn."""
+    turns = list(trajectory)
+    if max_turns is None:
+        return turns
+    seen = 0
+    for i in range(len(turns)):
+        if _is_reply_point(turns, i):
+            seen += 1
+            if seen == max_turns:
+                end = i + 1
+                while end < len(turns) and turns[end].role != "user":
+                    end += 1
+                return turns[:end]
+    return turns
+
+
+def planned_calls(session: Session, arm: Arm, max_turns: int | None) -> int:
+    """Model calls a session x arm needs (0 for `human`); the progress bar counts in these."""
+    if not arm.uses_model:
+        return 0
+    turns = truncate(session.trajectory, max_turns)
+    return sum(1 for i in range(len(turns)) if _is_reply_point(turns, i))
+
+
+def work_units(session: Session, arm: Arm, max_turns: int | None) -> int:
+    return max(1, planned_calls(session, arm, max_turns))
+
+
+def session_memory(session: Session) -> str | None:
+    """A memory summary recorded with the session (`metadata.memory`), injected into the system message."""
+    memory = session.metadata.get("memory")
+    return memory if isinstance(memory, str) and memory.strip() else None
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def write_json_atomic(path: Path, data: str) -> None:
+    """Write via a temp file in the same folder, fsync, then rename: readers never see a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are meant to be shared and re-read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_artifact(path: Path) -> ReplayArtifact | None:
+    """The artifact at `path`, or None when it is missing or unreadable (then it is simply redone)."""
+    try:
+        return ReplayArtifact.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError, ValueError):
+        return None
+
+
+def _reusable(
+    art: ReplayArtifact | None,
+    session: Session,
+    arm: Arm,
+    model_name: str | None,
+    instructions: str | None,
+    config: dict[str, Any] | None,
+    max_turns: int | None,
+    original: list[Turn],
+) -> bool:
+    """A complete artifact made with the same inputs and settings; anything else is regenerated."""
+    return (
+        art is not None
+        and art.complete
+        and art.format_version == ARTIFACT_FORMAT
+        and art.session_id == session.session_id
+        and art.arm == arm.name
+        and art.model == model_name
+        and art.instructions == instructions
+        and art.generate_config == config
+        and art.max_turns == max_turns
+        and art.original_trajectory == original
+    )
+
+
+# ---------------------------------------------------------------------------------------------- replay
+
+
+async def regenerate(
+    turns: Sequence[Turn],
+    model: Model,
+    instructions: str | None,
+    config: GenerateConfig,
+    on_turn: Callable[[], None] | None = None,
+) -> tuple[list[Turn], ReplayArtifactStats]:
+    """Replay the learner's turns in order and let the model write every tutor turn.
+
+    History is the regenerated conversation so far, never the recorded tutor: an arm is judged on the
+    conversation it would actually have had.
+    """
+    history: list[Message] = [Message(role="system", content=instructions)] if instructions else []
+    out: list[Turn] = []
+    stats = ReplayArtifactStats()
+    for i, turn in enumerate(turns):
+        if turn.role == "assistant":
+            continue
+        out.append(turn.model_copy(deep=True))
+        history.append(Message(role=turn.role, content=turn.content))
+        if not _is_reply_point(turns, i):
+            continue
+        started = time.perf_counter()
+        completion = await model.generate(list(history), config)
+        stats.add(completion.usage, completion.latency_ms, time.perf_counter() - started, completion.cached)
+        stats.cost_usd += completion.cost_usd
+        out.append(Turn(role="assistant", content=completion.text, tags=[REGENERATED_TAG]))
+        history.append(Message(role="assistant", content=completion.text))
+        if on_turn is not None:
+            on_turn()
+    return out, stats
+
+
+@dataclass
+class ReplayArtifactStats:
+    """Usage and latency accumulated over one session's model calls."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    model_latency_ms: float = 0.0
+    calls: int = 0
+    cached_calls: int = 0
+    turn_latency_ms: list[float] = field(default_factory=list)
+
+    def add(self, usage: Usage, latency_ms: float, wall_s: float, cached: bool) -> None:
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        # Prefer the backend's latency (excludes queueing behind the concurrency bound); fall back to wall.
+        lat = latency_ms if latency_ms > 0 else wall_s * 1000.0
+        self.model_latency_ms += lat
+        self.turn_latency_ms.append(round(lat, 3))
+        self.calls += 1
+        self.cached_calls += int(cached)
+
+
+async def replay_one(
+    session: Session,
+    arm: Arm,
+    model: Model | None,
+    out_dir: Path,
+    config: GenerateConfig,
+    max_turns: int | None = None,
+    on_event: ProgressCallback | None = None,
+) -> SessionArmResult:
+    """Replay one session under one arm, write its artifact, or skip it when a matching one exists."""
+    path = artifact_path(out_dir, session.session_id, arm)
+    original = truncate(session.trajectory, max_turns)
+    instructions = build_system_message(arm, session.learner, session_memory(session))
+    model_name = model.name if (model is not None and arm.uses_model) else None
+    cfg = config.model_dump(mode="json") if arm.uses_model else None
+    units = work_units(session, arm, max_turns)
+
+    def emit(kind: Literal["turn", "job"], advance: int, status: Status | None = None) -> None:
+        if on_event is not None:
+            on_event(ReplayEvent(kind, session.session_id, arm.name, advance, status))
+
+    if _reusable(load_artifact(path), session, arm, model_name, instructions, cfg, max_turns, original):
+        emit("job", units, "skipped")
+        return SessionArmResult(session_id=session.session_id, arm=arm.name, status="skipped", artifact=str(path))
+
+    started_at, t0 = utcnow(), time.perf_counter()
+    done = 0
+
+    def on_turn() -> None:
+        nonlocal done
+        done += 1
+        emit("turn", 1)
+
+    if arm.uses_model:
+        if model is None:
+            raise ValueError(f"arm {arm.name} needs a model")
+        regenerated, stats = await regenerate(original, model, instructions, config, on_turn)
+    else:
+        regenerated, stats = [t.model_copy(deep=True) for t in original], ReplayArtifactStats()
+    artifact = ReplayArtifact(
+        session_id=session.session_id,
+        domain=session.domain,
+        prompt=session.prompt,
+        learner=session.learner,
+        arm=arm.name,
+        overlay_version=arm.overlay_version,
+        model=model_name,
+        instructions=instructions,
+        generate_config=cfg,
+        max_turns=max_turns,
+        original_trajectory=original,
+        regenerated_trajectory=regenerated,
+        started_at=started_at,
+        finished_at=utcnow(),
+        usage=Usage(prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens),
+        cost_usd=stats.cost_usd,
+        model_latency_ms=round(stats.model_latency_ms, 3),
+        wall_ms=round((time.perf_counter() - t0) * 1000.0, 3),
+        turn_latency_ms=stats.turn_latency_ms,
+        calls=stats.calls,
+        cached_calls=stats.cached_calls,
+    )
+    write_json_atomic(path, artifact.model_dump_json(indent=2))
+    emit("job", units - done, "ok")
+    return SessionArmResult(session_id=session.session_id, arm=arm.name, status="ok", artifact=str(path))
+
+
+# ---------------------------------------------------------------------------------------------- grading
+
+
+def summarize_arm(arm: Arm, results: Sequence[SessionArmResult], artifacts: Sequence[ReplayArtifact]) -> ArmSummary:
+    """Fidelity mean with a 95% t-interval (clipped to [0, 1]), Wilson pass rate per check, escalation rate."""
+    evals = [r.evaluation for r in results if r.evaluation is not None]
+    fidelities = [e.fidelity for e in evals if e.fidelity is not None]
+    counts: dict[str, Counter[str]] = {}
+    for e in evals:
+        for s in e.checks:
+            key = "passed" if s.passed is True else "failed" if s.passed is False else "unscored"
+            counts.setdefault(str(s.name), Counter())[key] += 1
+    checks = {
+        name: CheckRate(
+            passed=c["passed"],
+            failed=c["failed"],
+            unscored=c["unscored"],
+            rate=proportion_ci(c["passed"], c["passed"] + c["failed"]),
+        )
+        for name, c in counts.items()
+    }
+    escalated = sum(e.escalate for e in evals)
+    latencies = [x for a in artifacts for x in a.turn_latency_ms]
+    return ArmSummary(
+        arm=arm.name,
+        overlay_version=arm.overlay_version,
+        sessions=len(results),
+        graded=len(evals),
+        errors=sum(r.status == "error" for r in results),
+        fidelity=mean_ci(fidelities, bounds=(0.0, 1.0)),
+        escalated=escalated,
+        escalation_rate=escalated / len(evals) if evals else None,
+        checks=checks,
+        taxonomy=dict(Counter(m.value for e in evals for m in e.taxonomy).most_common()),
+        usage=Usage(
+            prompt_tokens=sum(a.usage.prompt_tokens for a in artifacts),
+            completion_tokens=sum(a.usage.completion_tokens for a in artifacts),
+        ),
+        cost_usd=sum(a.cost_usd for a in artifacts),
+        mean_turn_latency_ms=sum(latencies) / len(latencies) if latencies else None,
+    )
+
+
+async def replay_sessions(
+    sessions: Sequence[Session],
+    arms: Sequence[Arm],
+    model: Model | None,
+    out_dir: Path,
+    config: GenerateConfig | None = None,
+    max_turns: int | None = None,
+    concurrency: int = 4,
+    eval_config: EvaluationConfig | None = None,
+    on_event: ProgressCallback | None = None,
+    write_report: bool = True,
+) -> ReplayReport:
+    """Replay every session under every arm (bounded concurrency), grade, summarise, write the report.
+
+    A model configuration error (unknown model, unreachable server, missing key) aborts the run, since
+    every other call would fail the same way; any other failure of one session x arm is recorded in the
+    report and the rest of the run continues. Artifacts already written stay on disk either way.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be >= 1")
+    if max_turns is not None and max_turns < 1:
+        raise ValueError("max_turns must be >= 1")
+    if model is None and any(a.uses_model for a in arms):
+        raise ValueError("a model is required for the arms " + ", ".join(a.name for a in arms if a.uses_model))
+    cfg = config or GenerateConfig()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started_at = utcnow()
+    sem = asyncio.Semaphore(concurrency)
+
+    async def job(session: Session, arm: Arm) -> SessionArmResult:
+        async with sem:
+            try:
+                return await replay_one(session, arm, model, out_dir, cfg, max_turns, on_event)
+            except (ModelConfigError, asyncio.CancelledError):
+                raise
+            except Exception as exc:  # one broken session must not sink the run; it is reported instead
+                if on_event is not None:
+                    on_event(ReplayEvent("job", session.session_id, arm.name, 0, "error"))
+                return SessionArmResult(
+                    session_id=session.session_id, arm=arm.name, status="error", error=f"{type(exc).__name__}: {exc}"
+                )
+
+    tasks = [asyncio.create_task(job(s, a)) for s in sessions for a in arms]
+    try:
+        results = list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+    artifacts: dict[tuple[str, str], ReplayArtifact] = {}
+    for r in results:
+        art = load_artifact(Path(r.artifact)) if r.artifact else None
+        if art is None:
+            if r.status != "error":
+                r.status, r.error = "error", "artifact missing or unreadable after the run"
+            continue
+        artifacts[(r.session_id, r.arm)] = art
+        r.evaluation = evaluate_session(art.as_session(), eval_config)
+
+    summaries = [
+        summarize_arm(
+            arm,
+            [r for r in results if r.arm == arm.name],
+            [a for (_, name), a in artifacts.items() if name == arm.name],
+        )
+        for arm in arms
+    ]
+    report = ReplayReport(
+        model=model.name if model is not None else None,
+        arms=[a.name for a in arms],
+        out_dir=str(out_dir),
+        max_turns=max_turns,
+        generate_config=cfg.model_dump(mode="json"),
+        started_at=started_at,
+        finished_at=utcnow(),
+        results=results,
+        summaries=summaries,
+    )
+    if write_report:
+        write_json_atomic(out_dir / REPORT_NAME, report.model_dump_json(indent=2))
+    return report
+
+
+def report_as_json(report: ReplayReport) -> str:
+    """The whole report (results with their evaluations, and the per-arm summaries) as indented JSON."""
+    return json.dumps(report.model_dump(mode="json"), indent=2)
