@@ -110,7 +110,7 @@ def test_chat_cli_saves_a_valid_session(tmp_path: Path, monkeypatch: pytest.Monk
     assert session.trajectory[3].content == "Good. What does range(3) give you?"
     assert session.prompt == "how do for loops work?" and session.domain == "programming.python"
     assert session.learner == LearnerProfile(
-        name="Kofi", level="beginner", goals=["finish lab 2"], prior_knowledge="print, variables"
+        name="Kofi", level="beginner", goals=["finish lab 2"], known_concepts=["print", "variables"]
     )
     assert session.metadata["source"] == "chat" and session.metadata["arm"] == "overlay:v2"
     # The system message carried the overlay and the profile; history grows turn by turn.

@@ -138,12 +138,12 @@ def test_parse_arms_and_bad_names() -> None:
 
 def test_system_message_has_overlay_profile_and_memory() -> None:
     learner = LearnerProfile(
-        name="Kofi", level="beginner", goals=["finish the loops lab"], prior_knowledge="print, for"
+        name="Kofi", level="beginner", goals=["finish the loops lab"], known_concepts=["print", "for"]
     )
     msg = build_system_message(V2, learner, "- Earlier session on lists")
     assert msg is not None
     assert msg.startswith(load_overlay("v2"))
-    for part in ("Kofi", "beginner", "finish the loops lab", "print, for", "Earlier session on lists"):
+    for part in ("Kofi", "beginner", "finish the loops lab", "Already knows: print, for", "Earlier session on lists"):
         assert part in msg
     base = build_system_message(BASE, learner)
     assert base is not None and base.startswith(BASE_SYSTEM_PROMPT) and "DIAGNOSE" not in base

@@ -62,6 +62,7 @@ class LearnerProfile(BaseModel):
     name: str | None = None
     level: Level | None = None
     goals: list[str] = Field(default_factory=list)
+    known_concepts: list[str] = Field(default_factory=list)
     prior_knowledge: str | None = None
     notes: str | None = None
 

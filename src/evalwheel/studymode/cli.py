@@ -261,7 +261,7 @@ def chat_command(
     learner = None
     if name or level or goal or knows:
         learner = LearnerProfile.model_validate(
-            {"name": name, "level": level, "goals": goal or [], "prior_knowledge": ", ".join(knows) if knows else None}
+            {"name": name, "level": level, "goals": goal or [], "known_concepts": knows or []}
         )
     summary = memory_summary(_load_sessions_or_exit(memory, skip_invalid=False)) if memory else None
     sid = session_id or default_session_id()

@@ -102,6 +102,8 @@ def learner_block(learner: LearnerProfile | None) -> str:
         lines.append(f"- Level: {learner.level}")
     if learner.goals:
         lines.append("- Goals: " + "; ".join(learner.goals))
+    if learner.known_concepts:
+        lines.append(f"- Already knows: {', '.join(learner.known_concepts)}")
     if learner.prior_knowledge:
         lines.append(f"- Prior knowledge: {learner.prior_knowledge}")
     if learner.notes:
