@@ -157,19 +157,22 @@ async def _replay_with_progress(
                 await model.aclose()
 
 
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="local, local-small, openai:<model> or http(s)://host:port/v1#<model> "
+        "[default: local, or openai:gpt-4o-mini when OPENAI_API_KEY is set]",
+    ),
+]
+
+
 def replay_command(
     sessions: Annotated[list[Path], typer.Argument(help="Recorded session files (.json/.jsonl) or folders.")],
     arms: Annotated[
         str, typer.Option("--arms", help="Comma-separated arms: base, overlay:vN, human.")
     ] = "base,overlay:v2,human",
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            help="local, local-small, openai:<model> or http(s)://host:port/v1#<model> "
-            "[default: local, or openai:gpt-4o-mini when OPENAI_API_KEY is set]",
-        ),
-    ] = "",
+    model: ModelOption = "",
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for one artifact per session x arm.")] = Path(
         "artifacts/replay"
     ),
@@ -223,14 +226,7 @@ def replay_command(
 
 
 def chat_command(
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            help="local, local-small, openai:<model> or http(s)://host:port/v1#<model> "
-            "[default: local, or openai:gpt-4o-mini when OPENAI_API_KEY is set]",
-        ),
-    ] = "",
+    model: ModelOption = "",
     arm: Annotated[str, typer.Option("--arm", help="base or overlay:vN.")] = "overlay:v2",
     name: Annotated[str | None, typer.Option("--name", help="Learner's name.")] = None,
     level: Annotated[str | None, typer.Option("--level", help="beginner, intermediate or advanced.")] = None,
