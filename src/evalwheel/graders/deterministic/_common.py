@@ -1,0 +1,117 @@
+"""Shared plumbing for the deterministic graders: config parsing, clear config errors, Score helpers.
+
+Every grader validates `ctx.config` with a small pydantic model (unknown keys are rejected, so a typo in
+a YAML file is an error rather than a silently ignored option). A validation failure becomes a
+`GraderConfigError` whose message names the grader and the offending field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from evalwheel.types import Evidence, Output, Sample, Score, clip
+
+SNIPPET_CONTEXT = 40  # characters of text kept before a match when quoting it as evidence
+
+
+class GraderConfigError(ValueError):
+    """A grader's configuration is invalid; the message names the grader and the field."""
+
+    def __init__(self, grader: str, field: str, message: str) -> None:
+        self.grader = grader
+        self.field = field
+        super().__init__(f"grader {grader!r}: config field {field!r}: {message}")
+
+
+class BaseGraderConfig(BaseModel):
+    """Options shared by every deterministic grader."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    """Score name override (defaults to the grader name); `metadata['grader']` always names the grader."""
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def parse_config(grader: str, model: type[ConfigT], config: dict[str, Any]) -> ConfigT:
+    """Validate `config` against `model`, turning the first pydantic error into a GraderConfigError."""
+    if not isinstance(config, dict):
+        raise GraderConfigError(grader, "<root>", f"expected a mapping, got {type(config).__name__}")
+    try:
+        return model.model_validate(config)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(part) for part in err["loc"]) or "<root>"
+        message = str(err["msg"])
+        if err["type"] == "extra_forbidden":
+            known = ", ".join(sorted(f.alias or n for n, f in model.model_fields.items()))
+            message = f"unknown option (known options: {known})"
+        elif err["type"] == "missing":
+            message = "required option is missing"
+        raise GraderConfigError(grader, field, message) from None
+
+
+def compile_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """Compile a pattern, raising ValueError with the regex error (pydantic turns it into a field error)."""
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+def quote(text: str, start: int = 0) -> Evidence:
+    """Evidence quoting `text` from a little before `start` (snippet <= 200 chars, single line)."""
+    return Evidence(turn_index=None, snippet=clip(text, max(0, start - SNIPPET_CONTEXT)))
+
+
+def score(
+    grader: str,
+    cfg: BaseGraderConfig,
+    *,
+    value: float | None,
+    passed: bool | None,
+    reason: str,
+    evidence: list[Evidence] | None = None,
+    name: str | None = None,
+    **metadata: Any,
+) -> Score:
+    """Build a Score that names its grader (in `name`, unless overridden, and always in metadata)."""
+    return Score(
+        name=name or cfg.name or grader,
+        value=value,
+        passed=passed,
+        reason=reason,
+        evidence=evidence or [],
+        metadata={"grader": grader, **metadata},
+    )
+
+
+def output_text(grader: str, cfg: BaseGraderConfig, output: Output) -> str | Score:
+    """The output's text, or an unscored Score explaining why there is nothing to grade."""
+    if output.error is not None:
+        return score(grader, cfg, value=None, passed=None, reason=f"unscored: the output is an error: {output.error}")
+    if output.text is None:
+        return score(grader, cfg, value=None, passed=None, reason="unscored: the output has no text")
+    return output.text
+
+
+def references(
+    grader: str, cfg: BaseGraderConfig, sample: Sample, configured: str | list[str] | None
+) -> list[str] | Score:
+    """Reference texts: the configured ones if given, else the sample's reference; unscored if neither."""
+    if configured is not None:
+        return [configured] if isinstance(configured, str) else list(configured)
+    if sample.reference is not None:
+        return [sample.reference]
+    return score(
+        grader,
+        cfg,
+        value=None,
+        passed=None,
+        reason="unscored: no reference (sample.reference is empty, none configured)",
+    )
