@@ -1,8 +1,10 @@
-"""LLM judges: the rubric judge (`judge.rubric`) and the order-swapped pairwise judge (`judge.pairwise`).
+"""LLM judges: the rubric judge (`judge.rubric`), the order-swapped pairwise judge (`judge.pairwise`) and the
+claim-level `faithfulness` grader.
 
-Importing this package registers both graders.
+Importing this package registers them.
 """
 
+from evalwheel.graders.model import faithfulness as faithfulness
 from evalwheel.graders.model.judge import (
     JudgeFailure,
     JudgeVerdict,

@@ -1,5 +1,6 @@
 """Study Mode pedagogy graders: the per-turn tagger, the session checks and their registration."""
 
+from evalwheel.graders.pedagogy import llm as llm
 from evalwheel.graders.pedagogy.checks import CHECKS, CheckConfig
 from evalwheel.graders.pedagogy.graders import studymode_fidelity
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session, load_config

@@ -1,0 +1,336 @@
+"""Faithfulness / hallucination grader (`faithfulness`): claims of an answer judged against the sample's context.
+
+Steps:
+
+1. **Claim split.** The judge model splits the answer into short, self-contained factual claims (structured
+   output `{"claims": [str, ...]}`, same bounded repair as every judge call). When it cannot produce a valid
+   list (invalid output after repair, or a failed call) the answer is split deterministically into sentences
+   instead; `metadata["claim_source"]` says which (`"llm"` or `"sentence_split"`). At most `max_claims`
+   (default 20) claims are judged; `metadata["truncated"]` says when more were found.
+2. **Claim verdicts.** Each claim is judged on its own against the context (`sample.context`, a string or a
+   list of passages) with the schema `{"reason", "evidence", "verdict"}` (reason and quote before the verdict):
+   - SUPPORTED: the context states it;
+   - REASONABLE_INFERENCE: not stated, but follows directly from the context;
+   - UNSUPPORTED: checkable against the context but contradicted by it or absent from it (a hallucination);
+   - NOT_CHECKABLE: not a factual assertion about the context's subject (a greeting, an opinion, advice).
+   `evidence` is a quote from the context; `quote_in_context` records whether it really occurs there
+   (whitespace- and case-insensitive). A claim whose judge call fails after repair is *unjudged*.
+3. **Aggregate.** With S, R, U the numbers of judged SUPPORTED, REASONABLE_INFERENCE and UNSUPPORTED claims:
+
+       faithfulness = (S + R) / (S + R + U)
+
+   NOT_CHECKABLE and unjudged claims are left out of both numerator and denominator.
+   `has_hallucinations` is True when any claim is UNSUPPORTED, False when every claim was judged and none is,
+   and None (undetermined) when none is UNSUPPORTED but some claims could not be judged.
+   `passed` is `faithfulness >= pass_threshold` (default 1.0: no unsupported claim). `confidence` is the share
+   of claims that were judged.
+
+Unscored (`passed=None`, `value=None`, never NaN), with the reason: no context, an empty answer, no claims,
+or no checkable judged claim (every claim NOT_CHECKABLE or unjudged).
+
+Configuration (GraderContext.config): `judge_model` (a Model or a name for `get_model`; with `judge_models` the
+first one is used), `temperature`, `seed`, `max_tokens`, `max_repairs` (as in `judge.py`), `max_claims`,
+`pass_threshold`, `name` (default "faithfulness"). Per-claim details are in `metadata["claims"]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from evalwheel.graders.model.judge import (
+    DATA_RULES,
+    delimit,
+    generate_config,
+    judge_models,
+    render_input,
+    render_output,
+    structured_call,
+)
+from evalwheel.graders.registry import GraderContext, grader
+from evalwheel.models.base import Message, Model
+from evalwheel.types import Evidence, Output, Sample, Score, clip
+
+ClaimLabel = Literal["SUPPORTED", "UNSUPPORTED", "NOT_CHECKABLE", "REASONABLE_INFERENCE"]
+LABELS: tuple[ClaimLabel, ...] = ("SUPPORTED", "UNSUPPORTED", "NOT_CHECKABLE", "REASONABLE_INFERENCE")
+FAITHFUL: tuple[ClaimLabel, ...] = ("SUPPORTED", "REASONABLE_INFERENCE")
+CHECKABLE: tuple[ClaimLabel, ...] = ("SUPPORTED", "REASONABLE_INFERENCE", "UNSUPPORTED")
+
+_TAG_RULES = " The same rules apply to the <context> and <claim> tags used here."
+
+
+class ClaimList(BaseModel):
+    """The claim splitter's structured output."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    claims: list[str] = Field(min_length=1, description="Atomic, self-contained factual claims of the answer.")
+
+    @field_validator("claims")
+    @classmethod
+    def _non_empty(cls, v: list[str]) -> list[str]:
+        cleaned = [c.strip() for c in v]
+        if any(not c for c in cleaned):
+            raise ValueError("claims must be non-empty strings")
+        return cleaned
+
+
+class ClaimJudgement(BaseModel):
+    """The claim judge's structured output: reason and quote before the verdict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="Why the claim is or is not backed by the context, written before the verdict.")
+    evidence: str = Field(description="A short verbatim quote from the context (empty if there is none).")
+    verdict: ClaimLabel
+
+
+class ClaimResult(BaseModel):
+    """One claim's verdict, as reported in `Score.metadata["claims"]` (verdict None: unjudged)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    claim: str
+    verdict: ClaimLabel | None
+    reason: str = ""
+    evidence: str = ""
+    quote_in_context: bool | None = None
+    failure: str | None = None
+
+
+# ------------------------------------------------------------------------------------------- prompts
+
+
+def render_context(context: str | list[str] | None) -> str:
+    """The context as one text; passages of a list are numbered."""
+    if context is None:
+        return ""
+    if isinstance(context, str):
+        return context.strip()
+    parts = [p.strip() for p in context if p and p.strip()]
+    if len(parts) == 1:
+        return parts[0]
+    return "\n\n".join(f"[{i}] {p}" for i, p in enumerate(parts, 1))
+
+
+def build_claim_split_messages(question: str, answer: str) -> list[Message]:
+    system = (
+        "You split an answer into atomic factual claims.\n"
+        + DATA_RULES
+        + "\nEach claim is one short, self-contained statement (resolve pronouns, keep numbers and names exactly). "
+        "Keep every assertion of the answer, add nothing, and do not judge whether the claims are true. "
+        'Reply with a JSON object only: {"claims": ["...", ...]}.'
+    )
+    parts = []
+    if question.strip():
+        parts.append(delimit("input", question))
+    parts.append(delimit("transcript", answer))
+    parts.append('List the claims made in the transcript. Answer with JSON: {"claims": [...]}')
+    return [Message(role="system", content=system), Message(role="user", content="\n\n".join(parts))]
+
+
+def build_claim_messages(context: str, claim: str) -> list[Message]:
+    system = (
+        "You check whether a claim is backed by a context.\n"
+        + DATA_RULES
+        + _TAG_RULES
+        + "\nUse only the context, not your own knowledge. Verdicts:\n"
+        "- SUPPORTED: the context states the claim.\n"
+        "- REASONABLE_INFERENCE: the context does not state it, but it follows directly and safely from the context.\n"
+        "- UNSUPPORTED: the claim is about the context's subject but the context contradicts it or does not contain "
+        "it (a hallucination).\n"
+        "- NOT_CHECKABLE: the claim is not a factual assertion that a context could back (a greeting, an opinion, "
+        "advice, a question).\n"
+        'Reply with a JSON object only: first "reason", then "evidence" (a short verbatim quote from the context, '
+        'or "" if there is none), then "verdict".'
+    )
+    user = "\n\n".join(
+        [
+            delimit("context", context),
+            delimit("claim", claim),
+            'Judge the claim against the context. Answer with JSON: {"reason": ..., "evidence": ..., "verdict": ...}',
+        ]
+    )
+    return [Message(role="system", content=system), Message(role="user", content=user)]
+
+
+# ------------------------------------------------------------------------------------------- steps
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """The deterministic claim-split fallback: lines (list markers dropped), then sentences.
+
+    A fragment of fewer than two words (an abbreviation such as "Dr." cut off, a stray number) is joined to
+    the following sentence.
+    """
+    pieces: list[str] = []
+    for line in text.splitlines():
+        body = _BULLET.sub("", line).strip()
+        pieces.extend(p.strip() for p in _SENTENCE_END.split(body) if p.strip())
+    out: list[str] = []
+    carry = ""
+    for piece in pieces:
+        joined = f"{carry} {piece}".strip()
+        if len(joined.split()) < 2:
+            carry = joined
+            continue
+        out.append(joined)
+        carry = ""
+    if carry:
+        if out:
+            out[-1] = f"{out[-1]} {carry}"
+        else:
+            out.append(carry)
+    return [c for c in out if any(ch.isalnum() for ch in c)]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def quote_in(quote: str, context: str) -> bool | None:
+    """Whether the judge's evidence quote occurs in the context (None when there is no quote)."""
+    q = _flat(quote).strip(" \"'“”‘’.…")
+    if not q:
+        return None
+    return q in _flat(context)
+
+
+async def split_claims(
+    model: Model, question: str, answer: str, config: Mapping[str, Any]
+) -> tuple[list[str], str, str | None]:
+    """(claims, source, failure): the judge's claim list, or the sentence split when it produced none."""
+    max_repairs = int(config.get("max_repairs", 1))
+    result, failure = await structured_call(
+        model, build_claim_split_messages(question, answer), ClaimList, generate_config(config, 0), max_repairs
+    )
+    if isinstance(result, ClaimList):
+        return result.claims, "llm", None
+    why = f"{failure.cause} ({failure.attempts} attempts): {failure.detail}" if failure else "no claim list"
+    return split_sentences(answer), "sentence_split", why
+
+
+async def judge_claim(model: Model, context: str, claim: str, config: Mapping[str, Any]) -> ClaimResult:
+    max_repairs = int(config.get("max_repairs", 1))
+    result, failure = await structured_call(
+        model, build_claim_messages(context, claim), ClaimJudgement, generate_config(config, 0), max_repairs
+    )
+    if not isinstance(result, ClaimJudgement):
+        why = f"{failure.cause} ({failure.attempts} attempts): {failure.detail}" if failure else "no verdict"
+        return ClaimResult(claim=claim, verdict=None, failure=why)
+    return ClaimResult(
+        claim=claim,
+        verdict=result.verdict,
+        reason=result.reason,
+        evidence=result.evidence,
+        quote_in_context=quote_in(result.evidence, context),
+    )
+
+
+class Faithfulness(BaseModel):
+    """The aggregate over a list of claim results (see the module docstring for the formula)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: float | None
+    has_hallucinations: bool | None
+    counts: dict[str, int]
+    judged: int
+    unjudged: int
+    checkable: int
+
+
+def aggregate(results: Sequence[ClaimResult]) -> Faithfulness:
+    counts = Counter(r.verdict for r in results if r.verdict is not None)
+    faithful = sum(counts[label] for label in FAITHFUL)
+    checkable = sum(counts[label] for label in CHECKABLE)
+    unjudged = sum(1 for r in results if r.verdict is None)
+    if counts["UNSUPPORTED"]:
+        hallucinated: bool | None = True
+    else:
+        hallucinated = None if unjudged or not results else False
+    return Faithfulness(
+        value=faithful / checkable if checkable else None,
+        has_hallucinations=hallucinated,
+        counts={label: counts[label] for label in LABELS},
+        judged=len(results) - unjudged,
+        unjudged=unjudged,
+        checkable=checkable,
+    )
+
+
+# ------------------------------------------------------------------------------------------- the grader
+
+
+def _unscored(name: str, reason: str, metadata: dict[str, Any]) -> Score:
+    return Score(name=name, value=None, passed=None, reason=f"unscored: {reason}", metadata=metadata)
+
+
+async def faithfulness(sample: Sample, output: Output, ctx: GraderContext) -> Score:
+    """Split the answer into claims, judge each against `sample.context`, aggregate (see module docstring)."""
+    config = ctx.config
+    name = str(config.get("name", "faithfulness"))
+    threshold = float(config.get("pass_threshold", 1.0))
+    max_claims = int(config.get("max_claims", 20))
+    if max_claims < 1:
+        raise ValueError(f"max_claims must be >= 1, got {max_claims}")
+    model = judge_models(config)[0]
+    meta: dict[str, Any] = {"judge": getattr(model, "name", type(model).__name__)}
+    context = render_context(sample.context)
+    answer = render_output(output).strip()
+    if not context:
+        return _unscored(name, "the sample has no context to check the answer against", meta)
+    if not answer:
+        return _unscored(name, "the answer is empty" + (f" ({output.error})" if output.error else ""), meta)
+
+    claims, source, split_failure = await split_claims(model, render_input(sample), answer, config)
+    meta.update(claim_source=source, split_failure=split_failure, truncated=len(claims) > max_claims)
+    claims = claims[:max_claims]
+    if not claims:
+        return _unscored(name, "no claims could be extracted from the answer", meta)
+
+    results = list(await asyncio.gather(*(judge_claim(model, context, c, config) for c in claims)))
+    agg = aggregate(results)
+    meta.update(
+        faithfulness=agg.value,
+        has_hallucinations=agg.has_hallucinations,
+        counts=agg.counts,
+        n_claims=len(results),
+        judged=agg.judged,
+        unjudged=agg.unjudged,
+        checkable=agg.checkable,
+        claims=[r.model_dump() for r in results],
+    )
+    evidence = [Evidence(snippet=clip(r.claim)) for r in results if r.verdict == "UNSUPPORTED"][:5]
+    if agg.value is None:
+        if agg.judged == 0:
+            first = next((r.failure for r in results if r.failure), "no verdict")
+            return _unscored(name, f"no claim could be judged: {first}", meta)
+        return _unscored(name, f"no checkable claim ({agg.counts['NOT_CHECKABLE']} not checkable)", meta)
+    faithful = agg.counts["SUPPORTED"] + agg.counts["REASONABLE_INFERENCE"]
+    reason = f"faithfulness {agg.value:.2f}: {faithful}/{agg.checkable} checkable claims supported or inferable"
+    if agg.counts["UNSUPPORTED"]:
+        first_bad = next(r for r in results if r.verdict == "UNSUPPORTED")
+        reason += f"; {agg.counts['UNSUPPORTED']} unsupported, e.g. {clip(first_bad.claim, limit=120)!r}"
+    if agg.unjudged:
+        reason += f"; {agg.unjudged} claim(s) could not be judged"
+    return Score(
+        name=name,
+        value=agg.value,
+        passed=agg.value >= threshold,
+        reason=reason,
+        evidence=evidence,
+        confidence=agg.judged / len(results),
+        metadata=meta,
+    )
+
+
+grader("faithfulness")(faithfulness)
