@@ -21,7 +21,6 @@ _COMPOUND_Q = re.compile(
     r",?\s+and\s+(?:then\s+)?(?:why|how|what|which|where|when|who|can you|could you|do you|does|is|are)\b",
     re.I,
 )
-_LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _OPTION_ONLY = re.compile(r"^\s*(?:\(?[a-d]\)|[a-d][.)])\s", re.I)
 
 
@@ -159,7 +158,7 @@ def combine(cues: dict[str, Cue]) -> re.Pattern[str]:
     """One regex for several cues, so a single pass over a turn finds every cue.
 
     All cues' alternatives share one trie (see `_trie`); each leaf is a named group `<cue>__<n>`, and
-    `cue_of(match)` recovers the cue's name. Every alternative must start at a word boundary.
+    the part before `__` of `match.lastgroup` is the cue's name. Every alternative must start at a word boundary.
     """
     entries: list[tuple[str, str | None, str]] = []
     for name, cue in cues.items():
@@ -167,11 +166,6 @@ def combine(cues: dict[str, Cue]) -> re.Pattern[str]:
             raise ValueError(f"cue {name!r}: names must not contain '__' and phrases must start with \\b")
         entries += _entries(cue.alternatives, name)
     return re.compile(r"\b(?:" + _trie(entries) + ")", re.ASCII)
-
-
-def cue_of(match: re.Match[str]) -> str:
-    """The name of the cue a `combine`d pattern matched."""
-    return (match.lastgroup or "").split("__", 1)[0]
 
 
 class Sentence(NamedTuple):
@@ -298,7 +292,3 @@ def questions(prose: Prose) -> list[tuple[int, Sentence]]:
 def question_weight(q: Sentence) -> int:
     """How many answers a question asks for: 'what does it print, and why?' asks for two."""
     return 2 if _COMPOUND_Q.search(q.text) else 1
-
-
-def is_list_item(line: str) -> bool:
-    return bool(_LIST_ITEM.match(line))
