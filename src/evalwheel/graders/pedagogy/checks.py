@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict
 
 from evalwheel.graders.pedagogy import signals as sig
-from evalwheel.graders.pedagogy.tagger import Action, TaggedSession, TurnTags
+from evalwheel.graders.pedagogy.tagger import LECTURE_WORDS, Action, TaggedSession, TurnTags
 from evalwheel.types import CheckName, Evidence, Score
 
 
@@ -22,7 +22,7 @@ class CheckConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    essay_words: int = 150
+    essay_words: int = LECTURE_WORDS  # the rubric's essay yardstick, shared with the tagger's lecture tag
     diagnosis_max_words_before_question: int = 70
     reveal_after_attempts: int = 2
     min_distinct_moves: int = 3
