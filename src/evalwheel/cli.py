@@ -17,6 +17,7 @@ from rich.table import Table
 
 from evalwheel import __version__
 from evalwheel.agreement.cli import agree_app
+from evalwheel.calibration.cli import calibrate_app
 from evalwheel.datasets.sessions import LoadReport, load_sessions
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, evaluate_session, load_config
 from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
@@ -34,6 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(agree_app, name="agree")
+app.add_typer(calibrate_app, name="calibrate")
 out = Console()
 err = Console(stderr=True)
 
