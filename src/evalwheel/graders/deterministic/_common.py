@@ -115,3 +115,16 @@ def references(
         passed=None,
         reason="unscored: no reference (sample.reference is empty, none configured)",
     )
+
+
+def text_and_references(
+    grader: str, cfg: BaseGraderConfig, sample: Sample, output: Output, configured: str | list[str] | None
+) -> tuple[str, list[str]] | Score:
+    """The output text and the references for reference-based graders, or the unscored Score saying why not."""
+    text = output_text(grader, cfg, output)
+    if isinstance(text, Score):
+        return text
+    refs = references(grader, cfg, sample, configured)
+    if isinstance(refs, Score):
+        return refs
+    return text, refs

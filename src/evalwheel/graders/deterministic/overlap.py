@@ -26,11 +26,10 @@ from pydantic import Field, field_validator
 
 from evalwheel.graders.deterministic._common import (
     BaseGraderConfig,
-    output_text,
     parse_config,
     quote,
-    references,
     score,
+    text_and_references,
 )
 from evalwheel.graders.registry import GraderContext, grader
 from evalwheel.types import Output, Sample, Score, clip
@@ -107,12 +106,10 @@ def _best_reference_reason(metric: str, value: float, threshold: float, refs: li
 async def token_f1(sample: Sample, output: Output, ctx: GraderContext) -> Score:
     """SQuAD token F1 of the output against the best reference."""
     cfg = parse_config("token_f1", TokenF1Config, ctx.config)
-    text = output_text("token_f1", cfg, output)
-    if isinstance(text, Score):
-        return text
-    refs = references("token_f1", cfg, sample, cfg.reference)
-    if isinstance(refs, Score):
-        return refs
+    pair = text_and_references("token_f1", cfg, sample, output, cfg.reference)
+    if isinstance(pair, Score):
+        return pair
+    text, refs = pair
     value, best = max((token_f1_score(text, r), r) for r in refs)
     reason = _best_reference_reason("token F1", value, cfg.threshold, refs, best)
     return score("token_f1", cfg, value=value, passed=value >= cfg.threshold, reason=reason, evidence=[quote(text)])
@@ -124,12 +121,10 @@ async def bleu(sample: Sample, output: Output, ctx: GraderContext) -> Score:
     import sacrebleu
 
     cfg = parse_config("bleu", BleuConfig, ctx.config)
-    text = output_text("bleu", cfg, output)
-    if isinstance(text, Score):
-        return text
-    refs = references("bleu", cfg, sample, cfg.reference)
-    if isinstance(refs, Score):
-        return refs
+    pair = text_and_references("bleu", cfg, sample, output, cfg.reference)
+    if isinstance(pair, Score):
+        return pair
+    text, refs = pair
     result = sacrebleu.sentence_bleu(text, refs, tokenize=cfg.tokenize, lowercase=cfg.lowercase)
     value = min(1.0, max(0.0, result.score / 100.0))  # sacrebleu can return 100.00000000000004
     verdict = ">=" if value >= cfg.threshold else "<"
@@ -156,12 +151,10 @@ def _rouge_scorer(use_stemmer: bool) -> Any:
 async def rouge(sample: Sample, output: Output, ctx: GraderContext) -> Score:
     """rouge1/rouge2/rougeL F-measures against the reference(s); `variant` is the value."""
     cfg = parse_config("rouge", RougeConfig, ctx.config)
-    text = output_text("rouge", cfg, output)
-    if isinstance(text, Score):
-        return text
-    refs = references("rouge", cfg, sample, cfg.reference)
-    if isinstance(refs, Score):
-        return refs
+    pair = text_and_references("rouge", cfg, sample, output, cfg.reference)
+    if isinstance(pair, Score):
+        return pair
+    text, refs = pair
     result = _rouge_scorer(cfg.use_stemmer).score_multi(refs, text)
     f_measures = {kind: float(result[kind].fmeasure) for kind in ROUGE_TYPES}
     value = f_measures[cfg.variant]

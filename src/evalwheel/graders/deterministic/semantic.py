@@ -28,11 +28,10 @@ from pydantic import Field, field_validator
 from evalwheel.embed import default_embedder
 from evalwheel.graders.deterministic._common import (
     BaseGraderConfig,
-    output_text,
     parse_config,
     quote,
-    references,
     score,
+    text_and_references,
 )
 from evalwheel.graders.registry import GraderContext, grader
 from evalwheel.types import Output, Sample, Score, clip
@@ -63,12 +62,10 @@ def cosine_similarities(text: str, refs: list[str]) -> list[float]:
 async def semantic_similarity(sample: Sample, output: Output, ctx: GraderContext) -> Score:
     """Best cosine similarity between the output's and the references' MiniLM embeddings."""
     cfg = parse_config("semantic_similarity", SemanticSimilarityConfig, ctx.config)
-    text = output_text("semantic_similarity", cfg, output)
-    if isinstance(text, Score):
-        return text
-    refs = references("semantic_similarity", cfg, sample, cfg.reference)
-    if isinstance(refs, Score):
-        return refs
+    pair = text_and_references("semantic_similarity", cfg, sample, output, cfg.reference)
+    if isinstance(pair, Score):
+        return pair
+    text, refs = pair
     sims = await asyncio.to_thread(cosine_similarities, text, refs)
     best = max(range(len(refs)), key=sims.__getitem__)
     value = sims[best]

@@ -29,6 +29,7 @@ from evalwheel.graders.deterministic._common import (
     quote,
     references,
     score,
+    text_and_references,
 )
 from evalwheel.graders.registry import GraderContext, grader
 from evalwheel.types import Evidence, Output, Sample, Score, clip
@@ -100,12 +101,10 @@ def _norm_exact(text: str, cfg: ExactConfig) -> str:
 async def exact(sample: Sample, output: Output, ctx: GraderContext) -> Score:
     """Pass when the output equals a reference (or, with `negate`, equals none of them)."""
     cfg = parse_config("exact", ExactConfig, ctx.config)
-    text = output_text("exact", cfg, output)
-    if isinstance(text, Score):
-        return text
-    refs = references("exact", cfg, sample, cfg.reference)
-    if isinstance(refs, Score):
-        return refs
+    pair = text_and_references("exact", cfg, sample, output, cfg.reference)
+    if isinstance(pair, Score):
+        return pair
+    text, refs = pair
     got = _norm_exact(text, cfg)
     hit = next((r for r in refs if _norm_exact(r, cfg) == got), None)
     value, passed = _verdict(hit is not None, cfg.negate)
