@@ -9,8 +9,6 @@ import json
 import math
 import re
 import sys
-from collections import deque
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,58 +26,17 @@ from evalwheel.graders.model import (
     panel_kappa,
     position_consistency,
 )
-from evalwheel.models.http import OpenAIModel
-from evalwheel.models.reliability import RetryPolicy
 from evalwheel.stats.fleiss import fleiss_kappa, fleiss_kappa_counts, pairwise_agreement
 from evalwheel.types import Output, Sample, Score
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from fake_openai_server import FakeOpenAIServer  # noqa: E402
 
-FAST = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02)
+from scripted_judge import ScriptedJudge, judge  # noqa: E402
+
 INJECTION = ROOT / "examples" / "judges" / "injection.jsonl"
 SAMPLE = Sample(id="s1", input="What is the capital of France?", reference="Paris")
 OUTPUT = Output(text="The capital of France is Paris.")
-
-
-class ScriptedJudge(FakeOpenAIServer):
-    """The fake server with a queue of reply texts (then the schema-filled default), or a reply function."""
-
-    def __init__(self, replies: list[str] | None = None, fn: Any = None, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.replies: deque[str] = deque(replies or [])
-        self.fn = fn
-        self.bodies: list[dict[str, Any]] = []
-
-    async def __aenter__(self) -> ScriptedJudge:
-        await self.start()
-        return self
-
-    def _text(self, body: dict[str, Any], *, garbage: bool) -> str:
-        self.bodies.append(body)
-        if not garbage and self.replies:
-            return self.replies.popleft()
-        if not garbage and self.fn is not None:
-            return str(self.fn(body))
-        text: str = super()._text(body, garbage=garbage)
-        return text
-
-
-_OPEN: list[OpenAIModel] = []
-
-
-def judge(srv: FakeOpenAIServer, name: str = "fake-judge") -> OpenAIModel:
-    model = OpenAIModel("fake", srv.base_url, name=name, retry=FAST)
-    _OPEN.append(model)
-    return model
-
-
-@pytest.fixture(autouse=True)
-async def _close_models() -> AsyncIterator[None]:
-    yield
-    while _OPEN:
-        await _OPEN.pop().aclose()
 
 
 def score_reply(score: int, reason: str = "because") -> str:

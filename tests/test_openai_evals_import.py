@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,13 @@ from evalwheel.graders.openai_evals import (
     run_openai_grader,
     safe_eval,
 )
-from evalwheel.models.http import OpenAIModel
-from evalwheel.models.reliability import RetryPolicy
 from evalwheel.types import Output, Sample
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from fake_openai_server import FakeOpenAIServer  # noqa: E402
 
-FAST = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02)
+from scripted_judge import ScriptedJudge, judge  # noqa: E402
+
 SAMPLE = Sample(
     id="s1", input="Capital of France?", reference="Paris", metadata={"answer": "Paris", "meta": {"lang": "fr"}}
 )
@@ -79,36 +76,6 @@ MULTI = {
     "graders": {"a": STRING_CHECK, "b": SIMILARITY},
     "calculate_output": "0.5 * a + 0.5 * max(b, 0)",
 }
-
-
-class ScriptedJudge(FakeOpenAIServer):
-    def __init__(self, replies: list[str]) -> None:
-        super().__init__()
-        self.replies = list(replies)
-        self.bodies: list[dict[str, Any]] = []
-
-    def _text(self, body: dict[str, Any], *, garbage: bool) -> str:
-        self.bodies.append(body)
-        if not garbage and self.replies:
-            return self.replies.pop(0)
-        text: str = super()._text(body, garbage=garbage)
-        return text
-
-
-_OPEN: list[OpenAIModel] = []
-
-
-def judge(srv: FakeOpenAIServer) -> OpenAIModel:
-    model = OpenAIModel("fake", srv.base_url, name="fake-judge", retry=FAST)
-    _OPEN.append(model)
-    return model
-
-
-@pytest.fixture(autouse=True)
-async def _close_models() -> AsyncIterator[None]:
-    yield
-    while _OPEN:
-        await _OPEN.pop().aclose()
 
 
 async def run(config: dict[str, Any], output: Output = OUTPUT, ctx: GraderContext | None = None) -> Any:

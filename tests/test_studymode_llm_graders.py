@@ -8,8 +8,6 @@ import importlib.util
 import json
 import re
 import sys
-from collections import deque
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +16,13 @@ import pytest
 from evalwheel.graders import GraderContext, get_grader
 from evalwheel.graders.pedagogy import evaluate_session
 from evalwheel.graders.pedagogy.llm import CHECK_DEFINITIONS, STUDYMODE_RUBRICS, check_rubric
-from evalwheel.models.http import OpenAIModel
-from evalwheel.models.reliability import RetryPolicy
 from evalwheel.types import CheckName, Output, Sample, Score, Session, Turn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from fake_openai_server import FakeOpenAIServer  # noqa: E402
 
-FAST = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02)
+from scripted_judge import ScriptedJudge, judge  # noqa: E402
+
 PHISHING = ROOT / "examples" / "studymode" / "sessions" / "prompt_eng.phishing_training.beginner.overlay.021.json"
 
 SESSION = Session(
@@ -47,45 +43,6 @@ OUTPUT = Output()
 
 TWO_POINT = [n for n, r in STUDYMODE_RUBRICS.items() if r.scale_max == 2]
 THRESHOLDS = {n: float(r.pass_threshold or 0) for n, r in STUDYMODE_RUBRICS.items()}
-
-
-class ScriptedJudge(FakeOpenAIServer):
-    """The fake server with a queue of reply texts (then the schema-filled default), or a reply function."""
-
-    def __init__(self, replies: list[str] | None = None, fn: Any = None, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.replies: deque[str] = deque(replies or [])
-        self.fn = fn
-        self.bodies: list[dict[str, Any]] = []
-
-    async def __aenter__(self) -> ScriptedJudge:
-        await self.start()
-        return self
-
-    def _text(self, body: dict[str, Any], *, garbage: bool) -> str:
-        self.bodies.append(body)
-        if not garbage and self.replies:
-            return self.replies.popleft()
-        if not garbage and self.fn is not None:
-            return str(self.fn(body))
-        text: str = super()._text(body, garbage=garbage)
-        return text
-
-
-_OPEN: list[OpenAIModel] = []
-
-
-def judge(srv: FakeOpenAIServer) -> OpenAIModel:
-    model = OpenAIModel("fake", srv.base_url, name="fake-judge", retry=FAST)
-    _OPEN.append(model)
-    return model
-
-
-@pytest.fixture(autouse=True)
-async def _close_models() -> AsyncIterator[None]:
-    yield
-    while _OPEN:
-        await _OPEN.pop().aclose()
 
 
 def score_reply(score: int, reason: str = "because") -> str:
