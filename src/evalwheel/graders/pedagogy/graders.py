@@ -7,7 +7,7 @@ from evalwheel.graders.registry import GraderContext, grader
 from evalwheel.types import Output, Sample, Score, Session
 
 
-def _session_of(sample: Sample, output: Output) -> Session:
+def session_of(sample: Sample, output: Output) -> Session:
     """The session to grade: the sample's session with the solver's trajectory when it produced one."""
     if not isinstance(sample.input, Session):
         raise TypeError(f"sample {sample.id!r}: studymode graders need a Session as input")
@@ -20,7 +20,7 @@ def _session_of(sample: Sample, output: Output) -> Session:
 async def studymode_fidelity(sample: Sample, output: Output, ctx: GraderContext) -> list[Score]:
     """Every check's Score plus a `pedagogical_fidelity` Score (mean of the scored checks)."""
     cfg = EvaluationConfig.model_validate(ctx.config.get("studymode", {}))
-    result = evaluate_session(_session_of(sample, output), cfg)
+    result = evaluate_session(session_of(sample, output), cfg)
     fidelity = Score(
         name="pedagogical_fidelity",
         value=result.fidelity,

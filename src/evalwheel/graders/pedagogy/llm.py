@@ -27,7 +27,7 @@ import asyncio
 from typing import Any
 
 from evalwheel.graders.model.judge import Rubric, rubric_judge
-from evalwheel.graders.pedagogy.graders import _session_of
+from evalwheel.graders.pedagogy.graders import session_of
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.graders.registry import GraderContext, GraderFn, grader
 from evalwheel.types import CheckName, Output, Sample, Score, Session
@@ -163,7 +163,7 @@ def make_studymode_grader(name: str) -> GraderFn:
     rubric = STUDYMODE_RUBRICS[name]
 
     async def studymode_rubric(sample: Sample, output: Output, ctx: GraderContext) -> Score:
-        session = _session_of(sample, output)
+        session = session_of(sample, output)
         judged, transcript = session_sample(sample, session)
         config = _rubric_config(ctx.config, name, rubric)
         score = await rubric_judge(judged, transcript, GraderContext(config=config))
@@ -294,7 +294,7 @@ async def studymode_llm_fallback(sample: Sample, output: Output, ctx: GraderCont
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"fallback_threshold must be within [0, 1], got {threshold}")
     cfg = EvaluationConfig.model_validate(ctx.config.get("studymode", {}))
-    session = _session_of(sample, output)
+    session = session_of(sample, output)
     result = evaluate_session(session, cfg)
     judged_sample, transcript = session_sample(sample, session)
 
