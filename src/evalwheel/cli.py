@@ -22,6 +22,7 @@ from evalwheel.datasets.sessions import LoadReport, load_sessions
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, evaluate_session, load_config
 from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
 from evalwheel.graders.pedagogy.tagger import tag_turn
+from evalwheel.runs.cli import run_command, runs_app
 from evalwheel.studymode.cli import chat_command, replay_command
 from evalwheel.types import Session, SessionEvaluation
 
@@ -36,6 +37,8 @@ app = typer.Typer(
 )
 app.add_typer(agree_app, name="agree")
 app.add_typer(calibrate_app, name="calibrate")
+app.add_typer(runs_app, name="runs")
+app.command("run")(run_command)
 out = Console()
 err = Console(stderr=True)
 

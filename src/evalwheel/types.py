@@ -191,3 +191,49 @@ class SessionEvaluation(BaseModel):
     @property
     def failed_checks(self) -> list[str]:
         return [s.name for s in self.checks if s.passed is False]
+
+
+SampleStatus = Literal["passed", "failed", "unscored", "error"]
+
+
+class SampleResult(BaseModel):
+    """The stored outcome of one sample (one epoch) in one run.
+
+    `status` folds the gating scores together: `error` when the solver or a grader raised, `unscored` when
+    no gating grader could reach a verdict (never silently a fail), otherwise `passed` only if every gating
+    grader passed. `value` is the mean of the gating scores' values, for score-based statistics.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    sample_id: str
+    partition: Partition
+    epoch: int = 0
+    status: SampleStatus
+    value: float | None = None
+    scores: list[Score] = Field(default_factory=list)
+    output: Output | None = None
+    error: str | None = None
+    sample_hash: str = ""
+    tags: list[str] = Field(default_factory=list)
+
+
+RunStatus = Literal["running", "finished", "interrupted"]
+
+
+class RunInfo(BaseModel):
+    """One execution of an eval spec (under one arm, for Study Mode replays)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    spec_name: str
+    spec_hash: str = ""
+    dataset_hash: str = ""
+    arm: str | None = None
+    model: str | None = None
+    status: RunStatus = "running"
+    started_at: str = ""
+    finished_at: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)

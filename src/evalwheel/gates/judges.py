@@ -1,0 +1,157 @@
+"""Judge-agreement requirements: a judge may only gate a build if it agrees with humans well enough.
+
+A spec's grader entry opts in with `min_agreement`; it is enforced unless the grader has `gate: false`:
+
+    graders:
+      - {name: faithfulness, gate: true, min_agreement: 0.4, calibration: calib/faithfulness.json}
+
+The calibration file is whatever `evalwheel calibrate ... --out FILE` wrote. Only a little of it is read,
+so the two commands stay loosely coupled: the requirement's metric (default `kappa`) is looked up at the
+top level, then under `agreement`; a dotted metric (`threshold.heldout.kappa`) follows the path. `grader`,
+`dataset` and `n` are read when present.
+
+What counts as what (see docs/ci.md): a file that is absent, or a measured figure below the minimum (or
+undefined, `null`), fails the gate (exit 1: the judge is not trustworthy yet). A file that exists but cannot
+be parsed, lacks the metric, or was measured for a different grader is bad input (exit 2), because the
+gate cannot even be evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalwheel.gates.config import GateConfigError
+
+
+class CalibrationError(GateConfigError):
+    """A calibration file exists but cannot be used; names the file and the cause (exit code 2)."""
+
+
+class CalibrationRecord(BaseModel):
+    """The parts of a calibration file that gates read; `raw` keeps the rest for metric look-ups."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None
+    grader: str | None = None
+    dataset: str | None = None
+    n: int | None = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+    def lookup(self, metric: str) -> tuple[bool, float | None]:
+        """(found, value) for `metric`; found with value None means the figure is undefined (`null`)."""
+        candidates = [metric.split(".")] if "." in metric else [[metric], ["agreement", metric]]
+        for path in candidates:
+            node: Any = self.raw
+            for key in path:
+                if not isinstance(node, Mapping) or key not in node:
+                    break
+                node = node[key]
+            else:
+                if node is None:
+                    return True, None
+                if isinstance(node, bool) or not isinstance(node, int | float):
+                    where = f"{self.path or '<calibration>'}: {'.'.join(path)}"
+                    raise CalibrationError(f"{where}: expected a number, got {node!r}")
+                return True, float(node)
+        return False, None
+
+
+def load_calibration(path: str | Path) -> CalibrationRecord:
+    """Read a calibration JSON file; raises `CalibrationError` naming the file for unreadable content.
+
+    A missing file raises FileNotFoundError: callers decide whether that is a failed gate (it is, for
+    `judge_requirements`) or an error.
+    """
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CalibrationError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise CalibrationError(f"{p}: expected a JSON object, got {type(data).__name__}")
+    grader = data.get("grader")
+    dataset = data.get("dataset")
+    n = data.get("n")
+    if grader is not None and not isinstance(grader, str):
+        raise CalibrationError(f"{p}: grader: expected a string, got {grader!r}")
+    if dataset is not None and not isinstance(dataset, str):
+        dataset = str(dataset)
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
+        raise CalibrationError(f"{p}: n: expected an integer, got {n!r}")
+    return CalibrationRecord(path=str(p), grader=grader, dataset=dataset, n=n, raw=data)
+
+
+class JudgeAgreementRequirement(BaseModel):
+    """`grader` must have `metric` >= `min_agreement` in its calibration; enforced only when `gate`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grader: str
+    min_agreement: float = Field(ge=-1.0, le=1.0)
+    metric: str = "kappa"
+    calibration: CalibrationRecord | None = None
+    calibration_path: str | None = None
+    gate: bool = True
+
+
+_REQ_KEYS = ("gate", "min_agreement", "calibration", "metric")
+
+
+def judge_requirements(
+    graders: Sequence[Any], source: str = "<spec>", base_dir: str | Path | None = None
+) -> list[JudgeAgreementRequirement]:
+    """Requirements from a spec's `graders:` list; entries without `min_agreement` (or with null) yield none.
+
+    `gate` defaults to true, as in the spec's grader model: a grader whose verdicts decide pass/fail is held
+    to its minimum; `gate: false` makes the agreement check report-only.
+
+    Calibration paths are relative to `base_dir` (the spec's folder). A missing file gives a requirement
+    with `calibration=None` (the gate will fail and say so); an unreadable one raises `CalibrationError`.
+    Type errors raise `GateConfigError` naming `source: graders[i].field`.
+    """
+    base = Path(base_dir) if base_dir is not None else Path(".")
+    out: list[JudgeAgreementRequirement] = []
+    for i, entry in enumerate(graders):
+        if not isinstance(entry, Mapping) or entry.get("min_agreement") is None:
+            continue
+        where = f"{source}: graders[{i}]"
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise GateConfigError(f"{where}.name: a grader with min_agreement needs a name")
+        minimum = entry["min_agreement"]
+        if isinstance(minimum, bool) or not isinstance(minimum, int | float) or not -1.0 <= minimum <= 1.0:
+            raise GateConfigError(f"{where}.min_agreement: expected a number in [-1, 1], got {minimum!r}")
+        gate = entry.get("gate", True)
+        if not isinstance(gate, bool):
+            raise GateConfigError(f"{where}.gate: expected true or false, got {gate!r}")
+        metric = entry.get("metric", "kappa")
+        if not isinstance(metric, str) or not metric:
+            raise GateConfigError(f"{where}.metric: expected a metric name such as 'kappa', got {metric!r}")
+        calib = entry.get("calibration")
+        if calib is not None and not isinstance(calib, str):
+            raise GateConfigError(f"{where}.calibration: expected a file path, got {calib!r}")
+        record: CalibrationRecord | None = None
+        path_text: str | None = None
+        if calib:
+            path = Path(calib) if Path(calib).is_absolute() else base / calib
+            path_text = str(path)
+            if path.is_file():
+                record = load_calibration(path)
+        out.append(
+            JudgeAgreementRequirement(
+                grader=name,
+                min_agreement=float(minimum),
+                metric=metric,
+                calibration=record,
+                calibration_path=path_text,
+                gate=gate,
+            )
+        )
+    return out

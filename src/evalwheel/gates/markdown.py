@@ -1,0 +1,147 @@
+"""A compact markdown summary of a gated run, meant to be posted as a (sticky) pull-request comment.
+
+Read top to bottom by a reviewer with a minute to spare: verdict and exit code first, then the
+per-partition numbers with their intervals, the gates, what newly broke against the baseline, and the top
+failing samples with their graders' reasons. Sections from other modules (an A/B comparison, a cost
+estimate) are accepted as plain markdown, an object with a `markdown()` method, or a flat mapping
+rendered as a two-column table, so this module does not depend on them. The first line is an HTML marker
+that sticky-comment actions can use to find and replace the previous comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from evalwheel.gates.codes import ExitCode
+from evalwheel.gates.evaluate import GateReport, GateResult, fmt_number
+from evalwheel.gates.summary import PARTITIONS, PartitionSummary, RunSummary, SampleRecord
+
+MARKER = "<!-- evalwheel-summary -->"
+GITHUB_COMMENT_LIMIT = 65_536
+CELL_MAX = 160
+
+_HEADLINE = {
+    ExitCode.OK: "✅ {title}: all gates passed",
+    ExitCode.GATE_FAILED: "❌ {title}: {n} gate(s) failed",
+    ExitCode.BAD_INPUT: "🚫 {title}: bad input or configuration",
+    ExitCode.TOO_MANY_ERRORS: "💥 {title}: too many run errors",
+}
+_ICON = {"passed": "✅ pass", "failed": "❌ fail", "skipped": "⏭️ skipped", "report-only": "⚠️ report only"}
+
+
+@runtime_checkable
+class SupportsMarkdown(Protocol):
+    def markdown(self) -> str: ...
+
+
+Section = str | Mapping[str, Any] | SupportsMarkdown
+
+
+def cell(value: object, limit: int = CELL_MAX) -> str:
+    """Table-safe text: one line, pipes escaped, clipped."""
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _value(v: object) -> str:
+    if isinstance(v, float):
+        return fmt_number(v)
+    return cell(v)
+
+
+def render_section(section: Section) -> str:
+    """A section as markdown: verbatim text, `obj.markdown()`, or a mapping as a key/value table."""
+    if isinstance(section, str):
+        return section.strip()
+    if isinstance(section, SupportsMarkdown):
+        return section.markdown().strip()
+    rows = [f"| {cell(k)} | {_value(v)} |" for k, v in section.items()]
+    return "\n".join(["| | |", "|---|---|", *rows])
+
+
+def _rate(part: PartitionSummary) -> str:
+    return part.interval.format() if part.scored else "—"
+
+
+def _partition_table(summary: RunSummary) -> list[str]:
+    lines = [
+        "| partition | samples | results | passed | failed | unscored | errors | pass rate [95% CI] |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    rows = [*summary.partitions.values(), summary.overall] if len(summary.partitions) > 1 else [summary.overall]
+    for p in rows:
+        name = "**all**" if p is summary.overall else p.partition
+        lines.append(
+            f"| {name} | {p.samples} | {p.n} | {p.passed} | {p.failed} | {p.unscored} | {p.errors} | {_rate(p)} |"
+        )
+    return lines
+
+
+def _gate_table(gates: list[GateResult]) -> list[str]:
+    lines = ["| gate | result | measured | required | detail |", "|---|---|---:|---:|---|"]
+    for g in gates:
+        required = f"{g.comparison} {fmt_number(g.threshold)}" if g.threshold is not None else "—"
+        lines.append(
+            f"| {cell(g.name)} | {_ICON[g.status]} | {fmt_number(g.measured)} | {required} | {cell(g.message, 240)} |"
+        )
+    return lines
+
+
+def _failing_rows(summary: RunSummary, limit: int) -> tuple[list[str], int]:
+    order = {p: i for i, p in enumerate(PARTITIONS)}
+    failing: list[SampleRecord] = sorted(summary.failing_samples(), key=lambda r: order.get(r.partition, 99))
+    lines = ["| sample | partition | status | graders | reason |", "|---|---|---|---|---|"]
+    for r in failing[:limit]:
+        if r.status == "error":
+            graders, reason = "—", r.error or "error"
+        else:
+            graders = ", ".join(dict.fromkeys(n.grader for n in r.failures)) or "—"
+            reason = next((n.reason for n in r.failures if n.reason), "")
+        epochs = f" ({r.failed}/{r.epochs} epochs)" if r.epochs > 1 and r.status == "failed" else ""
+        lines.append(f"| `{cell(r.sample_id, 80)}` | {r.partition} | {r.status}{epochs} | {cell(graders)} | "
+                     f"{cell(reason)} |")
+    return lines, len(failing)
+
+
+def markdown_summary(
+    report: GateReport,
+    summary: RunSummary,
+    comparison: Section | None = None,
+    cost: Section | None = None,
+    *,
+    title: str = "evalwheel",
+    max_failures: int = 10,
+    max_chars: int = GITHUB_COMMENT_LIMIT - 1_536,
+) -> str:
+    """The PR comment: verdict, partitions, gates, newly failing samples, top failures, optional extras."""
+    failed = len(report.failed_gates)
+    head = _HEADLINE[report.exit_code].format(title=title, n=failed)
+    meta = [f"exit code **{int(report.exit_code)}**"]
+    if report.run_id:
+        meta.append(f"run `{report.run_id}`")
+    if report.baseline_run_id:
+        meta.append(f"baseline `{report.baseline_run_id}`")
+    meta.append(f"{summary.overall.n} results over {summary.overall.samples} samples")
+    out = [MARKER, f"### {head}", "", " · ".join(meta), "", *_partition_table(summary), ""]
+    if report.gates:
+        out += ["#### Gates", "", *_gate_table(report.gates), ""]
+    regression = next((g for g in report.gates if g.name == "regression" and g.failing_samples), None)
+    if regression is not None:
+        more = regression.failing_total - len(regression.failing_samples)
+        ids = ", ".join(f"`{cell(s, 80)}`" for s in regression.failing_samples)
+        out += ["#### Pass → fail since the baseline", "", ids + (f" and {more} more" if more > 0 else ""), ""]
+    rows, total = _failing_rows(summary, max_failures)
+    if total:
+        shown = min(total, max_failures)
+        heading = f"#### Failing samples ({shown} of {total})" if total > shown else "#### Failing samples"
+        out += [heading, "", *rows, ""]
+    if comparison is not None:
+        out += ["#### Comparison", "", render_section(comparison), ""]
+    if cost is not None:
+        out += ["#### Cost", "", render_section(cost), ""]
+    text = "\n".join(out).rstrip() + "\n"
+    if len(text) > max_chars:
+        cut = text.rfind("\n", 0, max_chars - 120)
+        text = text[: max(cut, 0)] + "\n\n_(truncated to fit a PR comment: the JUnit report has every sample)_\n"
+    return text

@@ -1,0 +1,269 @@
+"""`evalwheel run SPEC` and `evalwheel runs list`: execute an eval spec, gate it, report it.
+
+Exit codes (DESIGN.md): 0 all gates pass, 1 a gate failed, 2 bad input or config, 3 too many run errors.
+With several replay arms, each arm is its own run; only the arms in `solver.gate_arms` (default: all) count
+toward the exit code, the others are reported for comparison.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from evalwheel.datasets.lock import GoldenLockError, LockFileError
+from evalwheel.datasets.samples import InvalidDatasetError
+from evalwheel.gates import (
+    ExitCode,
+    GateConfigError,
+    GateReport,
+    RunSummary,
+    evaluate_gates,
+    gates_from_spec,
+    junit_xml,
+    markdown_summary,
+    summarize,
+    worst,
+)
+from evalwheel.models.base import ModelConfigError
+from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
+from evalwheel.runs.engine import Progress as EngineProgress
+from evalwheel.runs.engine import RunOutcome, execute, plan_run
+from evalwheel.runs.estimate import estimate_run
+from evalwheel.runs.spec import EvalSpec, SpecError, load_spec
+from evalwheel.solvers.python import SolverImportError
+from evalwheel.solvers.recorded import RecordedOutputsError
+from evalwheel.store import Store, StoreError
+from evalwheel.studymode.prompting import ArmError
+
+out = Console()
+err = Console(stderr=True)
+
+BAD_INPUT = (
+    SpecError, InvalidDatasetError, GoldenLockError, LockFileError, GateConfigError, StoreError, ModelConfigError,
+    SolverImportError, RecordedOutputsError, ArmError,
+)
+
+
+def _fail(message: str, code: int = ExitCode.BAD_INPUT) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _progress_bar(enabled: bool, label: str) -> tuple[Progress, EngineProgress]:
+    bar = Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=err, disable=not enabled, transient=False,
+    )
+    task = bar.add_task(label, total=None, status="")
+    tally = {"passed": 0, "failed": 0, "unscored": 0, "error": 0}
+
+    def start(total: int) -> None:
+        bar.update(task, total=total)
+
+    def advance(result: Any) -> None:
+        tally[result.status] += 1
+        text = " ".join(f"{k[0]}:{v}" for k, v in tally.items() if v)
+        bar.update(task, advance=1, status=text)
+
+    return bar, EngineProgress(start=start, advance=advance)
+
+
+def _store_for(spec: EvalSpec, override: str | None) -> Store:
+    """--store wins; else the spec's `store` (a path relative to the spec, or a URL); else the default file."""
+    if override:
+        return Store(override)
+    if spec.store:
+        return Store(spec.store if "://" in spec.store else spec.resolve(spec.store))
+    return Store(None)
+
+
+def _baseline(store: Store, spec: EvalSpec, arm: str | None, run_id: str, choice: str) -> RunSummary | None:
+    if choice == "none":
+        return None
+    info = store.latest_run(spec.name, arm, exclude=run_id) if choice == "latest" else store.get_run(choice)
+    if info is None:
+        return None
+    return summarize(store.iter_results(info.run_id, with_output=False))
+
+
+def _partition_table(summary: RunSummary, title: str) -> Table:
+    table = Table(title=title)
+    for col in ("partition", "samples", "passed", "failed", "unscored", "errors", "pass rate (95% CI)"):
+        table.add_column(col, justify="left" if col == "partition" else "right")
+    for name, p in [*summary.partitions.items(), ("all", summary.overall)]:
+        table.add_row(name, str(p.samples), str(p.passed), str(p.failed), str(p.unscored), str(p.errors),
+                      p.interval.format(3))
+    return table
+
+
+def _gate_table(report: GateReport) -> Table:
+    table = Table(title="gates")
+    for col in ("gate", "status", "measured", "threshold", "message"):
+        table.add_column(col, overflow="fold")
+    colours = {"passed": "green", "failed": "red", "skipped": "yellow", "report-only": "yellow"}
+    for g in report.gates:
+        measured = "" if g.measured is None else f"{g.measured:.3f}"
+        threshold = "" if g.threshold is None else f"{g.comparison} {g.threshold:.3f}"
+        table.add_row(g.name, f"[{colours[g.status]}]{g.status}[/]", measured, threshold, g.message)
+    return table
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def _suffixed(path: Path | None, arm: str | None, many: bool) -> Path | None:
+    if path is None or not many or arm is None:
+        return path
+    safe = arm.replace(":", "-")
+    return path.with_name(f"{path.stem}.{safe}{path.suffix}")
+
+
+def run_command(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="Eval spec (YAML).")],
+    arm: Annotated[list[str] | None, typer.Option("--arm", help="Replay arm(s) to run (default: all in the spec).")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", metavar="RUN_ID", help="Continue a run; finished samples are skipped.")] = None,
+    retry_errors: Annotated[bool, typer.Option("--retry-errors", help="With --resume: run errored samples again.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate calls, tokens, cost and time; run nothing.")] = False,
+    store_target: Annotated[str | None, typer.Option("--store", help="SQLAlchemy URL or SQLite file (default: spec's, else .evalwheel/runs.sqlite).")] = None,
+    baseline: Annotated[str, typer.Option("--baseline", metavar="RUN_ID|latest|none", help="Baseline for the regression gate.")] = "latest",
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a PR-comment markdown summary here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per run instead of tables.")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Run at most N (sample, epoch) units.")] = None,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Use the persistent model-response cache.")] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+) -> None:
+    """Run an eval spec: solve and grade every sample, store each result as it completes, apply the gates."""
+    if retry_errors and resume is None:
+        raise _fail("--retry-errors needs --resume RUN_ID")
+    try:
+        spec = load_spec(spec_path)
+        gate_config, judges = gates_from_spec(spec.model_dump(mode="json", exclude_none=True), spec_path, spec.base_dir)
+        dataset = prepare_dataset(spec.dataset_path, spec.lock_path, require_lock=spec.dataset.require_lock)
+        arms: list[str | None] = list(arm) if arm else (list(spec.solver.arms) if spec.solver.type == "replay" else [None])
+        if resume is not None and len(arms) > 1:
+            raise SpecError("--resume continues one run: pick its arm with --arm")
+        if dry_run:
+            estimates = [estimate_run(spec, dataset, a, cache=cache) for a in arms]
+            _print_estimates(estimates, as_json)
+            return
+        store = _store_for(spec, store_target)
+    except BAD_INPUT as exc:
+        raise _fail(str(exc)) from None
+    codes: list[ExitCode] = []
+    payloads: list[dict[str, Any]] = []
+    for a in arms:
+        code, payload = _run_arm(spec, spec_path, dataset, store, a, gate_config, judges, resume, retry_errors,
+                                 limit, cache, progress and not as_json, baseline, junit, markdown, as_json, len(arms) > 1)
+        payloads.append(payload)
+        if a is None or spec.solver.gate_arms is None or a in spec.solver.gate_arms:
+            codes.append(code)
+    if as_json:
+        out.print_json(json.dumps(payloads[0] if len(payloads) == 1 else payloads))
+    raise typer.Exit(int(worst(codes)))
+
+
+def _run_arm(
+    spec: EvalSpec, spec_path: Path, dataset: PreparedDataset, store: Store, arm: str | None, gate_config: Any,
+    judges: Any, resume: str | None, retry_errors: bool, limit: int | None, cache: bool, show_progress: bool,
+    baseline: str, junit: Path | None, markdown: Path | None, as_json: bool, many: bool,
+) -> tuple[ExitCode, dict[str, Any]]:
+    label = spec.name + (f" [{arm}]" if arm else "")
+    try:
+        plan = plan_run(spec, arm, cache=cache)
+    except BAD_INPUT as exc:
+        raise _fail(str(exc)) from None
+    bar, hooks = _progress_bar(show_progress, label)
+
+    async def go() -> RunOutcome:
+        try:
+            return await execute(plan, dataset, store, resume=resume, retry_errors=retry_errors, limit=limit, progress=hooks)
+        finally:
+            await plan.aclose()
+
+    try:
+        with bar:
+            outcome = asyncio.run(go())
+    except BAD_INPUT as exc:
+        raise _fail(str(exc)) from None
+    run_id = outcome.run.run_id
+    summary = summarize(store.iter_results(run_id, with_output=False))
+    try:
+        base = _baseline(store, spec, arm, run_id, baseline)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    report = evaluate_gates(summary, gate_config, baseline=base, judge_requirements=judges)
+    _write(_suffixed(junit, arm, many), junit_xml(report, summary))
+    _write(_suffixed(markdown, arm, many), markdown_summary(report, summary, title=label))
+    payload = {
+        "run_id": run_id, "spec": spec.name, "arm": arm, "status": outcome.run.status,
+        "executed": outcome.executed, "skipped": outcome.skipped, "cost_usd": outcome.cost_usd,
+        "budget_exhausted": outcome.budget_exhausted, "wall_s": outcome.wall_s,
+        "summary": summary.model_dump(mode="json", exclude={"samples"}),
+        "gates": report.model_dump(mode="json"), "exit_code": int(report.exit_code),
+    }
+    if not as_json:
+        verb = "resumed" if outcome.resumed else "ran"
+        out.print(f"[bold]{label}[/]: {verb} run [cyan]{run_id}[/] — {outcome.executed} executed, {outcome.skipped} "
+                  f"already done, cost ${outcome.cost_usd:.4f}, {outcome.wall_s:.1f} s"
+                  + (" [red](budget exhausted: run interrupted)[/]" if outcome.budget_exhausted else ""), highlight=False)
+        out.print(_partition_table(summary, f"{label} — results"))
+        out.print(_gate_table(report))
+        out.print(f"exit code {int(report.exit_code)}; resume with `evalwheel run {spec_path} "
+                  + (f"--arm {arm} " if arm else "") + f"--resume {run_id}`", highlight=False)
+    return report.exit_code, payload
+
+
+def _print_estimates(estimates: list[Any], as_json: bool) -> None:
+    if as_json:
+        data = [e.model_dump(mode="json") for e in estimates]
+        out.print_json(json.dumps(data[0] if len(data) == 1 else data))
+        return
+    table = Table(title="dry run: estimate (nothing was run)")
+    for col in ("arm", "samples", "model calls", "cached", "prompt tok", "completion tok", "cost", "time"):
+        table.add_column(col, justify="right")
+    for e in estimates:
+        cost = "unknown price" if e.cost_usd is None else f"${e.cost_usd:.4f}"
+        table.add_row(e.arm or "—", str(e.units), str(e.model_calls), str(e.cached_calls), f"{e.prompt_tokens:,}",
+                      f"{e.completion_tokens:,}", cost, f"{e.seconds:.0f} s")
+    out.print(table)
+    for e in estimates:
+        for note in e.notes:
+            out.print(f"[dim]- {note}[/]", highlight=False)
+
+
+runs_app = typer.Typer(help="Stored runs.", no_args_is_help=True)
+
+
+@runs_app.command("list")
+def list_runs(
+    store_target: Annotated[str | None, typer.Option("--store", help="SQLAlchemy URL or SQLite file.")] = None,
+    spec: Annotated[str | None, typer.Option("--spec", help="Only runs of this spec name.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The most recent runs with their status."""
+    try:
+        store = Store(store_target)
+        runs = store.list_runs(spec)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        out.print_json(json.dumps([r.model_dump(mode="json") for r in runs]))
+        return
+    table = Table(title=f"runs in {store.url}")
+    for col in ("run id", "spec", "arm", "status", "started", "results"):
+        table.add_column(col)
+    for r in runs:
+        table.add_row(r.run_id, r.spec_name, r.arm or "", r.status, r.started_at, str(store.count_results(r.run_id)))
+    out.print(table)

@@ -1,0 +1,41 @@
+"""A spec's dataset, prepared for a run: validated, hashed and lock-checked before any sample runs.
+
+A broken dataset or a golden sample that changed without `evalwheel dataset lock` must stop the run before
+the first model call (exit 2), so the whole file is scanned first — streaming, keeping only ids and hashes —
+and the samples are streamed again while the run executes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalwheel.datasets.lock import verify_golden_lock
+from evalwheel.datasets.samples import DatasetSummary, iter_hashed_samples, scan_dataset
+from evalwheel.types import Sample
+
+
+@dataclass(frozen=True)
+class PreparedDataset:
+    path: Path
+    summary: DatasetSummary
+
+    @property
+    def version_hash(self) -> str:
+        return self.summary.version_hash
+
+    @property
+    def count(self) -> int:
+        return self.summary.total
+
+    def iter_samples(self) -> Iterator[tuple[Sample, str]]:
+        for item in iter_hashed_samples(self.path):
+            yield item.sample, item.hash
+
+
+def prepare_dataset(path: Path, lock_path: Path | None = None, *, require_lock: bool = False) -> PreparedDataset:
+    """Scan and lock-check; raises InvalidDatasetError / GoldenLockError / LockFileError (all exit 2)."""
+    summary = scan_dataset(path)
+    verify_golden_lock(summary, lock_path, require=require_lock)
+    return PreparedDataset(path, summary)

@@ -1,0 +1,237 @@
+"""The run engine: a spec's samples through solver and graders, concurrently, every result stored at once.
+
+Memory stays flat as the dataset grows: samples are streamed from the dataset file through a bounded queue,
+results are handed to the group-commit writer as they complete, and nothing keeps a list of them. A resumed
+run skips every (sample, epoch) already in the store, so a killed run never calls the model again for work
+that finished; with `retry_errors` the errored ones are run again and their rows replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from evalwheel.graders.registry import GraderContext, get_grader
+from evalwheel.models.base import Model
+from evalwheel.models.pricing import cost_usd
+from evalwheel.models.registry import get_model
+from evalwheel.runs.dataset_source import PreparedDataset
+from evalwheel.runs.grading import BoundGrader, GraderFailure, fold, grade
+from evalwheel.runs.spec import EvalSpec, SpecError
+from evalwheel.runs.writer import ResultWriter
+from evalwheel.solvers.base import SolverContext, SolverFn
+from evalwheel.solvers.build import build_solver
+from evalwheel.store import Store
+from evalwheel.store.store import now_iso
+from evalwheel.types import Output, RunInfo, Sample, SampleResult
+
+JUDGE_MODEL_KEYS = ("judge_model", "judge_models")
+
+
+class RunOutcome(BaseModel):
+    """What one execution did (not the verdict: gates decide that from the stored results)."""
+
+    run: RunInfo
+    resumed: bool = False
+    skipped: int = Field(default=0, description="Samples already finished in the store (resume).")
+    executed: int = 0
+    counts: dict[str, int] = Field(default_factory=dict, description="Status counts of the samples executed now.")
+    cost_usd: float = 0.0
+    budget_exhausted: bool = False
+    wall_s: float = 0.0
+
+
+@dataclass
+class RunPlan:
+    """Everything resolved before the first sample runs, so bad config fails fast (exit 2)."""
+
+    spec: EvalSpec
+    arm: str | None
+    solver: SolverFn
+    solver_ctx: SolverContext
+    graders: list[BoundGrader]
+    models: list[Model] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for m in self.models:
+            with contextlib.suppress(Exception):
+                await m.aclose()
+
+
+def _resolve_models(config: dict[str, Any], resolve: Callable[[str], Model]) -> dict[str, Any]:
+    """Judge model names become Model objects once per run (one client and cache per name, not per call)."""
+    out = dict(config)
+    if isinstance(out.get("judge_model"), str):
+        out["judge_model"] = resolve(out["judge_model"])
+    if isinstance(out.get("judge_models"), list):
+        out["judge_models"] = [resolve(m) if isinstance(m, str) else m for m in out["judge_models"]]
+    return out
+
+
+def plan_run(spec: EvalSpec, arm: str | None = None, *, cache: bool = True) -> RunPlan:
+    models: dict[str, Model] = {}
+
+    def resolve(name: str) -> Model:
+        if name not in models:
+            models[name] = get_model(name, cache=cache, max_concurrency=max(spec.concurrency, 1))
+        return models[name]
+
+    graders: list[BoundGrader] = []
+    for i, g in enumerate(spec.graders):
+        try:
+            fn = get_grader(g.name)
+        except KeyError as exc:
+            raise SpecError(f"graders[{i}].name: {exc.args[0]}") from None
+        config = _resolve_models(spec.grader_config(g), resolve)
+        gate_scores = tuple(g.gate_scores) if g.gate_scores is not None else None
+        graders.append(BoundGrader(g.name, fn, GraderContext(config), g.gate, gate_scores))
+
+    s = spec.solver
+    if s.type == "replay":
+        arms = s.arms
+        if arm is None:
+            raise SpecError(f"solver.arms: choose one of {', '.join(arms)} for this run")
+        if arm not in arms:
+            raise SpecError(f"arm {arm!r} is not in solver.arms ({', '.join(arms)})")
+    elif arm is not None:
+        raise SpecError(f"--arm {arm} given, but solver type {s.type!r} has no arms")
+    needs_model = s.type in ("prompt", "python") or (s.type == "replay" and arm != "human")
+    model = resolve(s.model) if (needs_model and s.model) else None
+    config = s.model_dump(exclude={"type", "model", "arms", "options"}) | s.options
+    if arm is not None:
+        config["arm"] = arm
+    solver, ctx = build_solver(s.type, config, model, spec.base_dir)
+    return RunPlan(spec, arm, solver, ctx, graders, list(models.values()))
+
+
+async def run_one_sample(plan: RunPlan, run_id: str, sample: Sample, sample_hash: str, epoch: int) -> tuple[SampleResult, float]:
+    """Solve and grade one sample; any exception becomes an isolated `error` result, never a crash."""
+    base = {"run_id": run_id, "sample_id": sample.id, "partition": sample.partition, "epoch": epoch,
+            "sample_hash": sample_hash, "tags": sample.tags}
+    ctx = plan.solver_ctx if epoch == 0 else replace(plan.solver_ctx, config={**plan.solver_ctx.config, "epoch": epoch})
+    started = time.perf_counter()
+    try:
+        output = await plan.solver(sample, ctx)
+    except Exception as exc:
+        return SampleResult(**base, status="error", error=f"solver: {exc.__class__.__name__}: {exc}"), 0.0
+    if output.latency_ms is None:
+        output = output.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000.0, 3)})
+    cost = 0.0 if output.cached or ctx.model is None else cost_usd(ctx.model.name, output.usage)
+    if output.error:
+        return SampleResult(**base, status="error", output=output, error=f"solver: {output.error}"), cost
+    try:
+        scores, gating = await grade(sample, output, plan.graders)
+    except GraderFailure as exc:
+        return SampleResult(**base, status="error", output=output, error=str(exc)), cost
+    status, value = fold(gating)
+    return SampleResult(**base, status=status, value=value, scores=scores, output=output), cost
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class Progress:
+    """Callbacks for a progress display; the CLI plugs a rich progress bar in."""
+
+    start: Callable[[int], None] = lambda total: None
+    advance: Callable[[SampleResult], None] = lambda result: None
+
+
+async def execute(
+    plan: RunPlan,
+    dataset: PreparedDataset,
+    store: Store,
+    *,
+    resume: str | None = None,
+    retry_errors: bool = False,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    spec = plan.spec
+    progress = progress or Progress()
+    if resume is not None:
+        info = store.get_run(resume)
+        if info.spec_name != spec.name:
+            raise SpecError(f"run {resume} belongs to spec {info.spec_name!r}, not {spec.name!r}")
+        if info.arm != plan.arm:
+            raise SpecError(f"run {resume} ran arm {info.arm!r}; resume it with --arm {info.arm}")
+        store.set_run_status(resume, "running")
+        done = store.finished_keys(resume, include_errors=not retry_errors)
+    else:
+        info = RunInfo(
+            run_id=new_run_id(), spec_name=spec.name, spec_hash=spec.content_hash(), dataset_hash=dataset.version_hash,
+            arm=plan.arm, model=spec.solver.model if plan.solver_ctx.model is not None else None,
+            started_at=now_iso(), metadata={"dataset": str(spec.dataset_path), "samples": dataset.count,
+                                            "epochs": spec.epochs, "solver": spec.solver.type},
+        )
+        store.create_run(info)
+        done = set()
+    run_id = info.run_id
+    budget = spec.budget.max_usd
+    spent = store.run_cost(run_id) if resume else 0.0
+
+    def units() -> Iterator[tuple[Sample, str, int]]:
+        n = 0
+        for sample, sample_hash in dataset.iter_samples():
+            for epoch in range(spec.epochs):
+                if (sample.id, epoch) in done:
+                    continue
+                if limit is not None and n >= limit:
+                    return
+                n += 1
+                yield sample, sample_hash, epoch
+
+    total = dataset.count * spec.epochs - len(done)
+    progress.start(min(total, limit) if limit is not None else total)
+    writer = ResultWriter(store)
+    counts: Counter[str] = Counter()
+    queue: asyncio.Queue[tuple[Sample, str, int] | None] = asyncio.Queue(maxsize=spec.concurrency * 2)
+    exhausted = False
+    new_cost = 0.0
+
+    async def produce() -> None:
+        nonlocal exhausted
+        for unit in units():
+            if budget is not None and spent + new_cost >= budget:
+                exhausted = True
+                break
+            await queue.put(unit)
+        for _ in range(spec.concurrency):
+            await queue.put(None)
+
+    async def work() -> None:
+        nonlocal new_cost
+        while (unit := await queue.get()) is not None:
+            result, cost = await run_one_sample(plan, run_id, *unit)
+            new_cost += cost
+            counts[result.status] += 1
+            writer.put(result, cost)
+            progress.advance(result)
+
+    started = time.perf_counter()
+    writer_task = asyncio.create_task(writer.run())
+    status = "interrupted"
+    try:
+        await asyncio.gather(produce(), *(work() for _ in range(spec.concurrency)))
+        status = "interrupted" if exhausted else "finished"
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer_task
+        writer.flush()
+        store.set_run_status(run_id, status, metadata_update={"budget_exhausted": exhausted} if exhausted else None)
+    return RunOutcome(
+        run=store.get_run(run_id), resumed=resume is not None, skipped=len(done), executed=sum(counts.values()),
+        counts=dict(counts), cost_usd=round(spent + new_cost, 6), budget_exhausted=exhausted,
+        wall_s=round(time.perf_counter() - started, 3),
+    )

@@ -1,0 +1,178 @@
+"""The eval spec: what to run (dataset, solver, graders, gates, concurrency, budget), from YAML or Python.
+
+A spec file's relative paths are relative to the spec file, so a spec and its dataset travel together and
+`evalwheel run examples/support/spec.yaml` works from any working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SolverType = Literal["prompt", "replay", "python", "recorded"]
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used; the message names the file, the field and the cause (exit code 2)."""
+
+
+class DatasetRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    lock: str | None = Field(default=None, description="Golden lock file; default `<dataset>.lock.json`.")
+    require_lock: bool = Field(default=False, description="Fail when golden samples exist but no lock file does.")
+
+
+class SolverSpec(BaseModel):
+    """How outputs are produced. Only the fields of the chosen `type` are used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: SolverType
+    model: str | None = Field(default=None, description="Target model (prompt / python / replay).")
+    # prompt
+    template: str | None = Field(default=None, description="User message; {input}, {context}, {reference}, {metadata[k]}.")
+    system: str | None = None
+    # python
+    function: str | None = Field(default=None, description="`file.py:name` (relative to the spec) or `module:name`.")
+    # recorded
+    path: str | None = Field(default=None, description="JSONL of {id, output} lines (recorded solver).")
+    # replay (Study Mode)
+    arms: list[str] = Field(default_factory=list, description="Arms to run: base, overlay:vN, human.")
+    max_turns: int | None = Field(default=None, ge=1)
+    gate_arms: list[str] | None = Field(
+        default=None, description="Arms whose gates decide the exit code (default: all); others are reported only."
+    )
+    # generation settings for the target model
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, ge=1)
+    seed: int | None = 0
+    options: dict[str, Any] = Field(default_factory=dict, description="Free-form settings for python solvers.")
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> SolverSpec:
+        needs = {"prompt": ("template", "model"), "python": ("function",), "recorded": ("path",), "replay": ("arms",)}
+        missing = [f for f in needs[self.type] if not getattr(self, f)]
+        if missing:
+            raise ValueError(f"solver type {self.type!r} needs {', '.join(missing)}")
+        if self.type == "replay" and any(a != "human" for a in self.arms) and not self.model:
+            raise ValueError("replay arms other than `human` need solver.model")
+        unknown = [a for a in self.gate_arms or [] if a not in self.arms]
+        if unknown:
+            raise ValueError(f"gate_arms {unknown} are not in arms {self.arms}")
+        return self
+
+
+class GraderSpec(BaseModel):
+    """One grader of the spec. `gate: false` graders are reported but do not decide pass/fail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    config_file: str | None = Field(default=None, description="YAML/JSON merged under `config` (config wins).")
+    gate: bool = True
+    gate_scores: list[str] | None = Field(
+        default=None, description="Only these score names decide pass/fail (default: every score the grader returns)."
+    )
+    min_agreement: float | None = Field(default=None, ge=-1.0, le=1.0)
+    calibration: str | None = Field(default=None, description="Calibration record JSON (`evalwheel calibrate --out`).")
+
+
+class Budget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_usd: float | None = Field(default=None, ge=0.0)
+
+
+class EvalSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    dataset: DatasetRef
+    solver: SolverSpec
+    graders: list[GraderSpec] = Field(min_length=1)
+    gates: dict[str, Any] = Field(default_factory=dict)
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    epochs: int = Field(default=1, ge=1)
+    budget: Budget = Field(default_factory=Budget)
+    store: str | None = Field(default=None, description="SQLAlchemy URL or SQLite path; default .evalwheel/runs.sqlite.")
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("dataset"), str):
+            data = {**data, "dataset": {"path": data["dataset"]}}
+        return data
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def dataset_path(self) -> Path:
+        return self.resolve(self.dataset.path)
+
+    @property
+    def lock_path(self) -> Path:
+        if self.dataset.lock:
+            return self.resolve(self.dataset.lock)
+        return self.dataset_path.with_name(self.dataset_path.name + ".lock.json")
+
+    def grader_config(self, g: GraderSpec) -> dict[str, Any]:
+        """The grader's config with `config_file` merged in (explicit `config` keys win)."""
+        if g.config_file is None:
+            return dict(g.config)
+        path = self.resolve(g.config_file)
+        loaded = _read_mapping(path, f"graders[{g.name}].config_file")
+        return {**loaded, **g.config}
+
+    def content_hash(self) -> str:
+        """Identifies the spec's content, so a resumed run can warn when the spec changed underneath it."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_mapping(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{what}: file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def spec_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, source: str = "<spec>") -> EvalSpec:
+    """Validate a spec mapping; errors list every bad field as `source: field: cause`."""
+    try:
+        spec = EvalSpec.model_validate({**data, "base_dir": base_dir or Path.cwd()})
+    except ValidationError as exc:
+        lines = [f"{source}: {_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise SpecError("invalid eval spec:\n  " + "\n  ".join(lines)) from None
+    return spec
+
+
+def load_spec(path: str | Path) -> EvalSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"spec file not found: {path}")
+    data = _read_mapping(path, "spec")
+    return spec_from_dict(data, base_dir=path.resolve().parent, source=str(path))

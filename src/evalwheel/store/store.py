@@ -1,0 +1,209 @@
+"""Reading and writing runs and results.
+
+Durability is the point: the engine hands every finished sample to `add_results` at once, and a result that
+is committed is never recomputed by `--resume`. SQLite runs in WAL mode with `synchronous=NORMAL`: a commit
+survives the process being killed (kill -9) — only a power cut can lose the last commits — and costs
+microseconds rather than an fsync per sample, which keeps the per-sample overhead far below a millisecond.
+Any SQLAlchemy URL works (e.g. `postgresql+psycopg://...`) for a team-shared store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from evalwheel.store.schema import SCHEMA_VERSION, meta, metadata, results, runs
+from evalwheel.types import Output, RunInfo, SampleResult, Score
+
+DEFAULT_STORE = ".evalwheel/runs.sqlite"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or a run is unknown (bad input: exit code 2)."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def store_url(target: str | Path | None) -> str:
+    """A SQLAlchemy URL from a URL, a file path, or None (the default SQLite file in the working directory)."""
+    if target is None:
+        target = DEFAULT_STORE
+    text = str(target)
+    if "://" in text:
+        return text
+    path = Path(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+class Store:
+    """A run store on any SQLAlchemy URL; cheap to open, safe to share between a run and a reader."""
+
+    def __init__(self, target: str | Path | None = None) -> None:
+        self.url = store_url(target)
+        try:
+            self.engine: Engine = create_engine(self.url)
+            if self.engine.dialect.name == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            metadata.create_all(self.engine)
+            self._check_version()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the run store {self.url}: {exc.__class__.__name__}: {exc}") from exc
+
+    def _check_version(self) -> None:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+            if row is None:
+                conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise StoreError(f"{self.url}: store schema version {row[0]}, this evalwheel reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------------------------------ runs
+
+    def create_run(self, info: RunInfo) -> None:
+        row = info.model_dump(exclude={"metadata"})
+        row["started_at"] = row["started_at"] or now_iso()
+        with self.engine.begin() as conn:
+            conn.execute(insert(runs).values(**row, metadata_json=json.dumps(info.metadata, sort_keys=True)))
+
+    def get_run(self, run_id: str) -> RunInfo:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().first()
+        if row is None:
+            raise StoreError(f"no run {run_id!r} in {self.url} (see `evalwheel runs list`)")
+        return _run_info(row)
+
+    def list_runs(self, spec_name: str | None = None, limit: int = 50) -> list[RunInfo]:
+        query = select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit)
+        if spec_name is not None:
+            query = query.where(runs.c.spec_name == spec_name)
+        with self.engine.connect() as conn:
+            return [_run_info(r) for r in conn.execute(query).mappings()]
+
+    def latest_run(self, spec_name: str, arm: str | None, *, exclude: str | None = None) -> RunInfo | None:
+        """The most recent finished run of a spec (and arm): the default regression baseline."""
+        query = select(runs).where(runs.c.spec_name == spec_name, runs.c.status == "finished")
+        query = query.where(runs.c.arm.is_(None) if arm is None else runs.c.arm == arm)
+        if exclude is not None:
+            query = query.where(runs.c.run_id != exclude)
+        query = query.order_by(runs.c.finished_at.desc(), runs.c.run_id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _run_info(row)
+
+    def set_run_status(self, run_id: str, status: str, *, metadata_update: dict[str, Any] | None = None) -> None:
+        values: dict[str, Any] = {"status": status}
+        if status != "running":
+            values["finished_at"] = now_iso()
+        with self.engine.begin() as conn:
+            if metadata_update:
+                current = conn.execute(select(runs.c.metadata_json).where(runs.c.run_id == run_id)).scalar_one()
+                merged = {**json.loads(current), **metadata_update}
+                values["metadata_json"] = json.dumps(merged, sort_keys=True)
+            conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
+
+    # --------------------------------------------------------------------------------------- results
+
+    def add_results(self, batch: Sequence[SampleResult], costs: Sequence[float] | None = None) -> None:
+        """Commit a batch in one transaction; a retried sample replaces its earlier (error) row."""
+        if not batch:
+            return
+        stamp = now_iso()
+        rows = [_result_row(r, stamp, costs[i] if costs else 0.0) for i, r in enumerate(batch)]
+        with self.engine.begin() as conn:
+            _delete_existing(conn, batch)
+            conn.execute(insert(results), rows)
+
+    def finished_keys(self, run_id: str, *, include_errors: bool = True) -> set[tuple[str, int]]:
+        """(sample_id, epoch) already stored; with include_errors=False errored ones count as unfinished."""
+        query = select(results.c.sample_id, results.c.epoch).where(results.c.run_id == run_id)
+        if not include_errors:
+            query = query.where(results.c.status != "error")
+        with self.engine.connect() as conn:
+            return {(r[0], r[1]) for r in conn.execute(query)}
+
+    def iter_results(self, run_id: str, *, with_output: bool = True, batch: int = 500) -> Iterator[SampleResult]:
+        """Stream a run's results in insertion order without loading them all (memory stays flat)."""
+        cols = [c for c in results.c if with_output or c.name != "output_json"]
+        query = select(*cols).where(results.c.run_id == run_id).order_by(results.c.id)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=batch).execute(query).mappings():
+                yield _sample_result(row)
+
+    def run_cost(self, run_id: str) -> float:
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.sum(results.c.cost_usd)).where(results.c.run_id == run_id)).scalar()
+        return float(total or 0.0)
+
+    def count_results(self, run_id: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(results.c.run_id == run_id)).scalar_one())
+
+
+def _delete_existing(conn: Connection, batch: Iterable[SampleResult]) -> None:
+    for r in batch:
+        conn.execute(
+            results.delete().where(
+                results.c.run_id == r.run_id, results.c.sample_id == r.sample_id, results.c.epoch == r.epoch
+            )
+        )
+
+
+def _result_row(r: SampleResult, stamp: str, cost: float) -> dict[str, Any]:
+    return {
+        "run_id": r.run_id,
+        "sample_id": r.sample_id,
+        "epoch": r.epoch,
+        "partition": r.partition,
+        "status": r.status,
+        "value": r.value,
+        "sample_hash": r.sample_hash,
+        "tags_json": json.dumps(r.tags),
+        "scores_json": json.dumps([s.model_dump(mode="json", exclude_defaults=True) for s in r.scores]),
+        "output_json": None if r.output is None else r.output.model_dump_json(exclude_defaults=True),
+        "error": r.error,
+        "cost_usd": cost,
+        "created_at": stamp,
+    }
+
+
+def _sample_result(row: Any) -> SampleResult:
+    output_json = row.get("output_json")
+    return SampleResult(
+        run_id=row["run_id"],
+        sample_id=row["sample_id"],
+        partition=row["partition"],
+        epoch=row["epoch"],
+        status=row["status"],
+        value=row["value"],
+        scores=[Score.model_validate(s) for s in json.loads(row["scores_json"])],
+        output=None if output_json is None else Output.model_validate_json(output_json),
+        error=row["error"],
+        sample_hash=row["sample_hash"],
+        tags=json.loads(row["tags_json"]),
+    )
+
+
+def _run_info(row: Any) -> RunInfo:
+    data = {k: row[k] for k in RunInfo.model_fields if k != "metadata"}
+    return RunInfo(**data, metadata=json.loads(row["metadata_json"] or "{}"))
