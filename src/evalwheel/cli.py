@@ -18,11 +18,13 @@ from rich.table import Table
 from evalwheel import __version__
 from evalwheel.agreement.cli import agree_app
 from evalwheel.calibration.cli import calibrate_app
+from evalwheel.datasets.cli import dataset_app
 from evalwheel.datasets.sessions import LoadReport, load_sessions
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, evaluate_session, load_config
 from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
 from evalwheel.graders.pedagogy.tagger import tag_turn
 from evalwheel.runs.cli import run_command, runs_app
+from evalwheel.runs.compare_cli import compare_command
 from evalwheel.studymode.cli import chat_command, replay_command
 from evalwheel.types import Session, SessionEvaluation
 
@@ -38,7 +40,9 @@ app = typer.Typer(
 app.add_typer(agree_app, name="agree")
 app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(runs_app, name="runs")
+app.add_typer(dataset_app, name="dataset")
 app.command("run")(run_command)
+app.command("compare")(compare_command)
 out = Console()
 err = Console(stderr=True)
 
@@ -238,4 +242,8 @@ app.command("chat")(chat_command)
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # `python -m evalwheel.cli` (used by the kill -9 resume test)
     app()

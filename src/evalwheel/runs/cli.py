@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +22,10 @@ from evalwheel.datasets.lock import GoldenLockError, LockFileError
 from evalwheel.datasets.samples import InvalidDatasetError
 from evalwheel.gates import (
     ExitCode,
+    GateConfig,
     GateConfigError,
     GateReport,
+    JudgeAgreementRequirement,
     RunSummary,
     evaluate_gates,
     gates_from_spec,
@@ -32,6 +35,7 @@ from evalwheel.gates import (
     worst,
 )
 from evalwheel.models.base import ModelConfigError
+from evalwheel.runs.costing import run_cost
 from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
 from evalwheel.runs.engine import Progress as EngineProgress
 from evalwheel.runs.engine import RunOutcome, execute, plan_run
@@ -45,9 +49,17 @@ from evalwheel.studymode.prompting import ArmError
 out = Console()
 err = Console(stderr=True)
 
-BAD_INPUT = (
-    SpecError, InvalidDatasetError, GoldenLockError, LockFileError, GateConfigError, StoreError, ModelConfigError,
-    SolverImportError, RecordedOutputsError, ArmError,
+BAD_INPUT: tuple[type[Exception], ...] = (
+    SpecError,
+    InvalidDatasetError,
+    GoldenLockError,
+    LockFileError,
+    GateConfigError,
+    StoreError,
+    ModelConfigError,
+    SolverImportError,
+    RecordedOutputsError,
+    ArmError,
 )
 
 
@@ -58,9 +70,15 @@ def _fail(message: str, code: int = ExitCode.BAD_INPUT) -> typer.Exit:
 
 def _progress_bar(enabled: bool, label: str) -> tuple[Progress, EngineProgress]:
     bar = Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=err, disable=not enabled, transient=False,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not enabled,
+        transient=False,
     )
     task = bar.add_task(label, total=None, status="")
     tally = {"passed": 0, "failed": 0, "unscored": 0, "error": 0}
@@ -99,8 +117,9 @@ def _partition_table(summary: RunSummary, title: str) -> Table:
     for col in ("partition", "samples", "passed", "failed", "unscored", "errors", "pass rate (95% CI)"):
         table.add_column(col, justify="left" if col == "partition" else "right")
     for name, p in [*summary.partitions.items(), ("all", summary.overall)]:
-        table.add_row(name, str(p.samples), str(p.passed), str(p.failed), str(p.unscored), str(p.errors),
-                      p.interval.format(3))
+        table.add_row(
+            name, str(p.samples), str(p.passed), str(p.failed), str(p.unscored), str(p.errors), p.interval.format(3)
+        )
     return table
 
 
@@ -131,17 +150,35 @@ def _suffixed(path: Path | None, arm: str | None, many: bool) -> Path | None:
 
 def run_command(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="Eval spec (YAML).")],
-    arm: Annotated[list[str] | None, typer.Option("--arm", help="Replay arm(s) to run (default: all in the spec).")] = None,
-    resume: Annotated[str | None, typer.Option("--resume", metavar="RUN_ID", help="Continue a run; finished samples are skipped.")] = None,
-    retry_errors: Annotated[bool, typer.Option("--retry-errors", help="With --resume: run errored samples again.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate calls, tokens, cost and time; run nothing.")] = False,
-    store_target: Annotated[str | None, typer.Option("--store", help="SQLAlchemy URL or SQLite file (default: spec's, else .evalwheel/runs.sqlite).")] = None,
-    baseline: Annotated[str, typer.Option("--baseline", metavar="RUN_ID|latest|none", help="Baseline for the regression gate.")] = "latest",
+    arm: Annotated[
+        list[str] | None, typer.Option("--arm", help="Replay arm(s) to run (default: all in the spec).")
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", metavar="RUN_ID", help="Continue a run; finished samples are skipped.")
+    ] = None,
+    retry_errors: Annotated[
+        bool, typer.Option("--retry-errors", help="With --resume: run errored samples again.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Estimate calls, tokens, cost and time; run nothing.")
+    ] = False,
+    store_target: Annotated[
+        str | None,
+        typer.Option("--store", help="SQLAlchemy URL or SQLite file (default: spec's, else .evalwheel/runs.sqlite)."),
+    ] = None,
+    baseline: Annotated[
+        str, typer.Option("--baseline", metavar="RUN_ID|latest|none", help="Baseline for the regression gate.")
+    ] = "latest",
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a PR-comment markdown summary here.")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Write a PR-comment markdown summary here.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per run instead of tables.")] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Run at most N (sample, epoch) units.")] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Use the persistent model-response cache.")] = True,
+    judges: Annotated[
+        bool, typer.Option("--judges/--no-judges", help="--no-judges skips LLM-judge graders (fast, free pass).")
+    ] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
 ) -> None:
     """Run an eval spec: solve and grade every sample, store each result as it completes, apply the gates."""
@@ -149,9 +186,13 @@ def run_command(
         raise _fail("--retry-errors needs --resume RUN_ID")
     try:
         spec = load_spec(spec_path)
-        gate_config, judges = gates_from_spec(spec.model_dump(mode="json", exclude_none=True), spec_path, spec.base_dir)
+        gate_config, judge_reqs = gates_from_spec(
+            spec.model_dump(mode="json", exclude_none=True), spec_path, spec.base_dir
+        )
         dataset = prepare_dataset(spec.dataset_path, spec.lock_path, require_lock=spec.dataset.require_lock)
-        arms: list[str | None] = list(arm) if arm else (list(spec.solver.arms) if spec.solver.type == "replay" else [None])
+        arms: list[str | None] = (
+            list(arm) if arm else (list(spec.solver.arms) if spec.solver.type == "replay" else [None])
+        )
         if resume is not None and len(arms) > 1:
             raise SpecError("--resume continues one run: pick its arm with --arm")
         if dry_run:
@@ -161,11 +202,23 @@ def run_command(
         store = _store_for(spec, store_target)
     except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
+    opts = RunOptions(
+        resume=resume,
+        retry_errors=retry_errors,
+        limit=limit,
+        cache=cache,
+        judges=judges,
+        show_progress=progress and not as_json,
+        baseline=baseline,
+        junit=junit,
+        markdown=markdown,
+        as_json=as_json,
+        many=len(arms) > 1,
+    )
     codes: list[ExitCode] = []
     payloads: list[dict[str, Any]] = []
     for a in arms:
-        code, payload = _run_arm(spec, spec_path, dataset, store, a, gate_config, judges, resume, retry_errors,
-                                 limit, cache, progress and not as_json, baseline, junit, markdown, as_json, len(arms) > 1)
+        code, payload = _run_arm(spec, spec_path, dataset, store, a, gate_config, judge_reqs, opts)
         payloads.append(payload)
         if a is None or spec.solver.gate_arms is None or a in spec.solver.gate_arms:
             codes.append(code)
@@ -174,21 +227,51 @@ def run_command(
     raise typer.Exit(int(worst(codes)))
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """The command-line choices that apply to every arm's run."""
+
+    resume: str | None
+    retry_errors: bool
+    limit: int | None
+    cache: bool
+    judges: bool
+    show_progress: bool
+    baseline: str
+    junit: Path | None
+    markdown: Path | None
+    as_json: bool
+    many: bool
+
+
 def _run_arm(
-    spec: EvalSpec, spec_path: Path, dataset: PreparedDataset, store: Store, arm: str | None, gate_config: Any,
-    judges: Any, resume: str | None, retry_errors: bool, limit: int | None, cache: bool, show_progress: bool,
-    baseline: str, junit: Path | None, markdown: Path | None, as_json: bool, many: bool,
+    spec: EvalSpec,
+    spec_path: Path,
+    dataset: PreparedDataset,
+    store: Store,
+    arm: str | None,
+    gate_config: GateConfig,
+    judge_reqs: list[JudgeAgreementRequirement],
+    opts: RunOptions,
 ) -> tuple[ExitCode, dict[str, Any]]:
     label = spec.name + (f" [{arm}]" if arm else "")
     try:
-        plan = plan_run(spec, arm, cache=cache)
+        plan = plan_run(spec, arm, cache=opts.cache, judges=opts.judges)
     except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
-    bar, hooks = _progress_bar(show_progress, label)
+    bar, hooks = _progress_bar(opts.show_progress, label)
 
     async def go() -> RunOutcome:
         try:
-            return await execute(plan, dataset, store, resume=resume, retry_errors=retry_errors, limit=limit, progress=hooks)
+            return await execute(
+                plan,
+                dataset,
+                store,
+                resume=opts.resume,
+                retry_errors=opts.retry_errors,
+                limit=opts.limit,
+                progress=hooks,
+            )
         finally:
             await plan.aclose()
 
@@ -200,28 +283,46 @@ def _run_arm(
     run_id = outcome.run.run_id
     summary = summarize(store.iter_results(run_id, with_output=False))
     try:
-        base = _baseline(store, spec, arm, run_id, baseline)
+        base = _baseline(store, spec, arm, run_id, opts.baseline)
     except StoreError as exc:
         raise _fail(str(exc)) from None
-    report = evaluate_gates(summary, gate_config, baseline=base, judge_requirements=judges)
-    _write(_suffixed(junit, arm, many), junit_xml(report, summary))
-    _write(_suffixed(markdown, arm, many), markdown_summary(report, summary, title=label))
+    report = evaluate_gates(summary, gate_config, baseline=base, judge_requirements=judge_reqs)
+    cost = run_cost(store, run_id, dataset, arm, spec.cost_model) if spec.cost_model is not None else None
+    _write(_suffixed(opts.junit, arm, opts.many), junit_xml(report, summary))
+    _write(_suffixed(opts.markdown, arm, opts.many), markdown_summary(report, summary, cost=cost, title=label))
     payload = {
-        "run_id": run_id, "spec": spec.name, "arm": arm, "status": outcome.run.status,
-        "executed": outcome.executed, "skipped": outcome.skipped, "cost_usd": outcome.cost_usd,
-        "budget_exhausted": outcome.budget_exhausted, "wall_s": outcome.wall_s,
+        "run_id": run_id,
+        "spec": spec.name,
+        "arm": arm,
+        "status": outcome.run.status,
+        "executed": outcome.executed,
+        "skipped": outcome.skipped,
+        "cost_usd": outcome.cost_usd,
+        "budget_exhausted": outcome.budget_exhausted,
+        "wall_s": outcome.wall_s,
         "summary": summary.model_dump(mode="json", exclude={"samples"}),
-        "gates": report.model_dump(mode="json"), "exit_code": int(report.exit_code),
+        "gates": report.model_dump(mode="json"),
+        "exit_code": int(report.exit_code),
+        "cost_model": None if cost is None else cost.model_dump(mode="json"),
     }
-    if not as_json:
+    if not opts.as_json:
         verb = "resumed" if outcome.resumed else "ran"
-        out.print(f"[bold]{label}[/]: {verb} run [cyan]{run_id}[/] — {outcome.executed} executed, {outcome.skipped} "
-                  f"already done, cost ${outcome.cost_usd:.4f}, {outcome.wall_s:.1f} s"
-                  + (" [red](budget exhausted: run interrupted)[/]" if outcome.budget_exhausted else ""), highlight=False)
+        out.print(
+            f"[bold]{label}[/]: {verb} run [cyan]{run_id}[/] — {outcome.executed} executed, {outcome.skipped} "
+            f"already done, cost ${outcome.cost_usd:.4f}, {outcome.wall_s:.1f} s"
+            + (" [red](budget exhausted: run interrupted)[/]" if outcome.budget_exhausted else ""),
+            highlight=False,
+        )
         out.print(_partition_table(summary, f"{label} — results"))
         out.print(_gate_table(report))
-        out.print(f"exit code {int(report.exit_code)}; resume with `evalwheel run {spec_path} "
-                  + (f"--arm {arm} " if arm else "") + f"--resume {run_id}`", highlight=False)
+        if cost is not None:
+            out.print(cost.markdown().replace("**", ""), highlight=False)
+        out.print(
+            f"exit code {int(report.exit_code)}; resume with `evalwheel run {spec_path} "
+            + (f"--arm {arm} " if arm else "")
+            + f"--resume {run_id}`",
+            highlight=False,
+        )
     return report.exit_code, payload
 
 
@@ -235,8 +336,16 @@ def _print_estimates(estimates: list[Any], as_json: bool) -> None:
         table.add_column(col, justify="right")
     for e in estimates:
         cost = "unknown price" if e.cost_usd is None else f"${e.cost_usd:.4f}"
-        table.add_row(e.arm or "—", str(e.units), str(e.model_calls), str(e.cached_calls), f"{e.prompt_tokens:,}",
-                      f"{e.completion_tokens:,}", cost, f"{e.seconds:.0f} s")
+        table.add_row(
+            e.arm or "—",
+            str(e.units),
+            str(e.model_calls),
+            str(e.cached_calls),
+            f"{e.prompt_tokens:,}",
+            f"{e.completion_tokens:,}",
+            cost,
+            f"{e.seconds:.0f} s",
+        )
     out.print(table)
     for e in estimates:
         for note in e.notes:

@@ -31,7 +31,7 @@ from evalwheel.solvers.base import SolverContext, SolverFn
 from evalwheel.solvers.build import build_solver
 from evalwheel.store import Store
 from evalwheel.store.store import now_iso
-from evalwheel.types import Output, RunInfo, Sample, SampleResult
+from evalwheel.types import RunInfo, Sample, SampleResult
 
 JUDGE_MODEL_KEYS = ("judge_model", "judge_models")
 
@@ -76,7 +76,12 @@ def _resolve_models(config: dict[str, Any], resolve: Callable[[str], Model]) -> 
     return out
 
 
-def plan_run(spec: EvalSpec, arm: str | None = None, *, cache: bool = True) -> RunPlan:
+def uses_judge(config: dict[str, Any]) -> bool:
+    return any(k in config for k in JUDGE_MODEL_KEYS)
+
+
+def plan_run(spec: EvalSpec, arm: str | None = None, *, cache: bool = True, judges: bool = True) -> RunPlan:
+    """Resolve graders, models and the solver. `judges=False` drops LLM-judge graders (a fast, free pass)."""
     models: dict[str, Model] = {}
 
     def resolve(name: str) -> Model:
@@ -90,7 +95,10 @@ def plan_run(spec: EvalSpec, arm: str | None = None, *, cache: bool = True) -> R
             fn = get_grader(g.name)
         except KeyError as exc:
             raise SpecError(f"graders[{i}].name: {exc.args[0]}") from None
-        config = _resolve_models(spec.grader_config(g), resolve)
+        raw = spec.grader_config(g)
+        if not judges and uses_judge(raw):
+            continue
+        config = _resolve_models(raw, resolve)
         gate_scores = tuple(g.gate_scores) if g.gate_scores is not None else None
         graders.append(BoundGrader(g.name, fn, GraderContext(config), g.gate, gate_scores))
 
@@ -112,10 +120,18 @@ def plan_run(spec: EvalSpec, arm: str | None = None, *, cache: bool = True) -> R
     return RunPlan(spec, arm, solver, ctx, graders, list(models.values()))
 
 
-async def run_one_sample(plan: RunPlan, run_id: str, sample: Sample, sample_hash: str, epoch: int) -> tuple[SampleResult, float]:
+async def run_one_sample(
+    plan: RunPlan, run_id: str, sample: Sample, sample_hash: str, epoch: int
+) -> tuple[SampleResult, float]:
     """Solve and grade one sample; any exception becomes an isolated `error` result, never a crash."""
-    base = {"run_id": run_id, "sample_id": sample.id, "partition": sample.partition, "epoch": epoch,
-            "sample_hash": sample_hash, "tags": sample.tags}
+    base = {
+        "run_id": run_id,
+        "sample_id": sample.id,
+        "partition": sample.partition,
+        "epoch": epoch,
+        "sample_hash": sample_hash,
+        "tags": sample.tags,
+    }
     ctx = plan.solver_ctx if epoch == 0 else replace(plan.solver_ctx, config={**plan.solver_ctx.config, "epoch": epoch})
     started = time.perf_counter()
     try:
@@ -169,10 +185,19 @@ async def execute(
         done = store.finished_keys(resume, include_errors=not retry_errors)
     else:
         info = RunInfo(
-            run_id=new_run_id(), spec_name=spec.name, spec_hash=spec.content_hash(), dataset_hash=dataset.version_hash,
-            arm=plan.arm, model=spec.solver.model if plan.solver_ctx.model is not None else None,
-            started_at=now_iso(), metadata={"dataset": str(spec.dataset_path), "samples": dataset.count,
-                                            "epochs": spec.epochs, "solver": spec.solver.type},
+            run_id=new_run_id(),
+            spec_name=spec.name,
+            spec_hash=spec.content_hash(),
+            dataset_hash=dataset.version_hash,
+            arm=plan.arm,
+            model=spec.solver.model if plan.solver_ctx.model is not None else None,
+            started_at=now_iso(),
+            metadata={
+                "dataset": str(spec.dataset_path),
+                "samples": dataset.count,
+                "epochs": spec.epochs,
+                "solver": spec.solver.type,
+            },
         )
         store.create_run(info)
         done = set()
@@ -231,7 +256,12 @@ async def execute(
         writer.flush()
         store.set_run_status(run_id, status, metadata_update={"budget_exhausted": exhausted} if exhausted else None)
     return RunOutcome(
-        run=store.get_run(run_id), resumed=resume is not None, skipped=len(done), executed=sum(counts.values()),
-        counts=dict(counts), cost_usd=round(spent + new_cost, 6), budget_exhausted=exhausted,
+        run=store.get_run(run_id),
+        resumed=resume is not None,
+        skipped=len(done),
+        executed=sum(counts.values()),
+        counts=dict(counts),
+        cost_usd=round(spent + new_cost, 6),
+        budget_exhausted=exhausted,
         wall_s=round(time.perf_counter() - started, 3),
     )

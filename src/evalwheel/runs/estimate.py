@@ -90,7 +90,11 @@ def estimate_run(spec: EvalSpec, dataset: PreparedDataset, arm: str | None, *, c
             if s.type == "prompt":
                 messages = _prompt_messages(spec, sample)
                 config = GenerateConfig(temperature=s.temperature, max_tokens=s.max_tokens, seed=s.seed, epoch=epoch)
-                if cache_db is not None and model and cache_db.get(cache_key(model, messages, config, None)) is not None:
+                if (
+                    cache_db is not None
+                    and model
+                    and cache_db.get(cache_key(model, messages, config, None)) is not None
+                ):
                     est.cached_calls += 1
                     continue
                 est.model_calls += 1
@@ -102,13 +106,16 @@ def estimate_run(spec: EvalSpec, dataset: PreparedDataset, arm: str | None, *, c
                 calls = _replay_calls(sample.input, arm, s.max_turns)
                 est.model_calls += len(calls)
                 est.prompt_tokens += sum(calls)
-            judge_prompt += (tokens(input_text(sample)) + tokens(context_text(sample)) + s.max_tokens // 2 + 300) * len(judges)
+            judge_prompt += (tokens(input_text(sample)) + tokens(context_text(sample)) + s.max_tokens // 2 + 300) * len(
+                judges
+            )
     if cache_db is not None:
         cache_db.close()
     est.completion_tokens = est.model_calls * completion_per_call
     est.judge_calls = est.units * len(judges)
     est.notes.append(
-        f"completion tokens assume max_tokens={s.max_tokens} per call (an upper bound); tokens ~ chars/{CHARS_PER_TOKEN:g}"
+        f"completion tokens assume max_tokens={s.max_tokens} per call (an upper bound); "
+        f"tokens ~ chars/{CHARS_PER_TOKEN:g}"
     )
     cost = 0.0
     known = True
@@ -129,7 +136,10 @@ def estimate_run(spec: EvalSpec, dataset: PreparedDataset, arm: str | None, *, c
         decode, prefill = _speed(name)
         seconds += (jc / decode + jp / prefill) / (1 if name.startswith("local") else spec.concurrency)
     if judges:
-        est.notes.append(f"{len(judges)} LLM grader(s): ~1 call per sample each, ~200 output tokens (faithfulness makes one per claim)")
+        est.notes.append(
+            f"{len(judges)} LLM grader(s): ~1 call per sample each, ~200 output tokens "
+            "(faithfulness makes one per claim)"
+        )
     if est.cached_calls:
         est.notes.append(f"{est.cached_calls} call(s) already in the response cache: free and near-instant")
     if s.type == "recorded":

@@ -37,7 +37,9 @@ class SolverSpec(BaseModel):
     type: SolverType
     model: str | None = Field(default=None, description="Target model (prompt / python / replay).")
     # prompt
-    template: str | None = Field(default=None, description="User message; {input}, {context}, {reference}, {metadata[k]}.")
+    template: str | None = Field(
+        default=None, description="User message; {input}, {context}, {reference}, {metadata[k]}."
+    )
     system: str | None = None
     # python
     function: str | None = Field(default=None, description="`file.py:name` (relative to the spec) or `module:name`.")
@@ -91,6 +93,16 @@ class Budget(BaseModel):
     max_usd: float | None = Field(default=None, ge=0.0)
 
 
+class CostModelSpec(BaseModel):
+    """`cost_model:` — a preset of `evalwheel.stats.cost` (tutoring, support_desk) with optional overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str = "support_desk"
+    sessions: int = Field(default=1000, ge=1)
+    overrides: dict[str, float] = Field(default_factory=dict)
+
+
 class EvalSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -103,7 +115,10 @@ class EvalSpec(BaseModel):
     concurrency: int = Field(default=8, ge=1, le=1024)
     epochs: int = Field(default=1, ge=1)
     budget: Budget = Field(default_factory=Budget)
-    store: str | None = Field(default=None, description="SQLAlchemy URL or SQLite path; default .evalwheel/runs.sqlite.")
+    cost_model: CostModelSpec | None = None
+    store: str | None = Field(
+        default=None, description="SQLAlchemy URL or SQLite path; default .evalwheel/runs.sqlite."
+    )
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
     @model_validator(mode="before")

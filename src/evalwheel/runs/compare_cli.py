@@ -1,0 +1,162 @@
+"""`evalwheel compare RUN_A RUN_B`: is B a real regression or improvement over A, or noise?
+
+A is the baseline, B the candidate. Several epochs of one sample fold into one outcome (pass when most
+epochs passed, the mean value) so that repeated samples are not counted as independent evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evalwheel.datasets.samples import InvalidDatasetError
+from evalwheel.runs.costing import RunCost, run_cost
+from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
+from evalwheel.runs.spec import CostModelSpec
+from evalwheel.stats.compare import Comparison, Outcome, compare_runs
+from evalwheel.store import Store, StoreError
+from evalwheel.types import RunInfo
+
+out = Console()
+err = Console(stderr=True)
+
+
+def run_outcomes(store: Store, run_id: str) -> list[Outcome]:
+    passes: dict[str, list[bool | None]] = defaultdict(list)
+    values: dict[str, list[float]] = defaultdict(list)
+    for r in store.iter_results(run_id, with_output=False):
+        passes[r.sample_id].append(True if r.status == "passed" else False if r.status == "failed" else None)
+        if r.value is not None:
+            values[r.sample_id].append(r.value)
+    outcomes = []
+    for sid, ps in passes.items():
+        scored = [p for p in ps if p is not None]
+        passed = None if not scored else sum(scored) * 2 > len(scored) if len(scored) > 1 else scored[0]
+        vs = values.get(sid)
+        outcomes.append(Outcome(sample_id=sid, passed=passed, value=sum(vs) / len(vs) if vs else None))
+    return outcomes
+
+
+def _dataset_of(info: RunInfo) -> PreparedDataset | None:
+    path = info.metadata.get("dataset")
+    if not isinstance(path, str) or not Path(path).is_file():
+        return None
+    try:
+        return prepare_dataset(Path(path))
+    except (InvalidDatasetError, ValueError):
+        return None
+
+
+def comparison_markdown(cmp: Comparison, a: str, b: str, costs: tuple[RunCost, RunCost] | None) -> str:
+    pf = cmp.pass_fail
+    lines = [
+        f"**{cmp.verdict}** — {cmp.recommendation}",
+        "",
+        f"| | A `{a}` | B `{b}` | B − A | test | p | effect | MDE (80% power) |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| pass rate | {pf.rate_a.format(3)} | {pf.rate_b.format(3)} | {pf.diff.format(3)} | {pf.test.name} | "
+        f"{_p(pf.test.p_value)} | {pf.effect_size.name} {_f(pf.effect_size.value)} | {_f(pf.mde.difference)} |",
+    ]
+    if cmp.scores is not None:
+        sc = cmp.scores
+        lines.append(
+            f"| score | {sc.mean_a.format(3)} | {sc.mean_b.format(3)} | {sc.diff.format(3)} | {sc.test.name} | "
+            f"{_p(sc.test.p_value)} | {sc.effect_size.name} {_f(sc.effect_size.value)} | {_f(sc.mde.difference)} |"
+        )
+    lines += ["", cmp.pairing_note]
+    if costs is not None:
+        lines += ["", f"A: {costs[0].markdown()}", "", f"B: {costs[1].markdown()}"]
+    return "\n".join(lines)
+
+
+def _f(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def _p(p: float | None) -> str:
+    return "—" if p is None else (f"{p:.2g}" if p < 0.001 else f"{p:.3f}")
+
+
+def compare_command(
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="Baseline run id.")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="Candidate run id.")],
+    store_target: Annotated[str | None, typer.Option("--store", help="SQLAlchemy URL or SQLite file.")] = None,
+    min_n: Annotated[int, typer.Option("--min-n", min=2, help="Below this many samples: insufficient_data.")] = 20,
+    trivial: Annotated[
+        float, typer.Option("--trivial", min=0.0, help="Pass-rate change (fraction) too small to matter.")
+    ] = 0.02,
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0001, max=0.5)] = 0.05,
+    cost_model: Annotated[
+        str | None, typer.Option("--cost-model", help="tutoring | support_desk: dollars per N sessions.")
+    ] = None,
+    sessions: Annotated[int, typer.Option("--sessions", min=1, help="N for the cost model.")] = 1000,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a markdown section here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Paired (McNemar / Wilcoxon) or unpaired (two-proportion / Welch) comparison with a deploy verdict."""
+    try:
+        store = Store(store_target)
+        info_a, info_b = store.get_run(run_a), store.get_run(run_b)
+    except StoreError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    cmp = compare_runs(
+        run_outcomes(store, run_a), run_outcomes(store, run_b), min_n=min_n, trivial_diff=trivial, alpha=alpha
+    )
+    costs: tuple[RunCost, RunCost] | None = None
+    if cost_model is not None:
+        spec = CostModelSpec(preset=cost_model, sessions=sessions)
+        ds_a, ds_b = _dataset_of(info_a), _dataset_of(info_b)
+        if ds_a is not None and ds_b is not None:
+            costs = (run_cost(store, run_a, ds_a, info_a.arm, spec), run_cost(store, run_b, ds_b, info_b.arm, spec))
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(comparison_markdown(cmp, run_a, run_b, costs) + "\n", encoding="utf-8")
+    if as_json:
+        data = cmp.model_dump(mode="json")
+        if costs is not None:
+            data["cost"] = {"a": costs[0].model_dump(mode="json"), "b": costs[1].model_dump(mode="json")}
+        out.print_json(json.dumps(data))
+        return
+    colour = {"regression": "red", "improvement": "green"}.get(cmp.verdict, "yellow")
+    out.print(f"[bold {colour}]{cmp.verdict}[/]: {cmp.recommendation}", highlight=False)
+    table = Table(
+        title=f"A = {run_a} ({info_a.arm or info_a.spec_name})   B = {run_b} ({info_b.arm or info_b.spec_name})"
+    )
+    for col in ("metric", "A", "B", "B − A", "test", "p", "effect size", "MDE (80% power)"):
+        table.add_column(col)
+    pf = cmp.pass_fail
+    table.add_row(
+        "pass rate",
+        pf.rate_a.format(3),
+        pf.rate_b.format(3),
+        pf.diff.format(3),
+        pf.test.name,
+        _p(pf.test.p_value),
+        f"{pf.effect_size.name} {_f(pf.effect_size.value)}",
+        _f(pf.mde.difference),
+    )
+    if cmp.scores is not None:
+        sc = cmp.scores
+        table.add_row(
+            "score",
+            sc.mean_a.format(3),
+            sc.mean_b.format(3),
+            sc.diff.format(3),
+            sc.test.name,
+            _p(sc.test.p_value),
+            f"{sc.effect_size.name} {_f(sc.effect_size.value)}",
+            _f(sc.mde.difference),
+        )
+    out.print(table)
+    out.print(cmp.pairing_note, highlight=False)
+    for note in cmp.notes:
+        out.print(f"[dim]- {note}[/]", highlight=False)
+    if costs is not None:
+        out.print(f"A: {costs[0].markdown()}\nB: {costs[1].markdown()}", highlight=False)

@@ -1,0 +1,293 @@
+"""The run engine: results stored as they complete, resume after kill -9, error isolation, gates, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from evalwheel.cli import app
+from evalwheel.runs.dataset_source import prepare_dataset
+from evalwheel.runs.engine import execute, plan_run
+from evalwheel.runs.spec import SpecError, load_spec, spec_from_dict
+from evalwheel.store import Store
+
+runner = CliRunner()
+
+SOLVER = """
+import asyncio, os
+from evalwheel.types import Output
+
+async def answer(sample, ctx):
+    delay = float(ctx.config.get("delay", 0))
+    with open(ctx.config["log"], "a") as fh:
+        fh.write(sample.id + "\\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    await asyncio.sleep(delay)
+    if sample.metadata.get("explode"):
+        raise RuntimeError("boom in the user's app")
+    if sample.metadata.get("wrong") or sample.id in ctx.config.get("broken", []):
+        return "nope"
+    return sample.reference
+"""
+
+
+def write_project(
+    tmp: Path, n: int = 8, *, delay: float = 0.0, gates: dict | None = None, broken: tuple[str, ...] = ()
+) -> Path:
+    lines = []
+    for i in range(n):
+        meta: dict[str, object] = {}
+        if i == 1:
+            meta["wrong"] = True
+        part = "golden" if i == 0 else "distribution"
+        lines.append(
+            json.dumps({"id": f"s{i:03d}", "partition": part, "input": f"q{i}", "reference": f"a{i}", "metadata": meta})
+        )
+    (tmp / "data.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp / "app.py").write_text(SOLVER)
+    spec = {
+        "name": "engine-test",
+        "dataset": "data.jsonl",
+        "solver": {
+            "type": "python",
+            "function": "app.py:answer",
+            "options": {"delay": delay, "log": str(tmp / "calls.log"), "broken": list(broken)},
+        },
+        "graders": [{"name": "exact"}],
+        "gates": gates
+        if gates is not None
+        else {"golden": {"min_pass_rate": 1.0}, "distribution": {"min_pass_rate": 0.5}},
+        "concurrency": 2,
+        "store": "runs.sqlite",
+    }
+    import yaml
+
+    (tmp / "spec.yaml").write_text(yaml.safe_dump(spec))
+    return tmp / "spec.yaml"
+
+
+async def run_spec(spec_path: Path, **kw: object):
+    spec = load_spec(spec_path)
+    plan = plan_run(spec)
+    ds = prepare_dataset(spec.dataset_path)
+    store = Store(spec.resolve("runs.sqlite"))
+    try:
+        return await execute(plan, ds, store, **kw), store  # type: ignore[arg-type]
+    finally:
+        await plan.aclose()
+
+
+async def test_every_sample_stored_with_status(tmp_path: Path) -> None:
+    spec_path = write_project(tmp_path)
+    outcome, store = await run_spec(spec_path)
+    results = {r.sample_id: r for r in store.iter_results(outcome.run.run_id)}
+    assert len(results) == 8
+    assert results["s001"].status == "failed"
+    assert results["s000"].status == "passed"
+    assert outcome.counts == {"passed": 7, "failed": 1}
+    assert outcome.run.status == "finished"
+
+
+async def test_error_is_isolated_and_counted(tmp_path: Path) -> None:
+    spec_path = write_project(tmp_path)
+    data = (tmp_path / "data.jsonl").read_text().splitlines()
+    row = json.loads(data[3])
+    row["metadata"]["explode"] = True
+    data[3] = json.dumps(row)
+    (tmp_path / "data.jsonl").write_text("\n".join(data) + "\n")
+    outcome, store = await run_spec(spec_path)
+    results = {r.sample_id: r for r in store.iter_results(outcome.run.run_id)}
+    assert results["s003"].status == "error"
+    assert "boom in the user's app" in (results["s003"].error or "")
+    assert outcome.counts["passed"] == 6  # the others still ran
+
+
+async def test_retry_errors_reruns_only_errored(tmp_path: Path) -> None:
+    spec_path = write_project(tmp_path)
+    data = (tmp_path / "data.jsonl").read_text().splitlines()
+    row = json.loads(data[3])
+    row["metadata"]["explode"] = True
+    original = data[3]
+    data[3] = json.dumps(row)
+    (tmp_path / "data.jsonl").write_text("\n".join(data) + "\n")
+    outcome, store = await run_spec(spec_path)
+    run_id = outcome.run.run_id
+    (tmp_path / "data.jsonl").write_text("\n".join([*data[:3], original, *data[4:]]) + "\n")  # the app is fixed
+    (tmp_path / "calls.log").write_text("")
+    again, store = await run_spec(spec_path, resume=run_id, retry_errors=True)
+    assert again.executed == 1 and again.skipped == 7
+    assert (tmp_path / "calls.log").read_text().split() == ["s003"]
+    statuses = Counter(r.status for r in store.iter_results(run_id))
+    assert statuses == {"passed": 7, "failed": 1}
+
+
+async def test_unscored_is_not_failed(tmp_path: Path) -> None:
+    spec_path = write_project(tmp_path)
+    # regex grader with a reference-free config passes/fails; a json_schema grader on non-JSON text fails.
+    # Use a grader that returns passed=None: semantic_similarity without a reference is unscored.
+    lines = [json.loads(x) for x in (tmp_path / "data.jsonl").read_text().splitlines()]
+    for row in lines:
+        row.pop("reference")
+        row["metadata"]["wrong"] = False
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    (tmp_path / "app.py").write_text(SOLVER.replace("return sample.reference", 'return "text"'))
+    outcome, _ = await run_spec(spec_path)
+    assert outcome.counts == {"unscored": 8}
+
+
+def test_budget_stops_scheduling(tmp_path: Path) -> None:
+    spec = spec_from_dict(
+        {
+            "name": "b",
+            "dataset": "d.jsonl",
+            "solver": {"type": "recorded", "path": "r.jsonl"},
+            "graders": [{"name": "exact"}],
+            "budget": {"max_usd": 0.5},
+        },
+        base_dir=tmp_path,
+    )
+    assert spec.budget.max_usd == 0.5
+
+
+def test_spec_errors_name_the_field(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as exc:
+        spec_from_dict(
+            {"name": "x", "dataset": "d.jsonl", "solver": {"type": "recorded"}, "graders": []}, source="s.yaml"
+        )
+    text = str(exc.value)
+    assert "s.yaml: solver" in text and "needs path" in text
+    assert "s.yaml: graders" in text
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    spec_path = write_project(tmp_path)
+    ok = runner.invoke(app, ["run", str(spec_path), "--no-progress", "--json"])
+    assert ok.exit_code == 0, ok.output
+    payload = json.loads(ok.output)
+    assert payload["summary"]["overall"]["passed"] == 7
+    # golden sample made wrong -> the golden gate fails -> exit 1
+    (tmp_path / "f").mkdir()
+    failing = write_project(tmp_path / "f")
+    rows = [json.loads(x) for x in (failing.parent / "data.jsonl").read_text().splitlines()]
+    rows[0]["metadata"]["wrong"] = True
+    (failing.parent / "data.jsonl").write_text("\n".join(json.dumps(x) for x in rows) + "\n")
+    gate = runner.invoke(
+        app,
+        [
+            "run",
+            str(failing),
+            "--no-progress",
+            "--junit",
+            str(tmp_path / "j.xml"),
+            "--markdown",
+            str(tmp_path / "s.md"),
+        ],
+    )
+    assert gate.exit_code == 1, gate.output
+    assert "golden" in (tmp_path / "s.md").read_text()
+    assert "<testsuite" in (tmp_path / "j.xml").read_text()
+    # broken spec -> exit 2 naming the field
+    (tmp_path / "bad.yaml").write_text("name: x\ndataset: data.jsonl\nsolver: {type: nope}\ngraders: [{name: exact}]\n")
+    bad = runner.invoke(app, ["run", str(tmp_path / "bad.yaml"), "--no-progress"])
+    assert bad.exit_code == 2 and "solver.type" in bad.output
+    # unknown grader -> exit 2
+    (tmp_path / "bad2.yaml").write_text(
+        "name: x\ndataset: data.jsonl\nsolver: {type: recorded, path: r.jsonl}\ngraders: [{name: nope}]\n"
+    )
+    (tmp_path / "r.jsonl").write_text("")
+    bad2 = runner.invoke(app, ["run", str(tmp_path / "bad2.yaml"), "--no-progress"])
+    assert bad2.exit_code == 2 and "unknown grader 'nope'" in bad2.output
+
+
+def test_too_many_errors_exit_3(tmp_path: Path) -> None:
+    spec_path = write_project(tmp_path)
+    (tmp_path / "app.py").write_text(SOLVER.replace('if sample.metadata.get("explode")', "if True"))
+    res = runner.invoke(app, ["run", str(spec_path), "--no-progress"])
+    assert res.exit_code == 3, res.output
+
+
+def test_golden_lock_fails_the_run(tmp_path: Path) -> None:
+    spec_path = write_project(tmp_path)
+    assert runner.invoke(app, ["dataset", "lock", str(tmp_path / "data.jsonl")]).exit_code == 0
+    rows = [json.loads(x) for x in (tmp_path / "data.jsonl").read_text().splitlines()]
+    rows[0]["reference"] = "changed"
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(x) for x in rows) + "\n")
+    res = runner.invoke(app, ["run", str(spec_path), "--no-progress"])
+    assert res.exit_code == 2
+    assert "s000" in res.output and "evalwheel dataset lock" in res.output
+
+
+def test_regression_gate_against_latest_baseline(tmp_path: Path) -> None:
+    spec_path = write_project(tmp_path, gates={"regression": {"max_drop": 0.0}})
+    assert runner.invoke(app, ["run", str(spec_path), "--no-progress"]).exit_code == 0
+    write_project(tmp_path, gates={"regression": {"max_drop": 0.0}}, broken=("s005",))  # the app regressed
+    res = runner.invoke(app, ["run", str(spec_path), "--no-progress", "--json"])
+    assert res.exit_code == 1, res.output
+    gates = json.loads(res.output)["gates"]["gates"]
+    regression = next(g for g in gates if g["name"] == "regression")
+    assert "s005" in regression["failing_samples"]
+
+
+def test_dry_run_estimates_without_running(tmp_path: Path) -> None:
+    spec_path = write_project(tmp_path)
+    res = runner.invoke(app, ["run", str(spec_path), "--dry-run", "--json"])
+    assert res.exit_code == 0, res.output
+    est = json.loads(res.output)
+    assert est["units"] == 8
+    assert not (tmp_path / "calls.log").exists()
+
+
+def test_resume_after_kill_minus_9(tmp_path: Path) -> None:
+    """A real subprocess killed mid-run loses nothing and never re-runs a finished sample."""
+    n = 40
+    spec_path = write_project(tmp_path, n=n, delay=0.15)
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evalwheel.cli", "run", str(spec_path), "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    db = tmp_path / "runs.sqlite"
+    deadline = time.time() + 60
+    done_before = 0
+    while time.time() < deadline:
+        time.sleep(0.1)
+        if db.exists():
+            try:
+                store = Store(db)
+                runs = store.list_runs()
+                if runs:
+                    done_before = store.count_results(runs[0].run_id)
+                store.close()
+            except Exception:
+                continue
+            if done_before >= 8:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 8 <= done_before < n, "the run should be killed part-way"
+    store = Store(db)
+    run = store.list_runs()[0]
+    assert run.status == "running"  # killed: never marked finished
+    finished_at_kill = {r.sample_id for r in store.iter_results(run.run_id)}
+    calls_before = Counter((tmp_path / "calls.log").read_text().split())
+    res = runner.invoke(app, ["run", str(spec_path), "--no-progress", "--resume", run.run_id])
+    assert res.exit_code == 0, res.output
+    results = list(store.iter_results(run.run_id))
+    assert len(results) == n and len({r.sample_id for r in results}) == n
+    calls = Counter((tmp_path / "calls.log").read_text().split())
+    for sid in finished_at_kill:
+        assert calls[sid] == calls_before[sid] == 1, f"{sid} was finished before the kill but called again"
+    assert store.get_run(run.run_id).status == "finished"
