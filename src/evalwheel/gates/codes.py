@@ -18,7 +18,7 @@ class ExitCode(IntEnum):
     TOO_MANY_ERRORS = 3
 
 
-_PRECEDENCE = {ExitCode.OK: 0, ExitCode.GATE_FAILED: 1, ExitCode.TOO_MANY_ERRORS: 3, ExitCode.BAD_INPUT: 2}
+_PRECEDENCE = {ExitCode.OK: 0, ExitCode.GATE_FAILED: 1, ExitCode.TOO_MANY_ERRORS: 2, ExitCode.BAD_INPUT: 3}
 
 
 def worst(codes: Iterable[ExitCode]) -> ExitCode:

@@ -2,9 +2,11 @@
 
 CI systems (GitHub's test reporters, GitLab, Jenkins) already know how to show JUnit, so a failing golden
 sample appears next to the unit tests with its failing graders' reasons. Mapping, documented in
-docs/ci.md: a failed gate or sample is a <failure>, an errored sample an <error>, a skipped gate or an
-unscored sample <skipped>; a report-only gate that missed its threshold passes with a note in
-<system-out>. Built with ElementTree, with characters XML 1.0 cannot carry (ANSI escapes, NULs from a
+docs/ci.md: a failed gate is a <failure>; a failed sample a <failure> and an errored one an <error> when
+a failed gate covers it (otherwise it was tolerated by a passing gate, e.g. 3 misses under a 0.8 threshold,
+and passes with its reasons in <system-out>, so the test view is red exactly when the build is); a
+skipped gate or an unscored sample is <skipped>; a report-only gate that missed its threshold passes with
+a note in <system-out>. Built with ElementTree, with characters XML 1.0 cannot carry (ANSI escapes, NULs from a
 model's output) removed first, so the file always parses.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import Literal
 
 from evalwheel.gates.evaluate import GateReport, GateResult
 from evalwheel.gates.summary import RunSummary, SampleRecord
@@ -57,25 +60,69 @@ def _gate_case(suite: ET.Element, gate: GateResult) -> str:
     return gate.status
 
 
-def _sample_case(suite: ET.Element, partition: str, rec: SampleRecord) -> str:
+SampleFailures = Literal["gated", "all"]
+
+
+class _Blame:
+    """Which failing samples a failed enforced gate holds responsible (those are the red test cases)."""
+
+    def __init__(self, report: GateReport) -> None:
+        failed = report.failed_gates
+        self.partitions = {g.name for g in failed if g.partition is not None and g.partition == g.name}
+        self.strict_partitions = {
+            g.name for g in failed if g.name in self.partitions and g.details.get("basis") == "all"
+        }
+        self.errors = any(g.name == "error_rate" for g in failed)
+        self.listed = {sid for g in failed for sid in g.failing_samples}
+        self.gates = {g.name: g for g in report.gates}
+
+    def red(self, rec: SampleRecord) -> bool:
+        if rec.sample_id in self.listed:
+            return True
+        if rec.status == "failed":
+            return rec.partition in self.partitions
+        if rec.status == "error":
+            return self.errors or rec.partition in self.strict_partitions
+        return False
+
+    def why_tolerated(self, rec: SampleRecord) -> str:
+        gate = self.gates.get("error_rate" if rec.status == "error" else rec.partition)
+        if gate is None:
+            return f"no gate on the {rec.partition} partition"
+        return f"within the passing {gate.name} gate ({gate.message})"
+
+
+def _reasons(rec: SampleRecord) -> tuple[str, str]:
+    """(one-line message, multi-line body) for a failed sample."""
+    reasons = "; ".join(f"{n.grader}: {n.reason}" if n.reason else n.grader for n in rec.failures)
+    body = "\n".join(
+        f"[epoch {n.epoch}] {n.grader}: {n.reason}" if rec.epochs > 1 else f"{n.grader}: {n.reason}"
+        for n in rec.failures
+    )
+    epochs = f" in {rec.failed}/{rec.epochs} epochs" if rec.epochs > 1 else ""
+    return f"failed{epochs}: {reasons or 'no grader reason'}", body or "failed"
+
+
+def _sample_case(suite: ET.Element, partition: str, rec: SampleRecord, blame: _Blame | None) -> str:
     attrs = {"classname": f"{SUITE_PREFIX}.{partition}", "name": rec.sample_id}
     if rec.latency_ms is not None:
         attrs["time"] = f"{rec.latency_ms / 1000.0:.3f}"
     case = _el(suite, "testcase", **attrs)
     status = rec.status
-    epochs = f" in {rec.failed}/{rec.epochs} epochs" if rec.epochs > 1 else ""
-    if status == "failed":
-        reasons = "; ".join(f"{n.grader}: {n.reason}" if n.reason else n.grader for n in rec.failures)
-        body = "\n".join(
-            f"[epoch {n.epoch}] {n.grader}: {n.reason}" if rec.epochs > 1 else f"{n.grader}: {n.reason}"
-            for n in rec.failures
-        )
-        _el(case, "failure", body or "failed", message=_short(f"failed{epochs}: {reasons or 'no grader reason'}"),
-            type="sample-failed")
-    elif status == "error":
-        _el(case, "error", rec.error or "", message=_short(rec.error or "error"), type="sample-error")
-    elif status == "unscored":
+    if status == "unscored":
         _el(case, "skipped", message="unscored: no gating grader reached a verdict")
+        return status
+    if status == "passed":
+        return status
+    message, body = _reasons(rec) if status == "failed" else (rec.error or "error", rec.error or "")
+    if blame is not None and not blame.red(rec):
+        detail = f"\n{body}" if status == "failed" and rec.epochs > 1 else ""
+        _el(case, "system-out", f"tolerated ({blame.why_tolerated(rec)}): {message}{detail}")
+        return "passed"
+    if status == "failed":
+        _el(case, "failure", body, message=_short(message), type="sample-failed")
+    else:
+        _el(case, "error", body, message=_short(message), type="sample-error")
     return status
 
 
@@ -88,8 +135,17 @@ def _count(statuses: list[str]) -> dict[str, str]:
     }
 
 
-def junit_xml(report: GateReport, summary: RunSummary, *, include_samples: bool = True) -> str:
-    """The run as a JUnit XML document (UTF-8 text with declaration); counts are set on every suite."""
+def junit_xml(
+    report: GateReport, summary: RunSummary, *, include_samples: bool = True, sample_failures: SampleFailures = "gated"
+) -> str:
+    """The run as a JUnit XML document (UTF-8 text with declaration); counts are set on every suite.
+
+    `sample_failures="gated"` (default) makes a failing sample a red <failure>/<error> only when a failed
+    enforced gate covers it (its partition's gate, the error-rate gate, or a gate that lists it), so the
+    test view is red exactly when the build is; tolerated failures pass with the reasons in <system-out>.
+    `"all"` makes every failing sample red.
+    """
+    blame = _Blame(report) if sample_failures == "gated" else None
     root = ET.Element("testsuites", {"name": SUITE_PREFIX})
     all_statuses: list[str] = []
 
@@ -109,7 +165,8 @@ def junit_xml(report: GateReport, summary: RunSummary, *, include_samples: bool 
     if include_samples:
         for partition in summary.partitions:
             suite = _el(root, "testsuite", name=f"{SUITE_PREFIX}.{partition}")
-            statuses = [_sample_case(suite, partition, r) for r in summary.samples.values() if r.partition == partition]
+            records = [r for r in summary.samples.values() if r.partition == partition]
+            statuses = [_sample_case(suite, partition, r, blame) for r in records]
             suite.attrib.update(_count(statuses))
             all_statuses += statuses
 

@@ -300,7 +300,7 @@ def _run_arm(
         "cost_usd": outcome.cost_usd,
         "budget_exhausted": outcome.budget_exhausted,
         "wall_s": outcome.wall_s,
-        "summary": summary.model_dump(mode="json", exclude={"samples"}),
+        "summary": summary.figures(),
         "gates": report.model_dump(mode="json"),
         "exit_code": int(report.exit_code),
         "cost_model": None if cost is None else cost.model_dump(mode="json"),

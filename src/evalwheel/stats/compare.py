@@ -29,13 +29,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import stats as st
 
 from evalwheel.stats.intervals import Interval, mean_ci, proportion_ci
+
+
+def _scipy_stats() -> Any:
+    """scipy.stats, imported on first use: it costs ~0.5 s of start-up that most commands never need."""
+    from scipy import stats
+
+    return stats
+
 
 Verdict = Literal["regression", "improvement", "no_change", "significant_but_trivial", "insufficient_data"]
 
@@ -179,10 +186,10 @@ def mcnemar_test(a_only: int, b_only: int) -> TestResult:
     if n == 0:
         return TestResult(name="mcnemar-exact", statistic=0.0, p_value=1.0)
     if n < EXACT_MCNEMAR_BELOW:
-        p = float(st.binomtest(min(a_only, b_only), n, 0.5).pvalue)
+        p = float(_scipy_stats().binomtest(min(a_only, b_only), n, 0.5).pvalue)
         return TestResult(name="mcnemar-exact", statistic=float(min(a_only, b_only)), p_value=min(1.0, p))
     chi2 = (abs(a_only - b_only) - 1.0) ** 2 / n
-    return TestResult(name="mcnemar-chi2-cc", statistic=chi2, p_value=float(st.chi2.sf(chi2, 1)), df=1.0)
+    return TestResult(name="mcnemar-chi2-cc", statistic=chi2, p_value=float(_scipy_stats().chi2.sf(chi2, 1)), df=1.0)
 
 
 def two_proportion_test(x_a: int, n_a: int, x_b: int, n_b: int) -> TestResult:
@@ -194,12 +201,12 @@ def two_proportion_test(x_a: int, n_a: int, x_b: int, n_b: int) -> TestResult:
     expected = [n * k / total for n in (n_a, n_b) for k in (passes, total - passes)]
     if min(expected) < FISHER_MIN_EXPECTED:
         table = [[x_a, n_a - x_a], [x_b, n_b - x_b]]
-        p = float(st.fisher_exact(table, alternative="two-sided").pvalue)
+        p = float(_scipy_stats().fisher_exact(table, alternative="two-sided").pvalue)
         return TestResult(name="fisher-exact", statistic=None, p_value=min(1.0, p))
     pooled = passes / total
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
     z = (x_b / n_b - x_a / n_a) / se
-    return TestResult(name="two-proportion-z", statistic=z, p_value=float(2 * st.norm.sf(abs(z))))
+    return TestResult(name="two-proportion-z", statistic=z, p_value=float(2 * _scipy_stats().norm.sf(abs(z))))
 
 
 def cohen_h(p_a: float, p_b: float) -> float:
@@ -231,7 +238,7 @@ def cohen_dz(diffs: Sequence[float]) -> float | None:
 
 
 def _z_sum(alpha: float, power: float) -> float:
-    return float(st.norm.ppf(1 - alpha / 2) + st.norm.ppf(power))
+    return float(_scipy_stats().norm.ppf(1 - alpha / 2) + _scipy_stats().norm.ppf(power))
 
 
 def mde_proportion(
@@ -346,7 +353,7 @@ def wilcoxon_test(diffs: Sequence[float]) -> TestResult:
         return TestResult(
             name="wilcoxon-signed-rank", statistic=0.0 if d.size else None, p_value=1.0 if d.size else None
         )
-    res = st.wilcoxon(d, zero_method="wilcox")
+    res = _scipy_stats().wilcoxon(d, zero_method="wilcox")
     return TestResult(name="wilcoxon-signed-rank", statistic=float(res.statistic), p_value=float(res.pvalue))
 
 
@@ -371,7 +378,7 @@ def welch_test(a: Sequence[float], b: Sequence[float], confidence: float = 0.95)
             TestResult(name="welch-t", statistic=None, p_value=p),
             Interval(estimate=diff, low=diff, high=diff, n=n, confidence=confidence, method="welch"),
         )
-    res = st.ttest_ind(xb, xa, equal_var=False)
+    res = _scipy_stats().ttest_ind(xb, xa, equal_var=False)
     ci = res.confidence_interval(confidence_level=confidence)
     return (
         TestResult(name="welch-t", statistic=float(res.statistic), p_value=float(res.pvalue), df=float(res.df)),

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import stats as st
+
+
+def _scipy_stats() -> Any:
+    """scipy.stats, imported on first use: it costs ~0.5 s of start-up that most commands never need."""
+    from scipy import stats
+
+    return stats
+
 
 Method = Literal["t", "bootstrap"]
 
@@ -74,7 +81,7 @@ def mean_ci(
         if sem == 0.0:
             low = high = mean
         else:
-            tcrit = float(st.t.ppf(0.5 + confidence / 2.0, df=n - 1))
+            tcrit = float(_scipy_stats().t.ppf(0.5 + confidence / 2.0, df=n - 1))
             low, high = mean - tcrit * sem, mean + tcrit * sem
     elif method == "bootstrap":
         rng = np.random.default_rng(seed)
@@ -97,7 +104,7 @@ def proportion_ci(successes: int, n: int, confidence: float = 0.95) -> Interval:
     if n == 0:
         return Interval(estimate=None, low=None, high=None, n=0, confidence=confidence, method="wilson")
     p = successes / n
-    z = float(st.norm.ppf(0.5 + confidence / 2.0))
+    z = float(_scipy_stats().norm.ppf(0.5 + confidence / 2.0))
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
