@@ -4,6 +4,7 @@ judges, threshold tuning on synthetic scores, and the `calibrate_app` CLI (JSON 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import json
 import sys
@@ -24,6 +25,7 @@ from evalwheel.calibration import (
     load_llmbar,
 )
 from evalwheel.calibration.cli import calibrate_app
+from evalwheel.calibration.record import load_calibration_record
 from evalwheel.datasets.faithbench import load_faithbench
 from evalwheel.models.http import OpenAIModel
 from evalwheel.models.reliability import RetryPolicy
@@ -338,3 +340,39 @@ def test_cli_unknown_model_exits_2() -> None:
     result = runner.invoke(calibrate_app, ["pairwise", "--llmbar", str(LLMBAR), "--model", "nonsense", "--json"])
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0 and "unknown model 'nonsense'" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------- records (--out)
+
+
+async def test_pairwise_agreement_counts_ties_as_disagreement() -> None:
+    async with RoutedJudge(first_always) as srv:
+        res = await calibrate_pairwise(load_llmbar(LLMBAR), judge(srv))
+    assert res.agreement is not None and res.agreement.labels == ["A", "B", "tie"]
+    assert res.agreement.confusion == [[0, 0, 2], [0, 0, 2], [0, 0, 0]] and res.agreement.accuracy == 0.0
+
+
+def test_cli_pairwise_out_writes_record(tmp_path: Path) -> None:
+    out = tmp_path / "rec" / "pairwise.json"
+    with served(correct) as srv:
+        model = f"{srv.base_url}#fake"
+        args = ["pairwise", "--llmbar", str(LLMBAR), "--model", model, "--no-cache", "--no-progress", "--out", str(out)]
+        result = runner.invoke(calibrate_app, args)
+    assert result.exit_code == 0, result.output
+    rec = load_calibration_record(out)
+    assert rec.task == "pairwise" and rec.grader == "judge.pairwise" and rec.model == model
+    assert rec.kappa == 1.0 and rec.accuracy == 1.0 and rec.n == 4 and rec.dataset.items == 4
+    assert rec.dataset.sha256 == hashlib.sha256(LLMBAR.read_bytes()).hexdigest()
+
+
+def test_cli_faithfulness_out_writes_record(tmp_path: Path) -> None:
+    out = tmp_path / "faith.json"
+    with served(faith) as srv:
+        args = ["faithfulness", "--faithbench", str(FAITHBENCH), "--model", f"{srv.base_url}#fake", "--no-cache"]
+        result = runner.invoke(calibrate_app, [*args, "--no-progress", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rec = load_calibration_record(out)
+    assert rec.task == "faithfulness" and rec.grader == "faithfulness"
+    assert rec.n == 5 and rec.scored == 4 and rec.unscored == 1
+    assert rec.kappa == pytest.approx(0.5) and rec.accuracy == 0.75
+    assert rec.threshold is not None and rec.n_heldout == 2 and rec.seed == 0

@@ -3,7 +3,7 @@
 - `calibrate_pairwise`: the order-swapped pairwise judge (`compare_pair`) on labelled pairs. `accuracy` counts a
   tie (a verdict that flipped with the order) as wrong; `accuracy_ties_half` counts it as half right; both are
   over the scored pairs (unscored pairs are counted separately, never as wrong). Also position consistency,
-  the length-bias figure and n.
+  the length-bias figure, n, and the agreement (kappa) of the judge's winner A / B / tie with the gold winner.
 - `calibrate_faithfulness`: the `faithfulness` grader's `has_hallucinations` against the binary FaithBench
   label (confusion, per-label precision/recall, macro-F1, kappa via `stats.agreement`); items where it is
   undetermined are counted as unscored. The faithfulness score is also threshold-tuned (`calibrate_threshold`).
@@ -155,6 +155,8 @@ class PairwiseCalibration(BaseModel):
     tie_rate: float | None
     position_consistency: float | None
     length_bias: LengthBias
+    # Gold winner vs the judge's (labels A, B, tie) over the scored pairs: the kappa a calibration record keeps.
+    agreement: Agreement | None = None
 
 
 async def calibrate_pairwise(
@@ -194,6 +196,7 @@ async def calibrate_pairwise(
         tie_rate=ties / k if k else None,
         position_consistency=position_consistency(verdicts),
         length_bias=length_bias(labelled),
+        agreement=agreement([p.gold for p, _ in scored], [str(v.winner) for _, v in scored], ["A", "B", "tie"]),
     )
 
 

@@ -22,23 +22,18 @@ from evalwheel.datasets.lock import GoldenLockError, LockFileError
 from evalwheel.datasets.samples import InvalidDatasetError
 from evalwheel.gates import (
     ExitCode,
-    GateConfig,
     GateConfigError,
     GateReport,
-    JudgeAgreementRequirement,
     RunSummary,
-    evaluate_gates,
     gates_from_spec,
     junit_xml,
     markdown_summary,
-    summarize,
     worst,
 )
 from evalwheel.models.base import ModelConfigError
-from evalwheel.runs.costing import run_cost
+from evalwheel.runs.api import run_eval, store_for
 from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
 from evalwheel.runs.engine import Progress as EngineProgress
-from evalwheel.runs.engine import RunOutcome, execute, plan_run
 from evalwheel.runs.estimate import estimate_run
 from evalwheel.runs.spec import EvalSpec, SpecError, load_spec
 from evalwheel.solvers.python import SolverImportError
@@ -92,24 +87,6 @@ def _progress_bar(enabled: bool, label: str) -> tuple[Progress, EngineProgress]:
         bar.update(task, advance=1, status=text)
 
     return bar, EngineProgress(start=start, advance=advance)
-
-
-def _store_for(spec: EvalSpec, override: str | None) -> Store:
-    """--store wins; else the spec's `store` (a path relative to the spec, or a URL); else the default file."""
-    if override:
-        return Store(override)
-    if spec.store:
-        return Store(spec.store if "://" in spec.store else spec.resolve(spec.store))
-    return Store(None)
-
-
-def _baseline(store: Store, spec: EvalSpec, arm: str | None, run_id: str, choice: str) -> RunSummary | None:
-    if choice == "none":
-        return None
-    info = store.latest_run(spec.name, arm, exclude=run_id) if choice == "latest" else store.get_run(choice)
-    if info is None:
-        return None
-    return summarize(store.iter_results(info.run_id, with_output=False))
 
 
 def _partition_table(summary: RunSummary, title: str) -> Table:
@@ -186,7 +163,7 @@ def run_command(
         raise _fail("--retry-errors needs --resume RUN_ID")
     try:
         spec = load_spec(spec_path)
-        gate_config, judge_reqs = gates_from_spec(
+        gates_from_spec(  # validated now so that a bad `gates:` fails before any sample runs
             spec.model_dump(mode="json", exclude_none=True), spec_path, spec.base_dir
         )
         dataset = prepare_dataset(spec.dataset_path, spec.lock_path, require_lock=spec.dataset.require_lock)
@@ -199,7 +176,7 @@ def run_command(
             estimates = [estimate_run(spec, dataset, a, cache=cache) for a in arms]
             _print_estimates(estimates, as_json)
             return
-        store = _store_for(spec, store_target)
+        store = store_for(spec, store_target)
     except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
     opts = RunOptions(
@@ -218,7 +195,7 @@ def run_command(
     codes: list[ExitCode] = []
     payloads: list[dict[str, Any]] = []
     for a in arms:
-        code, payload = _run_arm(spec, spec_path, dataset, store, a, gate_config, judge_reqs, opts)
+        code, payload = _run_arm(spec, spec_path, dataset, store, a, opts)
         payloads.append(payload)
         if a is None or spec.solver.gate_arms is None or a in spec.solver.gate_arms:
             codes.append(code)
@@ -250,44 +227,31 @@ def _run_arm(
     dataset: PreparedDataset,
     store: Store,
     arm: str | None,
-    gate_config: GateConfig,
-    judge_reqs: list[JudgeAgreementRequirement],
     opts: RunOptions,
 ) -> tuple[ExitCode, dict[str, Any]]:
     label = spec.name + (f" [{arm}]" if arm else "")
-    try:
-        plan = plan_run(spec, arm, cache=opts.cache, judges=opts.judges)
-    except BAD_INPUT as exc:
-        raise _fail(str(exc)) from None
     bar, hooks = _progress_bar(opts.show_progress, label)
-
-    async def go() -> RunOutcome:
-        try:
-            return await execute(
-                plan,
-                dataset,
-                store,
-                resume=opts.resume,
-                retry_errors=opts.retry_errors,
-                limit=opts.limit,
-                progress=hooks,
-            )
-        finally:
-            await plan.aclose()
-
     try:
         with bar:
-            outcome = asyncio.run(go())
+            result = asyncio.run(
+                run_eval(
+                    spec,
+                    arm=arm,
+                    store=store,
+                    dataset=dataset,
+                    resume=opts.resume,
+                    retry_errors=opts.retry_errors,
+                    limit=opts.limit,
+                    cache=opts.cache,
+                    judges=opts.judges,
+                    baseline=opts.baseline,
+                    progress=hooks,
+                )
+            )
     except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
+    outcome, summary, report, cost = result.outcome, result.summary, result.report, result.cost
     run_id = outcome.run.run_id
-    summary = summarize(store.iter_results(run_id, with_output=False))
-    try:
-        base = _baseline(store, spec, arm, run_id, opts.baseline)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
-    report = evaluate_gates(summary, gate_config, baseline=base, judge_requirements=judge_reqs)
-    cost = run_cost(store, run_id, dataset, arm, spec.cost_model) if spec.cost_model is not None else None
     _write(_suffixed(opts.junit, arm, opts.many), junit_xml(report, summary))
     _write(_suffixed(opts.markdown, arm, opts.many), markdown_summary(report, summary, cost=cost, title=label))
     payload = {

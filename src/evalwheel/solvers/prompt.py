@@ -13,7 +13,10 @@ class _Fields(dict[str, Any]):
     """Missing placeholders are an error naming the placeholder, not a KeyError deep in str.format."""
 
     def __missing__(self, key: str) -> Any:
-        raise KeyError(f"prompt template placeholder {{{key}}} is not a sample field (input, context, reference, id, metadata, tags)")
+        raise KeyError(
+            f"prompt template placeholder {{{key}}} is not a sample field "
+            "(input, context, reference, id, metadata, tags)"
+        )
 
 
 def input_text(sample: Sample) -> str:
@@ -56,4 +59,6 @@ async def prompt_solver(sample: Sample, ctx: SolverContext) -> Output:
     messages = [Message(role="system", content=ctx.config["system"])] if ctx.config.get("system") else []
     messages.append(Message(role="user", content=render(ctx.config["template"], sample)))
     completion = await ctx.model.generate(messages, generate_config(ctx, ctx.config.get("epoch", 0)))
-    return Output(text=completion.text, usage=completion.usage, latency_ms=completion.latency_ms, cached=completion.cached)
+    return Output(
+        text=completion.text, usage=completion.usage, latency_ms=completion.latency_ms, cached=completion.cached
+    )

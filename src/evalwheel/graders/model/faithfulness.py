@@ -25,12 +25,31 @@ Steps:
    `passed` is `faithfulness >= pass_threshold` (default 1.0: no unsupported claim). `confidence` is the share
    of claims that were judged.
 
+**Optional deterministic pre-check** (`precheck: true`, off by default). Before any model call, every sentence of
+the answer is checked for *specifics* that a context must contain for the sentence to be backed by it:
+
+- numbers: a money amount (`$16`, `16 USD`) needs the same amount as money in the context, a percentage (`20%`,
+  `20 percent`) the same percentage, a plain number (`100`, `5,000`, `4.2`) the same value in any form (number
+  words up to a hundred in the context count too). Digits glued to letters (`2FA`, `MP3`) are identifiers, not
+  quantities, and are ignored;
+- capitalised terms: a word with a capital letter (`Salesforce`, `SAML`, `GitHub`) that does not start a sentence
+  must occur in the context (case-insensitively, singular or plural). `I` and its contractions are ignored.
+
+A sentence with a missing specific becomes an UNSUPPORTED claim of `tier` "precheck" (the reason names what is
+missing) without a model call; only the remaining sentences go to the claim split and the model (`tier` "judge").
+This catches wrong prices and invented named features even with a weak judge, and never lets a judge talk a
+missing number into SUPPORTED. It is opt-in because it also flags legitimate specifics absent from the context:
+a person's name in a greeting, arithmetic the context implies (12 x $10 = $120), a title-cased heading.
+`precheck_allow` (a list of phrases, removed case-insensitively before checking, e.g. a sign-off such as
+"Acme Support") exempts known-good phrases. `metadata["precheck"]` reports the sentences checked and flagged.
+
 Unscored (`passed=None`, `value=None`, never NaN), with the reason: no context, an empty answer, no claims,
 or no checkable judged claim (every claim NOT_CHECKABLE or unjudged).
 
 Configuration (GraderContext.config): `judge_model` (a Model or a name for `get_model`; with `judge_models` the
 first one is used), `temperature`, `seed`, `max_tokens`, `max_repairs` (as in `judge.py`), `max_claims`,
-`pass_threshold`, `name` (default "faithfulness"). Per-claim details are in `metadata["claims"]`.
+`pass_threshold`, `name` (default "faithfulness"), `precheck`, `precheck_allow`. Per-claim details are in
+`metadata["claims"]`.
 """
 
 from __future__ import annotations
@@ -101,6 +120,7 @@ class ClaimResult(BaseModel):
     evidence: str = ""
     quote_in_context: bool | None = None
     failure: str | None = None
+    tier: Literal["judge", "precheck"] = "judge"
 
 
 # ------------------------------------------------------------------------------------------- prompts
@@ -235,6 +255,107 @@ async def judge_claim(model: Model, context: str, claim: str, config: Mapping[st
     )
 
 
+# ------------------------------------------------------------------------------------------- deterministic pre-check
+
+_CURRENCY_SIGN = r"[$€£]"
+_CURRENCY_WORD = r"(?:USD|EUR|GBP|dollars?|euros?|pounds?)\b"
+_NUMBER = re.compile(
+    rf"(?<![\w.,])(?P<sign>{_CURRENCY_SIGN}\s?)?(?P<num>\d+(?:,\d{{3}})*(?:\.\d+)?)(?![\w.,]\w|[A-Za-z_])"
+    rf"(?P<suffix>\s?%|\s?percent\b|\s?{_CURRENCY_WORD})?",
+    re.IGNORECASE,
+)
+_WORD_TOKEN = re.compile(r"(?<!\w)[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)?")
+_PRONOUN_I = {"i", "i'm", "i'll", "i've", "i'd", "i’m", "i’ll", "i’ve", "i’d"}
+_SMALL_NUMBERS = (
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"),
+)
+_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100}
+_NUMBER_WORDS = {w: i for i, w in enumerate(_SMALL_NUMBERS)} | _TENS
+
+NumberKind = Literal["money", "percent", "number"]
+
+
+def _numbers(text: str) -> list[tuple[NumberKind, str, str]]:
+    """(kind, normalised value, as written) for every number in `text`."""
+    found: list[tuple[NumberKind, str, str]] = []
+    for m in _NUMBER.finditer(text):
+        value = m.group("num").replace(",", "")
+        if "." in value:
+            value = value.rstrip("0").rstrip(".")
+        value = value.lstrip("0") or "0"
+        suffix = (m.group("suffix") or "").strip().lower()
+        kind: NumberKind = "money" if m.group("sign") or (suffix and suffix[0] not in "%p") else "number"
+        if suffix in ("%", "percent"):
+            kind = "percent"
+        found.append((kind, value, m.group(0).strip()))
+    return found
+
+
+def _context_words(context: str) -> set[str]:
+    return {w.casefold() for w in _WORD_TOKEN.findall(context)}
+
+
+def _known_word(word: str, words: set[str]) -> bool:
+    w = re.sub(r"['’]s$", "", word.casefold())
+    variants = {w, w + "s", w + "es", w[:-1] if w.endswith("s") else w, w[:-2] if w.endswith("es") else w}
+    return bool(variants & words)
+
+
+def _initial_positions(sentence: str) -> set[int]:
+    """Start offsets of words that begin a sentence (also "Hi! Yes, ..." kept together by the split) or follow a
+    colon or a line break, optionally after an opening quote or bracket: such words are capitalised anyway."""
+    return {m.end() for m in re.finditer(r"(?:^|[:.!?\n])\s*[\"'“‘(\[]?", sentence)}
+
+
+def missing_specifics(text: str, context: str, allow: Sequence[str] = ()) -> list[str]:
+    """The numbers and capitalised terms of `text` that `context` does not contain (see the module docstring).
+
+    `text` should be one sentence (a capitalised first word is not a term). `allow` lists phrases that are
+    removed (case-insensitively) before checking. The result keeps the order and spelling of `text`.
+    """
+    for phrase in allow:
+        if phrase.strip():
+            text = re.sub(r"\s+".join(map(re.escape, phrase.split())), " ", text, flags=re.IGNORECASE)
+    ctx_numbers = _numbers(context)
+    words = _context_words(context)
+    by_kind: dict[str, set[str]] = {"money": set(), "percent": set(), "number": set()}
+    for kind, value, _ in ctx_numbers:
+        by_kind[kind].add(value)
+    any_value = by_kind["money"] | by_kind["percent"] | by_kind["number"]
+    any_value |= {str(v) for w, v in _NUMBER_WORDS.items() if w in words}
+    missing: list[str] = []
+    for kind, value, written in _numbers(text):
+        ok = value in by_kind[kind] if kind != "number" else value in any_value
+        if not ok and written not in missing:
+            missing.append(written)
+    initial = _initial_positions(text)
+    in_numbers = [m.span() for m in _NUMBER.finditer(text)]  # "16 USD": the currency word belongs to the number
+    for m in _WORD_TOKEN.finditer(text):
+        word = m.group(0)
+        if m.start() in initial or word.casefold() in _PRONOUN_I or word == word.lower():
+            continue
+        if any(a <= m.start() < b for a, b in in_numbers):
+            continue
+        if not _known_word(word, words) and word not in missing:
+            missing.append(word)
+    return missing
+
+
+def precheck_sentences(answer: str, context: str, allow: Sequence[str] = ()) -> tuple[list[ClaimResult], list[str]]:
+    """(UNSUPPORTED results for sentences with missing specifics, the sentences left for the model)."""
+    flagged: list[ClaimResult] = []
+    rest: list[str] = []
+    for sentence in split_sentences(answer):
+        missing = missing_specifics(sentence, context, allow)
+        if missing:
+            reason = "precheck: not in the context: " + ", ".join(repr(x) for x in missing)
+            flagged.append(ClaimResult(claim=sentence, verdict="UNSUPPORTED", reason=reason, tier="precheck"))
+        else:
+            rest.append(sentence)
+    return flagged, rest
+
+
 class Faithfulness(BaseModel):
     """The aggregate over a list of claim results (see the module docstring for the formula)."""
 
@@ -291,13 +412,26 @@ async def faithfulness(sample: Sample, output: Output, ctx: GraderContext) -> Sc
     if not answer:
         return _unscored(name, "the answer is empty" + (f" ({output.error})" if output.error else ""), meta)
 
-    claims, source, split_failure = await split_claims(model, render_input(sample), answer, config)
-    meta.update(claim_source=source, split_failure=split_failure, truncated=len(claims) > max_claims)
-    claims = claims[:max_claims]
-    if not claims:
+    flagged: list[ClaimResult] = []
+    to_split = answer
+    if config.get("precheck", False):
+        allow = [str(a) for a in config.get("precheck_allow", [])]
+        flagged, rest = precheck_sentences(answer, context, allow)
+        to_split = "\n".join(rest)
+        meta["precheck"] = {"sentences": len(flagged) + len(rest), "flagged": len(flagged)}
+    claims: list[str] = []
+    if to_split.strip():
+        claims, source, split_failure = await split_claims(model, render_input(sample), to_split, config)
+        meta.update(claim_source=source, split_failure=split_failure)
+    else:
+        meta.update(claim_source="precheck", split_failure=None)
+    meta["truncated"] = len(flagged) + len(claims) > max_claims
+    flagged = flagged[:max_claims]
+    claims = claims[: max_claims - len(flagged)]
+    if not claims and not flagged:
         return _unscored(name, "no claims could be extracted from the answer", meta)
 
-    results = list(await asyncio.gather(*(judge_claim(model, context, c, config) for c in claims)))
+    results = flagged + list(await asyncio.gather(*(judge_claim(model, context, c, config) for c in claims)))
     agg = aggregate(results)
     meta.update(
         faithfulness=agg.value,

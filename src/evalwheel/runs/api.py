@@ -1,0 +1,94 @@
+"""Run an eval spec from Python: the same pipeline as `evalwheel run`, returning objects instead of tables.
+
+from evalwheel import run_eval
+result = await run_eval("examples/support/spec.yaml")
+result.report.exit_code, result.summary.overall.pass_rate
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalwheel.gates import GateReport, RunSummary, evaluate_gates, gates_from_spec, summarize
+from evalwheel.runs.costing import RunCost, run_cost
+from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
+from evalwheel.runs.engine import Progress, RunOutcome, execute, plan_run
+from evalwheel.runs.spec import EvalSpec, load_spec, spec_from_dict
+from evalwheel.store import Store
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    outcome: RunOutcome
+    summary: RunSummary
+    report: GateReport
+    cost: RunCost | None
+
+    @property
+    def run_id(self) -> str:
+        return self.outcome.run.run_id
+
+
+def as_spec(spec: EvalSpec | str | Path | dict[str, Any], base_dir: Path | None = None) -> EvalSpec:
+    if isinstance(spec, EvalSpec):
+        return spec
+    if isinstance(spec, dict):
+        return spec_from_dict(spec, base_dir=base_dir)
+    return load_spec(spec)
+
+
+def store_for(spec: EvalSpec, override: str | Path | None = None) -> Store:
+    """An explicit store wins; else the spec's `store` (a path relative to the spec, or a URL); else the default."""
+    if override:
+        return Store(override)
+    if spec.store:
+        return Store(spec.store if "://" in spec.store else spec.resolve(spec.store))
+    return Store(None)
+
+
+def baseline_summary(store: Store, spec: EvalSpec, arm: str | None, run_id: str, choice: str) -> RunSummary | None:
+    """`latest` (the newest finished run of this spec and arm), a run id, or `none`."""
+    if choice == "none":
+        return None
+    info = store.latest_run(spec.name, arm, exclude=run_id) if choice == "latest" else store.get_run(choice)
+    if info is None:
+        return None
+    return summarize(store.iter_results(info.run_id, with_output=False))
+
+
+async def run_eval(
+    spec: EvalSpec | str | Path | dict[str, Any],
+    *,
+    arm: str | None = None,
+    store: Store | str | Path | None = None,
+    dataset: PreparedDataset | None = None,
+    resume: str | None = None,
+    retry_errors: bool = False,
+    limit: int | None = None,
+    cache: bool = True,
+    judges: bool = True,
+    baseline: str = "latest",
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Execute one run (one arm) of a spec, then summarise, gate and cost it from the stored results."""
+    spec = as_spec(spec)
+    gate_config, judge_reqs = gates_from_spec(
+        spec.model_dump(mode="json", exclude_none=True), f"{spec.name} spec", spec.base_dir
+    )
+    dataset = dataset or prepare_dataset(spec.dataset_path, spec.lock_path, require_lock=spec.dataset.require_lock)
+    st = store if isinstance(store, Store) else store_for(spec, store)
+    plan = plan_run(spec, arm, cache=cache, judges=judges)
+    try:
+        outcome = await execute(
+            plan, dataset, st, resume=resume, retry_errors=retry_errors, limit=limit, progress=progress
+        )
+    finally:
+        await plan.aclose()
+    run_id = outcome.run.run_id
+    summary = summarize(st.iter_results(run_id, with_output=False))
+    base = baseline_summary(st, spec, arm, run_id, baseline)
+    report = evaluate_gates(summary, gate_config, baseline=base, judge_requirements=judge_reqs)
+    cost = run_cost(st, run_id, dataset, arm, spec.cost_model) if spec.cost_model is not None else None
+    return EvalResult(outcome, summary, report, cost)
