@@ -49,6 +49,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_checks.py
 	$(BIN)/python benchmarks/bench_response_graders.py
 	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_runs.py
 
 train: $(VENV)/.test-installed
 	$(BIN)/python -m evalwheel.agreement.train

@@ -41,7 +41,6 @@ from evalwheel.runs.engine import execute, plan_run  # noqa: E402
 from evalwheel.runs.spec import load_spec  # noqa: E402
 from evalwheel.store import Store  # noqa: E402
 
-
 FAKE_REPLY = "Let's work it out together: what do you multiply the base by?"  # the fast test double's answer
 
 
@@ -49,8 +48,13 @@ def write_project(root: Path, n: int, base_url: str) -> Path:
     with (root / "data.jsonl").open("w") as fh:
         for i in range(n):
             part = "golden" if i < 5 else "distribution"
-            row = {"id": f"q{i:06d}", "partition": part, "input": f"Question number {i}: what is {i} + 1?",
-                   "reference": FAKE_REPLY, "tags": ["bench"]}
+            row = {
+                "id": f"q{i:06d}",
+                "partition": part,
+                "input": f"Question number {i}: what is {i} + 1?",
+                "reference": FAKE_REPLY,
+                "tags": ["bench"],
+            }
             fh.write(json.dumps(row) + "\n")
     spec = {
         "name": "bench",
@@ -111,8 +115,13 @@ def main() -> None:
         results["cached_in_process"] = {"wall_s": round(wall, 3), "cpu_ms_per_sample": round(cpu * 1000 / n, 3)}
         env = {**os.environ, "EVALWHEEL_CACHE_DIR": str(root / "cache")}
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "evalwheel.cli", "run", str(spec_path), "--no-progress",
-                               "--baseline", "none"], env=env, capture_output=True, text=True, cwd=root)
+        proc = subprocess.run(
+            [sys.executable, "-m", "evalwheel.cli", "run", str(spec_path), "--no-progress", "--baseline", "none"],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=root,
+        )
         results["cached_cli"] = {"wall_s": round(time.perf_counter() - t0, 3), "exit_code": proc.returncode}
         if proc.returncode != 0:
             print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
@@ -136,9 +145,12 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     print(f"samples: {n}")
-    print(f"cold run:          {results['cold']['wall_s']:.2f} s wall, {results['cold']['cpu_ms_per_sample']:.3f} ms CPU/sample")
-    print(f"cached (in proc):  {results['cached_in_process']['wall_s']:.2f} s wall, "
-          f"{results['cached_in_process']['cpu_ms_per_sample']:.3f} ms CPU/sample")
+    cold = results["cold"]
+    print(f"cold run:          {cold['wall_s']:.2f} s wall, {cold['cpu_ms_per_sample']:.3f} ms CPU/sample")
+    print(
+        f"cached (in proc):  {results['cached_in_process']['wall_s']:.2f} s wall, "
+        f"{results['cached_in_process']['cpu_ms_per_sample']:.3f} ms CPU/sample"
+    )
     print(f"cached (CLI):      {results['cached_cli']['wall_s']:.2f} s wall (fresh interpreter, imports included)")
     print(f"peak traced memory: {results['peak_traced_mb']}")
     print(f"targets: {results['targets']}")
