@@ -281,8 +281,10 @@ def _run_arm(
         out.print(_gate_table(report))
         if cost is not None:
             out.print(cost.markdown().replace("**", ""), highlight=False)
+        gating = arm is None or spec.solver.gate_arms is None or arm in spec.solver.gate_arms
+        verdict = f"exit code {int(report.exit_code)}" if gating else "reported only (not in solver.gate_arms)"
         out.print(
-            f"exit code {int(report.exit_code)}; resume with `evalwheel run {spec_path} "
+            f"{verdict}; resume with `evalwheel run {spec_path} "
             + (f"--arm {arm} " if arm else "")
             + f"--resume {run_id}`",
             highlight=False,

@@ -1,0 +1,75 @@
+"""The prompt solver against the fake OpenAI-compatible server (a test double for the HTTP protocol):
+outputs stored, the cached re-run, the dry-run estimate counting cached calls, server errors isolated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evalwheel.runs.api import run_eval
+from evalwheel.runs.dataset_source import prepare_dataset
+from evalwheel.runs.estimate import estimate_run
+from evalwheel.runs.spec import spec_from_dict
+from evalwheel.store import Store
+from evalwheel.types import SampleResult
+from scripted_judge import ScriptedJudge
+
+
+def project(tmp: Path, base_url: str, n: int = 6) -> dict[str, object]:
+    rows = [
+        {"id": f"p{i}", "partition": "distribution", "input": f"word{i}", "reference": f"echo: word{i}"}
+        for i in range(n)
+    ]
+    (tmp / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return {
+        "name": "prompt-test",
+        "dataset": "d.jsonl",
+        "solver": {"type": "prompt", "model": f"{base_url}#fake", "template": "Say {input}", "max_tokens": 16},
+        "graders": [{"name": "exact"}],
+        "gates": {"distribution": {"min_pass_rate": 1.0}},
+        "store": "runs.sqlite",
+        "concurrency": 3,
+    }
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVALWHEEL_CACHE_DIR", str(tmp_path / "cache"))
+
+
+async def test_prompt_solver_cached_rerun_and_dry_run(tmp_path: Path) -> None:
+    def reply(body: dict[str, object]) -> str:
+        messages = body["messages"]
+        assert isinstance(messages, list)
+        return "echo: " + str(messages[-1]["content"]).removeprefix("Say ")
+
+    async with ScriptedJudge(fn=reply) as srv:
+        raw = project(tmp_path, srv.base_url)
+        spec = spec_from_dict(raw, base_dir=tmp_path)
+        first = await run_eval(spec)
+        assert first.summary.overall.passed == 6 and first.report.exit_code == 0
+        calls_after_first = len(srv.bodies)
+        assert calls_after_first == 6
+        est = estimate_run(spec, prepare_dataset(spec.dataset_path), None)
+        assert est.cached_calls == 6 and est.model_calls == 0
+        second = await run_eval(spec)
+        assert len(srv.bodies) == calls_after_first  # every answer came from the cache
+        outputs = [r.output for r in stored_results(second.run_id, tmp_path)]
+        assert all(o is not None and o.cached for o in outputs)
+
+
+def stored_results(run_id: str, tmp: Path) -> list[SampleResult]:
+    return list(Store(tmp / "runs.sqlite").iter_results(run_id))
+
+
+async def test_server_errors_are_isolated_and_exit_3(tmp_path: Path) -> None:
+    async with ScriptedJudge(script=["500"] * 100) as srv:
+        raw = project(tmp_path, srv.base_url, n=3)
+        spec = spec_from_dict(raw, base_dir=tmp_path)
+        result = await run_eval(spec, cache=False)
+    assert result.summary.overall.errors == 3
+    assert int(result.report.exit_code) == 3
+    stored = stored_results(result.run_id, tmp_path)
+    assert all(r.status == "error" and "500" in (r.error or "") for r in stored)
