@@ -92,10 +92,12 @@ async def test_local_names_use_ensure_server(monkeypatch: pytest.MonkeyPatch) ->
 
         fake_local = types.ModuleType("evalwheel.models.local")
         fake_local.ensure_server = ensure_server  # type: ignore[attr-defined]
+        fake_local.DEFAULT_PARALLEL = 2  # type: ignore[attr-defined]
         monkeypatch.setitem(sys.modules, "evalwheel.models.local", fake_local)
         m = get_model("local-small")
         assert isinstance(m, CachedModel) and m.name == "local-small"
         c = await m.generate([Message(role="user", content="hi")])
         await m.aclose()
     assert calls == ["local-small"] and c.text == "from the embedded model" and c.cost_usd == 0.0
+    assert m.inner.max_concurrency == 2 and m.inner.min_timeout_s >= 600  # type: ignore[attr-defined]
     assert srv.last_body is not None and srv.last_body["model"] == "local-small"

@@ -98,8 +98,12 @@ class OpenAIModel:
         retry: RetryPolicy | None = None,
         limiter: AdaptiveLimiter | None = None,
         extra_headers: dict[str, str] | None = None,
+        min_timeout_s: float = 0.0,
     ) -> None:
         self.name = name or model
+        # A floor under every request's timeout: a CPU-bound local server may need minutes for a long answer,
+        # and a timed-out request is retried from scratch, which only makes a slow server slower.
+        self.min_timeout_s = min_timeout_s
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + "/chat/completions"
@@ -141,6 +145,7 @@ class OpenAIModel:
         return session
 
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        seconds = max(seconds, self.min_timeout_s)
         t = self._timeouts.get(seconds)
         if t is None:
             t = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)

@@ -48,8 +48,14 @@ def _build(name: str, max_concurrency: int) -> OpenAIModel:
             raise ModelConfigError(
                 f"model {name!r} needs the embedded runtime: pip install 'evalwheel[local]' ({exc})"
             ) from exc
+        from evalwheel.models.local import DEFAULT_PARALLEL
+
         base_url = ensure_server(name)
-        return OpenAIModel(name, base_url, name=name, max_concurrency=max_concurrency)
+        # No more requests in flight than the server has slots: queued requests would burn their timeout
+        # waiting, then be retried. The floor on the timeout covers long answers on a busy 2-core machine.
+        return OpenAIModel(
+            name, base_url, name=name, max_concurrency=min(max_concurrency, DEFAULT_PARALLEL), min_timeout_s=600.0
+        )
 
     if name.startswith("openai:"):
         model = name[len("openai:") :].strip()
