@@ -646,3 +646,187 @@ def test_github_actions_example_is_valid_yaml_with_the_documented_command() -> N
     uses = [str(step.get("uses", "")) for step in steps]
     assert any(u.startswith("actions/upload-artifact") for u in uses)
     assert "pull-requests: write" in (ROOT / "examples" / "ci" / "github-actions.yml").read_text()
+
+
+# ------------------------------------------------------------------------------------ compact sample index
+
+
+def _sha(i: int) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(i).encode()).hexdigest()
+
+
+def test_clean_passes_are_packed_and_rebuilt_exactly_on_access() -> None:
+    rows = [res("p", "passed", epoch=e, sample_hash=_sha(1)) for e in (0, 2, 5)]
+    rows += [res("q", "passed", "adversarial", sample_hash="")]
+    s = summarize(rows)
+    entries = s.samples._entries
+    assert isinstance(entries["p"], bytes) and isinstance(entries["q"], bytes)
+    o = s.samples.outcome("p")
+    assert o is not None
+    assert (o.partition, o.epochs, o.passed, o.failed, o.status, o.sample_hash) == ("golden", 3, 3, 0, "passed", _sha(1))
+    assert o.latency_ms == pytest.approx(750.0)
+    rec = s.samples["p"]
+    assert (rec.sample_id, rec.epochs, rec.passed, rec.sample_hash, rec.latency_ms) == ("p", 3, 3, _sha(1), 750.0)
+    assert rec.failures == [] and rec.error is None and not rec.details_dropped
+    assert s.samples.outcome("missing") is None and "missing" not in s.samples
+    assert repr(s.samples) == "SampleIndex(2 samples, 0 not clean passes)"
+
+
+@pytest.mark.parametrize("sample_hash", [_sha(7), "ABCDEF", "abc", "not-hex!", "héllo \ud800", "ab cd"])
+def test_any_sample_hash_survives_packing(sample_hash: str) -> None:
+    s = summarize([res("a", "passed", sample_hash=sample_hash)])
+    assert isinstance(s.samples._entries["a"], bytes)
+    assert s.samples["a"].sample_hash == sample_hash
+
+
+def test_first_non_empty_hash_wins_in_packed_and_full_records() -> None:
+    s = summarize([res("a", "passed", epoch=0), res("a", "passed", epoch=1, sample_hash="h1"),
+                   res("a", "passed", epoch=2, sample_hash="h2")])
+    assert s.samples["a"].sample_hash == "h1"
+
+
+def test_sample_order_is_first_seen_across_packed_and_full_records() -> None:
+    rows = [res("c", "passed"), res("a", "failed"), res("b", "passed"), res("d", "error"), res("a", "passed", epoch=1)]
+    s = summarize(rows)
+    assert list(s.samples) == ["c", "a", "b", "d"]
+    assert [o.sample_id for o in s.samples.outcomes(notable=True)] == ["a", "d"]
+    assert [r.sample_id for r in s.samples.records()] == ["c", "a", "b", "d"]
+    assert [r.status for r in s.samples.values()] == ["passed", "failed", "passed", "error"]
+
+
+def test_duplicates_and_partition_clashes_are_still_refused_for_packed_samples() -> None:
+    with pytest.raises(SummaryError, match="epoch 1 appears twice"):
+        summarize([res("a", "passed", epoch=1), res("a", "passed", epoch=1)])
+    with pytest.raises(SummaryError, match="partitions 'golden' and 'distribution'"):
+        summarize([res("a", "passed"), res("a", "passed", "distribution", epoch=1)])
+    over_cap = [res("x", "failed"), res("y", "failed"), res("y", "passed", epoch=1), res("y", "failed", epoch=1)]
+    with pytest.raises(SummaryError, match="sample 'y' epoch 1 appears twice"):
+        summarize(over_cap, detail_limit=1)
+
+
+def test_epochs_beyond_the_packed_range_fall_back_to_a_full_record() -> None:
+    s = summarize([res("a", "passed", epoch=3), res("a", "passed", epoch=100), res("a", "failed", epoch=64)])
+    rec = s.samples["a"]
+    assert (rec.epochs, rec.passed, rec.failed, rec.status) == (3, 2, 1, "failed")
+    assert rec.failures[0].epoch == 64
+    with pytest.raises(SummaryError, match="epoch 100 appears twice"):
+        summarize([res("a", "passed", epoch=100), res("a", "passed", epoch=100)])
+
+
+def test_detail_limit_drops_reasons_per_partition_but_keeps_every_count() -> None:
+    rows = [
+        *batch("d", "distribution", 2, 5),  # d2..d6 fail
+        res("g0", "failed", reason="golden reason"),
+        res("m", "passed", "distribution"),
+        res("m", "failed", "distribution", epoch=1),  # mixed epochs, past the limit
+        res("e", "error", "distribution", error="boom"),
+    ]
+    s = summarize(rows, detail_limit=2)
+    kept, dropped = s.samples["d2"], s.samples["d4"]
+    assert kept.failures and not kept.details_dropped
+    assert dropped.failures == [] and dropped.details_dropped and dropped.status == "failed"
+    assert isinstance(s.samples._entries["d4"], bytes)
+    assert s.samples["g0"].failures[0].reason == "golden reason"  # golden has its own budget
+    mixed = s.samples["m"]
+    assert (mixed.epochs, mixed.passed, mixed.failed, mixed.details_dropped) == (2, 1, 1, True)
+    err = s.samples["e"]
+    assert err.status == "error" and err.error is None and err.details_dropped
+    assert [r.sample_id for r in s.failing_samples("distribution")] == ["d2", "d3", "d4", "d5", "d6", "m", "e"]
+    d = s.partitions["distribution"]
+    assert (d.n, d.samples, d.passed, d.failed, d.errors) == (10, 9, 3, 6, 1)
+    report = evaluate_gates(s, cfg(distribution={"min_pass_rate": 0.9}, max_error_rate=0.5))
+    g = gate(report, "distribution")
+    assert g.failing_total == 6 and g.failing_samples == ["d2", "d3", "d4", "d5", "d6", "m"]
+    root = ET.fromstring(junit_xml(report, s))
+    failure = root.find("testsuite[@name='evalwheel.distribution']/testcase[@name='d4']/failure")
+    assert failure is not None and "reasons not kept" in (failure.get("message") or "")
+    md = markdown_summary(report, s, max_failures=20)
+    assert "| `d4` | distribution | failed | — | (reasons not kept) |" in md
+    assert "| `g0` | golden | failed | faithfulness | golden reason |" in md
+    unlimited = summarize(rows, detail_limit=None)
+    assert unlimited.samples["d6"].failures and unlimited.samples["e"].error == "boom"
+    assert unlimited.partitions == s.partitions
+
+
+def test_summary_json_round_trip_repacks_clean_passes() -> None:
+    rows = [*batch("g", "golden", 3, 1, sample_hash=_sha(3)), res("x", "failed", "distribution"),
+            res("x", "passed", "distribution", epoch=1)]
+    s = summarize(rows, detail_limit=0)
+    dumped = json.loads(s.model_dump_json())
+    assert dumped["samples"]["g0"] == {
+        "sample_id": "g0", "partition": "golden", "epochs": 1, "passed": 1, "failed": 0, "unscored": 0,
+        "errors": 0, "sample_hash": _sha(3), "failures": [], "error": None, "latency_ms": 250.0,
+        "details_dropped": False,
+    }
+    again = RunSummary.model_validate_json(s.model_dump_json())
+    assert again == s
+    assert isinstance(again.samples._entries["g0"], bytes)
+    assert again.samples["x"].details_dropped and again.samples["x"].epochs == 2
+    from_python = RunSummary.model_validate(s.model_dump())
+    assert from_python == s and list(from_python.samples) == list(s.samples)
+
+
+def test_regression_gate_matches_packed_samples_by_hash() -> None:
+    base = [res(f"s{i}", "passed", "distribution", run="b", sample_hash=_sha(i)) for i in range(200)]
+    cur = [res(f"s{i}", "failed" if i < 10 else "passed", "distribution", sample_hash=_sha(i if i % 50 else i + 1000))
+           for i in range(200)]
+    g = gate(evaluate_gates(summarize(cur), cfg(regression={"max_drop": 0.0}), baseline=base), "regression")
+    # s0, s50, s100, s150 changed content; s1..s9 went from pass to fail among 196 matched samples
+    assert g.details["changed"] == 4 and g.details["matched"] == 196
+    assert g.failing_total == 9 and g.failing_samples == [f"s{i}" for i in range(1, 10)]
+    assert g.measured == pytest.approx(187 / 196) and g.passed is False
+
+
+def test_summary_memory_per_clean_pass_stays_small() -> None:
+    import gc
+    import tracemalloc
+
+    n = 20_000
+    hashes = [_sha(i) for i in range(n)]
+
+    def stream() -> Iterator[SampleResult]:
+        for i in range(n):
+            yield SampleResult(run_id="r", sample_id=f"q{i:06d}", partition="distribution", status="passed",
+                               scores=[Score(name="exact", passed=True)], sample_hash=hashes[i])
+
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    s = summarize(stream())
+    gc.collect()
+    after, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert s.overall.samples == n
+    # ~180 B measured (key string, dict slot, ~88 B packed value); a SampleRecord per sample was ~1,500 B
+    assert (after - before) / n < 400
+    assert (peak - before) / n < 600
+
+
+@pytest.mark.parametrize("mode", ["gated", "all"])
+def test_streamed_junit_counts_agree_with_the_cases_written(mode: str) -> None:
+    from evalwheel.gates.junit import iter_junit_xml
+
+    rows = [*batch("g", "golden", 4, 1), res("u", "unscored"), res("e", "error", "distribution"),
+            *batch("d", "distribution", 6, 3), res("m", "passed", "adversarial"), res("m", "failed", "adversarial", epoch=1)]
+    s = summarize(rows, detail_limit=1)
+    report = evaluate_gates(s, cfg(distribution={"min_pass_rate": 0.5}, max_error_rate=0.5))
+    text = junit_xml(report, s, sample_failures=mode)  # type: ignore[arg-type]
+    assert "".join(iter_junit_xml(report, s, sample_failures=mode)) == text  # type: ignore[arg-type]
+    root = ET.fromstring(text)
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    for suite in root.iter("testsuite"):
+        cases = suite.findall("testcase")
+        counted = {
+            "tests": len(cases),
+            "failures": sum(c.find("failure") is not None for c in cases),
+            "errors": sum(c.find("error") is not None for c in cases),
+            "skipped": sum(c.find("skipped") is not None for c in cases),
+        }
+        assert {k: int(suite.get(k, "-1")) for k in counted} == counted, suite.get("name")
+        totals = {k: totals[k] + v for k, v in counted.items()}
+    assert {k: int(root.get(k, "-1")) for k in totals} == totals
+    assert totals["tests"] == len(report.gates) + s.overall.samples
+    red_samples = root.findall("testsuite[@name='evalwheel.distribution']/testcase/failure")
+    assert len(red_samples) == (3 if mode == "all" else 0)  # 6/9 meets the 0.5 gate: tolerated when gated

@@ -16,7 +16,7 @@ from evalwheel.gates.judges import (
     judge_requirements,
     load_calibration,
 )
-from evalwheel.gates.junit import junit_xml
+from evalwheel.gates.junit import iter_junit_xml, junit_xml
 from evalwheel.gates.markdown import SupportsMarkdown, markdown_summary, render_section
 from evalwheel.gates.spec import gates_from_spec
 from evalwheel.gates.summary import (
@@ -49,6 +49,7 @@ __all__ = [
     "SupportsMarkdown",
     "evaluate_gates",
     "gates_from_spec",
+    "iter_junit_xml",
     "judge_requirements",
     "junit_xml",
     "load_calibration",

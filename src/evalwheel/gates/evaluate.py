@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalwheel.gates.codes import ExitCode, worst
 from evalwheel.gates.config import GateConfig, PartitionGate
 from evalwheel.gates.judges import CalibrationError, JudgeAgreementRequirement
-from evalwheel.gates.summary import RunSummary, SampleRecord, summarize
+from evalwheel.gates.summary import RunSummary, SampleOutcome, summarize
 from evalwheel.stats.intervals import proportion_ci
 from evalwheel.types import SampleResult
 
@@ -70,9 +70,15 @@ class GateReport(BaseModel):
         return [g for g in self.gates if g.status == "failed"]
 
 
-def _ids(records: Iterable[SampleRecord]) -> tuple[list[str], int]:
-    ids = [r.sample_id for r in records]
-    return ids[:MAX_LISTED_SAMPLES], len(ids)
+def _ids(samples: Iterable[SampleOutcome]) -> tuple[list[str], int]:
+    """The first MAX_LISTED_SAMPLES ids and the exact total, without holding every id of a large run."""
+    ids: list[str] = []
+    total = 0
+    for s in samples:
+        total += 1
+        if len(ids) < MAX_LISTED_SAMPLES:
+            ids.append(s.sample_id)
+    return ids, total
 
 
 def fmt_number(x: float | None) -> str:
@@ -97,8 +103,7 @@ def _run_health(summary: RunSummary, config: GateConfig) -> list[GateResult]:
                 exit_code=ExitCode.BAD_INPUT,
             )
         ]
-    errors = [r for r in summary.samples.values() if r.errors]
-    ids, total = _ids(errors)
+    ids, total = _ids(o for o in summary.samples.outcomes(notable=True) if o.errors)
     rate = overall.errors / overall.n
     out = [
         GateResult(
@@ -115,8 +120,7 @@ def _run_health(summary: RunSummary, config: GateConfig) -> list[GateResult]:
         )
     ]
     if config.max_unscored_rate is not None:
-        unscored = [r for r in summary.samples.values() if r.unscored]
-        ids, total = _ids(unscored)
+        ids, total = _ids(o for o in summary.samples.outcomes(notable=True) if o.unscored)
         urate = overall.unscored / overall.n
         out.append(
             GateResult(
@@ -147,7 +151,7 @@ def _partition_gate(summary: RunSummary, partition: str, gate: PartitionGate, ex
             message=f"skipped: no {partition} samples in this run",
         )
     bad_status = ("failed",) if gate.denominator == "scored" else ("failed", "error", "unscored")
-    ids, total = _ids(r for r in summary.samples.values() if r.partition == partition and r.status in bad_status)
+    ids, total = _ids(o for o in summary.samples.outcomes(partition, notable=True) if o.status in bad_status)
     rate = part.rate(gate.denominator)
     aside = ""
     if gate.denominator == "scored" and (part.unscored or part.errors):
@@ -203,14 +207,16 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
     scope_text = "all partitions" if scope is None else ", ".join(sorted(scope))
     matched = new = changed = unscored = 0
     cur_pass = cur_scored = base_pass = base_scored = 0
-    regressed: list[SampleRecord] = []
+    regressed_ids: list[str] = []  # the first MAX_LISTED_SAMPLES; `total` counts them all
+    total = 0
     fixed = 0
     in_scope = 0
-    for sid, cur in summary.samples.items():
+    # Outcomes, not records: a 100k-sample run is compared without building 100k pydantic objects.
+    for cur in summary.samples.outcomes():
         if scope is not None and cur.partition not in scope:
             continue
         in_scope += 1
-        base = baseline.samples.get(sid)
+        base = baseline.samples.outcome(cur.sample_id)
         if base is None:
             new += 1
             continue
@@ -225,7 +231,9 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
         base_pass, base_scored = base_pass + base.passed, base_scored + base.scored
         base_ok, cur_ok = base.failed == 0, cur.failed == 0
         if base_ok and not cur_ok:
-            regressed.append(cur)
+            total += 1
+            if len(regressed_ids) < MAX_LISTED_SAMPLES:
+                regressed_ids.append(cur.sample_id)
         elif cur_ok and not base_ok:
             fixed += 1
     details: dict[str, Any] = {
@@ -235,10 +243,10 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
         "changed": changed,
         "unscored_either": unscored,
         "fixed": fixed,
-        "regressed": len(regressed),
+        "regressed": total,
         "scope": scope_text,
     }
-    ids, total = _ids(regressed)
+    ids = regressed_ids
     if in_scope == 0:
         return GateResult(
             name="regression",

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from evalwheel.gates.codes import ExitCode
 from evalwheel.gates.evaluate import GateReport, GateResult, fmt_number
-from evalwheel.gates.summary import PARTITIONS, PartitionSummary, RunSummary, SampleRecord
+from evalwheel.gates.summary import PARTITIONS, PartitionSummary, RunSummary
 
 MARKER = "<!-- evalwheel-summary -->"
 GITHUB_COMMENT_LIMIT = 65_536
@@ -89,19 +89,32 @@ def _gate_table(gates: list[GateResult]) -> list[str]:
 
 
 def _failing_rows(summary: RunSummary, limit: int) -> tuple[list[str], int]:
-    order = {p: i for i, p in enumerate(PARTITIONS)}
-    failing: list[SampleRecord] = sorted(summary.failing_samples(), key=lambda r: order.get(r.partition, 99))
+    """The first `limit` failing samples (golden first, then first-seen order) and the exact total.
+
+    Only the listed samples' records are built; the total is counted from the compact outcomes.
+    """
+    total = sum(1 for o in summary.samples.outcomes(notable=True) if o.status in ("failed", "error"))
+    known = [p for p in PARTITIONS if p in summary.partitions]
+    order = [*known, *(p for p in summary.partitions if p not in known)]
     lines = ["| sample | partition | status | graders | reason |", "|---|---|---|---|---|"]
-    for r in failing[:limit]:
-        if r.status == "error":
-            graders, reason = "—", r.error or "error"
-        else:
-            graders = ", ".join(dict.fromkeys(n.grader for n in r.failures)) or "—"
-            reason = next((n.reason for n in r.failures if n.reason), "")
-        epochs = f" ({r.failed}/{r.epochs} epochs)" if r.epochs > 1 and r.status == "failed" else ""
-        lines.append(f"| `{cell(r.sample_id, 80)}` | {r.partition} | {r.status}{epochs} | {cell(graders)} | "
-                     f"{cell(reason)} |")
-    return lines, len(failing)
+    shown = 0
+    for partition in order:
+        if shown >= limit:
+            break
+        for r in summary.iter_failing_samples(partition):
+            if shown >= limit:
+                break
+            shown += 1
+            if r.status == "error":
+                graders, reason = "—", r.error or ("(message not kept)" if r.details_dropped else "error")
+            else:
+                graders = ", ".join(dict.fromkeys(n.grader for n in r.failures)) or "—"
+                missing = "(reasons not kept)" if r.details_dropped else ""
+                reason = next((n.reason for n in r.failures if n.reason), missing)
+            epochs = f" ({r.failed}/{r.epochs} epochs)" if r.epochs > 1 and r.status == "failed" else ""
+            lines.append(f"| `{cell(r.sample_id, 80)}` | {r.partition} | {r.status}{epochs} | {cell(graders)} | "
+                         f"{cell(reason)} |")
+    return lines, total
 
 
 def markdown_summary(

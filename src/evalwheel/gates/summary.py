@@ -2,8 +2,18 @@
 
 Gates, JUnit XML and the PR comment all read the same `RunSummary`, so the numbers a reviewer sees in the
 comment are exactly the numbers the exit code was decided on. Results are consumed as a stream (a store
-query or a JSONL reader can feed millions of rows); only counters and one small record per sample id are
-kept, which is what the regression gate and the failure listings need.
+query or a JSONL reader can feed millions of rows) and memory stays nearly flat in the number of samples:
+
+- a sample that passed in every epoch (the bulk of a healthy run) is kept as one packed `bytes` value of
+  about 90 bytes (partition, epochs, latency, content hash): exactly what the regression gate needs to
+  match it against a baseline and JUnit needs to emit its passing test case. A full `SampleRecord` is
+  built from it only when someone asks for that sample;
+- a sample that failed, errored or went unscored in any epoch keeps a full record with its failing
+  graders' reasons, up to `DETAIL_LIMIT` such samples per partition. Past that (a broken build failing
+  100,000 samples) further ones keep exact counts, status and hash in the packed form, but not their
+  reasons (`SampleRecord.details_dropped`): every count, rate, gate and failing-sample total stays exact,
+  and the reports list the first `DETAIL_LIMIT` per partition with reasons, which is more than any
+  reviewer reads (the store keeps every score).
 
 Counting rules (documented in docs/ci.md):
 - every SampleResult (one sample, one epoch) is one trial; `n` counts trials, `samples` distinct ids;
@@ -15,11 +25,13 @@ Counting rules (documented in docs/ci.md):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import struct
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 from evalwheel.stats.intervals import Interval, proportion_ci
 from evalwheel.types import Partition, SampleResult, SampleStatus, clip
@@ -27,6 +39,9 @@ from evalwheel.types import Partition, SampleResult, SampleStatus, clip
 PARTITIONS: tuple[Partition, ...] = ("golden", "regression", "adversarial", "distribution")
 REASON_MAX = 300  # enough for a judge's one-line rationale; a PR comment is not the place for essays
 MAX_NOTES_PER_SAMPLE = 5
+# Full records (reasons, error message) kept per partition for samples that are not clean passes. A
+# record costs 1-5 KB, so this bounds the reporting detail at a few MB even when a whole run fails.
+DETAIL_LIMIT = 1000
 # Colour codes and control characters from tracebacks or model output would garble a PR comment and
 # break XML; they are dropped where reasons enter the summary.
 _ANSI_OR_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -69,8 +84,23 @@ class FailureNote(BaseModel):
     epoch: int = 0
 
 
+def _worst(failed: int, errors: int, unscored: int) -> SampleStatus:
+    """Worst status over the epochs: one failing epoch makes the sample a failure."""
+    if failed:
+        return "failed"
+    if errors:
+        return "error"
+    if unscored:
+        return "unscored"
+    return "passed"
+
+
 class SampleRecord(BaseModel):
-    """One sample id's outcome across its epochs, with the failing graders' reasons (clipped)."""
+    """One sample id's outcome across its epochs, with the failing graders' reasons (clipped).
+
+    `details_dropped` is True for a failing sample past the summary's per-partition `DETAIL_LIMIT`: its
+    counts and status are exact, but its reasons and error message were not kept.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -85,6 +115,7 @@ class SampleRecord(BaseModel):
     failures: list[FailureNote] = Field(default_factory=list)
     error: str | None = None
     latency_ms: float | None = None
+    details_dropped: bool = False
 
     @property
     def scored(self) -> int:
@@ -92,14 +123,208 @@ class SampleRecord(BaseModel):
 
     @property
     def status(self) -> SampleStatus:
-        """Worst status over the epochs: one failing epoch makes the sample a failure."""
-        if self.failed:
-            return "failed"
-        if self.errors:
-            return "error"
-        if self.unscored:
-            return "unscored"
-        return "passed"
+        return _worst(self.failed, self.errors, self.unscored)
+
+
+class SampleOutcome(NamedTuple):
+    """A sample's counts without its reasons: cheap to produce for every sample of a large run."""
+
+    sample_id: str
+    partition: Partition
+    epochs: int
+    passed: int
+    failed: int
+    unscored: int
+    errors: int
+    sample_hash: str
+    latency_ms: float | None
+
+    @property
+    def scored(self) -> int:
+        return self.passed + self.failed
+
+    @property
+    def status(self) -> SampleStatus:
+        return _worst(self.failed, self.errors, self.unscored)
+
+
+# ---------------------------------------------------------------------------------------- packed samples
+#
+# One `bytes` per sample: a fixed head, then the content hash (32 raw bytes when it is a lowercase hex
+# digest, as the dataset loader writes it, else its UTF-8 text). Measured on 100k samples with sha256
+# hashes: ~88 bytes a value, against ~170 for a (partition, hash, epochs, latency) tuple with the hash as
+# bytes and ~1.5 KB for a SampleRecord. The epoch bitmask (for duplicate detection while streaming) limits
+# the packed form to epochs 0..63; a sample with a larger epoch number gets a full record instead.
+
+_HEAD = struct.Struct("<BQdBBBB")  # flags, epoch bitmask, latency sum (ms), passed, failed, unscored, errors
+_PART_BITS = 0x07  # index into PARTITIONS
+_HEX_HASH = 0x08  # the tail is bytes.fromhex(sample_hash)
+_HAS_LATENCY = 0x10
+_CLEAN = 0x20  # passed in every epoch so far
+_DROPPED = 0x40  # not a clean pass, and over the detail limit: reasons were not kept
+MAX_PACKED_EPOCH = 63
+_CODES: dict[str, int] = {p: i for i, p in enumerate(PARTITIONS)}
+
+
+def _hash_tail(sample_hash: str) -> tuple[int, bytes]:
+    if not sample_hash:
+        return 0, b""
+    if len(sample_hash) % 2 == 0:
+        try:
+            raw = bytes.fromhex(sample_hash)
+        except ValueError:
+            pass
+        else:
+            if raw.hex() == sample_hash:  # lowercase, no whitespace: decodes back to the same text
+                return _HEX_HASH, raw
+    return 0, sample_hash.encode("utf-8", "surrogatepass")
+
+
+def _pack(code: int, mask: int, latency: float | None, counts: tuple[int, int, int, int], tail_flag: int,
+          tail: bytes, dropped: bool) -> bytes:
+    passed, failed, unscored, errors = counts
+    flags = code | tail_flag
+    if latency is not None:
+        flags |= _HAS_LATENCY
+    if not (failed or unscored or errors):
+        flags |= _CLEAN
+    elif dropped:
+        flags |= _DROPPED
+    return _HEAD.pack(flags, mask, latency or 0.0, passed, failed, unscored, errors) + tail
+
+
+def _unpack_outcome(sample_id: str, entry: bytes) -> SampleOutcome:
+    flags, mask, latency, passed, failed, unscored, errors = _HEAD.unpack_from(entry)
+    tail = entry[_HEAD.size:]
+    sample_hash = tail.hex() if flags & _HEX_HASH else tail.decode("utf-8", "surrogatepass")
+    return SampleOutcome(
+        sample_id, PARTITIONS[flags & _PART_BITS], mask.bit_count(), passed, failed, unscored, errors, sample_hash,
+        latency if flags & _HAS_LATENCY else None,
+    )
+
+
+def _outcome_of(sample_id: str, entry: bytes | SampleRecord) -> SampleOutcome:
+    if isinstance(entry, bytes):
+        return _unpack_outcome(sample_id, entry)
+    r = entry
+    return SampleOutcome(
+        sample_id, r.partition, r.epochs, r.passed, r.failed, r.unscored, r.errors, r.sample_hash, r.latency_ms
+    )
+
+
+def _partition_of(entry: bytes | SampleRecord) -> str:
+    return PARTITIONS[entry[0] & _PART_BITS] if isinstance(entry, bytes) else entry.partition
+
+
+def _is_clean(entry: bytes | SampleRecord) -> bool:
+    if isinstance(entry, bytes):
+        return bool(entry[0] & _CLEAN)
+    return entry.status == "passed" and not entry.failures and entry.error is None
+
+
+def _packable(rec: SampleRecord) -> bool:
+    """A clean pass that round-trips exactly through the packed form (so loading JSON stays compact)."""
+    return (
+        rec.partition in _CODES
+        and 1 <= rec.epochs <= MAX_PACKED_EPOCH + 1
+        and rec.passed == rec.epochs
+        and not (rec.failed or rec.unscored or rec.errors or rec.failures or rec.error or rec.details_dropped)
+    )
+
+
+class SampleIndex(Mapping[str, SampleRecord]):
+    """Every sample of a run by id, in first-seen order, stored compactly (see the module docstring).
+
+    As a `Mapping[str, SampleRecord]` it behaves like the plain dict it replaces, building the record of a
+    clean pass on access. Code that walks every sample of a large run should use `outcomes()` (counts
+    only, no pydantic objects) or `outcomes(notable=True)` (only the samples that were not clean passes).
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: dict[str, bytes | SampleRecord] | None = None) -> None:
+        self._entries: dict[str, bytes | SampleRecord] = entries if entries is not None else {}
+
+    @classmethod
+    def from_records(cls, records: Mapping[str, SampleRecord]) -> SampleIndex:
+        """An index over ready-made records (e.g. a summary read back from JSON); clean passes get packed."""
+        entries: dict[str, bytes | SampleRecord] = {}
+        for sid, rec in records.items():
+            if _packable(rec):
+                flag, tail = _hash_tail(rec.sample_hash)
+                counts = (rec.passed, 0, 0, 0)
+                entries[sid] = _pack(_CODES[rec.partition], (1 << rec.epochs) - 1, rec.latency_ms, counts, flag,
+                                     tail, False)
+            else:
+                entries[sid] = rec
+        return cls(entries)
+
+    # Mapping protocol: full records, built on demand for packed samples.
+    def __getitem__(self, sample_id: str) -> SampleRecord:
+        entry = self._entries[sample_id]
+        if not isinstance(entry, bytes):
+            return entry
+        o = _unpack_outcome(sample_id, entry)
+        return SampleRecord(
+            sample_id=sample_id, partition=o.partition, epochs=o.epochs, passed=o.passed, failed=o.failed,
+            unscored=o.unscored, errors=o.errors, sample_hash=o.sample_hash, latency_ms=o.latency_ms,
+            details_dropped=bool(entry[0] & _DROPPED),
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, sample_id: object) -> bool:
+        return sample_id in self._entries
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return len(self) == len(other) and all(k in other and self[k] == other[k] for k in self._entries)
+
+    def __repr__(self) -> str:
+        notable = sum(1 for e in self._entries.values() if not _is_clean(e))
+        return f"SampleIndex({len(self)} samples, {notable} not clean passes)"
+
+    # Cheap views for gates and reports.
+    def outcome(self, sample_id: str) -> SampleOutcome | None:
+        """The counts of one sample, or None when the run does not have it."""
+        entry = self._entries.get(sample_id)
+        return None if entry is None else _outcome_of(sample_id, entry)
+
+    def outcomes(self, partition: str | None = None, *, notable: bool = False) -> Iterator[SampleOutcome]:
+        """Counts per sample in first-seen order; `notable=True` skips samples that passed in every epoch."""
+        for sid, entry in self._entries.items():
+            if notable and _is_clean(entry):
+                continue
+            if partition is not None and _partition_of(entry) != partition:
+                continue
+            yield _outcome_of(sid, entry)
+
+    def count(self, partition: str | None = None) -> int:
+        """How many samples (in one partition, or all), without unpacking them."""
+        if partition is None:
+            return len(self._entries)
+        return sum(1 for e in self._entries.values() if _partition_of(e) == partition)
+
+    def records(self, partition: str | None = None, *, notable: bool = False) -> Iterator[SampleRecord]:
+        """Full records in first-seen order (built one at a time for packed samples)."""
+        for o in self.outcomes(partition, notable=notable):
+            yield self[o.sample_id]
+
+    # pydantic: validated from (and serialised as) the plain `{sample_id: SampleRecord}` mapping of old.
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        as_dict = handler.generate_schema(dict[str, SampleRecord])
+        from_dict = core_schema.no_info_after_validator_function(cls.from_records, as_dict)
+        return core_schema.json_or_python_schema(
+            json_schema=from_dict,
+            python_schema=core_schema.union_schema([core_schema.is_instance_schema(cls), from_dict]),
+            serialization=core_schema.plain_serializer_function_ser_schema(dict, return_schema=as_dict),
+        )
 
 
 class PartitionSummary(BaseModel):
@@ -164,7 +389,7 @@ class RunSummary(BaseModel):
     run_id: str | None = None
     partitions: dict[str, PartitionSummary] = Field(default_factory=dict)
     overall: PartitionSummary = Field(default_factory=lambda: PartitionSummary(partition="all"))
-    samples: dict[str, SampleRecord] = Field(default_factory=dict)
+    samples: SampleIndex = Field(default_factory=SampleIndex)
 
     def figures(self) -> dict[str, Any]:
         """Per-partition and overall figures (with rates and intervals) for `--json`; samples left out."""
@@ -174,13 +399,15 @@ class RunSummary(BaseModel):
             "overall": self.overall.figures(),
         }
 
+    def iter_failing_samples(self, partition: str | None = None) -> Iterator[SampleRecord]:
+        """Samples whose overall status is failed or error, in first-seen order, one record at a time."""
+        for o in self.samples.outcomes(partition, notable=True):
+            if o.status in ("failed", "error"):
+                yield self.samples[o.sample_id]
+
     def failing_samples(self, partition: str | None = None) -> list[SampleRecord]:
         """Samples whose overall status is failed or error, in first-seen order."""
-        return [
-            r
-            for r in self.samples.values()
-            if r.status in ("failed", "error") and (partition is None or r.partition == partition)
-        ]
+        return list(self.iter_failing_samples(partition))
 
 
 # Accumulators: plain slotted objects while streaming (pydantic attribute assignment costs ~2 µs a field,
@@ -224,7 +451,10 @@ class _Counts:
 
 @dataclass(slots=True)
 class _Record:
+    """A notable sample's full accumulator; `keep_details=False` counts without keeping reasons."""
+
     partition: Partition
+    keep_details: bool = True
     epochs: set[int] = field(default_factory=set)
     passed: int = 0
     failed: int = 0
@@ -235,7 +465,16 @@ class _Record:
     error: str | None = None
     latency_ms: float | None = None
 
+    @classmethod
+    def from_outcome(cls, o: SampleOutcome, mask: int, keep_details: bool) -> _Record:
+        epochs = {e for e in range(MAX_PACKED_EPOCH + 1) if mask >> e & 1}
+        return cls(
+            partition=o.partition, keep_details=keep_details, epochs=epochs, passed=o.passed, failed=o.failed,
+            unscored=o.unscored, errors=o.errors, sample_hash=o.sample_hash, latency_ms=o.latency_ms,
+        )
+
     def add(self, result: SampleResult) -> None:
+        self.epochs.add(result.epoch)
         if result.sample_hash and not self.sample_hash:
             self.sample_hash = result.sample_hash
         if result.output is not None and result.output.latency_ms is not None:
@@ -245,16 +484,17 @@ class _Record:
             self.passed += 1
         elif status == "failed":
             self.failed += 1
-            for score in result.scores:
-                if score.passed is False and len(self.failures) < MAX_NOTES_PER_SAMPLE:
-                    note = FailureNote(grader=score.name, reason=clean_reason(score.reason), epoch=result.epoch)
-                    self.failures.append(note)
+            if self.keep_details:
+                for score in result.scores:
+                    if score.passed is False and len(self.failures) < MAX_NOTES_PER_SAMPLE:
+                        note = FailureNote(grader=score.name, reason=clean_reason(score.reason), epoch=result.epoch)
+                        self.failures.append(note)
         elif status == "unscored":
             self.unscored += 1
         else:
             self.errors += 1
             message = result.error or (result.output.error if result.output is not None else None)
-            if message and self.error is None:
+            if message and self.error is None and self.keep_details:
                 self.error = clean_reason(message)
 
     def model(self, sample_id: str) -> SampleRecord:
@@ -262,19 +502,96 @@ class _Record:
             sample_id=sample_id, partition=self.partition, epochs=len(self.epochs), passed=self.passed,
             failed=self.failed, unscored=self.unscored, errors=self.errors, sample_hash=self.sample_hash,
             failures=self.failures, error=self.error, latency_ms=self.latency_ms,
+            details_dropped=not self.keep_details and _worst(self.failed, self.errors, self.unscored) != "passed",
         )
 
 
-def summarize(results: Iterable[SampleResult]) -> RunSummary:
+class _Folder:
+    """Folds one result into its sample's entry: packed while it can be, a full `_Record` when it must."""
+
+    def __init__(self, detail_limit: int | None) -> None:
+        self.detail_limit = detail_limit
+        self.detailed: dict[str, int] = {}  # partition -> notable samples given a full record so far
+
+    def _take_detail(self, partition: str) -> bool:
+        used = self.detailed.get(partition, 0)
+        if self.detail_limit is not None and used >= self.detail_limit:
+            return False
+        self.detailed[partition] = used + 1
+        return True
+
+    def fold(self, entry: bytes | _Record | None, result: SampleResult) -> bytes | _Record:
+        epoch, partition = result.epoch, result.partition
+        if isinstance(entry, _Record):
+            self._check(entry.partition, epoch in entry.epochs, result)
+            entry.add(result)
+            return entry
+        code = _CODES.get(partition)
+        if entry is None:
+            mask, latency, counts, dropped = 0, None, (0, 0, 0, 0), False
+            tail_flag, tail = _hash_tail(result.sample_hash)
+        else:
+            flags, mask, lat, *rest = _HEAD.unpack_from(entry)
+            latency = lat if flags & _HAS_LATENCY else None
+            counts = cast(tuple[int, int, int, int], tuple(rest))
+            dropped = bool(flags & _DROPPED)
+            tail_flag, tail = flags & _HEX_HASH, entry[_HEAD.size:]
+            if not tail and result.sample_hash:
+                tail_flag, tail = _hash_tail(result.sample_hash)
+            self._check(PARTITIONS[flags & _PART_BITS], 0 <= epoch <= MAX_PACKED_EPOCH and bool(mask >> epoch & 1),
+                        result)
+        status = result.status
+        clean_so_far = not (counts[1] or counts[2] or counts[3])
+        becomes_notable = status != "passed" and clean_so_far
+        if becomes_notable:
+            dropped = not self._take_detail(partition)
+        if code is None or not 0 <= epoch <= MAX_PACKED_EPOCH or (becomes_notable and not dropped):
+            return self._promote(entry, result, mask, keep_details=not dropped)
+        if result.output is not None and result.output.latency_ms is not None:
+            latency = (latency or 0.0) + result.output.latency_ms
+        p, f, u, e = counts
+        if status == "passed":
+            p += 1
+        elif status == "failed":
+            f += 1
+        elif status == "unscored":
+            u += 1
+        else:
+            e += 1
+        return _pack(code, mask | 1 << epoch, latency, (p, f, u, e), tail_flag, tail, dropped)
+
+    def _promote(self, entry: bytes | None, result: SampleResult, mask: int, keep_details: bool) -> _Record:
+        if entry is None:
+            rec = _Record(partition=result.partition, keep_details=keep_details)
+        else:
+            rec = _Record.from_outcome(_unpack_outcome(result.sample_id, entry), mask, keep_details)
+        rec.add(result)
+        return rec
+
+    @staticmethod
+    def _check(partition: str, seen_epoch: bool, result: SampleResult) -> None:
+        if partition != result.partition:
+            raise SummaryError(
+                f"run {result.run_id!r}: sample {result.sample_id!r} is in partitions "
+                f"{partition!r} and {result.partition!r}"
+            )
+        if seen_epoch:
+            raise SummaryError(f"run {result.run_id!r}: sample {result.sample_id!r} epoch {result.epoch} appears twice")
+
+
+def summarize(results: Iterable[SampleResult], *, detail_limit: int | None = DETAIL_LIMIT) -> RunSummary:
     """Fold a stream of results into a `RunSummary`.
 
-    Raises `SummaryError` for input that is not one run: two run ids, the same (sample, epoch) twice, or one
-    sample id in two partitions. Each would silently skew a gate, so they are refused with the ids named.
+    `detail_limit` caps, per partition, how many not-clean samples keep their failing graders' reasons
+    (None: no cap); counts, statuses and gates are exact either way. Raises `SummaryError` for input that
+    is not one run: two run ids, the same (sample, epoch) twice, or one sample id in two partitions. Each
+    would silently skew a gate, so they are refused with the ids named.
     """
     run_id: str | None = None
     overall = _Counts()
     parts: dict[str, _Counts] = {}
-    records: dict[str, _Record] = {}
+    entries: dict[str, bytes | _Record] = {}
+    folder = _Folder(detail_limit)
     for result in results:
         if run_id is None:
             run_id = result.run_id
@@ -286,22 +603,20 @@ def summarize(results: Iterable[SampleResult]) -> RunSummary:
         part = parts.get(result.partition)
         if part is None:
             part = parts[result.partition] = _Counts()
-        record = records.get(result.sample_id)
-        if record is None:
-            record = records[result.sample_id] = _Record(partition=result.partition)
+        sid = result.sample_id
+        entry = entries.get(sid)
+        new_entry = folder.fold(entry, result)
+        if entry is None:
             part.samples += 1
             overall.samples += 1
-        elif record.partition != result.partition:
-            raise SummaryError(
-                f"run {result.run_id!r}: sample {result.sample_id!r} is in partitions "
-                f"{record.partition!r} and {result.partition!r}"
-            )
-        if result.epoch in record.epochs:
-            raise SummaryError(f"run {result.run_id!r}: sample {result.sample_id!r} epoch {result.epoch} appears twice")
-        record.epochs.add(result.epoch)
+        entries[sid] = new_entry
         part.add(result)
         overall.add(result)
-        record.add(result)
+    # Full records become SampleRecords in place: same dict, same first-seen order, no second copy.
+    pending = [(sid, e) for sid, e in entries.items() if isinstance(e, _Record)]
+    final = cast(dict[str, bytes | SampleRecord], entries)
+    for sid, rec in pending:
+        final[sid] = rec.model(sid)
     # Canonical partition order, so tables and JUnit suites read the same in every run.
     order: dict[str, int] = {p: i for i, p in enumerate(PARTITIONS)}
     ordered = sorted(parts.items(), key=lambda kv: order.get(kv[0], len(order)))
@@ -309,5 +624,5 @@ def summarize(results: Iterable[SampleResult]) -> RunSummary:
         run_id=run_id,
         partitions={name: counts.model(name) for name, counts in ordered},
         overall=overall.model("all"),
-        samples={sid: rec.model(sid) for sid, rec in records.items()},
+        samples=SampleIndex(final),
     )

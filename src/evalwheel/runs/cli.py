@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from evalwheel.gates import (
     GateReport,
     RunSummary,
     gates_from_spec,
-    junit_xml,
+    iter_junit_xml,
     markdown_summary,
     worst,
 )
@@ -112,10 +113,13 @@ def _gate_table(report: GateReport) -> Table:
     return table
 
 
-def _write(path: Path | None, text: str) -> None:
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+def _write(path: Path | None, text: str | Iterable[str]) -> None:
+    """Write a report; an iterable of chunks (the JUnit report) is streamed so memory stays flat."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        fh.writelines([text] if isinstance(text, str) else text)
 
 
 def _suffixed(path: Path | None, arm: str | None, many: bool) -> Path | None:
@@ -252,7 +256,7 @@ def _run_arm(
         raise _fail(str(exc)) from None
     outcome, summary, report, cost = result.outcome, result.summary, result.report, result.cost
     run_id = outcome.run.run_id
-    _write(_suffixed(opts.junit, arm, opts.many), junit_xml(report, summary))
+    _write(_suffixed(opts.junit, arm, opts.many), iter_junit_xml(report, summary))
     _write(_suffixed(opts.markdown, arm, opts.many), markdown_summary(report, summary, cost=cost, title=label))
     payload = {
         "run_id": run_id,
