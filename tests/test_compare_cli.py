@@ -14,9 +14,9 @@ from evalwheel.types import RunInfo, SampleResult
 runner = CliRunner()
 
 
-def make_run(store: Store, run_id: str, passes: list[bool], dataset: str | None = None) -> None:
+def make_run(store: Store, run_id: str, passes: list[bool], dataset: str | None = None, spec: str = "s") -> None:
     store.create_run(
-        RunInfo(run_id=run_id, spec_name="s", status="finished", metadata={"dataset": dataset} if dataset else {})
+        RunInfo(run_id=run_id, spec_name=spec, status="finished", metadata={"dataset": dataset} if dataset else {})
     )
     store.add_results(
         [
@@ -100,3 +100,16 @@ def test_compare_cost_model_uses_human_labels(tmp_path: Path) -> None:
     assert cost["b"]["rates"]["fp_rate"] == 0.5
     # support_desk: $20 per false positive, $0.03 per session -> 1000 * (0.5 * 20 + 0.03)
     assert abs(cost["b"]["cost"]["total"] - 10030.0) < 1e-6
+
+
+def test_compare_resolves_spec_at_latest(tmp_path: Path) -> None:
+    store = Store(tmp_path / "r.sqlite")
+    make_run(store, "old", [True] * 30, spec="base-spec")
+    make_run(store, "cand", [True] * 30, spec="candidate-spec")
+    res = runner.invoke(
+        app, ["compare", "base-spec@latest", "candidate-spec@latest", "--store", str(tmp_path / "r.sqlite"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["verdict"] == "no_change"
+    missing = runner.invoke(app, ["compare", "nope@latest", "cand", "--store", str(tmp_path / "r.sqlite")])
+    assert missing.exit_code == 2 and "no finished run of spec 'nope'" in missing.output

@@ -43,6 +43,19 @@ def run_outcomes(store: Store, run_id: str) -> list[Outcome]:
     return outcomes
 
 
+def resolve_run(store: Store, ref: str) -> RunInfo:
+    """A run id, or `SPEC_NAME@latest` / `SPEC_NAME[ARM]@latest`: the newest finished run of that spec (and arm)."""
+    if not ref.endswith("@latest"):
+        return store.get_run(ref)
+    name, arm = ref[: -len("@latest")], None
+    if name.endswith("]") and "[" in name:
+        name, arm = name[: name.index("[")], name[name.index("[") + 1 : -1]
+    info = store.latest_run(name, arm)
+    if info is None:
+        raise StoreError(f"no finished run of spec {name!r}" + (f" arm {arm!r}" if arm else "") + f" in {store.url}")
+    return info
+
+
 def _dataset_of(info: RunInfo) -> PreparedDataset | None:
     path = info.metadata.get("dataset")
     if not isinstance(path, str) or not Path(path).is_file():
@@ -84,8 +97,8 @@ def _p(p: float | None) -> str:
 
 
 def compare_command(
-    run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="Baseline run id.")],
-    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="Candidate run id.")],
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="Baseline: a run id or SPEC_NAME[ARM]@latest.")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="Candidate: a run id or SPEC_NAME[ARM]@latest.")],
     store_target: Annotated[str | None, typer.Option("--store", help="SQLAlchemy URL or SQLite file.")] = None,
     min_n: Annotated[int, typer.Option("--min-n", min=2, help="Below this many samples: insufficient_data.")] = 20,
     trivial: Annotated[
@@ -102,7 +115,8 @@ def compare_command(
     """Paired (McNemar / Wilcoxon) or unpaired (two-proportion / Welch) comparison with a deploy verdict."""
     try:
         store = Store(store_target)
-        info_a, info_b = store.get_run(run_a), store.get_run(run_b)
+        info_a, info_b = resolve_run(store, run_a), resolve_run(store, run_b)
+        run_a, run_b = info_a.run_id, info_b.run_id
     except StoreError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
