@@ -34,6 +34,11 @@ demo: $(VENV)/.demo-installed
 	else echo "($(DATA) not found: skipping the MRBench / MathDial agreement part of the demo)"; fi
 	$(BIN)/evalwheel replay $(DEMO_REPLAY) --arms base,overlay:v2,human --model local \
 	  --max-turns 2 --max-tokens 160 --out artifacts/demo
+	$(BIN)/evalwheel run examples/support/spec.yaml --no-judges --no-progress --store artifacts/demo/runs.sqlite \
+	  --junit artifacts/demo/support-junit.xml --markdown artifacts/demo/support-summary.md
+	$(BIN)/evalwheel run examples/support/spec-candidate.yaml --no-judges --no-progress --store artifacts/demo/runs.sqlite
+	$(BIN)/evalwheel compare support-assistant@latest support-assistant-candidate@latest --store artifacts/demo/runs.sqlite
+	$(BIN)/evalwheel run examples/studymode/spec.yaml --arm human --no-judges --no-progress --store artifacts/demo/runs.sqlite
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest -q

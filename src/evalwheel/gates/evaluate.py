@@ -194,6 +194,7 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
                 name="regression",
                 passed=False,
                 threshold=gate.max_drop,
+                comparison="<=",  # the threshold shown is the allowed drop
                 message="regression gate has require_baseline: true but no baseline run was given (--baseline)",
                 exit_code=ExitCode.BAD_INPUT,
             )
@@ -201,6 +202,7 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
             name="regression",
             passed=None,
             threshold=gate.max_drop,
+            comparison="<=",  # the threshold shown is the allowed drop
             message="skipped: no baseline run given (pass --baseline to compare against one)",
         )
     scope = set(gate.partitions) if gate.partitions is not None else None
@@ -252,6 +254,7 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
             name="regression",
             passed=None,
             threshold=gate.max_drop,
+            comparison="<=",  # the threshold shown is the allowed drop
             message=f"skipped: no samples in scope ({scope_text})",
             details=details,
         )
@@ -260,6 +263,7 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
             name="regression",
             passed=False,
             threshold=gate.max_drop,
+            comparison="<=",  # the threshold shown is the allowed drop
             message=f"baseline run {baseline.run_id!r} shares no scored samples with this run ({new} new, "
             f"{changed} changed content, {unscored} unscored in either): wrong baseline?",
             exit_code=ExitCode.BAD_INPUT,
