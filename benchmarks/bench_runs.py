@@ -62,7 +62,7 @@ def write_project(root: Path, n: int, base_url: str) -> Path:
         "solver": {"type": "prompt", "model": f"{base_url}#fake", "template": "{input}", "max_tokens": 32},
         "graders": [{"name": "exact"}, {"name": "token_f1", "gate": False}],
         "gates": {"golden": {"min_pass_rate": 1.0}, "distribution": {"min_pass_rate": 0.9}},
-        "concurrency": 16,
+        "concurrency": 32,
         "store": "runs.sqlite",
     }
     path = root / "spec.yaml"

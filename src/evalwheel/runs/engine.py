@@ -218,7 +218,7 @@ async def execute(
 
     total = dataset.count * spec.epochs - len(done)
     progress.start(min(total, limit) if limit is not None else total)
-    writer = ResultWriter(store)
+    writer = ResultWriter(store, replace=retry_errors)
     counts: Counter[str] = Counter()
     queue: asyncio.Queue[tuple[Sample, str, int] | None] = asyncio.Queue(maxsize=spec.concurrency * 2)
     exhausted = False

@@ -14,8 +14,9 @@ from evalwheel.types import SampleResult
 
 
 class ResultWriter:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, replace: bool = False) -> None:
         self.store = store
+        self.replace = replace
         self._pending: list[SampleResult] = []
         self._costs: list[float] = []
         self._wake = asyncio.Event()
@@ -31,7 +32,7 @@ class ResultWriter:
         batch, costs = self._pending, self._costs
         self._pending, self._costs = [], []
         if batch:
-            self.store.add_results(batch, costs)
+            self.store.add_results(batch, costs, replace=self.replace)
             self.written += len(batch)
 
     async def run(self) -> None:

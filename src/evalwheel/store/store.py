@@ -124,14 +124,18 @@ class Store:
 
     # --------------------------------------------------------------------------------------- results
 
-    def add_results(self, batch: Sequence[SampleResult], costs: Sequence[float] | None = None) -> None:
-        """Commit a batch in one transaction; a retried sample replaces its earlier (error) row."""
+    def add_results(
+        self, batch: Sequence[SampleResult], costs: Sequence[float] | None = None, *, replace: bool = False
+    ) -> None:
+        """Commit a batch in one transaction. `replace=True` (retrying errors) first deletes the samples' earlier
+        rows; otherwise a (run, sample, epoch) already stored is an integrity error, never a silent duplicate."""
         if not batch:
             return
         stamp = now_iso()
         rows = [_result_row(r, stamp, costs[i] if costs else 0.0) for i, r in enumerate(batch)]
         with self.engine.begin() as conn:
-            _delete_existing(conn, batch)
+            if replace:
+                _delete_existing(conn, batch)
             conn.execute(insert(results), rows)
 
     def finished_keys(self, run_id: str, *, include_errors: bool = True) -> set[tuple[str, int]]:
