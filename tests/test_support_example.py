@@ -318,20 +318,18 @@ async def test_faithfulness_flags_the_wrong_price_and_the_invented_feature() -> 
     reason="the embedded model is not installed",
 )
 async def test_faithfulness_demo_on_the_local_model() -> None:
-    """The same demonstration with the embedded judge as the second tier (slow: ~15 tokens/s)."""
+    """The wrong-price answer with the embedded judge as the second tier (slow: ~15 tokens/s, so one answer
+    and at most three claims keep it to a couple of minutes on 2 cores)."""
     from evalwheel.models.registry import get_model
 
     model = get_model("local", cache=False)
     try:
         sample, answers = reference_answers()
-        for answer_id, hallucinated, output in answers:
-            config = demo_config(model) | {"max_tokens": 256}
-            score = await get_grader("faithfulness")(sample, output, GraderContext(config=config))
-            assert isinstance(score, Score)
-            if hallucinated:
-                assert score.metadata["has_hallucinations"] is True and score.passed is False, answer_id
-            else:  # a weak judge may still doubt a faithful claim: assert the contract, not its verdict
-                assert score.metadata["precheck"]["flagged"] == 0
-                assert all(c["tier"] == "judge" for c in score.metadata["claims"])
+        answer_id, hallucinated, output = next(a for a in answers if a[0] == "wrong_price")
+        config = demo_config(model) | {"max_tokens": 200, "max_claims": 3}
+        score = await get_grader("faithfulness")(sample, output, GraderContext(config=config))
+        assert isinstance(score, Score) and hallucinated
+        assert score.metadata["has_hallucinations"] is True and score.passed is False, answer_id
+        assert score.metadata["precheck"]["flagged"] >= 1  # the $18 claim, caught before the model
     finally:
         await model.aclose()
