@@ -177,7 +177,7 @@ def run_command(
         if resume is not None and len(arms) > 1:
             raise SpecError("--resume continues one run: pick its arm with --arm")
         if dry_run:
-            estimates = [estimate_run(spec, dataset, a, cache=cache) for a in arms]
+            estimates = [estimate_run(spec, dataset, a, cache=cache, judges=judges) for a in arms]
             _print_estimates(estimates, as_json)
             return
         store = store_for(spec, store_target)
@@ -317,9 +317,8 @@ def _print_estimates(estimates: list[Any], as_json: bool) -> None:
             f"{e.seconds:.0f} s",
         )
     out.print(table)
-    for e in estimates:
-        for note in e.notes:
-            out.print(f"[dim]- {note}[/]", highlight=False)
+    for note in dict.fromkeys(n for e in estimates for n in e.notes):  # each note once, in order
+        out.print(f"[dim]- {note}[/]", highlight=False)
 
 
 runs_app = typer.Typer(help="Stored runs.", no_args_is_help=True)

@@ -75,14 +75,16 @@ def _prompt_messages(spec: EvalSpec, sample: Sample) -> list[Message]:
     return messages
 
 
-def estimate_run(spec: EvalSpec, dataset: PreparedDataset, arm: str | None, *, cache: bool = True) -> RunEstimate:
+def estimate_run(
+    spec: EvalSpec, dataset: PreparedDataset, arm: str | None, *, cache: bool = True, judges: bool = True
+) -> RunEstimate:
     s = spec.solver
     uses_model = s.type in ("prompt", "python") or (s.type == "replay" and arm not in (None, "human"))
     model = s.model if uses_model else None
     est = RunEstimate(spec=spec.name, arm=arm, model=model, units=dataset.count * spec.epochs)
     cache_db = ModelCache() if (cache and model) else None
-    judges = [g for g in spec.graders if any(k in spec.grader_config(g) for k in JUDGE_KEYS)]
-    judge_names = [str(spec.grader_config(g).get("judge_model", "panel")) for g in judges]
+    judges_used = [g for g in spec.graders if any(k in spec.grader_config(g) for k in JUDGE_KEYS)] if judges else []
+    judge_names = [str(spec.grader_config(g).get("judge_model", "panel")) for g in judges_used]
     completion_per_call = s.max_tokens
     judge_prompt = 0
     for sample, _ in dataset.iter_samples():
@@ -106,13 +108,12 @@ def estimate_run(spec: EvalSpec, dataset: PreparedDataset, arm: str | None, *, c
                 calls = _replay_calls(sample.input, arm, s.max_turns)
                 est.model_calls += len(calls)
                 est.prompt_tokens += sum(calls)
-            judge_prompt += (tokens(input_text(sample)) + tokens(context_text(sample)) + s.max_tokens // 2 + 300) * len(
-                judges
-            )
+            judged = tokens(input_text(sample)) + tokens(context_text(sample)) + s.max_tokens // 2 + 300
+            judge_prompt += judged * len(judges_used)
     if cache_db is not None:
         cache_db.close()
     est.completion_tokens = est.model_calls * completion_per_call
-    est.judge_calls = est.units * len(judges)
+    est.judge_calls = est.units * len(judges_used)
     est.notes.append(
         f"completion tokens assume max_tokens={s.max_tokens} per call (an upper bound); "
         f"tokens ~ chars/{CHARS_PER_TOKEN:g}"
@@ -135,9 +136,9 @@ def estimate_run(spec: EvalSpec, dataset: PreparedDataset, arm: str | None, *, c
         cost += _cost(price, jp, jc)
         decode, prefill = _speed(name)
         seconds += (jc / decode + jp / prefill) / (1 if name.startswith("local") else spec.concurrency)
-    if judges:
+    if judges_used:
         est.notes.append(
-            f"{len(judges)} LLM grader(s): ~1 call per sample each, ~200 output tokens "
+            f"{len(judges_used)} LLM grader(s): ~1 call per sample each, ~200 output tokens "
             "(faithfulness makes one per claim)"
         )
     if est.cached_calls:
