@@ -19,6 +19,7 @@ from evalwheel.embed.minilm import unavailable_reason
 from evalwheel.graders import GraderContext, get_grader
 from evalwheel.graders.model.faithfulness import missing_specifics, precheck_sentences, render_context
 from evalwheel.models.base import Completion, GenerateConfig, Message, Schema
+from evalwheel.runs.spec import load_spec
 from evalwheel.solvers.base import SolverContext
 from evalwheel.types import Output, Sample, Score, Usage
 
@@ -96,8 +97,10 @@ def test_spec_files_have_the_engine_shape() -> None:
     assert recorded_spec["solver"] == {"type": "recorded", "path": "recorded.jsonl"}
     assert live["solver"]["type"] == "python" and live["solver"]["function"] == "assistant.py:answer"
     assert live["solver"]["model"] == "local"
+    for name in ("spec.yaml", "spec-live.yaml", "spec-candidate.yaml"):
+        parsed = load_spec(SUPPORT / name)  # the engine's own parser accepts it
+        assert parsed.dataset_path.is_file()
     for s in (recorded_spec, live):
-        assert (SUPPORT / s["dataset"]).is_file()
         graders = {g["name"]: g for g in s["graders"]}
         assert graders["constraints"]["gate"] is True and (SUPPORT / graders["constraints"]["config_file"]).is_file()
         assert graders["faithfulness"]["gate"] is False and graders["faithfulness"]["config"]["precheck"] is True
