@@ -13,18 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from evalwheel.datasets.errors import ItemDataFileError
+
 FIELDS = ("input", "output_1", "output_2", "label")
 
 
-class LLMBarFormatError(ValueError):
+class LLMBarFormatError(ItemDataFileError):
     """An LLMBar file that cannot be loaded; names file, item index (when known) and cause."""
-
-    def __init__(self, path: Path | str, cause: str, index: int | None = None) -> None:
-        self.path = str(path)
-        self.index = index
-        self.cause = cause
-        where = self.path if index is None else f"{self.path}: item {index}"
-        super().__init__(f"{where}: {cause}")
 
 
 class LLMBarPair(BaseModel):

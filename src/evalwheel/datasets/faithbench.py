@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from evalwheel.datasets.errors import DataFileError
 from evalwheel.types import Output, Sample
 
 LABELS = ("Consistent", "Benign", "Questionable", "Unwanted")
@@ -30,15 +31,8 @@ REQUIRED_COLUMNS = ("source", "summary", "worst-label")
 SUMMARY_PROMPT = "Summarize the following passage."
 
 
-class FaithBenchFormatError(ValueError):
+class FaithBenchFormatError(DataFileError):
     """A FaithBench file that cannot be loaded; names file, CSV line (when known) and cause."""
-
-    def __init__(self, path: Path | str, cause: str, line: int | None = None) -> None:
-        self.path = str(path)
-        self.line = line
-        self.cause = cause
-        where = self.path if line is None else f"{self.path}: line {line}"
-        super().__init__(f"{where}: {cause}")
 
 
 class FaithBenchItem(BaseModel):

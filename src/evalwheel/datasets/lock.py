@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evalwheel.datasets.samples import DatasetSummary, scan_dataset, short_hash
 from evalwheel.datasets.sessions import json_path
+from evalwheel.fileio import write_text_atomic
 
 LOCK_SUFFIX = ".lock.json"
 _NOTE = "Golden-partition lock written by `evalwheel dataset lock`; regenerate it, do not edit it by hand."
@@ -137,15 +137,7 @@ def write_lock(summary: DatasetSummary, lock_path: Path | str | None = None) -> 
     target = Path(lock_path) if lock_path is not None else default_lock_path(summary.path)
     lock = build_lock(summary, target)
     text = json.dumps(lock.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, text)
     return target
 
 

@@ -17,21 +17,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalwheel.datasets.errors import DataFileError
+
 MOVES = ("focus", "probing", "telling", "generic")
 EOM = "|EOM|"
 _SPEAKER = re.compile(r"^\s*([^:\n]{1,40}):\s?(.*)$", re.S)
 _MOVE = re.compile(r"^\s*\(\s*([A-Za-z_ -]+?)\s*\)\s*(.*)$", re.S)
 
 
-class MathDialFormatError(ValueError):
+class MathDialFormatError(DataFileError):
     """A file (or, in strict mode, a line) that cannot be imported; names file, line and cause."""
-
-    def __init__(self, path: Path | str, cause: str, line: int | None = None) -> None:
-        self.path = str(path)
-        self.line = line
-        self.cause = cause
-        where = self.path if line is None else f"{self.path}: line {line}"
-        super().__init__(f"{where}: {cause}")
 
 
 class DialogueTurn(BaseModel):

@@ -20,19 +20,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalwheel.datasets.errors import ItemDataFileError
+
 RESPONSE_KEYS = ("anno_llm_responses", "tutor_responses")
 NOT_AVAILABLE = {"", "not available", "n/a", "na", "none", "null"}
 
 
-class MRBenchFormatError(ValueError):
+class MRBenchFormatError(ItemDataFileError):
     """A file (or, in strict mode, an item) that cannot be imported; names file, index and cause."""
-
-    def __init__(self, path: Path | str, cause: str, index: int | None = None) -> None:
-        self.path = str(path)
-        self.index = index
-        self.cause = cause
-        where = f"{self.path}" if index is None else f"{self.path}: item {index}"
-        super().__init__(f"{where}: {cause}")
 
 
 class MRBenchResponse(BaseModel):
@@ -109,8 +104,7 @@ def _responses(raw: Any) -> list[MRBenchResponse]:
         items = [(str(k), v) for k, v in raw.items()]
     elif isinstance(raw, list):
         items = [
-            (str(v.get("tutor", v.get("model", i))) if isinstance(v, dict) else str(i), v)
-            for i, v in enumerate(raw)
+            (str(v.get("tutor", v.get("model", i))) if isinstance(v, dict) else str(i), v) for i, v in enumerate(raw)
         ]
     else:
         raise ValueError(f"tutor responses must be an object, got {type(raw).__name__}")
@@ -163,9 +157,7 @@ def load_mrbench(path: Path | str, strict: bool = False) -> MRBenchFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise MRBenchFormatError(p, f"cannot read file: {exc}") from exc
     except json.JSONDecodeError as exc:
-        raise MRBenchFormatError(
-            p, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
+        raise MRBenchFormatError(p, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if isinstance(raw, dict):  # tolerate a wrapper object holding the list
         lists = [v for v in raw.values() if isinstance(v, list)]
         if len(lists) != 1:
@@ -183,7 +175,5 @@ def load_mrbench(path: Path | str, strict: bool = False) -> MRBenchFile:
                 raise MRBenchFormatError(p, str(exc), i) from exc
             issues.append(f"item {i}: {exc}")
     if not conversations:
-        raise MRBenchFormatError(
-            p, f"no usable conversations ({issues[0] if issues else 'the list is empty'})"
-        )
+        raise MRBenchFormatError(p, f"no usable conversations ({issues[0] if issues else 'the list is empty'})")
     return MRBenchFile(path=str(p), conversations=conversations, issues=issues)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalwheel.datasets.sessions import SessionLoadError, json_path, load_session_file
+from evalwheel.fileio import write_text_atomic
 from evalwheel.types import Partition, Sample
 
 PARTITIONS: tuple[Partition, ...] = get_args(Partition)
@@ -491,13 +491,5 @@ def save_dataset(samples: Iterable[Sample], path: Path | str, *, append: bool = 
                     fh.write(b"\n")
             fh.write(lines.encode("utf-8"))
         return len(batch)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(lines)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(p, lines)
     return len(batch)

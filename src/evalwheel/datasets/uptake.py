@@ -24,21 +24,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from evalwheel.datasets.errors import DataFileError
 from evalwheel.types import Output, Sample
 
 REQUIRED_COLUMNS = ("obs_id", "exchange_idx", "student_text", "teacher_text", "uptake_majority")
 RATINGS = (0, 1, 2)
 
 
-class UptakeFormatError(ValueError):
+class UptakeFormatError(DataFileError):
     """An uptake file that cannot be loaded; names file, CSV line (when known) and cause."""
-
-    def __init__(self, path: Path | str, cause: str, line: int | None = None) -> None:
-        self.path = str(path)
-        self.line = line
-        self.cause = cause
-        where = self.path if line is None else f"{self.path}: line {line}"
-        super().__init__(f"{where}: {cause}")
 
 
 class UptakePair(BaseModel):
