@@ -146,20 +146,6 @@ async def test_unscored_is_not_failed(tmp_path: Path) -> None:
     assert outcome.counts == {"unscored": 8}
 
 
-def test_budget_stops_scheduling(tmp_path: Path) -> None:
-    spec = spec_from_dict(
-        {
-            "name": "b",
-            "dataset": "d.jsonl",
-            "solver": {"type": "recorded", "path": "r.jsonl"},
-            "graders": [{"name": "exact"}],
-            "budget": {"max_usd": 0.5},
-        },
-        base_dir=tmp_path,
-    )
-    assert spec.budget.max_usd == 0.5
-
-
 def test_spec_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as exc:
         spec_from_dict(

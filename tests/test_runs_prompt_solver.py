@@ -73,3 +73,22 @@ async def test_server_errors_are_isolated_and_exit_3(tmp_path: Path) -> None:
     assert int(result.report.exit_code) == 3
     stored = stored_results(result.run_id, tmp_path)
     assert all(r.status == "error" and "500" in (r.error or "") for r in stored)
+
+
+async def test_budget_stops_scheduling_new_samples(tmp_path: Path) -> None:
+    """A priced model (gpt-4o-mini's list price) and a budget of a few calls: the run stops, says so,
+    and keeps what it did; resuming with a larger budget finishes it."""
+    async with ScriptedJudge(fn=lambda body: "word " * 200) as srv:
+        raw = project(tmp_path, srv.base_url, n=30)
+        raw["solver"]["model"] = f"{srv.base_url}#gpt-4o-mini"  # type: ignore[index]
+        raw["concurrency"] = 1
+        raw["budget"] = {"max_usd": 0.0003}  # 200 output tokens at $0.60/M = $0.00012 per call
+        spec = spec_from_dict(raw, base_dir=tmp_path)
+        first = await run_eval(spec, cache=False)
+        assert first.outcome.budget_exhausted and first.outcome.run.status == "interrupted"
+        assert 2 <= first.outcome.executed <= 4 and len(srv.bodies) == first.outcome.executed
+        assert first.outcome.cost_usd >= 0.0003
+        raw["budget"] = {"max_usd": 1.0}
+        more = await run_eval(spec_from_dict(raw, base_dir=tmp_path), cache=False, resume=first.run_id)
+    assert more.outcome.skipped == first.outcome.executed
+    assert more.summary.overall.n == 30 and more.outcome.run.status == "finished"

@@ -235,8 +235,11 @@ async def execute(
             await queue.put(None)
 
     async def work() -> None:
-        nonlocal new_cost
+        nonlocal new_cost, exhausted
         while (unit := await queue.get()) is not None:
+            if budget is not None and spent + new_cost >= budget:
+                exhausted = True  # queued but not started: left for a resume with a larger budget
+                continue
             result, cost = await run_one_sample(plan, run_id, *unit)
             new_cost += cost
             counts[result.status] += 1
