@@ -12,6 +12,7 @@ import re
 from collections.abc import KeysView
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 
 from evalwheel.graders.pedagogy.signals import DEMEANING, SENSITIVE_REQUEST, SUCCESS
 from evalwheel.graders.pedagogy.text import (
@@ -259,7 +260,7 @@ DIAGNOSE_PROSE = "diagnose_prose"
 CHECK_PROSE_KEY = "check_prose"
 DEMEANING_KEY = "demeaning"
 
-TURN_CUES = combine(
+_TURN_CUE_SOURCES = (
     {
         Action.RECAP.value: RECAP,
         Action.ANSWER_REVEAL.value: REVEAL,
@@ -274,14 +275,19 @@ TURN_CUES = combine(
 )
 
 
-_CUE_OF_GROUP = {group: group.split("__", 1)[0] for group in TURN_CUES.groupindex}
+@cache
+def turn_cues() -> tuple[re.Pattern[str], dict[str, str]]:
+    """The one-pass regex over all prose cues and its group -> cue map, built on first use (start-up cost)."""
+    pattern = combine(_TURN_CUE_SOURCES)
+    return pattern, {group: group.split("__", 1)[0] for group in pattern.groupindex}
 
 
 def _scan(prose: Prose) -> dict[str, str]:
     """One pass over the turn: the first qualifying sentence for each prose-level cue."""
     found: dict[str, str] = {}
-    for m in TURN_CUES.finditer(prose.lower):
-        key = _CUE_OF_GROUP[m.lastgroup or ""]
+    pattern, cue_of_group = turn_cues()
+    for m in pattern.finditer(prose.lower):
+        key = cue_of_group[m.lastgroup or ""]
         if key in found:
             continue
         idx = prose.sentence_at(m.start())
