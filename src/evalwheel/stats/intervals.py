@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
@@ -104,14 +105,14 @@ def proportion_ci(successes: int, n: int, confidence: float = 0.95) -> Interval:
     if n == 0:
         return Interval(estimate=None, low=None, high=None, n=0, confidence=confidence, method="wilson")
     p = successes / n
-    z = float(_scipy_stats().norm.ppf(0.5 + confidence / 2.0))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)  # stdlib: no scipy import for every gate
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return Interval(
         estimate=p,
-        low=max(0.0, centre - half),
-        high=min(1.0, centre + half),
+        low=0.0 if successes == 0 else max(0.0, centre - half),  # exact at the edges, not 1e-17 off
+        high=1.0 if successes == n else min(1.0, centre + half),
         n=n,
         confidence=confidence,
         method="wilson",
