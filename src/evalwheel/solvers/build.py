@@ -8,7 +8,7 @@ from typing import Any
 from evalwheel.models.base import Model
 from evalwheel.solvers.base import SolverContext, SolverFn
 from evalwheel.solvers.prompt import prompt_solver
-from evalwheel.solvers.python import python_solver
+from evalwheel.solvers.python import load_function, python_solver
 from evalwheel.solvers.recorded import load_recorded, recorded_solver
 from evalwheel.solvers.replay import replay_solver
 
@@ -31,7 +31,5 @@ def build_solver(
         config["path"] = str(path if path.is_absolute() else base_dir / path)
         load_recorded(Path(config["path"]))
     if solver_type == "python":
-        from evalwheel.solvers.python import load_function
-
         load_function(config["function"], base_dir)
     return fn, SolverContext(model=model, config=config, base_dir=base_dir)
