@@ -66,23 +66,52 @@ def _dataset_of(info: RunInfo) -> PreparedDataset | None:
         return None
 
 
-def comparison_markdown(cmp: Comparison, a: str, b: str, costs: tuple[RunCost, RunCost] | None) -> str:
+COLUMNS = ("metric", "A", "B", "B − A", "test", "p", "effect size", "MDE (80% power)")
+
+
+def comparison_rows(cmp: Comparison) -> list[list[str]]:
+    """One row per compared quantity (pass rate, and score when there are values): shared by both outputs."""
     pf = cmp.pass_fail
-    lines = [
-        f"**{cmp.verdict}** — {cmp.recommendation}",
-        "",
-        f"| | A `{a}` | B `{b}` | B − A | test | p | effect | MDE (80% power) |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| pass rate | {pf.rate_a.format(3)} | {pf.rate_b.format(3)} | {pf.diff.format(3)} | {pf.test.name} | "
-        f"{_p(pf.test.p_value)} | {pf.effect_size.name} {_f(pf.effect_size.value)} | {_f(pf.mde.difference)} |",
+    rows = [
+        [
+            "pass rate",
+            pf.rate_a.format(3),
+            pf.rate_b.format(3),
+            pf.diff.format(3),
+            pf.test.name,
+            _p(pf.test.p_value),
+            f"{pf.effect_size.name} {_f(pf.effect_size.value)}",
+            _f(pf.mde.difference),
+        ],
     ]
     if cmp.scores is not None:
         sc = cmp.scores
-        lines.append(
-            f"| score | {sc.mean_a.format(3)} | {sc.mean_b.format(3)} | {sc.diff.format(3)} | {sc.test.name} | "
-            f"{_p(sc.test.p_value)} | {sc.effect_size.name} {_f(sc.effect_size.value)} | {_f(sc.mde.difference)} |"
+        rows.append(
+            [
+                "score",
+                sc.mean_a.format(3),
+                sc.mean_b.format(3),
+                sc.diff.format(3),
+                sc.test.name,
+                _p(sc.test.p_value),
+                f"{sc.effect_size.name} {_f(sc.effect_size.value)}",
+                _f(sc.mde.difference),
+            ]
         )
-    lines += ["", cmp.pairing_note]
+    return rows
+
+
+def comparison_markdown(cmp: Comparison, a: str, b: str, costs: tuple[RunCost, RunCost] | None) -> str:
+    header = ["", f"A `{a}`", f"B `{b}`", *COLUMNS[3:]]
+    lines = [
+        f"**{cmp.verdict}** — {cmp.recommendation}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in comparison_rows(cmp)),
+        "",
+        cmp.pairing_note,
+    ]
     if costs is not None:
         lines += ["", f"A: {costs[0].markdown()}", "", f"B: {costs[1].markdown()}"]
     return "\n".join(lines)
@@ -143,31 +172,10 @@ def compare_command(
     table = Table(
         title=f"A = {run_a} ({info_a.arm or info_a.spec_name})   B = {run_b} ({info_b.arm or info_b.spec_name})"
     )
-    for col in ("metric", "A", "B", "B − A", "test", "p", "effect size", "MDE (80% power)"):
+    for col in COLUMNS:
         table.add_column(col)
-    pf = cmp.pass_fail
-    table.add_row(
-        "pass rate",
-        pf.rate_a.format(3),
-        pf.rate_b.format(3),
-        pf.diff.format(3),
-        pf.test.name,
-        _p(pf.test.p_value),
-        f"{pf.effect_size.name} {_f(pf.effect_size.value)}",
-        _f(pf.mde.difference),
-    )
-    if cmp.scores is not None:
-        sc = cmp.scores
-        table.add_row(
-            "score",
-            sc.mean_a.format(3),
-            sc.mean_b.format(3),
-            sc.diff.format(3),
-            sc.test.name,
-            _p(sc.test.p_value),
-            f"{sc.effect_size.name} {_f(sc.effect_size.value)}",
-            _f(sc.mde.difference),
-        )
+    for row in comparison_rows(cmp):
+        table.add_row(*row)
     out.print(table)
     out.print(cmp.pairing_note, highlight=False)
     for note in cmp.notes:
