@@ -274,3 +274,16 @@ def test_resume_after_kill_minus_9(tmp_path: Path) -> None:
     for sid in finished_at_kill:
         assert calls[sid] == calls_before[sid] == 1, f"{sid} was finished before the kill but called again"
     assert store.get_run(run.run_id).status == "finished"
+
+
+def test_prompt_template_placeholders_checked_before_running(tmp_path: Path) -> None:
+    base = {"name": "x", "dataset": "d.jsonl", "graders": [{"name": "exact"}]}
+    with pytest.raises(SpecError) as exc:
+        spec_from_dict(
+            {**base, "solver": {"type": "prompt", "model": "local", "template": "Q: {question}"}}, source="s.yaml"
+        )
+    assert "s.yaml: solver" in str(exc.value) and "unknown placeholder {question}" in str(exc.value)
+    ok = spec_from_dict(
+        {**base, "solver": {"type": "prompt", "model": "local", "template": "{input} {metadata[k]} {{x}}"}}
+    )
+    assert ok.solver.template is not None

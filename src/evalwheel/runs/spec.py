@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evalwheel.solvers.prompt import TEMPLATE_FIELDS, template_problems
+
 SolverType = Literal["prompt", "replay", "python", "recorded"]
 
 
@@ -65,6 +67,10 @@ class SolverSpec(BaseModel):
             raise ValueError(f"solver type {self.type!r} needs {', '.join(missing)}")
         if self.type == "replay" and any(a != "human" for a in self.arms) and not self.model:
             raise ValueError("replay arms other than `human` need solver.model")
+        if self.type == "prompt" and self.template:
+            problems = template_problems(self.template)
+            if problems:
+                raise ValueError(f"template: {'; '.join(problems)} (fields: {', '.join(TEMPLATE_FIELDS)})")
         unknown = [a for a in self.gate_arms or [] if a not in self.arms]
         if unknown:
             raise ValueError(f"gate_arms {unknown} are not in arms {self.arms}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 from evalwheel.models.base import GenerateConfig, Message
@@ -17,6 +18,22 @@ class _Fields(dict[str, Any]):
             f"prompt template placeholder {{{key}}} is not a sample field "
             "(input, context, reference, id, metadata, tags)"
         )
+
+
+TEMPLATE_FIELDS = ("input", "context", "reference", "id", "metadata", "tags")
+
+
+def template_problems(template: str) -> list[str]:
+    """Placeholders a template uses that no sample provides, or a template that does not parse."""
+    try:
+        roots = {
+            name.split(".", 1)[0].split("[", 1)[0]
+            for _, name, _, _ in string.Formatter().parse(template)
+            if name is not None
+        }
+    except ValueError as exc:
+        return [f"not a valid template: {exc}"]
+    return [f"unknown placeholder {{{r}}}" for r in sorted(roots) if r not in TEMPLATE_FIELDS]
 
 
 def input_text(sample: Sample) -> str:
