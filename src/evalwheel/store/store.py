@@ -30,7 +30,7 @@ class StoreError(RuntimeError):
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")  # orders runs started in the same second
 
 
 def store_url(target: str | Path | None) -> str:
