@@ -19,7 +19,7 @@ from evalwheel.runs.dataset_source import PreparedDataset
 from evalwheel.runs.spec import EvalSpec
 from evalwheel.solvers.prompt import context_text, input_text, render
 from evalwheel.studymode.prompting import build_system_message, parse_arm
-from evalwheel.studymode.replay import _is_reply_point, session_memory, truncate
+from evalwheel.studymode.replay import is_reply_point, session_memory, truncate
 from evalwheel.types import Sample, Session
 
 CHARS_PER_TOKEN = 4.0
@@ -63,7 +63,7 @@ def _replay_calls(session: Session, arm: str, max_turns: int | None) -> list[int
     calls: list[int] = []
     for i, t in enumerate(turns):
         history += tokens(t.content)
-        if _is_reply_point(turns, i):
+        if is_reply_point(turns, i):
             calls.append(history)
     return calls
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from evalwheel.fileio import write_text_atomic
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelError
 from evalwheel.studymode.prompting import Arm, build_system_message
-from evalwheel.studymode.replay import write_json_atomic
 from evalwheel.types import LearnerProfile, Session, Turn
 
 QUIT_COMMANDS = frozenset({"/quit", "/exit"})
@@ -106,5 +106,5 @@ async def run_chat(
 def save_session(session: Session, path: Path) -> Path:
     """Validate (again, so hand-built sessions are checked too) and write the session atomically."""
     valid = Session.model_validate(session.model_dump())
-    write_json_atomic(path, valid.model_dump_json(indent=2, exclude_none=True))
+    write_text_atomic(path, valid.model_dump_json(indent=2, exclude_none=True))
     return path

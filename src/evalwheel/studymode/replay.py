@@ -175,7 +175,7 @@ def artifact_path(out_dir: Path, session_id: str, arm: Arm) -> Path:
     return out_dir / f"{_safe(session_id)}__{_safe(arm.name.replace(':', '-'))}.json"
 
 
-def _is_reply_point(turns: Sequence[Turn], i: int) -> bool:
+def is_reply_point(turns: Sequence[Turn], i: int) -> bool:
     """A tutor reply follows a learner turn unless the learner's next message comes straight after it.
 
     Two learner messages in a row are one learner turn from the tutor's point of view, so the model
@@ -191,7 +191,7 @@ def truncate(trajectory: Sequence[Turn], max_turns: int | None) -> list[Turn]:
         return turns
     seen = 0
     for i in range(len(turns)):
-        if _is_reply_point(turns, i):
+        if is_reply_point(turns, i):
             seen += 1
             if seen == max_turns:
                 end = i + 1
@@ -206,7 +206,7 @@ def planned_calls(session: Session, arm: Arm, max_turns: int | None) -> int:
     if not arm.uses_model:
         return 0
     turns = truncate(session.trajectory, max_turns)
-    return sum(1 for i in range(len(turns)) if _is_reply_point(turns, i))
+    return sum(1 for i in range(len(turns)) if is_reply_point(turns, i))
 
 
 def work_units(session: Session, arm: Arm, max_turns: int | None) -> int:
@@ -220,10 +220,6 @@ def session_memory(session: Session) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------- writing
-
-
-def write_json_atomic(path: Path, data: str) -> None:
-    write_text_atomic(path, data)
 
 
 def load_artifact(path: Path) -> ReplayArtifact | None:
@@ -282,7 +278,7 @@ async def regenerate(
             continue
         out.append(turn.model_copy(deep=True))
         history.append(Message(role=turn.role, content=turn.content))
-        if not _is_reply_point(turns, i):
+        if not is_reply_point(turns, i):
             continue
         started = time.perf_counter()
         completion = await model.generate(list(history), config)
@@ -380,7 +376,7 @@ async def replay_one(
         calls=stats.calls,
         cached_calls=stats.cached_calls,
     )
-    write_json_atomic(path, artifact.model_dump_json(indent=2))
+    write_text_atomic(path, artifact.model_dump_json(indent=2))
     emit("job", units - done, "ok")
     return SessionArmResult(session_id=session.session_id, arm=arm.name, status="ok", artifact=str(path))
 
@@ -509,7 +505,7 @@ async def replay_sessions(
         summaries=summaries,
     )
     if write_report:
-        write_json_atomic(out_dir / REPORT_NAME, report.model_dump_json(indent=2))
+        write_text_atomic(out_dir / REPORT_NAME, report.model_dump_json(indent=2))
     return report
 
 
