@@ -42,6 +42,26 @@ class FailureMode(StrEnum):
     NO_REINFORCEMENT = "no_reinforcement"
     OVER_SCAFFOLDING = "over_scaffolding"
     SAFETY_SLIP = "safety_slip"
+    CONTENT_ERROR = "content_error"
+    COGNITIVE_OVERLOAD = "cognitive_overload"
+    COLD_AFFECT = "cold_affect"
+    IGNORES_LEARNER = "ignores_learner"
+    PASSIVE_LEARNER = "passive_learner"
+
+
+class DimensionName(StrEnum):
+    """The reviewer dimensions labelled on the rubric's 0-2 anchored scale (docs/rubric.md).
+
+    Pedagogical fidelity, the seventh, is derived from the checks rather than labelled directly.
+    """
+
+    PEDAGOGICAL_FIDELITY = "pedagogical_fidelity"
+    ACCURACY = "accuracy"
+    CLARITY = "clarity"
+    ENGAGEMENT = "engagement"
+    PERSONALIZATION = "personalization"
+    SAFETY = "safety"
+    OPPORTUNITY_FOR_LEARNING = "opportunity_for_learning"
 
 
 class Turn(BaseModel):
@@ -70,12 +90,14 @@ class LearnerProfile(BaseModel):
 class ExpertLabels(BaseModel):
     """A careful teacher's verdicts on a session; the ground truth the checks are measured against.
 
-    `checks` maps a check name to pass (True), fail (False) or not applicable (None).
+    `checks` maps a check name to pass (True), fail (False) or not applicable (None); `dimensions` maps a
+    reviewer dimension to its 0-2 anchored-scale label (None = not applicable).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     checks: dict[CheckName, bool | None]
+    dimensions: dict[DimensionName, Literal[0, 1, 2] | None] = Field(default_factory=dict)
     taxonomy: list[FailureMode] = Field(default_factory=list)
     escalate: bool | None = None
     labeller: str | None = None
@@ -186,6 +208,7 @@ class SessionEvaluation(BaseModel):
     escalation_reasons: list[str] = Field(default_factory=list)
     taxonomy: list[FailureMode] = Field(default_factory=list)
     checks: list[Score]
+    dimensions: list[Score] = Field(default_factory=list)  # one per reviewer dimension, value on the 0-2 scale
     source: str | None = None
 
     @property
