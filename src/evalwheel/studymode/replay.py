@@ -33,7 +33,7 @@ from evalwheel.stats.intervals import Interval, mean_ci, proportion_ci
 from evalwheel.studymode.prompting import Arm, build_system_message
 from evalwheel.types import LearnerProfile, Session, SessionEvaluation, Turn, Usage
 
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2  # 2: `truncated` recorded, so cut sessions are graded as cut
 REPORT_NAME = "report.json"
 REGENERATED_TAG = "regenerated"
 
@@ -60,6 +60,7 @@ class ReplayArtifact(BaseModel):
     instructions: str | None = None  # the system message sent to the model
     generate_config: dict[str, Any] | None = None
     max_turns: int | None = None
+    truncated: bool = False  # max_turns cut the recorded session short: end-of-session checks go unscored
     original_trajectory: list[Turn]
     regenerated_trajectory: list[Turn]
     started_at: datetime
@@ -81,7 +82,12 @@ class ReplayArtifact(BaseModel):
             prompt=self.prompt,
             learner=self.learner,
             trajectory=self.regenerated_trajectory,
-            metadata={"source": self.arm, "model": self.model, "overlay_version": self.overlay_version},
+            metadata={
+                "source": self.arm,
+                "model": self.model,
+                "overlay_version": self.overlay_version,
+                "truncated": self.truncated,
+            },
         )
 
 
@@ -199,6 +205,11 @@ def truncate(trajectory: Sequence[Turn], max_turns: int | None) -> list[Turn]:
                     end += 1
                 return turns[:end]
     return turns
+
+
+def is_cut(full: Sequence[Turn], kept: Sequence[Turn]) -> bool:
+    """Whether `kept` (a `truncate` of `full`) dropped learner turns: then the session did not end, it was cut."""
+    return sum(t.role == "user" for t in kept) < sum(t.role == "user" for t in full)
 
 
 def planned_calls(session: Session, arm: Arm, max_turns: int | None) -> int:
@@ -364,6 +375,7 @@ async def replay_one(
         instructions=instructions,
         generate_config=cfg,
         max_turns=max_turns,
+        truncated=is_cut(session.trajectory, original),
         original_trajectory=original,
         regenerated_trajectory=regenerated,
         started_at=started_at,

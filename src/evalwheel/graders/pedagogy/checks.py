@@ -8,6 +8,7 @@ borderline), which is what drives "escalate on low confidence".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
@@ -86,14 +87,49 @@ def diagnosis_first(ts: TaggedSession, cfg: CheckConfig) -> Score:
     return _score(name, False, "the first reply teaches without asking where the learner stands", 0.7, [_ev(ts, first)])
 
 
+END_OF_SESSION_CHECKS = frozenset({CheckName.CHECK_REINFORCE, CheckName.RECAP, CheckName.VARY_RHYTHM})
+"""Checks about how a session ends or unfolds as a whole: a session cut short cannot fail them."""
+
+
+def is_truncated(ts: TaggedSession) -> bool:
+    """Whether the session was cut short (`metadata.truncated`: a turn budget, a timeout), not ended."""
+    return bool(ts.session.metadata.get("truncated"))
+
+
+def known_solutions(ts: TaggedSession) -> list[str]:
+    """The problem's known solution(s) from `metadata.solution` (a string or a list of strings)."""
+    raw = ts.session.metadata.get("solution")
+    items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return [" ".join(x.split()) for x in items if isinstance(x, str) and len(x.strip()) >= 2]
+
+
+def solution_shown(text: str, solutions: list[str]) -> str | None:
+    """The known solution a tutor turn states verbatim (whitespace- and case-insensitive), if any.
+
+    A solution that is a plain word or number must stand as a whole token ("36" is not in "360").
+    """
+    flat = " ".join(text.split()).lower()
+    for sol in solutions:
+        low = sol.lower()
+        pattern = re.escape(low)
+        if re.fullmatch(r"\w+", low):
+            pattern = r"(?<!\w)" + pattern + r"(?!\w)"
+        m = re.search(pattern, flat)
+        if m:
+            return flat[max(m.start() - 60, 0) : m.end() + 60]
+    return None
+
+
 def no_direct_answer_initially(ts: TaggedSession, cfg: CheckConfig) -> Score:
     """Fail when a solution is handed over before the learner has had `reveal_after_attempts` tries.
 
     Attempts are counted per task: a new exercise (a practice move) starts a new count, and a turn
     that confirms the learner got it ("exactly!") closes the task, after which showing a clean
-    version is review, not a reveal.
+    version is review, not a reveal. When the session carries the problem's known solution
+    (`metadata.solution`), stating it also counts as handing it over, whatever the phrasing.
     """
     name = CheckName.NO_DIRECT_ANSWER_INITIALLY
+    solutions = known_solutions(ts)
     attempts = 0
     solved = False
     by_index = {t.index: t for t in ts.assistant}
@@ -119,6 +155,10 @@ def no_direct_answer_initially(ts: TaggedSession, cfg: CheckConfig) -> Score:
             continue
         if attempts and tags.confirms:
             solved = True
+        stated = solution_shown(turn.content, solutions) if solutions and not solved else None
+        if stated is not None and not tags.has(Action.ANSWER_REVEAL) and attempts < cfg.reveal_after_attempts:
+            when = "in its first reply" if attempts == 0 else f"after only {attempts} attempt by the learner"
+            return _score(name, False, f"the tutor states the known solution {when}", 0.8, [_ev(ts, tags, stated)])
         if tags.has(Action.ANSWER_REVEAL) and not solved and attempts < cfg.reveal_after_attempts:
             when = "in its first reply" if attempts == 0 else f"after only {attempts} attempt by the learner"
             strong = attempts == 0 and (tags.code_lines >= 4 or "answer" in tags.evidence[Action.ANSWER_REVEAL].lower())
@@ -189,6 +229,8 @@ def check_reinforce(ts: TaggedSession, cfg: CheckConfig) -> Score:
                     0.75,
                     [_ev(ts, t, t.evidence[action])],
                 )
+    if is_truncated(ts):
+        return _score(name, None, "no check yet, but the session was cut short before it could come", 0.7)
     return _score(name, False, "the tutor teaches but never checks that the learner can use it", 0.7)
 
 
@@ -223,6 +265,8 @@ def vary_rhythm(ts: TaggedSession, cfg: CheckConfig) -> Score:
     listed = ", ".join(sorted(kinds)) or "none"
     if n >= cfg.min_distinct_moves:
         return _score(name, True, f"{n} kinds of move: {listed}", 0.85 if n > cfg.min_distinct_moves else 0.65)
+    if is_truncated(ts):
+        return _score(name, None, f"only {n} kind(s) of move so far, but the session was cut short", 0.7)
     return _score(name, False, f"only {n} kind(s) of move across the session: {listed}", 0.8 if n <= 1 else 0.6)
 
 
@@ -265,6 +309,8 @@ def recap(ts: TaggedSession, cfg: CheckConfig) -> Score:
             )
     if _refused(ts):
         return _score(name, None, "a refusal has nothing to recap", 0.6)
+    if is_truncated(ts):
+        return _score(name, None, "the session was cut short (turn budget or timeout), so no recap is due", 0.8)
     if _natural_end(ts):
         return _score(
             name,

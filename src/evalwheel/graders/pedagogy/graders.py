@@ -13,7 +13,12 @@ def session_of(sample: Sample, output: Output) -> Session:
         raise TypeError(f"sample {sample.id!r}: studymode graders need a Session as input")
     if output.trajectory is None:
         return sample.input
-    return sample.input.model_copy(update={"trajectory": output.trajectory})
+    update: dict[str, object] = {"trajectory": output.trajectory}
+    recorded_users = sum(t.role == "user" for t in sample.input.trajectory)
+    if sum(t.role == "user" for t in output.trajectory) < recorded_users:
+        # The solver stopped before the recorded learner did (--max-turns): grade it as cut, not ended.
+        update["metadata"] = {**sample.input.metadata, "truncated": True}
+    return sample.input.model_copy(update=update)
 
 
 @grader("studymode.fidelity")
