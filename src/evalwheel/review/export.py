@@ -1,0 +1,95 @@
+"""Labels out of the store: the JSONL `evalwheel calibrate GRADER --labels FILE` reads, or the items directly.
+
+One reviewed item becomes one calibration line for one check (a grader score name such as
+`diagnosis_first` or `constraints.max_words`): the human consensus on that check is the `label`, and the
+sample and output the reviewer saw are the grader input. Items where the reviewers disagree, or marked
+the check not applicable, are left out (a disputed label is not ground truth); the count is reported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from evalwheel.calibration.labels import LabelledItem
+from evalwheel.fileio import write_text_atomic
+from evalwheel.review.agreement import consensus
+from evalwheel.review.models import Label, ReviewItem
+from evalwheel.review.store import ReviewStore
+
+STORE_PREFIX = "store:"
+
+
+def item_key(item: ReviewItem) -> str:
+    return f"{item.run_id}/{item.sample_id}" + (f"#{item.epoch}" if item.epoch else "")
+
+
+def _grader_input(item: ReviewItem) -> dict[str, Any]:
+    sample = item.sample or {}
+    out = item.output or {}
+    fields: dict[str, Any] = {"input": sample.get("input")}
+    if fields["input"] is None:  # dataset gone: the transcript's own turns are the best input left
+        fields["input"] = out.get("trajectory") or ""
+    for key in ("reference", "context"):
+        if sample.get(key) is not None:
+            fields[key] = sample[key]
+    fields["output"] = out if out else ""
+    if sample.get("tags"):
+        fields["tags"] = sample["tags"]
+    return fields
+
+
+def labelled_items_for(store: ReviewStore, check: str, run_id: str | None = None) -> tuple[list[LabelledItem], int]:
+    """Calibration items for one check, and how many labelled items were skipped (disputed or n/a)."""
+    out: list[LabelledItem] = []
+    skipped = 0
+    for item, labels in store.labelled_items(run_id):
+        if not any(check in lb.checks for lb in labels):
+            continue
+        verdict = consensus(labels, check)
+        if verdict is None:
+            skipped += 1
+            continue
+        out.append(
+            LabelledItem.model_validate(
+                {
+                    "id": item_key(item),
+                    **_grader_input(item),
+                    "label": verdict,
+                    "metadata": _meta(item, labels),
+                }
+            )
+        )
+    return out, skipped
+
+
+def _meta(item: ReviewItem, labels: list[Label]) -> dict[str, Any]:
+    return {
+        "run_id": item.run_id,
+        "sample_id": item.sample_id,
+        "reviewers": [lb.reviewer for lb in labels],
+        "labelled_at": max(lb.created_at for lb in labels),
+        "graders_seen": labels[0].graders_seen,
+    }
+
+
+def export_labels(store: ReviewStore, check: str, path: Path | str, run_id: str | None = None) -> tuple[int, int]:
+    """Write the labels JSONL for one check; returns (written, skipped)."""
+    found, skipped = labelled_items_for(store, check, run_id)
+    text = "".join(
+        json.dumps(i.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False) + "\n" for i in found
+    )
+    write_text_atomic(Path(path), text)
+    return len(found), skipped
+
+
+def load_store_labels(spec: str, check: str) -> list[LabelledItem]:
+    """`store:URL_OR_PATH` -> calibration items for `check` (used by `evalwheel calibrate --labels store:...`)."""
+    target = spec[len(STORE_PREFIX) :] if spec.startswith(STORE_PREFIX) else spec
+    store = ReviewStore(target)
+    try:
+        found, _ = labelled_items_for(store, check)
+    finally:
+        store.close()
+    return found
