@@ -169,19 +169,20 @@ async def test_text_similarity_runs(metric: str) -> None:
 # ------------------------------------------------------------------------------------------- model graders
 
 
-def test_score_model_converts_to_rubric_judge() -> None:
+def test_score_model_keeps_range_threshold_and_messages() -> None:
     spec = import_openai_grader(SCORE_MODEL)
-    assert spec.grader == "judge.rubric" and spec.exact
+    assert spec.grader == "openai.score_model" and spec.exact
     c = spec.config
-    assert c["scale_max"] == 2 and c["pass_threshold"] == 2 and c["judge_model"] == "gpt-4"
+    assert c["range"] == [0, 2] and c["pass_threshold"] == 2 and c["judge_model"] == "gpt-4"
     assert c["temperature"] == 0.2 and c["seed"] == 5 and c["max_tokens"] == 300
-    assert "{{ sample.output_text }}" in c["criterion"]
+    assert c["messages"][1]["content"].startswith("Answer:\n{{ sample.output_text }}")
 
 
-def test_score_model_continuous_range_is_rescaled_and_flagged() -> None:
-    spec = import_openai_grader({**SCORE_MODEL, "range": [0, 1], "pass_threshold": 0.7})
-    assert spec.config["scale_max"] == 10 and spec.config["pass_threshold"] == pytest.approx(7.0)
-    assert not spec.exact and "continuous range" in spec.approximations[0]
+def test_score_model_without_threshold_is_flagged() -> None:
+    data = {k: v for k, v in SCORE_MODEL.items() if k != "pass_threshold"}
+    spec = import_openai_grader({**data, "range": [1, 5]})
+    assert spec.config["pass_threshold"] == 3 and not spec.exact
+    assert "middle of the range" in spec.approximations[0]
 
 
 async def test_score_model_runs_on_fake_judge() -> None:
@@ -190,24 +191,38 @@ async def test_score_model_runs_on_fake_judge() -> None:
         body = srv.bodies[0]
     assert score.passed is True and score.value == 2.0 and score.metadata["openai_value"] == 2.0
     assert score.name == "Clarity of Explanation"
-    prompt = body["messages"][1]["content"]
-    # rendered templates are delimited and escaped like the rubric judge's own data sections
-    assert "<transcript>\nThe capital of France is Paris.\n</transcript>" in prompt
-    assert "<input>\nCapital of France?\n</input>" in prompt
+    # the judge sees the grader's own messages, rendered, after one system message with the reply format
+    roles = [m["role"] for m in body["messages"]]
+    assert roles == ["system", "system", "user"]
+    assert "a number from 0 to 2" in body["messages"][0]["content"]
+    assert body["messages"][2]["content"] == "Answer:\nThe capital of France is Paris.\nQuestion: Capital of France?"
     assert body["temperature"] == 0.2 and body["seed"] == 5
 
 
-async def test_score_model_continuous_value_is_mapped_back() -> None:
+async def test_score_model_continuous_range_is_native() -> None:
     cfg = {**SCORE_MODEL, "range": [0, 1], "pass_threshold": 0.5}
-    async with ScriptedJudge([json.dumps({"reason": "ok", "score": 3})]) as srv:
-        [score] = await run(cfg, ctx=GraderContext(config={"judge_model": judge(srv)}))
-    assert score.passed is False and score.metadata["openai_value"] == pytest.approx(0.3)
+    async with ScriptedJudge(
+        [json.dumps({"reason": "ok", "score": 0.3}), json.dumps({"reason": "ok", "score": 0.5})]
+    ) as srv:
+        ctx = GraderContext(config={"judge_model": judge(srv)})
+        [low] = await run(cfg, ctx=ctx)
+        [at] = await run(cfg, ctx=ctx)
+        schema = srv.bodies[0]["response_format"]["json_schema"]["schema"]
+    assert low.passed is False and low.metadata["openai_value"] == pytest.approx(0.3)
+    assert at.passed is True  # hosted semantics: pass when score >= pass_threshold
+    assert schema["properties"]["score"]["minimum"] == 0 and schema["properties"]["score"]["maximum"] == 1
+
+
+async def test_score_out_of_range_is_repaired_then_unscored() -> None:
+    async with ScriptedJudge([json.dumps({"reason": "x", "score": 7})] * 2) as srv:
+        [score] = await run(SCORE_MODEL, ctx=GraderContext(config={"judge_model": judge(srv), "max_repairs": 1}))
+    assert score.passed is None and score.value is None and len(srv.bodies) == 2
 
 
 async def test_label_model_runs_on_fake_judge() -> None:
     spec = import_openai_grader(LABEL_MODEL)
-    assert spec.config["labels"] == ["rude", "neutral", "friendly"]
-    assert spec.config["pass_labels"] == ["neutral", "friendly"]
+    assert spec.config["labels"] == ["rude", "neutral", "friendly"] and spec.exact
+    assert spec.config["passing_labels"] == ["neutral", "friendly"]
     async with ScriptedJudge(
         [json.dumps({"reason": "polite", "label": "neutral"}), json.dumps({"reason": "x", "label": "rude"})]
     ) as srv:
@@ -215,9 +230,15 @@ async def test_label_model_runs_on_fake_judge() -> None:
         [ok] = await run(LABEL_MODEL, ctx=ctx)
         [bad] = await run(LABEL_MODEL, ctx=ctx)
         schema = srv.bodies[0]["response_format"]["json_schema"]["schema"]
-    assert ok.passed is True and ok.metadata["label"] == "neutral"
-    assert bad.passed is False and bad.metadata["label"] == "rude"
+    assert ok.passed is True and ok.metadata["label"] == "neutral" and ok.value == 1.0
+    assert bad.passed is False and bad.metadata["label"] == "rude" and bad.value == 0.0
     assert schema["properties"]["label"]["enum"] == ["rude", "neutral", "friendly"]
+
+
+def test_arrays_and_objects_render_as_json() -> None:
+    sample = Sample(id="t", input="x", metadata={"turns": [{"role": "user", "content": "it's"}], "n": 3, "ok": True})
+    text = render_template("{{ item.turns }}|{{ item.n }}|{{ item.ok }}|{{ item.turns.0.role }}", sample, OUTPUT)
+    assert text == '[{"role": "user", "content": "it\'s"}]|3|true|user'
 
 
 async def test_model_grader_garbage_is_unscored() -> None:

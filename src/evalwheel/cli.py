@@ -20,13 +20,17 @@ from evalwheel.agreement.cli import agree_app
 from evalwheel.calibration.cli import calibrate_app
 from evalwheel.datasets.cli import dataset_app
 from evalwheel.datasets.sessions import LoadReport, load_sessions
+from evalwheel.monitor.cli import monitor_app
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, evaluate_session, load_config
 from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
 from evalwheel.graders.pedagogy.tagger import tag_turn
+from evalwheel.integrations.cli import import_app
+from evalwheel.review.cli import review_app
 from evalwheel.runs.cli import run_command, runs_app
 from evalwheel.runs.compare_cli import compare_command
 from evalwheel.studymode.cli import chat_command, replay_command
 from evalwheel.types import Session, SessionEvaluation
+from evalwheel.web.cli import serve_command
 
 EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT, EXIT_RUN_ERRORS = 0, 1, 2, 3
 
@@ -41,8 +45,12 @@ app.add_typer(agree_app, name="agree")
 app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(runs_app, name="runs")
 app.add_typer(dataset_app, name="dataset")
+app.add_typer(monitor_app, name="monitor")
+app.add_typer(import_app, name="import")
 app.command("run")(run_command)
 app.command("compare")(compare_command)
+app.add_typer(review_app, name="review")
+app.command("serve")(serve_command)
 out = Console()
 err = Console(stderr=True)
 

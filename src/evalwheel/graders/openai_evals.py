@@ -21,16 +21,18 @@ The mapping table, with what is exact and what is approximate, is in docs/openai
 from __future__ import annotations
 
 import ast
+import json
 import math
 import operator
 import re
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model, model_validator
 
-from evalwheel.graders.model.judge import delimit, render_input
-from evalwheel.graders.registry import GraderContext, get_grader
+from evalwheel.graders.model.judge import JudgeFailure, generate_config, judge_models, render_input, structured_call
+from evalwheel.graders.registry import GraderContext, get_grader, grader
+from evalwheel.models.base import Message
 from evalwheel.types import Output, Sample, Score
 
 # ------------------------------------------------------------------------------------------- the JSON shapes
@@ -191,9 +193,26 @@ def lookup(path: str, sample: Sample, output: Output) -> str:
     for part in rest.split("."):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
         else:
             raise OpenAIGraderError(f"template {{{{ {path} }}}}: sample {sample.id!r} has no {part!r}")
-    return "" if value is None else str(value)
+    return template_value(value)
+
+
+def template_value(value: Any) -> str:
+    """How a value appears in a rendered template: strings as they are, everything else as JSON.
+
+    Arrays and objects (a trajectory of turns, a dict of fields) become JSON, never Python reprs with single
+    quotes, so a judge reads what the hosted grader would have shown it; `null` renders as an empty string.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", exclude_defaults=True)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def render_template(text: str, sample: Sample, output: Output, wrap: Callable[[str, str], str] | None = None) -> str:
@@ -204,11 +223,6 @@ def render_template(text: str, sample: Sample, output: Output, wrap: Callable[[s
         return wrap(m.group(1), value) if wrap else value
 
     return _TEMPLATE.sub(sub, text)
-
-
-def _judge_wrap(path: str, value: str) -> str:
-    """Data inserted into a judge prompt is delimited and escaped, like the rubric judge's own sections."""
-    return delimit("transcript" if path == "sample.output_text" else "input", value)
 
 
 # ------------------------------------------------------------------------------------------- safe arithmetic
@@ -328,11 +342,9 @@ SIMILARITY_MAP: dict[str, tuple[str, dict[str, Any], str | None]] = {
     ),
 }
 
-_SCORE_SCALE = 10  # numeric judge scale used when a score_model range is not 0..N integers
 
-
-def _messages_text(messages: list[InputMessage]) -> str:
-    return "\n\n".join(f"[{m.role}]\n{m.content.strip()}" for m in messages)
+def _messages(messages: list[InputMessage]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]
 
 
 def _sampling(params: SamplingParams | None, notes: list[str]) -> dict[str, Any]:
@@ -378,39 +390,27 @@ def convert(grader: OpenAIGrader) -> EvalwheelSpec:
     if isinstance(grader, ScoreModelGrader):
         lo, hi = grader.range
         judge: dict[str, Any] = {
-            "name": grader.name, "judge_model": grader.model, "criterion": _messages_text(grader.input)
+            "name": grader.name, "judge_model": grader.model, "messages": _messages(grader.input),
+            "range": [lo, hi],
         }  # fmt: skip
-        pass_at: float | None
-        given = grader.pass_threshold
-        if lo >= 0 and lo.is_integer() and hi.is_integer() and hi <= 100 and (given is None or given.is_integer()):
-            judge["scale_max"] = int(hi)
-            pass_at = given
-            if lo > 0:
-                notes.append(f"range starts at {lo:g}: the judge's scale is 0..{int(hi)}, scores below {lo:g} possible")
+        if grader.pass_threshold is not None:
+            judge["pass_threshold"] = grader.pass_threshold
         else:
-            judge["scale_max"] = _SCORE_SCALE
-            judge["openai_range"] = [lo, hi]
-            notes.append(f"continuous range [{lo:g}, {hi:g}] judged on an integer 0..{_SCORE_SCALE} scale and rescaled")
-            pass_at = None if given is None else (given - lo) / (hi - lo) * _SCORE_SCALE
-        if pass_at is not None:
-            judge["pass_threshold"] = pass_at
-        else:
-            judge["pass_threshold"] = float(judge["scale_max"]) / 2
-            notes.append("no pass_threshold: evalwheel passes at the middle of the scale")
+            judge["pass_threshold"] = lo + (hi - lo) / 2
+            notes.append("no pass_threshold: evalwheel passes at the middle of the range")
         judge.update(_sampling(grader.sampling_params, notes))
         return EvalwheelSpec(
-            name=grader.name, openai_type=grader.type, grader="judge.rubric", config=judge,
+            name=grader.name, openai_type=grader.type, grader="openai.score_model", config=judge,
             exact=not notes, approximations=notes, source=source,
         )  # fmt: skip
     if isinstance(grader, LabelModelGrader):
         labelled: dict[str, Any] = {
-            "name": grader.name, "judge_model": grader.model, "criterion": _messages_text(grader.input),
-            "labels": list(grader.labels), "pass_labels": list(grader.passing_labels),
+            "name": grader.name, "judge_model": grader.model, "messages": _messages(grader.input),
+            "labels": list(grader.labels), "passing_labels": list(grader.passing_labels),
         }  # fmt: skip
-        notes.append("labels are treated as ordered worst -> best for Score.value (the label index)")
         return EvalwheelSpec(
-            name=grader.name, openai_type=grader.type, grader="judge.rubric", config=labelled,
-            exact=False, approximations=notes, source=source,
+            name=grader.name, openai_type=grader.type, grader="openai.label_model", config=labelled,
+            source=source,
         )  # fmt: skip
     children = {key: convert(sub) for key, sub in grader.graders.items()}
     for key, child in children.items():
@@ -448,22 +448,8 @@ def _tag(score: Score, spec: EvalwheelSpec, openai_value: float | None) -> Score
 async def _run_spec(spec: EvalwheelSpec, sample: Sample, output: Output, ctx: GraderContext) -> list[Score]:
     if spec.grader == "openai.multi":
         return await _run_multi(spec, sample, output, ctx)
-    if spec.grader == "judge.rubric":
-        config = dict(spec.config)
-        openai_range = config.pop("openai_range", None)
-        config["criterion"] = render_template(config["criterion"], sample, output, wrap=_judge_wrap)
-        for key in ("judge_model", "judge_models", "n", "max_repairs"):
-            if key in ctx.config:
-                config[key] = ctx.config[key]
-        if "judge_models" in ctx.config:
-            config.pop("judge_model", None)
-        result = await get_grader("judge.rubric")(sample, output, GraderContext(config=config))
-        score = result if isinstance(result, Score) else result[0]
-        value = score.value
-        if value is not None and openai_range is not None:
-            lo, hi = openai_range
-            value = lo + value / _SCORE_SCALE * (hi - lo)
-        return [_tag(score, spec, value)]
+    if spec.grader in ("openai.score_model", "openai.label_model"):
+        return [await _run_model_grader(spec, sample, output, ctx)]
     graded = output  # an errored output is passed through so the grader reports it as unscored
     if spec.input is not None and output.error is None:
         graded = Output(text=render_template(spec.input, sample, output))
@@ -503,9 +489,88 @@ async def _run_multi(spec: EvalwheelSpec, sample: Sample, output: Output, ctx: G
     return [*subs, Score(name=spec.name, value=value, passed=passed, reason=reason, metadata=meta)]
 
 
+FORMAT_RULES = (
+    "You are grading according to the instructions that follow. Reply with a JSON object only: first "
+    '"reason" (a short justification), then {verdict}.'
+)
+
+
+def judge_messages(spec: EvalwheelSpec, sample: Sample, output: Output) -> list[Message]:
+    """The grader's own messages with templates filled in, after one system message stating the reply format.
+
+    Nothing else is added: the judge sees what the hosted grader would have seen (no extra transcript or
+    reference sections), so scores stay comparable with the ones recorded on the hosted service.
+    """
+    c = spec.config
+    if spec.grader == "openai.score_model":
+        lo, hi = c["range"]
+        verdict = f'"score" (a number from {lo:g} to {hi:g})'
+    else:
+        verdict = '"label" (exactly one of: ' + ", ".join(json.dumps(x) for x in c["labels"]) + ")"
+    msgs = [Message(role="system", content=FORMAT_RULES.format(verdict=verdict))]
+    for m in c["messages"]:
+        role = "system" if m["role"] == "developer" else m["role"]
+        msgs.append(Message(role=role, content=render_template(m["content"], sample, output)))
+    return msgs
+
+
+def _verdict_schema(spec: EvalwheelSpec) -> type[BaseModel]:
+    c = spec.config
+    if spec.grader == "openai.score_model":
+        lo, hi = (float(x) for x in c["range"])
+        score_t = Annotated[float, Field(ge=lo, le=hi)]
+        return create_model("OpenAIScoreVerdict", reason=(str, ...), score=(score_t, ...))
+    label_t = cast(Any, Literal)[tuple(c["labels"])]
+    return create_model("OpenAILabelVerdict", reason=(str, ...), label=(label_t, ...))
+
+
+async def _run_model_grader(spec: EvalwheelSpec, sample: Sample, output: Output, ctx: GraderContext) -> Score:
+    """score_model / label_model: one structured judge call on the rendered messages (repaired once)."""
+    config: dict[str, Any] = dict(spec.config)
+    config.update({k: ctx.config[k] for k in ("judge_model", "max_repairs") if k in ctx.config})
+    if output.error is not None:
+        return _tag(Score(name=spec.name, value=None, passed=None, reason=f"unscored: output error: {output.error}"),
+                    spec, None)  # fmt: skip
+    messages = judge_messages(spec, sample, output)
+    [model] = judge_models({"judge_model": config["judge_model"]})
+    verdict, failure = await structured_call(
+        model, messages, _verdict_schema(spec), generate_config(config, 0), int(config.get("max_repairs", 1))
+    )
+    meta: dict[str, Any] = {"judge": getattr(model, "name", type(model).__name__)}
+    if verdict is None:
+        assert isinstance(failure, JudgeFailure)
+        reason = f"unscored: {failure.cause} ({failure.attempts} attempts): {failure.detail}"
+        return _tag(Score(name=spec.name, value=None, passed=None, reason=reason, metadata=meta), spec, None)
+    data = verdict.model_dump()
+    if spec.grader == "openai.score_model":
+        value = float(data["score"])
+        passed = value >= float(config["pass_threshold"])
+        meta["pass_threshold"] = config["pass_threshold"]
+    else:
+        meta["label"] = data["label"]
+        passed = data["label"] in config["passing_labels"]
+        value = 1.0 if passed else 0.0
+    score = Score(name=spec.name, value=value, passed=passed, reason=str(data["reason"]), metadata=meta)
+    return _tag(score, spec, value)
+
+
 async def run_openai_grader(
     config: Mapping[str, Any] | EvalwheelSpec, sample: Sample, output: Output, ctx: GraderContext | None = None
 ) -> list[Score]:
     """Run an OpenAI Evals grader config (JSON dict or converted spec) on one sample's output."""
     spec = config if isinstance(config, EvalwheelSpec) else import_openai_grader(config)
     return await _run_spec(spec, sample, output, ctx or GraderContext())
+
+
+@grader("openai.grader")
+async def openai_grader(sample: Sample, output: Output, ctx: GraderContext) -> list[Score]:
+    """Any OpenAI Evals grader JSON (`config.grader`) as a registered grader, usable by name in a YAML spec.
+
+    `judge_model` (default: the `model` the JSON names, resolved by the model registry) and `max_repairs`
+    apply to score_model / label_model graders. For `multi`, the combined score comes last; gate on it with
+    `gate_scores: [<its name>]`.
+    """
+    raw = ctx.config.get("grader")
+    if not isinstance(raw, Mapping):
+        raise OpenAIGraderError("openai.grader needs config.grader: an OpenAI Evals grader JSON object")
+    return await run_openai_grader(raw, sample, output, ctx)
