@@ -1,0 +1,321 @@
+"""`evalwheel monitor serve|worker|status|windows|alerts|failures|promote`, each with `--json`.
+
+Mounted by the main CLI as `app.add_typer(monitor_app, name="monitor")`. Heavy modules (sqlalchemy, fastapi,
+uvicorn, numpy) are imported inside the commands so `evalwheel --help` stays fast. Exit codes: 0 ok, 2 bad
+input (config, store, ids, partition; the message names the field), 3 the server could not run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+EXIT_BAD_INPUT, EXIT_RUN_ERRORS = 2, 3
+
+monitor_app = typer.Typer(
+    help="Production monitoring: ingest traffic, grade a sample, watch windows and drift, promote failures.",
+    no_args_is_help=True,
+)
+out = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="SQLAlchemy URL or SQLite file (default .evalwheel/runs.sqlite).")
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Monitor YAML (sampler, graders, alerts).")]
+AppOpt = Annotated[str | None, typer.Option("--app", help="Only this app.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _open(store: str | None) -> Any:
+    from evalwheel.monitor.queue import MonitorStore
+    from evalwheel.store import StoreError
+
+    try:
+        return MonitorStore(store)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _config(path: Path | None) -> Any:
+    from evalwheel.monitor.config import ConfigError, load_monitor_config
+
+    try:
+        return load_monitor_config(path)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@monitor_app.command("serve")
+def serve_command(
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Bind address (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8765,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="EVALWHEEL_MONITOR_TOKEN", help="Required beyond loopback.")
+    ] = None,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Grade, window and alert in-process.")] = True,
+    judges: Annotated[bool, typer.Option("--judges/--no-judges", help="--no-judges skips LLM-judge graders.")] = True,
+    max_body: Annotated[int, typer.Option("--max-body-bytes", min=1024)] = 8 * 1024 * 1024,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the ingest server: POST /v1/events, POST /v1/traces (OTLP), GET /healthz, GET /metrics."""
+    from evalwheel.monitor.server import check_bind, create_app
+
+    try:
+        check_bind(host, token)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    cfg = _config(config)
+    mstore = _open(store)
+    if worker:
+        from evalwheel.monitor.config import ConfigError
+        from evalwheel.monitor.worker import bind_graders
+
+        try:
+            bind_graders(cfg, judges=False)
+        except ConfigError as exc:
+            raise _fail(str(exc)) from None
+    import uvicorn
+
+    app = create_app(mstore, cfg, token=token, max_body_bytes=max_body, worker=worker, judges=judges)
+    info = {"url": f"http://{host}:{port}", "store": mstore.url, "worker": worker}
+    if as_json:
+        _echo_json(info)
+    else:
+        err.print(f"evalwheel monitor on {info['url']} (store {mstore.url}, worker {'on' if worker else 'off'})")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    except (OSError, SystemExit) as exc:
+        raise _fail(f"cannot serve on {host}:{port}: {exc}", EXIT_RUN_ERRORS) from None
+
+
+@monitor_app.command("worker")
+def worker_command(
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="Grade until the queue is empty, then exit.")] = False,
+    judges: Annotated[bool, typer.Option("--judges/--no-judges")] = True,
+    batch: Annotated[int, typer.Option("--batch", min=1)] = 64,
+    as_json: JsonOpt = False,
+) -> None:
+    """Grade sampled events (run several against one PostgreSQL store to scale out)."""
+    import asyncio
+    import signal
+
+    from evalwheel.monitor.alerts import AlertManager
+    from evalwheel.monitor.config import ConfigError
+    from evalwheel.monitor.worker import Worker
+
+    cfg = _config(config)
+    mstore = _open(store)
+    mgr = AlertManager(mstore, cfg.alerts)
+    try:
+        w = Worker(mstore, cfg, judges=judges, batch=batch, on_results=mgr.on_results)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+    async def main() -> None:
+        try:
+            if once:
+                await w.drain()
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await w.run(stop)
+        finally:
+            await w.aclose()
+
+    asyncio.run(main())
+    mgr.deliver_due()
+    stats = {"worker": w.id, "graded": w.stats.graded, "stored": w.stats.inserted, "by_status": w.stats.by_status}
+    if as_json:
+        _echo_json(stats)
+    else:
+        out.print(f"graded {w.stats.graded} event(s) ({w.stats.inserted} new results): {w.stats.by_status}")
+
+
+@monitor_app.command("status")
+def status_command(store: StoreOpt = None, app: AppOpt = None, as_json: JsonOpt = False) -> None:
+    """Events, queue depth, results and alerts in the store."""
+    from evalwheel.monitor.service import status
+
+    data = status(_open(store), app)
+    if as_json:
+        _echo_json(data)
+        return
+    out.print(f"store {data['store']} · apps: {', '.join(data['apps']) or 'none'} · events {data['events']}")
+    out.print("queue: " + ", ".join(f"{k} {v}" for k, v in data["queue"].items()), highlight=False)
+    out.print("results: " + (", ".join(f"{k} {v}" for k, v in data["results"].items()) or "none"), highlight=False)
+    out.print(f"alerts: {data['alerts']['total']} ({data['alerts']['undelivered']} not delivered)", highlight=False)
+
+
+def _fmt(x: float | None, pct: bool = False) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.1%}" if pct else f"{x:.4g}"
+
+
+@monitor_app.command("windows")
+def windows_command(
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    app: AppOpt = None,
+    size: Annotated[float | None, typer.Option("--size", help="Window length in seconds (config default 300).")] = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="first | previous | run:RUN_ID (config default first).")
+    ] = None,
+    last: Annotated[int | None, typer.Option("--last", min=1, help="Only the newest N windows.")] = None,
+    input_drift: Annotated[bool, typer.Option("--input-drift", help="MiniLM input-distribution test.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per-window volume, re-weighted pass rates with CIs, latency, errors, cost, and drift vs the baseline."""
+    from evalwheel.monitor.service import window_reports
+    from evalwheel.store import StoreError
+
+    cfg = _config(config)
+    try:
+        reports = window_reports(
+            _open(store),
+            cfg,
+            app=app,
+            size_s=size,
+            baseline=baseline,
+            last=last,
+            with_input_drift=input_drift or None,
+        )
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _echo_json([r.model_dump(mode="json") for r in reports])
+        return
+    table = Table(title="monitor windows (pass rate re-weighted by 1/inclusion probability)")
+    for col in ("window", "volume", "graded", "pass rate [95% CI]", "errors", "p95 ms", "drifted"):
+        table.add_column(col, justify="left" if col in ("window", "drifted") else "right")
+    for r in reports:
+        w = r.window
+        pr = w.pass_rate
+        rate = f"{_fmt(pr.estimate, True)} [{_fmt(pr.low, True)}, {_fmt(pr.high, True)}]"
+        drifted = ", ".join(f"{m.metric} (p={m.p_adjusted:.1g})" for m in r.drift.drifted) if r.drift else ""
+        table.add_row(
+            w.start_iso, str(w.volume), str(w.graded), rate, _fmt(w.error_rate, True), _fmt(w.latency_p95), drifted
+        )
+    out.print(table)
+
+
+@monitor_app.command("alerts")
+def alerts_command(
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    app: AppOpt = None,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate", help="Run the window rules now and retry due deliveries first.")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Alert history (newest first); --evaluate fires window rules on the latest windows first."""
+    from evalwheel.monitor.service import alert_history, evaluate_alerts
+
+    mstore = _open(store)
+    if evaluate:
+        if config is None:
+            raise _fail("--evaluate needs --config (the alert rules)")
+        evaluate_alerts(mstore, _config(config), app=app)
+    rows = alert_history(mstore, app, limit)
+    if as_json:
+        _echo_json(rows)
+        return
+    table = Table(title="alerts")
+    for col in ("id", "fired", "severity", "rule", "state", "message"):
+        table.add_column(col, overflow="fold")
+    from evalwheel.monitor.windows import iso
+
+    for a in rows:
+        table.add_row(str(a["id"]), iso(a["fired_at"]), a["severity"], a["rule"], a["state"], a["message"])
+    out.print(table)
+
+
+@monitor_app.command("failures")
+def failures_command(
+    store: StoreOpt = None,
+    app: AppOpt = None,
+    dataset: Annotated[Path | None, typer.Option("--dataset", help="Mark candidates already in this dataset.")] = None,
+    embed: Annotated[bool, typer.Option("--embed/--no-embed", help="Cluster with MiniLM (else exact text).")] = True,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 500,
+    as_json: JsonOpt = False,
+) -> None:
+    """Failing graded events as regression candidates, clustered and de-duplicated."""
+    from evalwheel.monitor.failures import failure_candidates
+
+    cands = failure_candidates(_open(store), app=app, dataset=dataset, embed=embed, limit=limit)
+    if as_json:
+        _echo_json([c.model_dump(mode="json") for c in cands])
+        return
+    table = Table(title=f"failure candidates ({len(cands)}; * = cluster representative)")
+    for col in ("event id", "cluster", "failed", "input", "duplicate of", "promoted"):
+        table.add_column(col, overflow="fold")
+    for c in cands:
+        table.add_row(
+            c.request_id + (" *" if c.representative else ""),
+            f"{c.cluster} ({c.cluster_size})",
+            ", ".join(c.failed_scores),
+            c.input[:80],
+            c.duplicate_of or "",
+            "yes" if c.promoted_to else "",
+        )
+    out.print(table)
+
+
+@monitor_app.command("promote")
+def promote_command(
+    ids: Annotated[list[str] | None, typer.Argument(help="Event ids (see `evalwheel monitor failures`).")] = None,
+    dataset: Annotated[Path, typer.Option("--dataset", help="Dataset JSONL to append to.")] = Path("dataset.jsonl"),
+    partition: Annotated[str, typer.Option("--partition", help="regression (default), adversarial, distribution.")] = (
+        "regression"
+    ),
+    root_cause: Annotated[str, typer.Option("--root-cause", help="Why they failed (stored with each sample).")] = "",
+    representatives: Annotated[
+        bool, typer.Option("--representatives", help="Promote every cluster representative not yet promoted.")
+    ] = False,
+    store: StoreOpt = None,
+    app: AppOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Append failing events to a dataset's regression partition, with provenance (never golden)."""
+    from evalwheel.monitor.failures import PromotionError, failure_candidates, promote
+
+    mstore = _open(store)
+    chosen = list(ids or [])
+    if representatives:
+        cands = failure_candidates(mstore, app=app, dataset=dataset if dataset.exists() else None)
+        chosen += [c.request_id for c in cands if c.representative and not c.promoted_to and c.duplicate_of is None]
+    if not chosen:
+        raise _fail("no event ids given (pass IDS or --representatives)")
+    try:
+        report = promote(mstore, chosen, dataset=dataset, partition=partition, root_cause=root_cause)
+    except PromotionError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _echo_json(report.model_dump(mode="json"))
+        return
+    out.print(f"promoted {len(report.promoted)} event(s) to {report.partition} in {report.dataset}", highlight=False)
+    for rid, why in report.skipped.items():
+        out.print(f"  skipped {rid}: {why}", highlight=False)

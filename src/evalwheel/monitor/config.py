@@ -1,0 +1,158 @@
+"""The monitor config (YAML): sampler, graders (the offline spec's format), windows, drift and alert rules.
+
+Graders are listed exactly as in an eval spec (`name`, `config`, `config_file`, `gate`, `gate_scores`), and a
+`config_file` is relative to the monitor config, so a production monitor grades with the very files the
+offline spec uses. Every field has a default: an empty config samples 10% of traffic and grades nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evalwheel.runs.spec import GraderSpec
+
+
+class ConfigError(ValueError):
+    """A monitor config that cannot be used: names the file, the field and the cause (exit code 2)."""
+
+
+class AlwaysRules(BaseModel):
+    """Events sampled with probability 1 whatever their stratum's rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_patterns: list[str] = Field(default_factory=list, description="Regexes searched in the request text.")
+    errors: bool = True
+    latency_above_p95: bool = True
+    negative_feedback: bool = True
+
+
+class Budget(BaseModel):
+    """Grading budget per hour of event time: events, or dollars at `usd_per_graded_event`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events_per_hour: int | None = Field(default=None, ge=1)
+    usd_per_hour: float | None = Field(default=None, gt=0)
+    usd_per_graded_event: float = Field(default=0.0, ge=0)
+
+    def max_events_per_hour(self) -> int | None:
+        limits = [self.events_per_hour] if self.events_per_hour else []
+        if self.usd_per_hour and self.usd_per_graded_event > 0:
+            limits.append(int(self.usd_per_hour / self.usd_per_graded_event))
+        return min(limits) if limits else None
+
+
+class SamplerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    strata: list[str] = Field(
+        default_factory=lambda: ["app"], description="Event fields (`app`, `model`, `prompt_version`) or metadata.KEY"
+    )
+    default_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+    rates: dict[str, float] = Field(
+        default_factory=dict, description="Stratum label -> rate (label: values joined by |)."
+    )
+    min_per_hour: int = Field(default=0, ge=0, description="Raise a thin stratum's rate to reach this many per hour.")
+    always: AlwaysRules = Field(default_factory=AlwaysRules)
+    budget: Budget = Field(default_factory=Budget)
+
+
+class WindowConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    size_s: float = Field(default=300.0, gt=0)
+    baseline: str = Field(default="first", description="`first` (the first full window), `previous`, or `run:RUN_ID`.")
+
+
+class DriftConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    correction: Literal["holm", "bonferroni", "none"] = "holm"
+    min_graded: int = Field(default=20, ge=2, description="Fewer graded events in either window: no test.")
+    input_drift: bool = Field(default=False, description="Embed request texts with MiniLM (needs onnxruntime).")
+    new_topic_similarity: float = Field(default=0.5, gt=0, lt=1)
+
+
+class AlertRule(BaseModel):
+    """`kind: event` fires per graded event; `threshold` and `drift` per window."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    kind: Literal["event", "threshold", "drift"]
+    severity: Literal["info", "warning", "critical"] = "warning"
+    grader: str | None = Field(default=None, description="event: only failures of this grader (default: any).")
+    score: str | None = Field(default=None, description="event: only this score name failing (e.g. unsupported).")
+    metric: str | None = Field(default=None, description="threshold/drift: e.g. error_rate, pass_rate:constraints.")
+    op: Literal[">", "<", ">=", "<="] = ">"
+    value: float | None = None
+    cooldown_s: float | None = Field(default=None, ge=0)
+
+
+class SinkConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["log", "webhook"]
+    url: str | None = None
+    format: Literal["json", "slack"] = "json"
+    timeout_s: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+
+
+class AlertsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cooldown_s: float = Field(default=600.0, ge=0)
+    rules: list[AlertRule] = Field(default_factory=list)
+    sinks: list[SinkConfig] = Field(default_factory=lambda: [SinkConfig(type="log")])
+
+
+class MonitorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    graders: list[GraderSpec] = Field(default_factory=list)
+    windows: WindowConfig = Field(default_factory=WindowConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    session_idle_s: float = Field(default=1800.0, gt=0, description="A chat session closes after this idle time.")
+    max_attempts: int = Field(default=3, ge=1, description="Grading attempts before an event is stored as error.")
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    def grader_config(self, g: GraderSpec) -> dict[str, Any]:
+        if g.config_file is None:
+            return dict(g.config)
+        path = Path(g.config_file)
+        path = path if path.is_absolute() else self.base_dir / path
+        return {**_read_mapping(path, f"graders[{g.name}].config_file"), **g.config}
+
+
+def _read_mapping(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: {what}: cannot read: {exc}") from None
+    if data is None and not path.exists():
+        raise ConfigError(f"{path}: {what}: file not found")
+    if not isinstance(data or {}, dict):
+        raise ConfigError(f"{path}: {what}: expected a mapping, got {type(data).__name__}")
+    return dict(data or {})
+
+
+def load_monitor_config(path: str | Path | None) -> MonitorConfig:
+    """Validate a monitor YAML (None: the defaults); errors name the file and every bad field."""
+    if path is None:
+        return MonitorConfig()
+    p = Path(path)
+    data = _read_mapping(p, "monitor config")
+    try:
+        return MonitorConfig.model_validate({**data, "base_dir": p.resolve().parent})
+    except ValidationError as exc:
+        lines = [f"{p}: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("invalid monitor config:\n  " + "\n  ".join(lines)) from None
