@@ -1,10 +1,102 @@
-"""Atomic file writes: readers (and a process killed mid-write) never see half a file."""
+"""File I/O every command shares: one reader that turns unreadable files into one error, atomic writes.
+
+Why one reader: a binary or non-UTF-8 spec, grader config, calibration record or recorded-outputs file (or a
+directory given where a file belongs) used to crash each call site with its own traceback. `read_text`
+turns every such case into `FileReadError` naming the file, what it was meant to be, and the cause; the
+CLIs map that one type to exit code 2. `confined` is the other half of reading data safely: a path taken
+from a data file must stay inside the folder the data came from.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+_SNIFF = 8192  # bytes checked for NUL: text files never contain one, nearly every binary format does
+
+
+class FileReadError(ValueError):
+    """A file that cannot be read as text: missing, a directory, unreadable, binary or not UTF-8 (exit 2).
+
+    The message is `<what>: <path>: <cause>` (or `<path>: <cause>`), so every command reports it alike.
+    """
+
+    def __init__(self, path: Path | str, cause: str, what: str | None = None) -> None:
+        self.path = str(path)
+        self.cause = cause
+        self.what = what
+        super().__init__(f"{what}: {self.path}: {cause}" if what else f"{self.path}: {cause}")
+
+
+def _os_cause(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "file does not exist"
+    if isinstance(exc, IsADirectoryError):
+        return "not a file (a directory)"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return f"cannot read: {exc.strerror or exc}"
+
+
+def read_bytes(path: Path | str, *, what: str | None = None) -> bytes:
+    """The file's bytes; FileReadError for a missing file, a directory, or an OS error."""
+    p = Path(path)
+    if p.is_dir():  # open() on a directory raises IsADirectoryError on Linux but PermissionError on Windows
+        raise FileReadError(p, "not a file (a directory)", what)
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise FileReadError(p, _os_cause(exc), what) from None
+
+
+def decode_text(data: bytes, path: Path | str, *, what: str | None = None) -> str:
+    """UTF-8 text (a leading BOM dropped); FileReadError naming the byte offset for binary or non-UTF-8 data."""
+    nul = data.find(b"\x00", 0, _SNIFF)
+    if nul != -1:
+        raise FileReadError(path, f"binary file, not text (NUL byte at offset {nul})", what)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileReadError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", what) from None
+
+
+def read_text(path: Path | str, *, what: str | None = None) -> str:
+    """Read a UTF-8 text file; every failure is a FileReadError (`what` says what the file was for)."""
+    return decode_text(read_bytes(path, what=what), path, what=what)
+
+
+def check_text_file(path: Path | str, *, what: str | None = None) -> None:
+    """Fail early, as `read_text` would, for a file that is read later as a stream (JSONL datasets)."""
+    p = Path(path)
+    if p.is_dir():
+        raise FileReadError(p, "not a file (a directory)", what)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(_SNIFF)
+    except OSError as exc:
+        raise FileReadError(p, _os_cause(exc), what) from None
+    nul = head.find(b"\x00")
+    if nul != -1:
+        raise FileReadError(p, f"binary file, not text (NUL byte at offset {nul})", what)
+
+
+def confined(base: Path | str, relative: str, *, start: Path | str | None = None) -> Path | None:
+    """`start / relative` (start defaults to `base`) if it stays inside `base` (symlinks resolved), else None.
+
+    Absolute paths, `..` escapes and symlinks pointing out are all refused the same way, and the answer
+    does not depend on whether the target exists, so a refusal reveals nothing about files outside.
+    """
+    if not relative or "\x00" in relative:
+        return None
+    rel = Path(relative)
+    if rel.is_absolute() or rel.drive or relative.startswith("~"):
+        return None
+    root = Path(base).resolve()
+    target = (Path(start).resolve() if start is not None else root).joinpath(rel).resolve()
+    if target != root and root not in target.parents:
+        return None
+    return target
 
 
 def write_text_atomic(path: Path | str, text: str) -> None:

@@ -47,6 +47,7 @@ from evalwheel.calibration.record import (
 from evalwheel.calibration.runner import calibrate_faithfulness, calibrate_pairwise
 from evalwheel.datasets.faithbench import FaithBenchFormatError, load_faithbench
 from evalwheel.datasets.uptake import UptakeFormatError, load_uptake
+from evalwheel.fileio import FileReadError, read_text
 from evalwheel.graders.deterministic.semantic import DEFAULT_THRESHOLD
 from evalwheel.graders.registry import get_grader
 from evalwheel.models.base import Model, ModelConfigError
@@ -232,9 +233,9 @@ def _grader_config(path: Path | None, sets: list[str], grader: str) -> dict[str,
     config: dict[str, Any] = {}
     if path is not None:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise _fail(f"{path}: cannot read the grader config: {exc.strerror or exc}") from None
+            data = yaml.safe_load(read_text(path, what="grader config"))
+        except FileReadError as exc:
+            raise _fail(str(exc)) from None
         except yaml.YAMLError as exc:
             raise _fail(f"{path}: invalid YAML/JSON: {exc}") from None
         if data is None:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evalwheel.calibration.generic import GraderCalibration
 from evalwheel.calibration.runner import FaithfulnessCalibration, PairwiseCalibration, ThresholdCalibration
+from evalwheel.fileio import FileReadError, read_text
 
 RECORD_VERSION = 1
 METRICS = ("kappa", "macro_f1", "accuracy", "roc_auc", "heldout_kappa", "heldout_macro_f1", "heldout_accuracy")
@@ -214,11 +215,9 @@ def load_calibration_record(path: Path | str) -> CalibrationRecord:
     """Read a record written by `--out`; `CalibrationRecordError` names the file and the cause."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CalibrationRecordError(p, f"cannot read the calibration record: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise CalibrationRecordError(p, f"not UTF-8 text: {exc.reason}") from exc
+        data = json.loads(read_text(p))
+    except FileReadError as exc:
+        raise CalibrationRecordError(p, f"cannot read the calibration record: {exc.cause}") from None
     except json.JSONDecodeError as exc:
         raise CalibrationRecordError(p, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
     if not isinstance(data, dict):

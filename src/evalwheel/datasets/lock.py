@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evalwheel.datasets.samples import DatasetSummary, scan_dataset, short_hash
 from evalwheel.datasets.sessions import json_path
-from evalwheel.fileio import write_text_atomic
+from evalwheel.fileio import FileReadError, read_text, write_text_atomic
 
 LOCK_SUFFIX = ".lock.json"
 _NOTE = "Golden-partition lock written by `evalwheel dataset lock`; regenerate it, do not edit it by hand."
@@ -106,11 +106,9 @@ def _lock_command(dataset: str, lock_path: Path) -> str:
 def read_lock(path: Path | str) -> GoldenLock:
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LockFileError(p, "$", f"cannot read lock file: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise LockFileError(p, "$", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        data = json.loads(read_text(p))
+    except FileReadError as exc:
+        raise LockFileError(p, "$", exc.cause) from None
     except json.JSONDecodeError as exc:
         raise LockFileError(p, "$", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     if not isinstance(data, dict):

@@ -37,7 +37,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalwheel.datasets.sessions import SessionLoadError, json_path, load_session_file
-from evalwheel.fileio import write_text_atomic
+from evalwheel.fileio import FileReadError, check_text_file, confined, read_text, write_text_atomic
 from evalwheel.types import Partition, Sample
 
 PARTITIONS: tuple[Partition, ...] = get_args(Partition)
@@ -216,16 +216,13 @@ def _open_source(path: Path) -> _Source:
         raise DatasetLoadError(
             path, "", "$", f"unsupported file type {path.suffix!r} (use {', '.join(DATASET_SUFFIXES)})"
         )
-    if not path.is_file():
-        raise DatasetLoadError(path, "", "$", "file does not exist" if not path.exists() else "not a file")
-    if path.suffix == ".jsonl":
-        return _Source(None, None, _jsonl_items(path))
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DatasetLoadError(path, "", "$", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise DatasetLoadError(path, "", "$", f"cannot read file: {exc.strerror}") from None
+        if path.suffix == ".jsonl":
+            check_text_file(path)  # a binary file is one error, not one per "line"
+            return _Source(None, None, _jsonl_items(path))
+        text = read_text(path)
+    except FileReadError as exc:
+        raise DatasetLoadError(path, "", "$", exc.cause) from None
     lines: dict[int, int] = {}
     if path.suffix == ".json":
         try:
@@ -322,16 +319,27 @@ def _problems(raw: dict[str, Any], exc: ValidationError) -> list[tuple[str, str]
     return result
 
 
-def _resolve_input_file(raw: dict[str, Any], base: Path) -> tuple[str, str] | None:
-    """Replace `input_file` by the session it names, in place; return (field, cause) if that fails."""
+def _resolve_input_file(raw: dict[str, Any], base: Path, root: Path) -> tuple[str, str] | None:
+    """Replace `input_file` by the session it names, in place; return (field, cause) if that fails.
+
+    The path is relative to `base` (the dataset file's folder) and must stay inside `root` (that same folder
+    unless the spec's `dataset.data_root` widens it): a shared
+    dataset must not be able to read `../../etc/passwd` or `/home/...` into a prompt sent to a model. The
+    refusal is decided before touching the file system, so it says nothing about what exists outside.
+    """
     ref = raw.pop("input_file")
     if "input" in raw:
         return "$.input_file", "give either input or input_file, not both"
     if not isinstance(ref, str) or not ref:
         return "$.input_file", f"expected a relative path to a session JSON file (got {_got(ref)})"
-    target = base / ref
+    target = confined(root, ref, start=base)
+    if target is None:
+        return "$.input_file", (
+            f"{ref!r} is outside the data folder {root} (absolute paths and '..' escapes are refused; "
+            "a spec can allow another folder with dataset.data_root)"
+        )
     if not target.is_file():
-        return "$.input_file", f"session file {target} does not exist"
+        return "$.input_file", f"session file {base / ref} does not exist"
     try:
         sessions = load_session_file(target)
     except SessionLoadError as exc:
@@ -342,14 +350,14 @@ def _resolve_input_file(raw: dict[str, Any], base: Path) -> tuple[str, str] | No
     return None
 
 
-def _validate(path: Path, where: str, raw: Any) -> tuple[Sample | None, list[DatasetLoadError]]:
+def _validate(path: Path, where: str, raw: Any, root: Path) -> tuple[Sample | None, list[DatasetLoadError]]:
     if isinstance(raw, _Bad):
         return None, [DatasetLoadError(path, where, raw.field, raw.cause)]
     if not isinstance(raw, dict):
         return None, [DatasetLoadError(path, where, "$", f"expected a sample object, got {type(raw).__name__}")]
     raw = dict(raw)
     if "input_file" in raw:
-        problem = _resolve_input_file(raw, path.parent)
+        problem = _resolve_input_file(raw, path.parent, root)
         if problem is not None:
             return None, [DatasetLoadError(path, where, *problem)]
     try:
@@ -367,8 +375,9 @@ class _Scan:
     Only ids and positions are kept (not samples), so the pass is streaming for JSONL.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, root: Path | str | None = None) -> None:
         self.path = Path(path)
+        self.root = Path(root) if root is not None else self.path.parent
         self.errors: list[DatasetLoadError] = []
         self.first_seen: dict[str, str] = {}
         self.name: str | None = None
@@ -382,7 +391,7 @@ class _Scan:
             return
         self.name, self.description = source.name, source.description
         for where, raw in source.items:
-            sample, errors = _validate(self.path, where, raw)
+            sample, errors = _validate(self.path, where, raw, self.root)
             if sample is None:
                 self.errors.extend(errors)
                 continue
@@ -400,25 +409,26 @@ class _Scan:
             raise InvalidDatasetError(self.path, self.errors)
 
 
-def iter_hashed_samples(path: Path | str) -> Iterator[HashedSample]:
+def iter_hashed_samples(path: Path | str, *, root: Path | str | None = None) -> Iterator[HashedSample]:
     """Stream valid samples with their hashes; after the last one, raise `InvalidDatasetError` if any were bad.
 
     Because errors surface only at the end, a consumer that must not start work on a broken file calls
-    `scan_dataset` first (also streaming) and then this.
+    `scan_dataset` first (also streaming) and then this. `root` is the folder `input_file` paths must stay
+    in (default: the dataset file's folder).
     """
-    scan = _Scan(path)
+    scan = _Scan(path, root)
     yield from scan
     scan.raise_if_bad()
 
 
-def iter_samples(path: Path | str) -> Iterator[Sample]:
+def iter_samples(path: Path | str, *, root: Path | str | None = None) -> Iterator[Sample]:
     """Stream the samples of a dataset file; see `iter_hashed_samples` for when errors are raised."""
-    for item in iter_hashed_samples(path):
+    for item in iter_hashed_samples(path, root=root):
         yield item.sample
 
 
-def _collect(path: Path | str, keep: list[Sample] | None) -> dict[str, Any]:
-    scan = _Scan(path)
+def _collect(path: Path | str, keep: list[Sample] | None, root: Path | str | None = None) -> dict[str, Any]:
+    scan = _Scan(path, root)
     hashes: dict[str, str] = {}
     golden: dict[str, str] = {}
     counts: dict[str, int] = dict.fromkeys(PARTITIONS, 0)
@@ -429,6 +439,8 @@ def _collect(path: Path | str, keep: list[Sample] | None) -> dict[str, Any]:
             golden[item.sample.id] = item.hash
         if keep is not None:
             keep.append(item.sample)
+    if not hashes and not scan.errors:  # an empty dataset would "pass" every gate having graded nothing
+        scan.errors.append(DatasetLoadError(scan.path, "", "$", "the dataset has no samples"))
     scan.raise_if_bad()
     return {
         "path": str(scan.path),
@@ -441,16 +453,16 @@ def _collect(path: Path | str, keep: list[Sample] | None) -> dict[str, Any]:
     }
 
 
-def scan_dataset(path: Path | str) -> DatasetSummary:
+def scan_dataset(path: Path | str, *, root: Path | str | None = None) -> DatasetSummary:
     """Validate a whole dataset and hash it without holding its samples; raise `InvalidDatasetError` listing
-    every problem."""
-    return DatasetSummary(**_collect(path, None))
+    every problem (an empty dataset is one)."""
+    return DatasetSummary(**_collect(path, None, root))
 
 
-def load_dataset(path: Path | str) -> Dataset:
+def load_dataset(path: Path | str, *, root: Path | str | None = None) -> Dataset:
     """Load, validate and hash a dataset file; raise `InvalidDatasetError` listing every problem."""
     samples: list[Sample] = []
-    fields = _collect(path, samples)
+    fields = _collect(path, samples, root)
     return Dataset(**fields, samples=samples)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from evalwheel.fileio import FileReadError, read_text
 from evalwheel.types import Session
 
 SESSION_SUFFIXES = (".json", ".jsonl")
@@ -81,11 +82,9 @@ def validate_session(data: Any, path: Path | str, root: str = "$") -> Session:
 def _decode(path: Path) -> Iterator[tuple[str, Any]]:
     """Yield (json-path root, decoded value) for every session-shaped value in a file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SessionLoadError(path, "$", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise SessionLoadError(path, "$", f"cannot read file: {exc.strerror}") from None
+        text = read_text(path)
+    except FileReadError as exc:
+        raise SessionLoadError(path, "$", exc.cause) from None
     if path.suffix == ".jsonl":
         for lineno, line in enumerate(text.splitlines(), start=1):
             if not line.strip():

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalwheel.fileio import FileReadError, read_text
 from evalwheel.gates.config import GateConfigError
 
 
@@ -69,7 +70,12 @@ def load_calibration(path: str | Path) -> CalibrationRecord:
     `judge_requirements`) or an error.
     """
     p = Path(path)
-    text = p.read_text(encoding="utf-8")
+    if not p.exists():
+        raise FileNotFoundError(p)
+    try:
+        text = read_text(p, what="calibration record")
+    except FileReadError as exc:
+        raise CalibrationError(str(exc)) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -142,7 +148,7 @@ def judge_requirements(
         if calib:
             path = Path(calib) if Path(calib).is_absolute() else base / calib
             path_text = str(path)
-            if path.is_file():
+            if path.exists():  # a directory or binary file here is bad input (exit 2), not "no calibration"
                 record = load_calibration(path)
         out.append(
             JudgeAgreementRequirement(

@@ -20,6 +20,7 @@ from evalwheel.types import Sample
 class PreparedDataset:
     path: Path
     summary: DatasetSummary
+    root: Path | None = None  # the folder `input_file` paths must stay in (default: the dataset's folder)
 
     @property
     def version_hash(self) -> str:
@@ -30,12 +31,14 @@ class PreparedDataset:
         return self.summary.total
 
     def iter_samples(self) -> Iterator[tuple[Sample, str]]:
-        for item in iter_hashed_samples(self.path):
+        for item in iter_hashed_samples(self.path, root=self.root):
             yield item.sample, item.hash
 
 
-def prepare_dataset(path: Path, lock_path: Path | None = None, *, require_lock: bool = False) -> PreparedDataset:
+def prepare_dataset(
+    path: Path, lock_path: Path | None = None, *, require_lock: bool = False, root: Path | None = None
+) -> PreparedDataset:
     """Scan and lock-check; raises InvalidDatasetError / GoldenLockError / LockFileError (all exit 2)."""
-    summary = scan_dataset(path)
+    summary = scan_dataset(path, root=root)
     verify_golden_lock(summary, lock_path, require=require_lock)
-    return PreparedDataset(path, summary)
+    return PreparedDataset(path, summary, root)

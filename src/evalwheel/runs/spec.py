@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from evalwheel.fileio import FileReadError, read_text
 from evalwheel.solvers.prompt import TEMPLATE_FIELDS, template_problems
 
 SolverType = Literal["prompt", "replay", "python", "recorded"]
@@ -29,6 +30,11 @@ class DatasetRef(BaseModel):
     path: str
     lock: str | None = Field(default=None, description="Golden lock file; default `<dataset>.lock.json`.")
     require_lock: bool = Field(default=False, description="Fail when golden samples exist but no lock file does.")
+    data_root: str | None = Field(
+        default=None,
+        description="Folder that samples' `input_file` paths may point into (relative to the spec); "
+        "default: the dataset file's own folder.",
+    )
 
 
 class SolverSpec(BaseModel):
@@ -143,6 +149,10 @@ class EvalSpec(BaseModel):
         return self.resolve(self.dataset.path)
 
     @property
+    def data_root(self) -> Path | None:
+        return self.resolve(self.dataset.data_root).resolve() if self.dataset.data_root else None
+
+    @property
     def lock_path(self) -> Path:
         if self.dataset.lock:
             return self.resolve(self.dataset.lock)
@@ -157,16 +167,23 @@ class EvalSpec(BaseModel):
         return {**loaded, **g.config}
 
     def content_hash(self) -> str:
-        """Identifies the spec's content, so a resumed run can warn when the spec changed underneath it."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Identifies what decides a run's results (name, dataset, solver, graders with their `config_file`
+        contents, epochs), so `--resume` can refuse a spec that changed underneath the run. Operational settings
+        (concurrency, budget, gates, store, timeouts) are left out: changing them between a crash and a resume
+        is legitimate. Defaults are left out too, so a new optional field does not change existing hashes."""
+        data = self.model_dump(mode="json", include={"name", "dataset", "solver", "epochs"}, exclude_defaults=True)
+        data["graders"] = [
+            {**g.model_dump(mode="json", exclude_defaults=True), "config": self.grader_config(g)} for g in self.graders
+        ]
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _read_mapping(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"{what}: file not found: {path}") from None
+        data = yaml.safe_load(read_text(path, what=what))
+    except FileReadError as exc:
+        raise SpecError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML/JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -193,7 +210,5 @@ def spec_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, source
 
 def load_spec(path: str | Path) -> EvalSpec:
     path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"spec file not found: {path}")
     data = _read_mapping(path, "spec")
     return spec_from_dict(data, base_dir=path.resolve().parent, source=str(path))

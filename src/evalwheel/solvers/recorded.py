@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from evalwheel.fileio import FileReadError, read_text
 from evalwheel.solvers.base import SolverContext
 from evalwheel.types import Output, Sample
 
@@ -23,9 +24,9 @@ class RecordedOutputsError(ValueError):
 def load_recorded(path: Path) -> dict[str, Output]:
     """`{"id": sample_id, "output": Output-or-text}` per line; every bad line is reported at once."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise RecordedOutputsError(f"recorded outputs file not found: {path}") from None
+        lines = read_text(path, what="recorded outputs").splitlines()
+    except FileReadError as exc:
+        raise RecordedOutputsError(str(exc)) from None
     found: dict[str, Output] = {}
     first_line: dict[str, int] = {}
     problems: list[str] = []

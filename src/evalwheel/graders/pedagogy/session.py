@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evalwheel.fileio import FileReadError, read_text
 from evalwheel.graders.pedagogy import signals as sig
 from evalwheel.graders.pedagogy.checks import CHECKS, CheckConfig, sensitive_request
 from evalwheel.graders.pedagogy.tagger import Action, TaggedSession, tag_session
@@ -43,9 +44,9 @@ def load_config(path: Path | str | None) -> EvaluationConfig:
         return EvaluationConfig()
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read config: {exc.strerror}") from None
+        raw = yaml.safe_load(read_text(p, what="evaluation config")) or {}
+    except FileReadError as exc:
+        raise ConfigError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: invalid YAML: {exc}") from None
     try:
