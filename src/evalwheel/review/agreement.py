@@ -2,7 +2,7 @@
 
 - Inter-annotator agreement per check and per dimension, over items with two or more labels: Cohen's
   kappa on the first two reviewers of each item (the classic two-rater figure) and Krippendorff's alpha
-  over all ratings (nominal for pass / fail verdicts, interval for the 1-5 dimension scales).
+  over all ratings (nominal for pass / fail verdicts, interval for the 0-2 dimension scales).
 - Grader vs human per score name: the grader's verdict that the reviewer saw against the human
   consensus (the single reviewer, or the reviewers when they agree); this is the figure a grader's
   `min_agreement` gate should rest on.

@@ -78,7 +78,7 @@ labels = Table(
     Column("item_id", Integer, ForeignKey("review_items.item_id"), nullable=False),
     Column("reviewer", String(100), ForeignKey("review_reviewers.name"), nullable=False),
     Column("checks_json", Text, nullable=False, default="{}"),  # check -> pass | fail | na
-    Column("dimensions_json", Text, nullable=False, default="{}"),  # dimension -> 1..5
+    Column("dimensions_json", Text, nullable=False, default="{}"),  # dimension -> 0..2 (docs/rubric.md)
     Column("taxonomy_json", Text, nullable=False, default="[]"),
     Column("escalate", Boolean, nullable=True),
     Column("notes", Text, nullable=False, default=""),

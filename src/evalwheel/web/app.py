@@ -1,0 +1,126 @@
+"""The FastAPI application: pages, review queue, static assets, error pages, auth and the monitoring mount."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from evalwheel.review.store import ReviewError, ReviewStore
+from evalwheel.store import StoreError
+from evalwheel.web import monitoring, pages, review_pages
+from evalwheel.web.render import error_page
+from evalwheel.web.security import AuthMiddleware
+
+STATIC = Path(__file__).with_name("static")
+NAV = [
+    ("/", "Runs"),
+    ("/compare", "Compare"),
+    ("/trends", "Trends"),
+    ("/monitor", "Monitor"),
+    ("/review", "Review"),
+    ("/graders", "Graders"),
+]
+log = logging.getLogger("evalwheel.web")
+
+
+def plotly_js_path() -> Path | None:
+    """plotly.min.js from the `plotly` package's data, located without importing plotly."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
+    return path if path.is_file() else None
+
+
+def create_app(
+    store: str | Path | ReviewStore | None = None,
+    *,
+    token: str | None = None,
+    ingest_only: bool = False,
+    golden_dir: Path | None = None,
+) -> FastAPI:
+    """The workspace over one store. `token` (required off loopback) guards every request; `ingest_only`
+    serves just the monitoring ingest (production), none of the pages."""
+    review = store if isinstance(store, ReviewStore) else ReviewStore(store)
+    app = FastAPI(title="evalwheel", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.review = review
+    app.state.server_token = token
+    app.state.golden_dir = (golden_dir or Path.cwd()).resolve()
+    app.state.nav = NAV
+    ingest = _ingest_router(review)
+    if ingest is not None:
+        app.include_router(ingest)
+    if not ingest_only:
+        app.include_router(pages.router)
+        app.include_router(review_pages.router)
+        app.include_router(monitoring.router)
+        _mount_study(app)
+        app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+        @app.get("/vendor/plotly.min.js")
+        def plotly_js() -> Response:
+            path = plotly_js_path()
+            if path is None:
+                return Response("plotly is not installed", status_code=404, media_type="text/plain")
+            return FileResponse(
+                path, media_type="application/javascript", headers={"Cache-Control": "public, max-age=86400"}
+            )
+
+    app.add_middleware(AuthMiddleware, server_token=token, reviewer_lookup=review.reviewer_for_token)
+    _error_handlers(app)
+    return app
+
+
+def _ingest_router(review: ReviewStore) -> APIRouter | None:
+    api = monitoring.monitor_api()
+    factory = getattr(api, "ingest_router", None) if api is not None else None
+    if factory is None:
+        return None
+    router: APIRouter = factory(review.runs.url)
+    return router
+
+
+def _mount_study(app: FastAPI) -> None:
+    try:
+        import evalwheel.studymode as studymode
+    except ImportError:
+        return
+    factory = getattr(studymode, "study_router", None)
+    if factory is not None:
+        app.include_router(factory())
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_page(request, 404, "Not found", f"Nothing at {request.url.path[:300]}.")
+        return error_page(request, exc.status_code, "Error", str(exc.detail)[:500])
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return error_page(
+            request, 404 if "path" in where else 400, "Bad request", f"{where}: {first.get('msg', 'invalid')}"
+        )
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> Response:
+        return error_page(request, 404, "Not found", str(exc)[:500])
+
+    @app.exception_handler(ReviewError)
+    async def review_error(request: Request, exc: ReviewError) -> Response:
+        return error_page(request, 404 if str(exc).startswith("no review item") else 400, "Review", str(exc)[:500])
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.exception("error serving %s", request.url.path)
+        return error_page(request, 500, "Server error", "Something went wrong; the server log has the details.")

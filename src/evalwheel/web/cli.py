@@ -1,0 +1,58 @@
+"""`evalwheel serve`: the review workspace on uvicorn.
+
+Kept free of FastAPI / SQLAlchemy imports at module level (the CLI imports this on every start).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+TOKEN_ENV = "EVALWHEEL_SERVE_TOKEN"
+
+
+def serve_command(
+    store: Annotated[
+        str | None, typer.Option("--store", help="SQLAlchemy URL or SQLite file of the run store.")
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Bind address; anything but loopback needs --token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0 = any free port).")] = 8765,
+    token: Annotated[
+        str | None, typer.Option("--token", help=f"Server token required on every request (or ${TOKEN_ENV}).")
+    ] = None,
+    ingest_only: Annotated[
+        bool, typer.Option("--ingest-only", help="Serve only the monitoring ingest endpoints (production).")
+    ] = False,
+    golden_dir: Annotated[
+        Path | None, typer.Option("--golden-dir", help="Folder golden promotions may write into (default: cwd).")
+    ] = None,
+) -> None:
+    """Serve the review workspace: runs, run, sample, compare, trends, monitor and the review queue."""
+    from evalwheel.web.security import is_loopback
+
+    token = token or os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        typer.echo(
+            f"error: --host {host} is not loopback: refusing to serve without a token (--token or ${TOKEN_ENV})",
+            err=True,
+        )
+        raise typer.Exit(2)
+    import uvicorn
+
+    from evalwheel.store import StoreError
+    from evalwheel.web.app import create_app
+
+    try:
+        app = create_app(store, token=token, ingest_only=ingest_only, golden_dir=golden_dir)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    typer.echo(f"evalwheel workspace on http://{host}:{port} (store {app.state.review.runs.url})", err=True)
+    server.run()
