@@ -115,15 +115,13 @@ async def test_error_is_isolated_and_counted(tmp_path: Path) -> None:
 
 async def test_retry_errors_reruns_only_errored(tmp_path: Path) -> None:
     spec_path = write_project(tmp_path)
-    data = (tmp_path / "data.jsonl").read_text().splitlines()
-    row = json.loads(data[3])
-    row["metadata"]["explode"] = True
-    original = data[3]
-    data[3] = json.dumps(row)
-    (tmp_path / "data.jsonl").write_text("\n".join(data) + "\n")
+    bug = tmp_path / "bug"  # the app is broken for the sample ids in this file (the module is imported once)
+    condition = f"if sample.id in (open({str(bug)!r}).read().split() if os.path.exists({str(bug)!r}) else [])"
+    (tmp_path / "app.py").write_text(SOLVER.replace('if sample.metadata.get("explode")', condition))
+    bug.write_text("s003")
     outcome, store = await run_spec(spec_path)
     run_id = outcome.run.run_id
-    (tmp_path / "data.jsonl").write_text("\n".join([*data[:3], original, *data[4:]]) + "\n")  # the app is fixed
+    bug.unlink()  # the app is fixed (spec and dataset unchanged)
     (tmp_path / "calls.log").write_text("")
     again, store = await run_spec(spec_path, resume=run_id, retry_errors=True)
     assert again.executed == 1 and again.skipped == 7

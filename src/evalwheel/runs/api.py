@@ -66,6 +66,7 @@ async def run_eval(
     dataset: PreparedDataset | None = None,
     resume: str | None = None,
     retry_errors: bool = False,
+    force: bool = False,
     limit: int | None = None,
     cache: bool = True,
     judges: bool = True,
@@ -82,7 +83,7 @@ async def run_eval(
     plan = plan_run(spec, arm, cache=cache, judges=judges)
     try:
         outcome = await execute(
-            plan, dataset, st, resume=resume, retry_errors=retry_errors, limit=limit, progress=progress
+            plan, dataset, st, resume=resume, retry_errors=retry_errors, limit=limit, progress=progress, force=force
         )
     finally:
         await plan.aclose()

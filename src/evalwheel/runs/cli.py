@@ -37,6 +37,7 @@ from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
 from evalwheel.runs.engine import Progress as EngineProgress
 from evalwheel.runs.estimate import estimate_run
 from evalwheel.runs.spec import EvalSpec, SpecError, load_spec
+from evalwheel.runs.writer import RunStoppedError
 from evalwheel.solvers.python import SolverImportError
 from evalwheel.solvers.recorded import RecordedOutputsError
 from evalwheel.store import Store, StoreError
@@ -140,6 +141,9 @@ def run_command(
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="With --resume: run errored samples again.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --resume: resume even though the spec or dataset changed.")
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Estimate calls, tokens, cost and time; run nothing.")
     ] = False,
@@ -165,6 +169,8 @@ def run_command(
     """Run an eval spec: solve and grade every sample, store each result as it completes, apply the gates."""
     if retry_errors and resume is None:
         raise _fail("--retry-errors needs --resume RUN_ID")
+    if force and resume is None:
+        raise _fail("--force needs --resume RUN_ID")
     try:
         spec = load_spec(spec_path)
         gates_from_spec(  # validated now so that a bad `gates:` fails before any sample runs
@@ -186,6 +192,7 @@ def run_command(
     opts = RunOptions(
         resume=resume,
         retry_errors=retry_errors,
+        force=force,
         limit=limit,
         cache=cache,
         judges=judges,
@@ -215,6 +222,7 @@ class RunOptions:
     resume: str | None
     retry_errors: bool
     limit: int | None
+    force: bool
     cache: bool
     judges: bool
     show_progress: bool
@@ -245,6 +253,7 @@ def _run_arm(
                     dataset=dataset,
                     resume=opts.resume,
                     retry_errors=opts.retry_errors,
+                    force=opts.force,
                     limit=opts.limit,
                     cache=opts.cache,
                     judges=opts.judges,
@@ -254,6 +263,13 @@ def _run_arm(
             )
     except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
+    except RunStoppedError as exc:
+        resume_hint = f"evalwheel run {spec_path} " + (f"--arm {arm} " if arm else "") + f"--resume {exc.run_id}"
+        raise _fail(
+            f"run {exc.run_id} stopped: {exc}. The {exc.committed} results acknowledged (committed) in this "
+            f"execution are stored; finish the run with `{resume_hint}`",
+            ExitCode.TOO_MANY_ERRORS,
+        ) from None
     outcome, summary, report, cost = result.outcome, result.summary, result.report, result.cost
     run_id = outcome.run.run_id
     _write(_suffixed(opts.junit, arm, opts.many), iter_junit_xml(report, summary))

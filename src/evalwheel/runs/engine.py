@@ -13,7 +13,7 @@ import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,8 +25,9 @@ from evalwheel.models.pricing import cost_usd
 from evalwheel.models.registry import get_model
 from evalwheel.runs.dataset_source import PreparedDataset
 from evalwheel.runs.grading import BoundGrader, GraderFailure, fold, grade
+from evalwheel.runs.lease import HEARTBEAT_S, LEASE_TTL_S, RunLease
 from evalwheel.runs.spec import EvalSpec, SpecError
-from evalwheel.runs.writer import ResultWriter
+from evalwheel.runs.writer import ResultWriter, RunStoppedError, StoreUnavailableError, WritePolicy, describe, transient
 from evalwheel.solvers.base import SolverContext, SolverFn
 from evalwheel.solvers.build import build_solver
 from evalwheel.store import Store
@@ -163,6 +164,36 @@ class Progress:
     advance: Callable[[SampleResult], None] = lambda result: None
 
 
+def check_unchanged(info: RunInfo, spec_hash: str, dataset_hash: str, *, force: bool) -> dict[str, Any] | None:
+    """Refuse to resume a run whose spec or dataset changed since it started (unless forced: then say so)."""
+    changed = []
+    if info.spec_hash and info.spec_hash != spec_hash:
+        changed.append(f"the spec (hash {info.spec_hash[:12]} when the run started, {spec_hash[:12]} now)")
+    if info.dataset_hash and info.dataset_hash != dataset_hash:
+        changed.append(f"the dataset (version {info.dataset_hash[:12]} when the run started, {dataset_hash[:12]} now)")
+    if not changed:
+        return None
+    if not force:
+        raise SpecError(
+            f"run {info.run_id}: {' and '.join(changed)} changed; resuming would mix results of two versions in "
+            "one run. Start a new run, or pass --force to resume anyway (recorded in the run's metadata)"
+        )
+    note = {"at": now_iso(), "spec_hash": spec_hash, "dataset_hash": dataset_hash}
+    return {"forced_resumes": [*info.metadata.get("forced_resumes", []), note]}
+
+
+def _store_step(store: Store, what: str, fn: Callable[[], Any]) -> Any:
+    """A store call at the start or end of a run; a store that is down becomes StoreUnavailableError (exit 3)."""
+    try:
+        return fn()
+    except Exception as exc:
+        if transient(exc):
+            raise StoreUnavailableError(
+                f"the run store {store.safe_url} is unavailable ({what}): {describe(exc)}"
+            ) from exc
+        raise
+
+
 async def execute(
     plan: RunPlan,
     dataset: PreparedDataset,
@@ -172,22 +203,49 @@ async def execute(
     retry_errors: bool = False,
     limit: int | None = None,
     progress: Progress | None = None,
+    force: bool = False,
+    write_policy: WritePolicy | None = None,
+    lease_ttl_s: float = LEASE_TTL_S,
+    heartbeat_s: float = HEARTBEAT_S,
 ) -> RunOutcome:
+    """Execute (or resume) one run. Results are acknowledged once committed (runs/writer.py).
+
+    Raises RunStoppedError (exit 3) when the store stays unavailable or the run's lease is lost: every
+    acknowledged result is stored and `--resume` finishes the run. A resume refuses a changed spec or dataset
+    unless `force`, and a run another live process is executing (RunLeasedError, exit 2).
+    """
     spec = plan.spec
     progress = progress or Progress()
+    spec_hash = spec.content_hash()
     if resume is not None:
-        info = store.get_run(resume)
+        info = _store_step(store, "reading the run", lambda: store.get_run(resume))
         if info.spec_name != spec.name:
             raise SpecError(f"run {resume} belongs to spec {info.spec_name!r}, not {spec.name!r}")
         if info.arm != plan.arm:
             raise SpecError(f"run {resume} ran arm {info.arm!r}; resume it with --arm {info.arm}")
-        store.set_run_status(resume, "running")
-        done = store.finished_keys(resume, include_errors=not retry_errors)
+        forced = check_unchanged(info, spec_hash, dataset.version_hash, force=force)
+        lease = _store_step(
+            store,
+            "taking the lease",
+            lambda: RunLease.acquire(store, resume, ttl_s=lease_ttl_s, heartbeat_s=heartbeat_s),
+        )
+        try:
+            _store_step(
+                store,
+                "marking the run running",
+                lambda: store.set_run_status(resume, "running", metadata_update=forced),
+            )
+            done = _store_step(
+                store, "reading finished samples", lambda: store.finished_keys(resume, include_errors=not retry_errors)
+            )
+        except BaseException:
+            lease.release()
+            raise
     else:
         info = RunInfo(
             run_id=new_run_id(),
             spec_name=spec.name,
-            spec_hash=spec.content_hash(),
+            spec_hash=spec_hash,
             dataset_hash=dataset.version_hash,
             arm=plan.arm,
             model=spec.solver.model if plan.solver_ctx.model is not None else None,
@@ -199,11 +257,18 @@ async def execute(
                 "solver": spec.solver.type,
             },
         )
-        store.create_run(info)
+        lease = RunLease.for_new_run(info.run_id, store, ttl_s=lease_ttl_s, heartbeat_s=heartbeat_s)
+        _store_step(
+            store, "creating the run", lambda: store.create_run(info, lease_owner=lease.owner, lease_ttl_s=lease_ttl_s)
+        )
         done = set()
     run_id = info.run_id
     budget = spec.budget.max_usd
-    spent = store.run_cost(run_id) if resume else 0.0
+    try:
+        spent = _store_step(store, "reading the cost so far", lambda: store.run_cost(run_id)) if resume else 0.0
+    except BaseException:
+        lease.release()
+        raise
 
     def units() -> Iterator[tuple[Sample, str, int]]:
         n = 0
@@ -218,8 +283,14 @@ async def execute(
 
     total = dataset.count * spec.epochs - len(done)
     progress.start(min(total, limit) if limit is not None else total)
-    writer = ResultWriter(store, replace=retry_errors)
     counts: Counter[str] = Counter()
+
+    def acknowledged(batch: Sequence[SampleResult]) -> None:
+        for r in batch:
+            counts[r.status] += 1
+            progress.advance(r)
+
+    writer = ResultWriter(store, replace=retry_errors, policy=write_policy, on_commit=acknowledged)
     queue: asyncio.Queue[tuple[Sample, str, int] | None] = asyncio.Queue(maxsize=spec.concurrency * 2)
     exhausted = False
     new_cost = 0.0
@@ -242,22 +313,59 @@ async def execute(
                 continue
             result, cost = await run_one_sample(plan, run_id, *unit)
             new_cost += cost
-            counts[result.status] += 1
-            writer.put(result, cost)
-            progress.advance(result)
+            await writer.put(result, cost)
+
+    async def pipeline() -> None:
+        await asyncio.gather(produce(), *(work() for _ in range(spec.concurrency)))
+        await writer.close()
+
+    async def body() -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(writer.run())
+                tg.create_task(pipeline())
+        except BaseExceptionGroup as group:
+            stop = next((e for e in group.exceptions if isinstance(e, RunStoppedError)), None)
+            raise stop or group.exceptions[0] from None
 
     started = time.perf_counter()
-    writer_task = asyncio.create_task(writer.run())
     status = "interrupted"
+    stopped: RunStoppedError | None = None
+    body_task = asyncio.create_task(body())
+    keep_task = asyncio.create_task(lease.keep())
     try:
-        await asyncio.gather(produce(), *(work() for _ in range(spec.concurrency)))
+        await asyncio.wait({body_task, keep_task}, return_when=asyncio.FIRST_COMPLETED)
+        if keep_task.done():
+            body_task.cancel()
+            with contextlib.suppress(BaseException):
+                await body_task
+            keep_task.result()  # raises LeaseLostError
+        body_task.result()
         status = "interrupted" if exhausted else "finished"
+    except RunStoppedError as exc:
+        stopped = exc
     finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer_task
-        writer.flush()
-        store.set_run_status(run_id, status, metadata_update={"budget_exhausted": exhausted} if exhausted else None)
+        for task in (body_task, keep_task):
+            task.cancel()
+        await asyncio.gather(body_task, keep_task, return_exceptions=True)
+        if stopped is None:
+            try:
+                writer.drain_sync()  # results handed over before a cancellation (Ctrl-C) are still committed
+            except StoreUnavailableError as exc:
+                stopped = exc
+        update: dict[str, Any] = {"budget_exhausted": True} if exhausted else {}
+        if stopped is not None:
+            update["stopped"] = str(stopped)
+        try:
+            store.set_run_status(run_id, status, metadata_update=update or None)
+        except Exception:
+            if stopped is None:
+                raise
+        lease.release()
+    if stopped is not None:
+        stopped.run_id = run_id
+        stopped.committed = writer.written
+        raise stopped
     return RunOutcome(
         run=store.get_run(run_id),
         resumed=resume is not None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the lease columns on `runs` (see MIGRATIONS)
 
 metadata = MetaData()
 
@@ -27,6 +27,11 @@ runs = Table(
     Column("started_at", String(40), nullable=False),
     Column("finished_at", String(40), nullable=True),
     Column("metadata_json", Text, nullable=False, default="{}"),
+    # The lease: which process is executing the run (host:pid:token) and until when (unix seconds) unless it
+    # renews it. A second `--resume` of a leased run is refused; an expired lease can be taken over.
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_expires_at", Float, nullable=True),
+    Column("lease_heartbeat_at", Float, nullable=True),
 )
 
 results = Table(
@@ -56,3 +61,9 @@ meta = Table(
     Column("key", String(50), primary_key=True),
     Column("value", String(200), nullable=False),
 )
+
+# Columns added to existing tables, by the schema version that introduced them: opening an older store adds
+# them (nullable, so existing rows stay valid) and records the new version.
+MIGRATIONS: dict[int, list[tuple[Table, str]]] = {
+    2: [(runs, "lease_owner"), (runs, "lease_expires_at"), (runs, "lease_heartbeat_at")],
+}

@@ -10,19 +10,21 @@ Any SQLAlchemy URL works (e.g. `postgresql+psycopg://...`) for a team-shared sto
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import Engine, and_, bindparam, create_engine, event, func, insert, inspect, or_, select, text, update
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from evalwheel.store.schema import SCHEMA_VERSION, meta, metadata, results, runs
+from evalwheel.store.schema import MIGRATIONS, SCHEMA_VERSION, meta, metadata, results, runs
 from evalwheel.types import Output, RunInfo, SampleResult, Score
 
 DEFAULT_STORE = ".evalwheel/runs.sqlite"
+DEFAULT_BUSY_TIMEOUT_S = 5.0
 
 
 class StoreError(RuntimeError):
@@ -45,52 +47,139 @@ def store_url(target: str | Path | None) -> str:
     return f"sqlite:///{path}"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cur.close()
+
+    return on_connect
 
 
 class Store:
-    """A run store on any SQLAlchemy URL; cheap to open, safe to share between a run and a reader."""
+    """A run store on any SQLAlchemy URL; cheap to open, safe to share between a run and a reader.
 
-    def __init__(self, target: str | Path | None = None) -> None:
+    `busy_timeout_s` (SQLite) is how long one statement waits for another process's write lock before
+    failing; the run writer retries failed commits with backoff on top of it (runs/writer.py), so it is kept
+    short enough that a stuck lock is noticed and reported rather than waited on silently.
+    """
+
+    def __init__(self, target: str | Path | None = None, *, busy_timeout_s: float | None = None) -> None:
         self.url = store_url(target)
+        busy_timeout_s = DEFAULT_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+        try:
+            self.safe_url = make_url(self.url).render_as_string(hide_password=True)
+        except Exception:
+            self.safe_url = self.url
         try:
             self.engine: Engine = create_engine(self.url)
             if self.engine.dialect.name == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
+                event.listen(self.engine, "connect", _sqlite_pragmas(int(busy_timeout_s * 1000)))
             metadata.create_all(self.engine)
             self._check_version()
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the run store {self.url}: {exc.__class__.__name__}: {exc}") from exc
+            raise StoreError(f"cannot open the run store {self.safe_url}: {exc.__class__.__name__}: {exc}") from exc
 
     def _check_version(self) -> None:
         with self.engine.begin() as conn:
             row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
             if row is None:
                 conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise StoreError(f"{self.url}: store schema version {row[0]}, this evalwheel reads {SCHEMA_VERSION}")
+                return
+            found = int(row[0])
+        if found > SCHEMA_VERSION:
+            raise StoreError(f"{self.safe_url}: store schema version {found}, this evalwheel reads {SCHEMA_VERSION}")
+        if found < SCHEMA_VERSION:
+            self._migrate(found)
+
+    def _migrate(self, found: int) -> None:
+        """Add the columns introduced after version `found`; safe when two processes open an old store at once."""
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            for table, column in MIGRATIONS.get(version, []):
+                existing = {c["name"] for c in inspect(self.engine).get_columns(table.name)}
+                if column in existing:
+                    continue
+                col = table.c[column]
+                ddl = f"ALTER TABLE {table.name} ADD COLUMN {column} {col.type.compile(dialect=self.engine.dialect)}"
+                try:
+                    with self.engine.begin() as conn:
+                        conn.execute(text(ddl))
+                except SQLAlchemyError:
+                    if column not in {c["name"] for c in inspect(self.engine).get_columns(table.name)}:
+                        raise
+        with self.engine.begin() as conn:
+            conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
     def close(self) -> None:
         self.engine.dispose()
 
     # ------------------------------------------------------------------------------------------ runs
 
-    def create_run(self, info: RunInfo) -> None:
+    def create_run(self, info: RunInfo, *, lease_owner: str | None = None, lease_ttl_s: float = 0.0) -> None:
+        """Insert a run row; with `lease_owner` the run is born leased to the process that executes it."""
         row = info.model_dump(exclude={"metadata"})
         row["started_at"] = row["started_at"] or now_iso()
+        if lease_owner is not None:
+            now = time.time()
+            row.update(lease_owner=lease_owner, lease_expires_at=now + lease_ttl_s, lease_heartbeat_at=now)
         with self.engine.begin() as conn:
             conn.execute(insert(runs).values(**row, metadata_json=json.dumps(info.metadata, sort_keys=True)))
+
+    # ------------------------------------------------------------------------------------------ leases
+
+    def try_lease(self, run_id: str, owner: str, ttl_s: float, *, replacing: str | None = None) -> bool:
+        """Take the run's lease if it is free, expired, ours, or still held by `replacing` (an owner known dead).
+
+        One conditional UPDATE, so two processes racing for the same run cannot both win."""
+        now = time.time()
+        free = or_(
+            runs.c.lease_owner.is_(None),
+            runs.c.lease_expires_at < now,
+            runs.c.lease_owner == owner,
+            *([runs.c.lease_owner == replacing] if replacing else []),
+        )
+        query = (
+            update(runs)
+            .where(and_(runs.c.run_id == run_id, free))
+            .values(lease_owner=owner, lease_expires_at=now + ttl_s, lease_heartbeat_at=now)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    def renew_lease(self, run_id: str, owner: str, ttl_s: float) -> bool:
+        """Heartbeat: push the expiry on; False when the lease is no longer ours (it expired and was taken)."""
+        now = time.time()
+        query = (
+            update(runs)
+            .where(runs.c.run_id == run_id, runs.c.lease_owner == owner)
+            .values(lease_expires_at=now + ttl_s, lease_heartbeat_at=now)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    def release_lease(self, run_id: str, owner: str) -> None:
+        query = (
+            update(runs)
+            .where(runs.c.run_id == run_id, runs.c.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None, lease_heartbeat_at=None)
+        )
+        with self.engine.begin() as conn:
+            conn.execute(query)
+
+    def lease_of(self, run_id: str) -> tuple[str | None, float | None, float | None]:
+        """(owner, expires_at, heartbeat_at) of a run's lease, in unix seconds."""
+        cols = (runs.c.lease_owner, runs.c.lease_expires_at, runs.c.lease_heartbeat_at)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*cols).where(runs.c.run_id == run_id)).first()
+        return (None, None, None) if row is None else (row[0], row[1], row[2])
 
     def get_run(self, run_id: str) -> RunInfo:
         with self.engine.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().first()
         if row is None:
-            raise StoreError(f"no run {run_id!r} in {self.url} (see `evalwheel runs list`)")
+            raise StoreError(f"no run {run_id!r} in {self.safe_url} (see `evalwheel runs list`)")
         return _run_info(row)
 
     def list_runs(self, spec_name: str | None = None, limit: int = 50) -> list[RunInfo]:
@@ -164,13 +253,15 @@ class Store:
             return int(conn.execute(select(func.count()).where(results.c.run_id == run_id)).scalar_one())
 
 
+_DELETE_ONE = results.delete().where(
+    results.c.run_id == bindparam("d_run"), results.c.sample_id == bindparam("d_sample"),
+    results.c.epoch == bindparam("d_epoch"),
+)  # fmt: skip
+
+
 def _delete_existing(conn: Connection, batch: Iterable[SampleResult]) -> None:
-    for r in batch:
-        conn.execute(
-            results.delete().where(
-                results.c.run_id == r.run_id, results.c.sample_id == r.sample_id, results.c.epoch == r.epoch
-            )
-        )
+    """The earlier rows of retried samples, in one executemany."""
+    conn.execute(_DELETE_ONE, [{"d_run": r.run_id, "d_sample": r.sample_id, "d_epoch": r.epoch} for r in batch])
 
 
 def _result_row(r: SampleResult, stamp: str, cost: float) -> dict[str, Any]:
