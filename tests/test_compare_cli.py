@@ -42,7 +42,7 @@ def test_compare_detects_paired_regression(tmp_path: Path) -> None:
         app,
         ["compare", "A", "B", "--store", str(tmp_path / "r.sqlite"), "--json", "--markdown", str(tmp_path / "c.md")],
     )
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # a regression stops CI, like a failed gate
     data = json.loads(res.output)
     assert data["paired"] is True
     assert data["verdict"] == "regression"
@@ -113,3 +113,22 @@ def test_compare_resolves_spec_at_latest(tmp_path: Path) -> None:
     assert json.loads(res.output)["verdict"] == "no_change"
     missing = runner.invoke(app, ["compare", "nope@latest", "cand", "--store", str(tmp_path / "r.sqlite")])
     assert missing.exit_code == 2 and "no finished run of spec 'nope'" in missing.output
+
+
+def test_compare_exit_codes_and_unrelated_runs(tmp_path: Path) -> None:
+    store = Store(tmp_path / "r.sqlite")
+    make_run(store, "A", [True] * 60 + [False] * 40)
+    make_run(store, "B", [True] * 95 + [False] * 5)  # improvement: exit 0
+    store.create_run(RunInfo(run_id="U", spec_name="other [human]", status="finished"))
+    store.add_results(
+        [SampleResult(run_id="U", sample_id=f"u{i}", partition="golden", status="passed") for i in range(50)]
+    )
+    url = str(tmp_path / "r.sqlite")
+    better = runner.invoke(app, ["compare", "A", "B", "--store", url])
+    assert better.exit_code == 0 and "improvement" in better.output
+    worse = runner.invoke(app, ["compare", "B", "A", "--store", url])
+    assert worse.exit_code == 1 and "do not deploy" in worse.output
+    unrelated = runner.invoke(app, ["compare", "A", "U", "--store", url])
+    assert unrelated.exit_code == 2
+    assert "share no sample ids" in unrelated.output and "deploy" not in unrelated.output
+    assert "(other [human])" in unrelated.output  # user text is escaped, not eaten as rich markup

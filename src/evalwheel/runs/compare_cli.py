@@ -1,6 +1,9 @@
 """`evalwheel compare RUN_A RUN_B`: is B a real regression or improvement over A, or noise?
 
-A is the baseline, B the candidate. Several epochs of one sample fold into one outcome (pass when most
+A is the baseline, B the candidate. Exit codes: 0 no regression, 1 regression (do not deploy), 2 bad input
+(unknown run, or two runs that share no sample and so cannot be compared).
+
+Several epochs of one sample fold into one outcome (pass when most
 epochs passed, the mean value) so that repeated samples are not counted as independent evidence.
 """
 
@@ -13,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from evalwheel.datasets.samples import InvalidDatasetError
@@ -147,11 +151,14 @@ def compare_command(
         info_a, info_b = resolve_run(store, run_a), resolve_run(store, run_b)
         run_a, run_b = info_a.run_id, info_b.run_id
     except StoreError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    cmp = compare_runs(
-        run_outcomes(store, run_a), run_outcomes(store, run_b), min_n=min_n, trivial_diff=trivial, alpha=alpha
-    )
+    outcomes_a, outcomes_b = run_outcomes(store, run_a), run_outcomes(store, run_b)
+    unrelated = unrelated_reason(info_a, info_b, outcomes_a, outcomes_b)
+    if unrelated is not None:
+        err.print(f"[bold red]error:[/] {escape(unrelated)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    cmp = compare_runs(outcomes_a, outcomes_b, min_n=min_n, trivial_diff=trivial, alpha=alpha)
     costs: tuple[RunCost, RunCost] | None = None
     if cost_model is not None:
         spec = CostModelSpec(preset=cost_model, sessions=sessions)
@@ -166,19 +173,40 @@ def compare_command(
         if costs is not None:
             data["cost"] = {"a": costs[0].model_dump(mode="json"), "b": costs[1].model_dump(mode="json")}
         out.print_json(json.dumps(data))
-        return
+        raise typer.Exit(verdict_exit_code(cmp))
     colour = {"regression": "red", "improvement": "green"}.get(cmp.verdict, "yellow")
-    out.print(f"[bold {colour}]{cmp.verdict}[/]: {cmp.recommendation}", highlight=False)
+    out.print(f"[bold {colour}]{cmp.verdict}[/]: {escape(cmp.recommendation)}", highlight=False)
     table = Table(
-        title=f"A = {run_a} ({info_a.arm or info_a.spec_name})   B = {run_b} ({info_b.arm or info_b.spec_name})"
+        title=escape(f"A = {run_a} ({info_a.arm or info_a.spec_name})   B = {run_b} ({info_b.arm or info_b.spec_name})")
     )
     for col in COLUMNS:
         table.add_column(col)
     for row in comparison_rows(cmp):
         table.add_row(*row)
     out.print(table)
-    out.print(cmp.pairing_note, highlight=False)
+    out.print(escape(cmp.pairing_note), highlight=False)
     for note in cmp.notes:
-        out.print(f"[dim]- {note}[/]", highlight=False)
+        out.print(f"[dim]- {escape(note)}[/]", highlight=False)
     if costs is not None:
-        out.print(f"A: {costs[0].markdown()}\nB: {costs[1].markdown()}", highlight=False)
+        out.print(escape(f"A: {costs[0].markdown()}\nB: {costs[1].markdown()}"), highlight=False)
+    raise typer.Exit(verdict_exit_code(cmp))
+
+
+def verdict_exit_code(cmp: Comparison) -> int:
+    """1 when B is a regression (CI must stop), else 0: the same contract as a failed gate in `evalwheel run`."""
+    return 1 if cmp.verdict == "regression" else 0
+
+
+def unrelated_reason(info_a: RunInfo, info_b: RunInfo, a: list[Outcome], b: list[Outcome]) -> str | None:
+    """Why two runs cannot be compared at all, or None: runs with no sample in common measure different things,
+    and any verdict on them (even "deploy") would be an artefact of two unrelated datasets."""
+    if not a or not b:
+        empty = info_a.run_id if not a else info_b.run_id
+        return f"run {empty} has no results to compare"
+    if {o.sample_id for o in a} & {o.sample_id for o in b}:
+        return None
+    return (
+        f"runs {info_a.run_id} ({info_a.spec_name}) and {info_b.run_id} ({info_b.spec_name}) share no sample ids: "
+        "they ran on unrelated datasets, so a comparison would say nothing. Compare runs of the same dataset "
+        "(e.g. SPEC@latest against a run id of the same spec)."
+    )
