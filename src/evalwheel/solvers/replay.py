@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from evalwheel.solvers.base import SolverContext
 from evalwheel.solvers.prompt import generate_config
+from evalwheel.studymode.guard import GuardConfig
 from evalwheel.studymode.prompting import build_system_message, parse_arm
 from evalwheel.studymode.replay import regenerate, session_memory, truncate
 from evalwheel.types import Output, Sample, Session, Usage
@@ -25,7 +26,15 @@ async def replay_solver(sample: Sample, ctx: SolverContext) -> Output:
     if ctx.model is None:
         raise ValueError(f"arm {arm.name} needs a target model (solver.model)")
     instructions = build_system_message(arm, session.learner, session_memory(session))
-    turns, stats = await regenerate(original, ctx.model, instructions, generate_config(ctx, ctx.config.get("epoch", 0)))
+    guard = GuardConfig() if arm.guard else None
+    turns, stats = await regenerate(
+        original,
+        ctx.model,
+        instructions,
+        generate_config(ctx, ctx.config.get("epoch", 0)),
+        guard=guard,
+        solution=session.metadata.get("solution"),
+    )
     return Output(
         trajectory=turns,
         usage=Usage(prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens),

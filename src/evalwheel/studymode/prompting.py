@@ -27,17 +27,30 @@ class ArmError(ValueError):
     """An arm name that cannot be used (unknown kind or overlay version); a configuration error."""
 
 
+GUARD_SUFFIX = "+guard"
+GUARDED_OVERLAYS = frozenset({"v3"})
+"""Overlay versions written to run with the guard (`studymode.guard`): `overlay:v3` means v3 + guard."""
+
+
 class Arm(BaseModel):
-    """One condition of a replay: the base model, the model with overlay vN, or the recorded human tutor."""
+    """One condition of a replay: the base model, the model with overlay vN, or the recorded human tutor.
+
+    `guard` puts the deterministic Study Mode checks between the model's draft and the learner
+    (`base+guard`, `overlay:v2+guard`; `overlay:v3` is guarded by definition).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: ArmKind
     overlay_version: str | None = None
+    guard: bool = False
 
     @property
     def name(self) -> str:
-        return f"overlay:{self.overlay_version}" if self.kind == "overlay" else self.kind
+        if self.kind == "overlay":
+            implied = self.overlay_version in GUARDED_OVERLAYS
+            return f"overlay:{self.overlay_version}" + (GUARD_SUFFIX if self.guard and not implied else "")
+        return self.kind + (GUARD_SUFFIX if self.guard else "")
 
     @property
     def uses_model(self) -> bool:
@@ -61,17 +74,24 @@ def load_overlay(version: str) -> str:
 
 
 def parse_arm(text: str) -> Arm:
-    """Parse `base`, `human` or `overlay:vN` (also `overlay` = the newest overlay)."""
+    """Parse `base`, `human` or `overlay:vN` (also `overlay` = the newest overlay), each model arm
+    optionally with `+guard`; `overlay:v3` (a guarded overlay) always runs with the guard."""
     raw = text.strip().lower()
+    guard = raw.endswith(GUARD_SUFFIX)
+    if guard:
+        raw = raw[: -len(GUARD_SUFFIX)].strip()
+    if raw == "human" and guard:
+        raise ArmError("the human arm has no model draft to guard; use base+guard or overlay:vN+guard")
     if raw in ("base", "human"):
-        return Arm(kind="base" if raw == "base" else "human")
+        return Arm(kind="base" if raw == "base" else "human", guard=guard)
     if raw == "overlay" or raw.startswith("overlay:"):
         version = raw.partition(":")[2].strip() or (available_overlays() or ["v1"])[-1]
         version = version if version.startswith("v") else f"v{version}"
         load_overlay(version)  # validates the version now rather than mid-run
-        return Arm(kind="overlay", overlay_version=version)
+        return Arm(kind="overlay", overlay_version=version, guard=guard or version in GUARDED_OVERLAYS)
     raise ArmError(
-        f"unknown arm {text!r}; use base, human or overlay:vN (available: {', '.join(available_overlays())})"
+        f"unknown arm {text!r}; use base, human or overlay:vN, optionally with +guard "
+        f"(available: {', '.join(available_overlays())})"
     )
 
 

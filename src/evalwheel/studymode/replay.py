@@ -30,6 +30,7 @@ from evalwheel.fileio import write_text_atomic
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError
 from evalwheel.stats.intervals import Interval, mean_ci, proportion_ci
+from evalwheel.studymode.guard import GuardConfig, GuardedReply, guarded_reply
 from evalwheel.studymode.prompting import Arm, build_system_message
 from evalwheel.types import LearnerProfile, Session, SessionEvaluation, Turn, Usage
 
@@ -72,6 +73,9 @@ class ReplayArtifact(BaseModel):
     turn_latency_ms: list[float] = Field(default_factory=list)
     calls: int = 0
     cached_calls: int = 0
+    guard_fired: int = 0
+    guard_extra_calls: int = 0
+    guard_extra_latency_ms: float = 0.0
     complete: bool = True
 
     def as_session(self) -> Session:
@@ -120,6 +124,11 @@ class ArmSummary(BaseModel):
     usage: Usage
     cost_usd: float
     mean_turn_latency_ms: float | None
+    tutor_turns: int = 0
+    model_calls: int = 0
+    guard_fired_turns: int = 0  # tutor turns where the guard regenerated or rewrote the draft
+    guard_extra_calls: int = 0  # model calls spent on regenerations
+    guard_extra_latency_ms: float = 0.0
 
 
 class SessionArmResult(BaseModel):
@@ -275,12 +284,17 @@ async def regenerate(
     instructions: str | None,
     config: GenerateConfig,
     on_turn: Callable[[], None] | None = None,
+    guard: GuardConfig | None = None,
+    solution: str | list[str] | None = None,
 ) -> tuple[list[Turn], ReplayArtifactStats]:
     """Replay the learner's turns in order and let the model write every tutor turn.
 
     History is the regenerated conversation so far, never the recorded tutor: an arm is judged on the
-    conversation it would actually have had.
+    conversation it would actually have had. With `guard`, every tutor turn goes through the Study Mode
+    guard (draft, check, regenerate, rewrite) and carries its `guard:*` tags.
     """
+    if guard is not None:
+        return await _regenerate_guarded(turns, model, instructions, config, guard, solution, on_turn)
     history: list[Message] = [Message(role="system", content=instructions)] if instructions else []
     out: list[Turn] = []
     stats = ReplayArtifactStats()
@@ -302,6 +316,35 @@ async def regenerate(
     return out, stats
 
 
+async def _regenerate_guarded(
+    turns: Sequence[Turn],
+    model: Model,
+    instructions: str | None,
+    config: GenerateConfig,
+    guard: GuardConfig,
+    solution: str | list[str] | None,
+    on_turn: Callable[[], None] | None,
+) -> tuple[list[Turn], ReplayArtifactStats]:
+    history: list[Message] = [Message(role="system", content=instructions)] if instructions else []
+    out: list[Turn] = []
+    stats = ReplayArtifactStats()
+    for i, turn in enumerate(turns):
+        if turn.role == "assistant":
+            continue
+        out.append(turn.model_copy(deep=True))
+        history.append(Message(role=turn.role, content=turn.content))
+        if not is_reply_point(turns, i):
+            continue
+        started = time.perf_counter()
+        reply = await guarded_reply(model, list(history), out, config, guard, solution)
+        stats.add_guarded(reply, time.perf_counter() - started)
+        out.append(Turn(role="assistant", content=reply.text, tags=[REGENERATED_TAG, *reply.tags]))
+        history.append(Message(role="assistant", content=reply.text))
+        if on_turn is not None:
+            on_turn()
+    return out, stats
+
+
 @dataclass
 class ReplayArtifactStats:
     """Usage and latency accumulated over one session's model calls."""
@@ -313,6 +356,10 @@ class ReplayArtifactStats:
     calls: int = 0
     cached_calls: int = 0
     turn_latency_ms: list[float] = field(default_factory=list)
+    guard_fired: int = 0  # tutor turns where the guard regenerated or rewrote the draft
+    guard_extra_calls: int = 0
+    guard_extra_latency_ms: float = 0.0
+    guard_check_ms: float = 0.0
 
     def add(self, usage: Usage, latency_ms: float, wall_s: float, cached: bool) -> None:
         self.prompt_tokens += usage.prompt_tokens
@@ -323,6 +370,21 @@ class ReplayArtifactStats:
         self.turn_latency_ms.append(round(lat, 3))
         self.calls += 1
         self.cached_calls += int(cached)
+
+    def add_guarded(self, reply: GuardedReply, wall_s: float) -> None:
+        """One guarded tutor turn: all its model calls count, its latency is the whole draft-check-fix loop."""
+        self.prompt_tokens += reply.usage.prompt_tokens
+        self.completion_tokens += reply.usage.completion_tokens
+        self.cost_usd += reply.cost_usd
+        lat = reply.model_latency_ms + reply.check_ms if reply.model_latency_ms > 0 else wall_s * 1000.0
+        self.model_latency_ms += lat
+        self.turn_latency_ms.append(round(lat, 3))
+        self.calls += reply.calls
+        self.cached_calls += reply.cached_calls
+        self.guard_fired += int(reply.fired)
+        self.guard_extra_calls += reply.calls - 1
+        self.guard_extra_latency_ms += reply.extra_latency_ms
+        self.guard_check_ms += reply.check_ms
 
 
 async def replay_one(
@@ -361,7 +423,9 @@ async def replay_one(
     if arm.uses_model:
         if model is None:
             raise ValueError(f"arm {arm.name} needs a model")
-        regenerated, stats = await regenerate(original, model, instructions, config, on_turn)
+        guard = GuardConfig() if arm.guard else None
+        solution = session.metadata.get("solution")
+        regenerated, stats = await regenerate(original, model, instructions, config, on_turn, guard, solution)
     else:
         regenerated, stats = [t.model_copy(deep=True) for t in original], ReplayArtifactStats()
     artifact = ReplayArtifact(
@@ -387,6 +451,9 @@ async def replay_one(
         turn_latency_ms=stats.turn_latency_ms,
         calls=stats.calls,
         cached_calls=stats.cached_calls,
+        guard_fired=stats.guard_fired,
+        guard_extra_calls=stats.guard_extra_calls,
+        guard_extra_latency_ms=round(stats.guard_extra_latency_ms, 3),
     )
     write_text_atomic(path, artifact.model_dump_json(indent=2))
     emit("job", units - done, "ok")
@@ -396,9 +463,37 @@ async def replay_one(
 # ---------------------------------------------------------------------------------------------- grading
 
 
-def summarize_arm(arm: Arm, results: Sequence[SessionArmResult], artifacts: Sequence[ReplayArtifact]) -> ArmSummary:
+@dataclass
+class ArmCosts:
+    """Usage, latency and guard activity of one arm's sessions, summed."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    turn_latency_ms: list[float] = field(default_factory=list)
+    calls: int = 0
+    guard_fired: int = 0
+    guard_extra_calls: int = 0
+    guard_extra_latency_ms: float = 0.0
+
+    @classmethod
+    def of(cls, artifacts: Sequence[ReplayArtifact]) -> ArmCosts:
+        return cls(
+            prompt_tokens=sum(a.usage.prompt_tokens for a in artifacts),
+            completion_tokens=sum(a.usage.completion_tokens for a in artifacts),
+            cost_usd=sum(a.cost_usd for a in artifacts),
+            turn_latency_ms=[x for a in artifacts for x in a.turn_latency_ms],
+            calls=sum(a.calls for a in artifacts),
+            guard_fired=sum(a.guard_fired for a in artifacts),
+            guard_extra_calls=sum(a.guard_extra_calls for a in artifacts),
+            guard_extra_latency_ms=sum(a.guard_extra_latency_ms for a in artifacts),
+        )
+
+
+def summarize_evaluations(
+    arm: Arm, evals: Sequence[SessionEvaluation], sessions: int, errors: int, costs: ArmCosts
+) -> ArmSummary:
     """Fidelity mean with a 95% t-interval (clipped to [0, 1]), Wilson pass rate per check, escalation rate."""
-    evals = [r.evaluation for r in results if r.evaluation is not None]
     fidelities = [e.fidelity for e in evals if e.fidelity is not None]
     counts: dict[str, Counter[str]] = {}
     for e in evals:
@@ -415,25 +510,34 @@ def summarize_arm(arm: Arm, results: Sequence[SessionArmResult], artifacts: Sequ
         for name, c in counts.items()
     }
     escalated = sum(e.escalate for e in evals)
-    latencies = [x for a in artifacts for x in a.turn_latency_ms]
+    latencies = costs.turn_latency_ms
     return ArmSummary(
         arm=arm.name,
         overlay_version=arm.overlay_version,
-        sessions=len(results),
+        sessions=sessions,
         graded=len(evals),
-        errors=sum(r.status == "error" for r in results),
+        errors=errors,
         fidelity=mean_ci(fidelities, bounds=(0.0, 1.0)),
         escalated=escalated,
         escalation_rate=escalated / len(evals) if evals else None,
         checks=checks,
         taxonomy=dict(Counter(m.value for e in evals for m in e.taxonomy).most_common()),
-        usage=Usage(
-            prompt_tokens=sum(a.usage.prompt_tokens for a in artifacts),
-            completion_tokens=sum(a.usage.completion_tokens for a in artifacts),
-        ),
-        cost_usd=sum(a.cost_usd for a in artifacts),
+        usage=Usage(prompt_tokens=costs.prompt_tokens, completion_tokens=costs.completion_tokens),
+        cost_usd=costs.cost_usd,
         mean_turn_latency_ms=sum(latencies) / len(latencies) if latencies else None,
+        tutor_turns=len(latencies),
+        model_calls=costs.calls,
+        guard_fired_turns=costs.guard_fired,
+        guard_extra_calls=costs.guard_extra_calls,
+        guard_extra_latency_ms=round(costs.guard_extra_latency_ms, 3),
     )
+
+
+def summarize_arm(arm: Arm, results: Sequence[SessionArmResult], artifacts: Sequence[ReplayArtifact]) -> ArmSummary:
+    """The A/B row of one arm of a replay."""
+    evals = [r.evaluation for r in results if r.evaluation is not None]
+    errors = sum(r.status == "error" for r in results)
+    return summarize_evaluations(arm, evals, len(results), errors, ArmCosts.of(artifacts))
 
 
 async def replay_sessions(

@@ -96,11 +96,15 @@ def is_truncated(ts: TaggedSession) -> bool:
     return bool(ts.session.metadata.get("truncated"))
 
 
+def solution_list(raw: object) -> list[str]:
+    """Known solution(s) given as a string or a list of strings, whitespace-normalised; others ignored."""
+    items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return [" ".join(x.split()) for x in items if isinstance(x, str) and x.strip()]
+
+
 def known_solutions(ts: TaggedSession) -> list[str]:
     """The problem's known solution(s) from `metadata.solution` (a string or a list of strings)."""
-    raw = ts.session.metadata.get("solution")
-    items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
-    return [" ".join(x.split()) for x in items if isinstance(x, str) and len(x.strip()) >= 2]
+    return solution_list(ts.session.metadata.get("solution"))
 
 
 def solution_shown(text: str, solutions: list[str]) -> str | None:
