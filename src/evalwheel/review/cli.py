@@ -57,14 +57,18 @@ def sync(
     run: Annotated[list[str] | None, typer.Option("--run", help="Run id(s); default: latest of each spec/arm.")] = None,
     spot_checks: Annotated[int, typer.Option("--spot-checks", min=0, help="Random confident results per run.")] = 5,
 ) -> None:
-    """Queue escalations, the disagreement frontier and this week's spot checks from runs."""
-    from evalwheel.review.queue import build_candidates, latest_runs
+    """Queue escalations, the disagreement frontier and this week's spot checks from runs, and (without
+    --run) the monitoring tier's failures."""
+    from evalwheel.review.queue import build_candidates, latest_runs, monitor_candidates
     from evalwheel.store import StoreError
 
     rs = _open(store)
     try:
         ids = list(run) if run else latest_runs(rs.runs)
-        added = rs.enqueue(build_candidates(rs.runs, ids, spot_checks=spot_checks))
+        candidates = build_candidates(rs.runs, ids, spot_checks=spot_checks)
+        if not run:
+            candidates += monitor_candidates(rs.runs.url)
+        added = rs.enqueue(candidates)
     except StoreError as exc:
         raise _fail(str(exc)) from None
     counts = rs.counts()

@@ -232,3 +232,32 @@ def latest_runs(store: Store, limit: int = 20) -> list[str]:
         seen.add(key)
         ids.append(info.run_id)
     return ids[:limit]
+
+
+def monitor_candidates(url: str, limit: int = 200) -> list[QueueCandidate]:
+    """Monitoring failures as review-queue items (kind `monitor`): a failed production call needs a human."""
+    from evalwheel.monitor import MonitorStore, failure_candidates
+
+    out: list[QueueCandidate] = []
+    for f in failure_candidates(MonitorStore(url), limit=limit, embed=False):
+        if not f.representative:
+            continue
+        out.append(
+            QueueCandidate(
+                run_id=f"monitor:{f.app}"[:64],
+                sample_id=f.request_id,
+                spec_name=f.app,
+                partition="distribution",
+                kind="monitor",
+                reasons=[f"production failure in window {f.window}: " + ", ".join(f.failed_scores)]
+                + ([f"{f.cluster_size} similar failures"] if f.cluster_size > 1 else []),
+                priority=round(1.0 + 0.1 * min(f.cluster_size, 10), 6),
+                sample={"id": f.request_id, "input": f.input},
+                output={"text": f.output} if f.output is not None else None,
+                scores=[
+                    {"name": str(v.get("name", "?")), "passed": False, "reason": str(v.get("reason", ""))}
+                    for v in f.verdicts
+                ],
+            )
+        )
+    return out

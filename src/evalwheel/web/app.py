@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -45,18 +47,24 @@ def create_app(
     token: str | None = None,
     ingest_only: bool = False,
     golden_dir: Path | None = None,
+    monitor_config: Path | None = None,
 ) -> FastAPI:
     """The workspace over one store. `token` (required off loopback) guards every request; `ingest_only`
-    serves just the monitoring ingest (production), none of the pages."""
+    serves just the monitoring ingest (production), none of the pages. `monitor_config` is the monitoring
+    YAML (sampler, windows, drift) for the ingest routes mounted here."""
     review = store if isinstance(store, ReviewStore) else ReviewStore(store)
-    app = FastAPI(title="evalwheel", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.ingestor.aclose()
+
+    app = FastAPI(title="evalwheel", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.review = review
     app.state.server_token = token
     app.state.golden_dir = (golden_dir or Path.cwd()).resolve()
     app.state.nav = NAV
-    ingest = _ingest_router(review)
-    if ingest is not None:
-        app.include_router(ingest)
+    _mount_ingest(app, review, token, monitor_config)
     if not ingest_only:
         app.include_router(pages.router)
         app.include_router(review_pages.router)
@@ -78,13 +86,17 @@ def create_app(
     return app
 
 
-def _ingest_router(review: ReviewStore) -> APIRouter | None:
-    api = monitoring.monitor_api()
-    factory = getattr(api, "ingest_router", None) if api is not None else None
-    if factory is None:
-        return None
-    router: APIRouter = factory(review.runs.url)
-    return router
+def _mount_ingest(app: FastAPI, review: ReviewStore, token: str | None, config_path: Path | None) -> None:
+    """The monitoring ingest routes (POST /v1/events, OTLP traces, healthz, metrics) on the same store."""
+    from evalwheel.monitor import Ingestor, MonitorStore, ingest_router, load_monitor_config
+
+    config = load_monitor_config(config_path)
+    store = MonitorStore(review.runs.url)
+    ingestor = Ingestor(store, config)
+    app.state.monitor_store = store
+    app.state.monitor_config = config
+    app.state.ingestor = ingestor
+    app.include_router(ingest_router(ingestor, token=token))
 
 
 def _mount_study(app: FastAPI) -> None:

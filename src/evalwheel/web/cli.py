@@ -28,6 +28,9 @@ def serve_command(
     ingest_only: Annotated[
         bool, typer.Option("--ingest-only", help="Serve only the monitoring ingest endpoints (production).")
     ] = False,
+    monitor_config: Annotated[
+        Path | None, typer.Option("--monitor-config", help="Monitoring YAML for the mounted ingest routes.")
+    ] = None,
     golden_dir: Annotated[
         Path | None, typer.Option("--golden-dir", help="Folder golden promotions may write into (default: cwd).")
     ] = None,
@@ -44,12 +47,15 @@ def serve_command(
         raise typer.Exit(2)
     import uvicorn
 
+    from evalwheel.monitor import ConfigError
     from evalwheel.store import StoreError
     from evalwheel.web.app import create_app
 
     try:
-        app = create_app(store, token=token, ingest_only=ingest_only, golden_dir=golden_dir)
-    except StoreError as exc:
+        app = create_app(
+            store, token=token, ingest_only=ingest_only, golden_dir=golden_dir, monitor_config=monitor_config
+        )
+    except (StoreError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")

@@ -15,7 +15,7 @@ from evalwheel.review.agreement import grader_vs_human, inter_annotator
 from evalwheel.review.export import labelled_items_for
 from evalwheel.review.golden import disagreements, promote_to_golden
 from evalwheel.review.models import DIMENSIONS, SCALE, LabelInput
-from evalwheel.review.queue import build_candidates, latest_runs
+from evalwheel.review.queue import build_candidates, latest_runs, monitor_candidates
 from evalwheel.review.store import ReviewError
 from evalwheel.types import FailureMode, Output, SampleResult, Score
 from evalwheel.web import queries
@@ -71,7 +71,7 @@ def sync_queue(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
     if not csrf_valid(request, csrf):
         return _forbidden_csrf(request)
     rs = review_store(request)
-    rs.enqueue(build_candidates(rs.runs, latest_runs(rs.runs)))
+    rs.enqueue(build_candidates(rs.runs, latest_runs(rs.runs)) + monitor_candidates(rs.runs.url))
     return RedirectResponse("/review", status_code=303)
 
 
