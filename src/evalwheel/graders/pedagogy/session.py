@@ -1,4 +1,5 @@
-"""Whole-session Study Mode evaluation: run the checks, compute fidelity, escalate, triage failures."""
+"""Whole-session Study Mode evaluation: run the checks, compute fidelity, grade the reviewer dimensions,
+escalate, triage failures."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from evalwheel.fileio import FileReadError, read_text
 from evalwheel.graders.pedagogy import signals as sig
 from evalwheel.graders.pedagogy.checks import CHECKS, CheckConfig, sensitive_request
+from evalwheel.graders.pedagogy.dimensions import (
+    TAXONOMY_OF_DIMENSION,
+    DimensionsConfig,
+    escalations,
+    evaluate_dimensions,
+)
 from evalwheel.graders.pedagogy.tagger import Action, TaggedSession, tag_session
 from evalwheel.types import CheckName, Evidence, FailureMode, Score, Session, SessionEvaluation
 
@@ -33,6 +40,7 @@ class EvaluationConfig(BaseModel):
     escalate_on_sensitive_request: bool = True
     checks: list[CheckName] = Field(default_factory=lambda: list(CHECKS))
     thresholds: CheckConfig = Field(default_factory=CheckConfig)
+    dimensions: DimensionsConfig = Field(default_factory=DimensionsConfig)
 
 
 class ConfigError(ValueError):
@@ -114,6 +122,12 @@ def evaluate_tagged(ts: TaggedSession, config: EvaluationConfig | None = None) -
     low = [s.name for s in scores if s.confidence is not None and s.confidence < cfg.low_confidence]
     if low:
         reasons.append("low confidence: " + ", ".join(low))
+    dimensions = evaluate_dimensions(ts, cfg.dimensions, fidelity, scores)
+    for d in dimensions:
+        mode = TAXONOMY_OF_DIMENSION.get(d.name)
+        if d.value == 0 and mode is not None and mode not in taxonomy:
+            taxonomy.append(mode)
+    reasons += [r for r in escalations(dimensions, cfg.dimensions) if r not in reasons]
     return SessionEvaluation(
         session_id=ts.session.session_id,
         domain=ts.session.domain,
@@ -122,6 +136,7 @@ def evaluate_tagged(ts: TaggedSession, config: EvaluationConfig | None = None) -
         escalation_reasons=reasons,
         taxonomy=taxonomy,
         checks=scores,
+        dimensions=dimensions,
         source=str(ts.session.metadata.get("source")) if ts.session.metadata.get("source") else None,
     )
 

@@ -1,0 +1,239 @@
+"""Accuracy of content: the tutor's claims are right and it judges the learner's answers correctly.
+
+Deterministic evidence only, each finding a claim plus the computation that contradicts it:
+- arithmetic and algebra the tutor states (`mathcheck`), exact or with sympy;
+- well-known false rules stated as fact (a short misconception list, negation-aware);
+- code the tutor shows with an output it says the code gives (`codecheck`, run in the sandbox);
+- the tutor's judgement of a learner answer whose truth is computable (a learner equation, or a
+  prediction of what shown code prints): the response-level mistake-identification grader reads the
+  tutor's reply, and confirming a wrong answer or rejecting a right one is a content error.
+Nothing contradicted is not proof of accuracy; that verdict carries low confidence, and the LLM-judge
+fallback (`graders.py`) is where the rest of the content gets read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from evalwheel.graders.pedagogy.dimensions.codecheck import CodeReport, check_code
+from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
+from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
+from evalwheel.graders.pedagogy.dimensions.mathcheck import math_claims
+from evalwheel.graders.pedagogy.tagger import Action, TurnTags
+from evalwheel.types import DimensionName, Evidence
+
+NAME = DimensionName.ACCURACY
+
+# False statements of a rule, as a tutor would assert them. Sentences that discuss a misconception
+# ("a common myth is that ...", "... is not true") are skipped.
+MISCONCEPTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.I), why)
+    for p, why in (
+        (r"\blists? (?:are|is) immutable\b", "Python lists are mutable"),
+        (r"\btuples? (?:are|is) mutable\b", "Python tuples are immutable"),
+        (r"\bstrings? (?:are|is) mutable\b", "Python strings are immutable"),
+        (
+            r"\b(?:python )?(?:lists?|strings?|indexing|indexes|indices) (?:starts?|begins?) "
+            r"(?:at|from) (?:index )?1\b",
+            "Python indexing starts at 0",
+        ),
+        (
+            r"\brange\(\s*(\d+)\s*,\s*(\d+)\s*\)`? (?:includes|will include|also includes) `?\2\b",
+            "range(a, b) stops before b",
+        ),
+        (r"\b(?:the )?stop (?:value|number|argument) (?:is|gets) included\b", "range's stop value is excluded"),
+        (r"\bsets? (?:keep|preserve|remember|maintain) (?:the |their )?(?:insertion )?order\b", "sets are unordered"),
+        (r"\bdictionar(?:y|ies) (?:can (?:have|hold)|allows?) duplicate keys\b", "dict keys are unique"),
+        (
+            r"\bdefault (?:arguments?|values?) (?:are|is|get) (?:re-?evaluated|re-?created|created fresh) "
+            r"(?:on |at )?(?:each|every) call\b",
+            "defaults are evaluated once, when the function is defined",
+        ),
+        (r"`?\bappend\b(?:\(\))?`? returns the (?:new |updated |whole )?list\b", "list.append returns None"),
+        (r"`?\.?sort\(\)`? returns (?:a|the) (?:new |sorted )+list\b", "list.sort sorts in place and returns None"),
+        (r"`?\bprint\b(?:\(\))?`? returns (?:the|its|a) (?:value|string|result|text)\b", "print returns None"),
+        (
+            r"`?\bis\b`? (?:is the same as|works (?:just )?like|is just like|does the same as) `?==",
+            "`is` tests identity",
+        ),
+        (
+            r"\b(?:higher|raising the) temperature (?:makes|gives) (?:the )?(?:model|outputs?|answers?|responses?) "
+            r"(?:more )?(?:deterministic|consistent|predictable|repeatable)\b",
+            "higher temperature adds randomness",
+        ),
+        (
+            r"\btemperature (?:of )?0 (?:makes|gives) (?:the )?(?:model|outputs?|answers?) "
+            r"(?:more )?(?:random|creative|varied)\b",
+            "temperature 0 is (near) greedy decoding",
+        ),
+        (
+            r"\bzero-shot (?:means|is when) (?:you )?(?:give|giving|include|including|show|showing) "
+            r"(?:a few|some|several|multiple) examples\b",
+            "zero-shot means no examples",
+        ),
+        (
+            r"\bfew-shot (?:means|is when) (?:you )?(?:give|giving|include|including) no examples\b",
+            "few-shot means a few examples",
+        ),
+        (r"\b(?:a )?recursive function (?:does not|doesn'?t) need a base case\b", "recursion needs a base case"),
+        (r"`?//`? (?:rounds to the nearest|gives the rounded)\b", "// floors; it does not round"),
+    )
+)
+_DISCUSSES = re.compile(
+    r"\b(?:myth|misconception|common (?:mistake|mix-?up|confusion)|people (?:often )?think|you might think|"
+    r"not true|isn'?t true|false|wrong|actually|you said|you wrote|you think)\b",
+    re.I,
+)
+
+
+def _misconception(tags: TurnTags) -> tuple[str, str] | None:
+    prose = tags.prose
+    if prose is None:
+        return None
+    for pattern, why in MISCONCEPTIONS:
+        m = pattern.search(prose.text)
+        if m is None:
+            continue
+        sentence = prose.sentences[prose.sentence_at(m.start())].text
+        if _DISCUSSES.search(sentence) or re.search(
+            r"\b(?:not|never|n't)\b", sentence[: m.start() - prose.sentences[prose.sentence_at(m.start())].start + 1]
+        ):
+            continue
+        return sentence, why
+    return None
+
+
+def _tutor_verdict(view: View, learner_index: int) -> tuple[str, TurnTags] | None:
+    """How the tutor's next reply judges a learner answer: 'confirms', 'rejects' or 'neither'.
+
+    Uses the response-level mistake-identification rule on the reply (MRBench's "Yes" = points at a
+    mistake), plus the tagger's opening confirmation ("Exactly!").
+    """
+    reply = view.next_assistant(learner_index)
+    if reply is None or reply.index != learner_index + 1:
+        return None
+    from evalwheel.graders.pedagogy.response.context import ResponseContext
+    from evalwheel.graders.pedagogy.response.context import Turn as RTurn
+    from evalwheel.graders.pedagogy.response.rules import mistake_identification
+
+    traj = view.ts.session.trajectory
+    ctx = ResponseContext(
+        turns=tuple(RTurn("tutor" if t.role == "assistant" else "student", t.content) for t in traj[: reply.index]),
+        problem=view.ts.session.prompt,
+    )
+    label = mistake_identification(ctx, traj[reply.index].content)[0]
+    if reply.confirms and label != "Yes":
+        return "confirms", reply
+    if label == "Yes" and not reply.confirms:
+        return "rejects", reply
+    if reply.confirms:
+        return "confirms", reply
+    return "neither", reply
+
+
+def accuracy(view: View, cfg: DimensionsConfig) -> DimensionResult:
+    ts = view.ts
+    traj = ts.session.trajectory
+    errors: list[Evidence] = []
+    reasons: list[str] = []
+    minor: list[Evidence] = []
+    verified = 0
+    unparsed: list[str] = []
+    for tags in ts.assistant:
+        prose = tags.prose
+        if prose is not None and "=" in prose.text:
+            for c in math_claims(prose.text):
+                if c.verdict == "wrong":
+                    errors.append(Evidence.quote(tags.index, f"claim “{c.text}”; computed {c.computation}"))
+                    reasons.append(f"turn {tags.index} states {c.text} ({c.computation})")
+                elif c.verdict == "correct":
+                    verified += 1
+                else:
+                    unparsed.append(c.text)
+        wrong_rule = _misconception(tags)
+        if wrong_rule is not None:
+            errors.append(Evidence.quote(tags.index, f"claim “{wrong_rule[0]}”; but {wrong_rule[1]}"))
+            reasons.append(f"turn {tags.index} states a false rule ({wrong_rule[1]})")
+    # The learner's own equations, and whether the tutor judged them right.
+    for i in ts.user_indices:
+        content = traj[i].content
+        if "=" not in content:
+            continue
+        claims = [c for c in math_claims(content) if c.verdict != "unparsed"]
+        if not claims:
+            continue
+        learner_right = all(c.verdict == "correct" for c in claims)
+        judged = _tutor_verdict(view, i)
+        if judged is None:
+            continue
+        how, reply = judged
+        shown = claims[0] if learner_right else next(c for c in claims if c.verdict == "wrong")
+        if how == "confirms" and not learner_right:
+            errors.append(Evidence.quote(reply.index, f"confirms “{shown.text}”; computed {shown.computation}"))
+            reasons.append(f"turn {reply.index} confirms a wrong learner answer ({shown.computation})")
+        elif how == "rejects" and learner_right:
+            errors.append(Evidence.quote(reply.index, f"rejects “{shown.text}”, which is right ({shown.computation})"))
+            reasons.append(f"turn {reply.index} rejects a right learner answer")
+        elif how == "neither" and not learner_right:
+            minor.append(Evidence.quote(reply.index, f"leaves “{shown.text}” uncorrected ({shown.computation})"))
+        else:
+            verified += 1
+    code: CodeReport | None = None
+    if cfg.execute_code:
+        code = check_code(ts.session, cfg.sandbox)
+        for f in code.findings:
+            cc = f.claim
+            if f.verdict == "wrong" and cc.kind != "learner_prediction":
+                errors.append(
+                    Evidence.quote(
+                        cc.turn_index, f"says `{cc.code[:60]}` gives {cc.stated[:50]!r}; it gives {f.actual[:50]!r}"
+                    )
+                )
+                reasons.append(f"turn {cc.turn_index}: code output stated wrongly ({cc.kind})")
+            elif cc.kind == "learner_prediction" and f.verdict in ("correct", "wrong"):
+                judged = _tutor_verdict(view, cc.turn_index)
+                if judged is None:
+                    continue
+                how, reply = judged
+                if how == "confirms" and f.verdict == "wrong":
+                    errors.append(
+                        Evidence.quote(
+                            reply.index, f"confirms the prediction {cc.stated[:60]!r}; the code gives {f.actual[:60]!r}"
+                        )
+                    )
+                    reasons.append(f"turn {reply.index} confirms a wrong prediction")
+                elif how == "rejects" and f.verdict == "correct":
+                    errors.append(
+                        Evidence.quote(
+                            reply.index,
+                            f"rejects the prediction {cc.stated[:60]!r}; the code does give {f.actual[:60]!r}",
+                        )
+                    )
+                    reasons.append(f"turn {reply.index} rejects a right prediction")
+                else:
+                    verified += 1
+            elif f.verdict == "correct":
+                verified += 1
+    meta: dict[str, object] = {"verified_claims": verified, "unparsed_math": unparsed}
+    if code is not None:
+        meta["code_claims"] = len(code.findings)
+        meta["code_seconds"] = code.seconds
+        if code.stopped:
+            meta["code_unscored"] = code.stopped
+    if errors:
+        conf = 0.85 if any("computed" in e.snippet or "gives" in e.snippet for e in errors) else 0.65
+        return DimensionResult(NAME, 0, "; ".join(reasons[:3]), conf, errors[:4], meta)
+    if minor:
+        return DimensionResult(NAME, 1, "a wrong learner answer is left uncorrected", 0.6, minor[:3], meta)
+    teaches = any(
+        t.actions & {Action.MICRO_EXPLAIN, Action.LECTURE, Action.ANSWER_REVEAL, Action.HINT, Action.ENCOURAGEMENT}
+        for t in ts.assistant
+    )
+    stopped = f"; {code.stopped}" if code is not None and code.stopped else ""
+    if verified:
+        return DimensionResult(NAME, 2, f"{verified} checked claim(s) hold, none contradicted{stopped}", 0.75, [], meta)
+    if not teaches:
+        return DimensionResult(NAME, None, "no content claim and no judged learner answer" + stopped, 0.5, [], meta)
+    return DimensionResult(
+        NAME, 2, "no checkable claim is contradicted (content not verified)" + stopped, 0.45, [], meta
+    )

@@ -1,0 +1,151 @@
+"""Clarity and cognitive load: turn and sentence length for the learner's level, new terms per turn,
+jargon relied on before it is explained (for beginners), walls of text, density after confusion."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
+from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
+from evalwheel.graders.pedagogy.dimensions.lexicon import terms_in
+from evalwheel.graders.pedagogy.text import Cue, any_of, lowered
+from evalwheel.types import DimensionName, Evidence
+
+NAME = DimensionName.CLARITY
+BUDGET = {"beginner": 90, "intermediate": 120, "advanced": 150}  # words of prose per turn, from the rubric
+NEW_TERMS_OVERLOAD = {"beginner": 4, "intermediate": 4, "advanced": 6}
+LONG_SENTENCE = 35
+_EXPLAINS = re.compile(
+    r"\b(?:is an?|are|means?|which (?:is|are)|called|think of|is like|refers to|stands for|"
+    r"lets you|i\.e\.|in other words)\b|[(:—–]"
+)
+_IDENT = re.compile(r"`([A-Za-z_][\w.]{2,40})(?:\([^`]*\))?`")
+
+
+@cache
+def confusion_cue() -> Cue:
+    return any_of(
+        r"\bconfus",
+        r"\bi'?m (?:so |totally |completely )?lost\b",
+        r"\b(?:don'?t|do not|still don'?t|didn'?t) (?:really )?(?:get|understand|follow)\b",
+        r"\bmakes? no sense\b",
+        r"\bwhat do you mean\b",
+        r"\bhuh\b",
+        r"\bno idea what\b",
+        r"\bnot following\b",
+        r"\bover my head\b",
+        r"\btoo (?:much|fast|complicated|confusing)\b",
+        r"\bwhat(?:'s| is) (?:a|an|that|this) [a-z-]+\?",
+    )
+
+
+@dataclass(slots=True)
+class TurnLoad:
+    index: int
+    words: int
+    new_terms: list[str] = field(default_factory=list)
+    unexplained: list[str] = field(default_factory=list)
+    longest_sentence: int = 0
+    longest_paragraph: int = 0
+
+
+def turn_loads(view: View) -> list[TurnLoad]:
+    """Per tutor turn: size, new terms (first use in the session, not in the profile) and unexplained ones."""
+    cached = view.__dict__.get("_loads")
+    if cached is not None:
+        return list(cached)
+    traj = view.ts.session.trajectory
+    seen = {t for t, _ in terms_in(view.profile_text)}
+    loads: list[TurnLoad] = []
+    for i, turn in enumerate(traj):
+        tags = view.by_index.get(i)
+        if tags is None or tags.prose is None:
+            low = lowered(turn.content)
+            seen.update(t for t, _ in terms_in(low))
+            seen.update(m.lower() for m in _IDENT.findall(turn.content))
+            continue
+        prose = tags.prose
+        load = TurnLoad(i, prose.words)
+        found = terms_in(prose.lower)
+        idents = [m.lower() for m in _IDENT.findall(prose.text)]
+        for term, at in found:
+            if term in seen or term in load.new_terms:
+                continue
+            load.new_terms.append(term)
+            sentence = prose.sentences[prose.sentence_at(at)]
+            if not _EXPLAINS.search(prose.lower_of(sentence)):
+                load.unexplained.append(term)
+        for ident in idents:
+            if ident not in seen and ident not in load.new_terms:
+                load.new_terms.append(ident)
+        seen.update(load.new_terms)
+        load.longest_sentence = max((len(s.text.split()) for s in prose.sentences), default=0)
+        if "\n\n" in prose.text:
+            load.longest_paragraph = max(len(p.split()) for p in prose.text.split("\n\n"))
+        else:
+            load.longest_paragraph = prose.words
+        loads.append(load)
+    view.__dict__["_loads"] = loads
+    return list(loads)
+
+
+def clarity(view: View, cfg: DimensionsConfig) -> DimensionResult:
+    ts = view.ts
+    if not ts.assistant:
+        return DimensionResult(NAME, None, "no tutor turn", 1.0)
+    level = view.level
+    budget = BUDGET.get(level, 120)
+    loads = turn_loads(view)
+    traj = ts.session.trajectory
+    severe: list[tuple[str, Evidence]] = []
+    mild: list[tuple[str, Evidence]] = []
+    prev_words = 0
+    for load in loads:
+        text = traj[load.index].content
+        ev = Evidence.quote(load.index, text)
+        confused = (
+            load.index > 0
+            and traj[load.index - 1].role == "user"
+            and confusion_cue().find(traj[load.index - 1].content)
+        )
+        if load.words > 2 * budget:
+            severe.append(
+                (f"turn {load.index} has {load.words} words of prose for a {level} learner (yardstick {budget})", ev)
+            )
+        elif level != "advanced" and len(load.new_terms) >= NEW_TERMS_OVERLOAD[level]:
+            shown = ", ".join(load.new_terms[:6])
+            severe.append((f"turn {load.index} introduces {len(load.new_terms)} new terms at once ({shown})", ev))
+        elif level == "advanced" and len(load.new_terms) >= NEW_TERMS_OVERLOAD[level]:
+            mild.append((f"turn {load.index} introduces {len(load.new_terms)} new terms", ev))
+        elif level == "beginner" and len(load.unexplained) >= 2:
+            severe.append((f"turn {load.index} relies on unexplained jargon ({', '.join(load.unexplained[:4])})", ev))
+        elif confused and load.words > max(budget, prev_words):
+            severe.append(
+                (f"the learner is lost and turn {load.index} answers with a longer turn ({load.words} words)", ev)
+            )
+        if load.words > budget or load.longest_paragraph > budget:
+            mild.append((f"turn {load.index} is over the {level} yardstick ({load.words} words)", ev))
+        elif load.longest_sentence >= LONG_SENTENCE:
+            mild.append((f"turn {load.index} has a {load.longest_sentence}-word sentence", ev))
+        elif len(load.new_terms) == NEW_TERMS_OVERLOAD.get(level, 4) - 1 and level != "advanced":
+            mild.append((f"turn {load.index} introduces {len(load.new_terms)} new terms", ev))
+        elif level == "beginner" and load.unexplained:
+            mild.append((f"turn {load.index} uses '{load.unexplained[0]}' without explaining it", ev))
+        prev_words = load.words
+    worst = max(loads, key=lambda x: x.words)
+    meta: dict[str, object] = {
+        "level": level,
+        "yardstick_words": budget,
+        "max_turn_words": worst.words,
+        "max_new_terms": max(len(x.new_terms) for x in loads),
+    }
+    if severe:
+        conf = 0.8 if len(severe) > 1 or worst.words > 2.5 * budget else 0.65
+        return DimensionResult(NAME, 0, severe[0][0], conf, [e for _, e in severe[:3]], meta)
+    if mild:
+        return DimensionResult(NAME, 1, mild[0][0], 0.6, [e for _, e in mild[:3]], meta)
+    return DimensionResult(
+        NAME, 2, f"every turn is within the {level} yardstick and brings few new terms", 0.7, [], meta
+    )

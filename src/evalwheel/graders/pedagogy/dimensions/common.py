@@ -1,0 +1,78 @@
+"""What every dimension grader shares: the 0-2 Score shape and the session view they read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from evalwheel.graders.pedagogy.tagger import TaggedSession, TurnTags
+from evalwheel.types import DimensionName, Evidence, Score
+
+SCALE = "0-2"
+
+
+@dataclass(slots=True)
+class DimensionResult:
+    """A dimension's verdict before settings are applied: the anchored value (None = not applicable)."""
+
+    name: DimensionName
+    value: int | None
+    reason: str
+    confidence: float
+    evidence: list[Evidence] = field(default_factory=list)
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    def score(self, pass_at: int) -> Score:
+        return Score(
+            name=self.name.value,
+            value=None if self.value is None else float(self.value),
+            passed=None if self.value is None else self.value >= pass_at,
+            reason=self.reason,
+            evidence=self.evidence,
+            confidence=round(self.confidence, 3),
+            metadata={"scale": SCALE, "tier": "deterministic", **self.metadata},
+        )
+
+
+class View:
+    """A tagged session plus the lookups several dimensions need, computed once."""
+
+    __slots__ = ("__dict__", "ts")
+
+    def __init__(self, ts: TaggedSession) -> None:
+        self.ts = ts
+
+    @cached_property
+    def by_index(self) -> dict[int, TurnTags]:
+        return {t.index: t for t in self.ts.assistant}
+
+    @cached_property
+    def level(self) -> str:
+        learner = self.ts.session.learner
+        return (learner.level if learner is not None else None) or "intermediate"
+
+    @cached_property
+    def profile_text(self) -> str:
+        """Everything the tutor was told about the learner before the session, lowercased."""
+        s = self.ts.session
+        parts = [s.prompt]
+        if s.learner is not None:
+            parts += [
+                *s.learner.goals,
+                *s.learner.known_concepts,
+                s.learner.prior_knowledge or "",
+                s.learner.notes or "",
+            ]
+        memory = s.metadata.get("memory")
+        if isinstance(memory, str):
+            parts.append(memory)
+        return " ".join(parts).lower()
+
+    def text(self, index: int) -> str:
+        return self.ts.session.trajectory[index].content
+
+    def next_assistant(self, index: int) -> TurnTags | None:
+        return next((t for t in self.ts.assistant if t.index > index), None)
+
+    def prev_assistant(self, index: int) -> TurnTags | None:
+        return next((t for t in reversed(self.ts.assistant) if t.index < index), None)

@@ -1,0 +1,133 @@
+"""Engagement and affect: warm without excess, encouraging after errors, never demeaning.
+
+The tagger's ENCOURAGEMENT move and its demeaning-sentence finder (the same cues the response-level
+Tutor_Tone tier reads as Offensive) carry most of it; this adds excess (exclamation marks, emoji,
+gushing), talking down, and how a correction is delivered.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
+from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
+from evalwheel.graders.pedagogy.tagger import Action
+from evalwheel.graders.pedagogy.text import Cue, any_of
+from evalwheel.types import DimensionName, Evidence
+
+NAME = DimensionName.ENGAGEMENT
+_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2728]")
+_CORRECTION = re.compile(
+    r"^\W*(?:no+\b|nope\b|wrong\b|incorrect\b|not (?:quite|really|exactly)\b|that'?s (?:not|wrong|incorrect)\b|"
+    r"actually,? no\b|close\b|almost\b|half right\b)"
+)
+
+
+@cache
+def _cues() -> dict[str, Cue]:
+    return {
+        "talks_down": any_of(
+            r"\bthis is (?:really |very |pretty )?(?:basic|simple|easy|elementary|trivial)\b",
+            r"\bas i (?:already )?(?:said|told you|explained|mentioned)\b",
+            r"\bi (?:already|just) (?:told|explained|said)\b",
+            r"\bobviously\b",
+            r"\bcome on\b",
+            r"\bnot (?:that|very|so) (?:hard|difficult)\b",
+            r"\beveryone knows\b",
+            r"\byou should (?:know|have known|already know)\b",
+            r"\bdid you (?:even|not) (?:read|listen|look)\b",
+            r"\bwhy would you\b",
+            r"\bhow many times\b",
+            r"\bclearly (?:you|wrong)\b",
+            r"\bugh\b",
+        ),
+        "soft": any_of(
+            r"\bclose\b",
+            r"\balmost\b",
+            r"\bnearly\b",
+            r"\bgood (?:try|instinct|guess|thinking|start|question|catch|eye|attempt|effort)\b",
+            r"\bnice (?:try|instinct|catch|start|thinking|attempt)\b",
+            r"\b(?:very |really )?common (?:mistake|mix-?up|slip|confusion|one)\b",
+            r"\bon the right track\b",
+            r"\bhalf right\b",
+            r"\bgetting there\b",
+            r"\b(?:easy|natural) to (?:mix|confuse|miss|trip)\b",
+            r"\bmakes sense (?:that|to think)\b",
+            r"\bdon'?t worry\b",
+            r"\bno worries\b",
+            r"\bthat'?s (?:okay|ok|fine|normal)\b",
+            r"\b(?:you'?re|you are) not (?:far|alone)\b",
+            r"\breasonable (?:guess|idea|thought)\b",
+            r"\bthe idea is right\b",
+        ),
+        "gush": any_of(
+            r"\bamazing\b",
+            r"\bfantastic\b",
+            r"\bincredible\b",
+            r"\bawesome\b",
+            r"\bgenius\b",
+            r"\bsuperb\b",
+            r"\bwow\b",
+            r"\boutstanding\b",
+            r"\bphenomenal\b",
+            r"\bsuperstar\b",
+            r"\brock ?star\b",
+        ),
+    }
+
+
+def engagement(view: View, cfg: DimensionsConfig) -> DimensionResult:
+    ts = view.ts
+    if not ts.assistant:
+        return DimensionResult(NAME, None, "no tutor turn", 1.0)
+    cues = _cues()
+    traj = ts.session.trajectory
+    warm = 0
+    gushing = 0
+    excess: list[Evidence] = []
+    bare: list[Evidence] = []
+    for t in ts.assistant:
+        prose = t.prose
+        if prose is None:
+            continue
+        low = prose.lower
+        if t.demeaning:
+            return DimensionResult(
+                NAME, 0, "the tutor talks down to the learner", 0.75, [Evidence.quote(t.index, t.demeaning)]
+            )
+        m = cues["talks_down"].search(low)
+        if m is not None:
+            return DimensionResult(
+                NAME,
+                0,
+                f"the tutor talks down to the learner ('{m.group(0)}')",
+                0.65,
+                [Evidence.quote(t.index, prose.text, max(m.start() - 30, 0))],
+            )
+        soft = cues["soft"].search(low) is not None
+        if t.has(Action.ENCOURAGEMENT) or soft:
+            warm += 1
+        marks = prose.text.count("!") + len(_EMOJI.findall(prose.text))
+        if marks >= 3:
+            excess.append(Evidence.quote(t.index, f"({marks} exclamation marks/emoji) " + prose.text))
+        if cues["gush"].search(low):
+            gushing += 1
+        follows_learner = t.index > 0 and traj[t.index - 1].role == "user"
+        if follows_learner and _CORRECTION.match(low) and not soft and not t.has(Action.ENCOURAGEMENT):
+            bare.append(Evidence.quote(t.index, prose.text))
+    n = len(ts.assistant)
+    meta: dict[str, object] = {"warm_turns": warm, "excess_turns": len(excess), "bare_corrections": len(bare)}
+    if excess:
+        return DimensionResult(
+            NAME, 1, f"too much: {len(excess)} turn(s) with 3+ exclamation marks or emoji", 0.7, excess[:2], meta
+        )
+    if gushing >= 3 and gushing * 2 > n:
+        return DimensionResult(NAME, 1, f"gushing praise in {gushing} of {n} turns", 0.6, [], meta)
+    if bare:
+        return DimensionResult(
+            NAME, 1, "a learner error is met with a bare correction, nothing encouraging", 0.55, bare[:2], meta
+        )
+    if warm == 0 and n >= 2:
+        return DimensionResult(NAME, 1, "polite but flat: effort and progress are never acknowledged", 0.5, [], meta)
+    return DimensionResult(NAME, 2, f"warm and measured ({warm} encouraging turn(s), no excess)", 0.65, [], meta)

@@ -1,0 +1,135 @@
+"""Opportunity for learning: the learner's observable learning behaviour, counted with evidence.
+
+Learning events (docs/rubric.md): attempts, restatements, successful practice rounds and
+self-corrections. The counts are reported in the Score's metadata; the value follows the rubric.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from evalwheel.graders.pedagogy import signals as sig
+from evalwheel.graders.pedagogy.checks import CheckConfig
+from evalwheel.graders.pedagogy.checks import recap as recap_check
+from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
+from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
+from evalwheel.graders.pedagogy.tagger import Action
+from evalwheel.graders.pedagogy.text import Cue, any_of
+from evalwheel.types import DimensionName, Evidence
+
+NAME = DimensionName.OPPORTUNITY_FOR_LEARNING
+_RECAP_CFG = CheckConfig()
+
+
+@cache
+def _cues() -> dict[str, Cue]:
+    return {
+        "self_correct": any_of(
+            r"\b(?:oh|ah|ohh+|ahh+)\b,? (?:wait|i see|right|so|ok|okay)\b",
+            r"\bwait,? (?:so|no|i|it|that|actually)\b",
+            r"\boops\b",
+            r"\bmy bad\b",
+            r"\bi mean\b",
+            r"\bactually,? (?:it|i|that|the)\b",
+            r"\b(?:so )?it should (?:be|have been)\b",
+            r"\bi (?:see|get it) now\b",
+            r"\bi (?:forgot|missed)\b",
+            r"\bfixed it\b",
+        ),
+        "restate_ask": any_of(
+            r"\bin your own words\b",
+            r"\b(?:explain|describe|tell me|say|summari[sz]e|teach) (?:it |that |this |them )?(?:back|to me)\b",
+            r"\bwhat(?:'s| is| would be) the (?:main|biggest|one|key) (?:thing|idea|lesson|takeaway)\b",
+            r"\bhow would you (?:explain|describe|summari[sz]e)\b",
+            r"\bsum (?:it|that|this) up\b",
+        ),
+        "restate": any_of(
+            r"^(?:so|ok so|okay so|oh so|basically|i think)\b",
+            r"\bso basically\b",
+            r"\bin other words\b",
+            r"\bso the (?:idea|point|rule|trick) is\b",
+            r"\bit means\b",
+            r"\bwhich means\b",
+        ),
+    }
+
+
+def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResult:
+    ts = view.ts
+    traj = ts.session.trajectory
+    if (
+        ts.sensitive_request is not None
+        and recap_check(ts, _RECAP_CFG).passed is None
+        and not any(t.has(Action.PRACTICE) or t.has(Action.CHECK_UNDERSTANDING) for t in ts.assistant)
+        and all(sig.REFUSAL.find(traj[t.index].content) for t in ts.assistant[:1])
+    ):
+        return DimensionResult(NAME, None, "a refused sensitive request: no lesson to learn from", 0.6)
+    cues = _cues()
+    events: dict[str, list[Evidence]] = {
+        "attempt": [],
+        "restatement": [],
+        "practice_success": [],
+        "self_correction": [],
+    }
+    for i in ts.user_indices[1:]:
+        content = traj[i].content
+        prev = view.by_index.get(i - 1)
+        if prev is None:
+            continue
+        asked = bool(
+            prev.guiding_question
+            or prev.has(Action.PRACTICE)
+            or prev.has(Action.CHECK_UNDERSTANDING)
+            or prev.has(Action.HINT)
+        )
+        attempt = sig.is_attempt(content) and asked
+        if not attempt:
+            continue
+        events["attempt"].append(Evidence.quote(i, content))
+        low = content.lower()
+        words = len(content.split())
+        prose_low = prev.prose.lower if prev.prose is not None else ""
+        if words >= 8 and (cues["restate_ask"].search(prose_low) or cues["restate"].search(low.lstrip())):
+            events["restatement"].append(Evidence.quote(i, content))
+        m = cues["self_correct"].search(low)
+        if m is not None:
+            events["self_correction"].append(Evidence.quote(i, content, max(m.start() - 20, 0)))
+        reply = view.by_index.get(i + 1)
+        if (
+            reply is not None
+            and reply.confirms
+            and (prev.has(Action.PRACTICE) or prev.has(Action.CHECK_UNDERSTANDING) or prev.guiding_question)
+        ):
+            events["practice_success"].append(Evidence.quote(reply.index, traj[reply.index].content))
+            # Getting there after a hint that did not give the answer away is correcting oneself.
+            before = view.prev_assistant(prev.index)
+            if (
+                m is None
+                and before is not None
+                and prev.has(Action.HINT)
+                and not prev.has(Action.ANSWER_REVEAL)
+                and (i - 2 in ts.user_indices and sig.is_attempt(traj[i - 2].content))
+            ):
+                events["self_correction"].append(Evidence.quote(i, content))
+    counts = {k: len(v) for k, v in events.items()}
+    total = sum(counts.values()) - counts["attempt"] + counts["attempt"]
+    strong = counts["restatement"] + counts["practice_success"] + counts["self_correction"]
+    meta: dict[str, object] = {"events": counts}
+    evidence = [e for k in ("practice_success", "self_correction", "restatement", "attempt") for e in events[k][:1]]
+    summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v) or "no learning events"
+    if counts["attempt"] == 0:
+        return DimensionResult(
+            NAME, 0, "the learner never makes a genuine attempt: the tutor does the thinking", 0.65, [], meta
+        )
+    if total >= 2 and strong >= 1:
+        return DimensionResult(NAME, 2, summary, 0.7 if strong >= 2 else 0.6, evidence[:3], meta)
+    return DimensionResult(
+        NAME,
+        1,
+        summary + " (no practice success, restatement or self-correction)"
+        if strong == 0
+        else summary + " (a single learning event)",
+        0.55,
+        evidence[:2],
+        meta,
+    )

@@ -1,0 +1,220 @@
+"""Personalization: uses the learner's profile, memory and own words; adapts to confusion and impatience;
+does not re-teach what the learner showed they know."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from evalwheel.graders.pedagogy import signals as sig
+from evalwheel.graders.pedagogy.dimensions.clarity import confusion_cue, turn_loads
+from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
+from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
+from evalwheel.graders.pedagogy.dimensions.lexicon import terms_in
+from evalwheel.graders.pedagogy.tagger import Action
+from evalwheel.graders.pedagogy.text import Cue, any_of
+from evalwheel.types import DimensionName, Evidence
+
+NAME = DimensionName.PERSONALIZATION
+_WORD = re.compile(r"[a-z][a-z'-]{4,}")
+_IDENT = re.compile(r"`([A-Za-z_]\w{2,30})|\b([a-z]+_[a-z_]+)\b|\bdef ([A-Za-z_]\w+)")
+_STOP = frozenset(
+    (  # noqa: SIM905 - a word list reads better as one string
+        "about after again their there these those which would could should where being other using learn "
+        "learning understand basic basics python prompt prompts write writing things thing while since before "
+        "really maybe first second class course weeks month months years know knows known wants want"
+    ).split()
+)
+
+
+@cache
+def _cues() -> dict[str, Cue]:
+    return {
+        "adapt": any_of(
+            r"\b(?:another|different|simpler|easier) (?:way|angle|example|approach|picture)\b",
+            r"\blet me (?:try|put|explain|say) (?:it |that |this )?"
+            r"(?:another|differently|a different|more simply|again|simpler)\b",
+            r"\b(?:step|take a step|let'?s step) back\b",
+            r"\bimagine\b",
+            r"\bpicture (?:this|a|it)\b",
+            r"\bthink of (?:it|this|them|that) (?:as|like)\b",
+            r"\bit'?s like (?:a|an|when)\b",
+            r"\banalogy\b",
+            r"\bfor example\b",
+            r"\bfor instance\b",
+            r"\bsmaller (?:step|piece|example|bit)\b",
+            r"\bforget (?:the|about)\b",
+            r"\bsimpl(?:er|y put|ified)\b",
+            r"\blet'?s (?:slow down|break (?:it|this|that) down|start (?:again|over|smaller)|"
+            r"try (?:it )?(?:with|on) (?:a|an|one))\b",
+            r"\bone (?:small )?(?:piece|step|thing) at a time\b",
+            r"\bin plain (?:english|words)\b",
+        ),
+        "ack": any_of(
+            r"\bno worries\b",
+            r"\bthat'?s (?:okay|ok|fine|normal|fair)\b",
+            r"\bsorry\b",
+            r"\bgood question\b",
+            r"\btotally (?:fair|normal|fine)\b",
+            r"\bfair (?:enough|point)\b",
+        ),
+        "pace": any_of(
+            r"\b(?:let'?s|we can|we'?ll) (?:skip|move on|jump|go faster|speed up|go straight)\b",
+            r"\bsince you (?:already )?(?:know|have|'ve)\b",
+            r"\bsounds like you (?:know|have|'ve got)\b",
+            r"\byou clearly (?:know|have|get)\b",
+            r"\bfair (?:enough|point)\b",
+            r"\b(?:harder|tougher|trickier|advanced) (?:one|version|challenge|case|problem|task)\b",
+            r"\bstraight to\b",
+            r"\byou(?:'re| are) right,? (?:you|let'?s)\b",
+        ),
+        "personal": any_of(
+            r"\byou (?:said|mentioned|told me|wrote|noted|described|shared)\b",
+            r"\byour (?:project|goal|course|class|lab|app|script|bot|team|job|work|assignment|exam|data|use case|"
+            r"dataset|deadline|codebase|repo|pipeline|homework|exercise|teacher|company|product)\b",
+            r"\b(?:since|as|because) you(?:'re| are| already| have| know)\b",
+            r"\blast time\b",
+            r"\bearlier you\b",
+            r"\bfor your\b",
+            r"\bin your (?:code|project|case|app|script|prompt|function|loop|example)\b",
+            r"\byou already know\b",
+        ),
+    }
+
+
+def _profile_words(view: View) -> set[str]:
+    s = view.ts.session
+    parts: list[str] = []
+    if s.learner is not None:
+        parts += [*s.learner.goals, *s.learner.known_concepts, s.learner.prior_knowledge or "", s.learner.notes or ""]
+    memory = s.metadata.get("memory")
+    if isinstance(memory, str):
+        parts.append(memory)
+    return {w for w in _WORD.findall(" ".join(parts).lower()) if w not in _STOP}
+
+
+def _learner_identifiers(view: View) -> set[str]:
+    traj = view.ts.session.trajectory
+    found: set[str] = set()
+    for i in view.ts.user_indices:
+        for m in _IDENT.finditer(traj[i].content):
+            name = next(g for g in m.groups() if g)
+            if name.lower() not in _STOP and len(name) >= 3:
+                found.add(name)
+    return found
+
+
+def _known_terms(view: View) -> set[str]:
+    s = view.ts.session
+    if s.learner is None:
+        return set()
+    text = " ".join([*s.learner.known_concepts, s.learner.prior_knowledge or ""]).lower()
+    return {t for t, _ in terms_in(text)}
+
+
+def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
+    ts = view.ts
+    if len(ts.assistant) < 2:
+        return DimensionResult(NAME, None, "fewer than two tutor turns", 0.8)
+    cues = _cues()
+    traj = ts.session.trajectory
+    ignored: list[tuple[str, Evidence]] = []
+    partial: list[tuple[str, Evidence]] = []
+    adapted = 0
+    for i in ts.user_indices[1:]:
+        reply = view.by_index.get(i + 1)
+        if reply is None or reply.prose is None:
+            continue
+        content = traj[i].content
+        low = reply.prose.lower
+        prev = view.prev_assistant(i)
+        if confusion_cue().find(content) and not sig.IMPATIENCE.find(content):
+            shorter = prev is not None and reply.words <= 0.7 * max(prev.words, 1)
+            if cues["adapt"].search(low) or shorter:
+                adapted += 1
+            elif cues["ack"].search(low):
+                partial.append(
+                    (
+                        f"turn {reply.index} acknowledges the confusion but explains the same way",
+                        Evidence.quote(i, content),
+                    )
+                )
+            else:
+                ignored.append(
+                    (
+                        f"the learner is confused (turn {i}) and turn {reply.index} does not change approach",
+                        Evidence.quote(i, content),
+                    )
+                )
+        elif sig.IMPATIENCE.find(content):
+            faster = (
+                cues["pace"].search(low) is not None
+                or reply.has(Action.ANSWER_REVEAL)
+                or reply.has(Action.PRACTICE)
+                or (reply.guiding_question is None and not reply.has(Action.HINT))
+            )
+            if faster:
+                adapted += 1
+            elif reply.guiding_question and not reply.has(Action.MICRO_EXPLAIN):
+                ignored.append(
+                    (
+                        f"the learner signals they know this (turn {i}) and turn {reply.index} keeps drilling",
+                        Evidence.quote(i, content),
+                    )
+                )
+            else:
+                partial.append(
+                    (f"turn {reply.index} barely speeds up after the learner's impatience", Evidence.quote(i, content))
+                )
+    known = _known_terms(view)
+    if known:
+        for t in ts.assistant:
+            if t.prose is None or not (t.has(Action.MICRO_EXPLAIN) or t.has(Action.LECTURE)):
+                continue
+            for term, at in terms_in(t.prose.lower):
+                if term not in known:
+                    continue
+                sentence = t.prose.sentences[t.prose.sentence_at(at)]
+                low = t.prose.lower_of(sentence)
+                if re.search(
+                    rf"\b(?:an? )?{re.escape(term)}s? (?:is|are|means|lets you) "
+                    r"(?:a|an|the|just|basically|like|how|when|what)\b",
+                    low,
+                ):
+                    ignored.append(
+                        (
+                            f"turn {t.index} re-teaches '{term}', which the profile says the learner knows",
+                            Evidence.quote(t.index, sentence.text),
+                        )
+                    )
+                    break
+    if view.level == "beginner":
+        heavy = [x for x in turn_loads(view) if len(x.unexplained) >= 3]
+        if len(heavy) >= 2:
+            ignored.append(
+                (
+                    f"a stated beginner gets a stream of unexplained jargon (turns {heavy[0].index}, {heavy[1].index})",
+                    Evidence.quote(heavy[0].index, traj[heavy[0].index].content),
+                )
+            )
+    tutor_text = " ".join(t.prose.lower for t in ts.assistant if t.prose is not None)
+    tutor_words = set(_WORD.findall(tutor_text))
+    uses: list[str] = []
+    profile_hits = sorted(_profile_words(view) & tutor_words)
+    if profile_hits:
+        uses.append("profile/memory words: " + ", ".join(profile_hits[:4]))
+    m = cues["personal"].search(tutor_text)
+    if m is not None:
+        uses.append(f"refers to the learner ('{m.group(0)}')")
+    idents = sorted(x for x in _learner_identifiers(view) if x in " ".join(traj[t.index].content for t in ts.assistant))
+    if idents:
+        uses.append("works with the learner's own code: " + ", ".join(idents[:3]))
+    meta: dict[str, object] = {"adapted_to_signals": adapted, "uses": uses}
+    if ignored:
+        return DimensionResult(NAME, 0, ignored[0][0], 0.65, [e for _, e in ignored[:3]], meta)
+    if partial:
+        return DimensionResult(NAME, 1, partial[0][0], 0.55, [e for _, e in partial[:2]], meta)
+    if uses:
+        reason = "tailored to the learner: " + "; ".join(uses[:2])
+        return DimensionResult(NAME, 2, reason, 0.6 if adapted or len(uses) > 1 else 0.5, [], meta)
+    return DimensionResult(NAME, 1, "generic: never builds on the learner's profile, goal or own words", 0.5, [], meta)
