@@ -345,7 +345,14 @@ def _calibrate_cases(
 @calibrate_app.command("grader")
 def grader_command(
     name: Annotated[str, typer.Argument(help="A registered grader name (e.g. contains, semantic_similarity).")],
-    labels: Annotated[Path, typer.Option("--labels", help="JSONL: {id, input, output, reference?, context?, label}.")],
+    labels: Annotated[
+        str,
+        typer.Option(
+            "--labels",
+            help="JSONL: {id, input, output, reference?, context?, label}; or store:URL for the review queue's "
+            "labels in a run store (the check labelled is --score, else the grader name).",
+        ),
+    ],
     config: Annotated[
         Path | None, typer.Option("--config", help="Grader options: a YAML or JSON mapping.", show_default=False)
     ] = None,
@@ -368,10 +375,23 @@ def grader_command(
     """A grader's pass/fail vs human labels: confusion, precision / recall / macro-F1, kappa, unscored and
     errors apart; with a numeric score also ROC-AUC and a threshold tuned on a dev part (held-out figures)."""
     options = _grader_config(config, set_ or [], name)
-    try:
-        items = load_labels(labels)
-    except LabelsFormatError as exc:
-        raise _fail(str(exc)) from None
+    if labels.startswith("store:"):  # reviewed labels straight from the store (evalwheel.review)
+        from evalwheel.review.export import load_store_labels, store_dataset_ref
+        from evalwheel.store import StoreError
+
+        try:
+            items = load_store_labels(labels, score or name)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+        if not items:
+            raise _fail(f"{labels}: no reviewed labels for check {score or name!r} (see `evalwheel review`)")
+        ref = store_dataset_ref(labels, items)
+    else:
+        try:
+            items = load_labels(labels)
+        except LabelsFormatError as exc:
+            raise _fail(str(exc)) from None
+        ref = dataset_ref(labels, len(items))
     result, model_name = _calibrate_cases(
         name,
         list(items),
@@ -385,7 +405,7 @@ def grader_command(
         seed=seed,
         progress=progress,
     )
-    _save(record_from_grader(result, dataset_ref(labels, len(items)), config=options, model=model_name), out)
+    _save(record_from_grader(result, ref, config=options, model=model_name), out)
     extra = {"file": str(labels), "model": model_name}
     if as_json:
         _emit(result, extra, True)

@@ -8,11 +8,13 @@ the check not applicable, are left out (a disputed label is not ground truth); t
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from evalwheel.calibration.labels import LabelledItem
+from evalwheel.calibration.record import DatasetRef
 from evalwheel.fileio import write_text_atomic
 from evalwheel.review.agreement import consensus
 from evalwheel.review.models import Label, ReviewItem
@@ -77,11 +79,20 @@ def _meta(item: ReviewItem, labels: list[Label]) -> dict[str, Any]:
 def export_labels(store: ReviewStore, check: str, path: Path | str, run_id: str | None = None) -> tuple[int, int]:
     """Write the labels JSONL for one check; returns (written, skipped)."""
     found, skipped = labelled_items_for(store, check, run_id)
-    text = "".join(
+    write_text_atomic(Path(path), labels_jsonl(found))
+    return len(found), skipped
+
+
+def labels_jsonl(found: list[LabelledItem]) -> str:
+    return "".join(
         json.dumps(i.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False) + "\n" for i in found
     )
-    write_text_atomic(Path(path), text)
-    return len(found), skipped
+
+
+def store_dataset_ref(spec: str, found: list[LabelledItem]) -> DatasetRef:
+    """A calibration record's dataset reference for labels read from a store: the sha256 of their JSONL."""
+    digest = hashlib.sha256(labels_jsonl(found).encode("utf-8")).hexdigest()
+    return DatasetRef(path=spec, sha256=digest, items=len(found))
 
 
 def load_store_labels(spec: str, check: str) -> list[LabelledItem]:

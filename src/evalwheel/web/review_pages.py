@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 
 from evalwheel.fileio import confined
 from evalwheel.review.agreement import grader_vs_human, inter_annotator
-from evalwheel.review.export import labelled_items_for
+from evalwheel.review.export import labelled_items_for, labels_jsonl
 from evalwheel.review.golden import disagreements, promote_to_golden
 from evalwheel.review.models import DIMENSIONS, SCALE, LabelInput
 from evalwheel.review.queue import build_candidates, latest_runs, monitor_candidates
@@ -207,9 +206,7 @@ def golden_promote(
 @router.get("/review/export.jsonl")
 def export(request: Request, check: Annotated[str, Query(min_length=1, max_length=200)]) -> Response:
     found, skipped = labelled_items_for(review_store(request), check)
-    body = "".join(
-        json.dumps(i.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False) + "\n" for i in found
-    )
+    body = labels_jsonl(found)
     return PlainTextResponse(
         body,
         media_type="application/x-ndjson",
