@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from evalwheel.store.schema import MIGRATIONS, SCHEMA_VERSION, meta, metadata, results, runs
 from evalwheel.types import Output, RunInfo, SampleResult, Score
 
-DEFAULT_STORE = ".evalwheel/runs.sqlite"
+DEFAULT_STORE = ".evalwheel/runs.sqlite"  # relative to the project root (evalwheel.project), else the cwd
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
 
@@ -36,9 +36,15 @@ def now_iso() -> str:
 
 
 def store_url(target: str | Path | None) -> str:
-    """A SQLAlchemy URL from a URL, a file path, or None (the default SQLite file in the working directory)."""
+    """A SQLAlchemy URL from a URL, a file path, or None: `EVALWHEEL_STORE`, else the project's store found
+    upward from the working directory (`evalwheel.project`), else DEFAULT_STORE in the working directory."""
     if target is None:
-        target = DEFAULT_STORE
+        from evalwheel.project import ProjectConfigError, default_store_target
+
+        try:
+            target = default_store_target()
+        except ProjectConfigError as exc:
+            raise StoreError(str(exc)) from None
     text = str(target)
     if "://" in text:
         return text

@@ -1,0 +1,72 @@
+"""The project an evalwheel command runs in: its root (found upward, like git) and the default run store.
+
+A CI job that runs `evalwheel run` from a sub-folder must find the same store, and so the same baseline,
+as a developer at the repository root. The store used when none is named is, in order:
+
+1. `EVALWHEEL_STORE` (a SQLAlchemy URL or a SQLite path), e.g. a team's PostgreSQL store in CI;
+2. the project root's `evalwheel.yaml` `store:` (a URL, or a path relative to that file);
+3. `<project root>/.evalwheel/runs.sqlite`, where the project root is the nearest folder, from the working
+   directory upward, holding `evalwheel.yaml` or an existing `.evalwheel/runs.sqlite`;
+4. `.evalwheel/runs.sqlite` in the working directory (a first run anywhere starts a project there).
+
+An explicit `--store` or a spec's `store:` still wins over all of these.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+PROJECT_FILE = "evalwheel.yaml"
+STORE_ENV = "EVALWHEEL_STORE"
+STORE_DIR = ".evalwheel"
+STORE_FILE = "runs.sqlite"
+
+
+class ProjectConfigError(ValueError):
+    """An `evalwheel.yaml` that cannot be read; names the file and the cause."""
+
+
+def find_project_root(start: Path | None = None) -> Path | None:
+    """The nearest folder from `start` (default: the working directory) upward that marks a project."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file() or (folder / STORE_DIR / STORE_FILE).is_file():
+            return folder
+    return None
+
+
+def project_config(root: Path) -> dict[str, Any]:
+    """`evalwheel.yaml` at the root as a mapping (empty when the file is absent or empty)."""
+    path = root / PROJECT_FILE
+    if not path.is_file():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProjectConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ProjectConfigError(f"{path}: expected a mapping, got {type(data).__name__}")
+    return data
+
+
+def default_store_target(start: Path | None = None) -> str:
+    """Where runs go when no store is named (see the module docstring for the order)."""
+    env = os.environ.get(STORE_ENV, "").strip()
+    if env:
+        return env
+    root = find_project_root(start)
+    if root is None:
+        return str(Path(STORE_DIR) / STORE_FILE)
+    configured = project_config(root).get("store")
+    if isinstance(configured, str) and configured.strip():
+        text = configured.strip()
+        return text if "://" in text else str(root / Path(text).expanduser())
+    if configured is not None:
+        raise ProjectConfigError(f"{root / PROJECT_FILE}: store: expected a URL or a path, got {configured!r}")
+    return str(root / STORE_DIR / STORE_FILE)
