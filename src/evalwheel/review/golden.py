@@ -75,7 +75,7 @@ def promote_to_golden(store: ReviewStore, item_id: int, dataset: Path | str, app
     )
     if summary_before is not None and sample.id in summary_before.sample_hashes:
         raise ReviewError(f"{path}: already has a sample with id {sample.id!r}")
-    line = json.dumps(sample.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False) + "\n"
+    line = json.dumps(sample.model_dump(mode="json", exclude_none=True), ensure_ascii=False) + "\n"
     sep = "" if not existing or existing.endswith("\n") else "\n"
     write_text_atomic(path, existing + sep + line)
     lock = write_lock(scan_dataset(path))

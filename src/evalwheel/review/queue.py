@@ -70,6 +70,8 @@ def _signals(result: SampleResult, other_arms: dict[str, bool | None]) -> tuple[
     if headline is not None:
         conf = headline.confidence if headline.confidence is not None else DEFAULT_CONFIDENCE
         probs.append(conf if headline.passed else 1 - conf)
+    elif result.status in ("passed", "failed"):  # the result's own verdict is always one of the signals
+        probs.append(DEFAULT_CONFIDENCE if result.status == "passed" else 1 - DEFAULT_CONFIDENCE)
     if len(grader_verdicts) > 1:
         probs.extend(DEFAULT_CONFIDENCE if v else 1 - DEFAULT_CONFIDENCE for v in grader_verdicts.values())
     disagreeing = [
