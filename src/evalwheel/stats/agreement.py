@@ -118,3 +118,27 @@ def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | 
         confusion=cm.tolist(),
         per_label=per_label,
     )
+
+
+def weighted_kappa(cm: np.ndarray, weights: str = "quadratic") -> float | None:
+    """Cohen's weighted kappa for ordinal labels (confusion rows = gold, cols = pred, in scale order).
+
+    Disagreements cost (|i - j| / (k - 1)) ** p, p = 2 for "quadratic" and 1 for "linear", so a 0-vs-2
+    disagreement on a 0-2 scale counts four times a 0-vs-1 one (quadratic). Matches scikit-learn's
+    `cohen_kappa_score(weights=...)`; 1.0 when the expected disagreement is 0 (both raters used a single
+    identical label), None for an empty matrix.
+    """
+    n = float(cm.sum())
+    k = cm.shape[0]
+    if n == 0:
+        return None
+    if k < 2:
+        return 1.0
+    power = {"quadratic": 2, "linear": 1}[weights]
+    idx = np.arange(k)
+    w = (np.abs(idx[:, None] - idx[None, :]) / (k - 1)) ** power
+    expected = np.outer(cm.sum(axis=1), cm.sum(axis=0)) / n
+    denom = float((w * expected).sum())
+    if np.isclose(denom, 0.0):
+        return 1.0
+    return 1.0 - float((w * cm).sum()) / denom
