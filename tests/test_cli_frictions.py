@@ -1,0 +1,89 @@
+"""New-user frictions: `--version`, `runs show`, no truncation when piped, user text escaped from rich markup."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from evalwheel import __version__
+from evalwheel.cli import app
+from evalwheel.store import Store
+from evalwheel.types import Output, RunInfo, SampleResult, Score
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def test_version_flag() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == __version__
+
+
+def _stored_run(path: Path) -> Store:
+    store = Store(path)
+    store.create_run(RunInfo(run_id="r1", spec_name="studymode", arm="human", status="finished",
+                             metadata={"dataset": "d.jsonl"}))  # fmt: skip
+    store.add_results(
+        [
+            SampleResult(
+                run_id="r1",
+                sample_id="s[1]",
+                partition="golden",
+                status="passed",
+                value=1.0,
+                scores=[Score(name="recap", value=1.0, passed=True, reason="recapped")],
+                output=Output(text="fine"),
+            ),
+            SampleResult(
+                run_id="r1",
+                sample_id="s2",
+                partition="regression",
+                status="failed",
+                value=0.0,
+                scores=[Score(name="recap", value=0.0, passed=False, reason="no [bold]recap[/bold] at the end")],
+                output=Output(text="bad"),
+            ),
+            SampleResult(run_id="r1", sample_id="s3", partition="regression", status="error", error="solver: boom"),
+        ]
+    )
+    return store
+
+
+def test_runs_show_table_and_json(tmp_path: Path) -> None:
+    _stored_run(tmp_path / "r.sqlite")
+    url = str(tmp_path / "r.sqlite")
+    result = runner.invoke(app, ["runs", "show", "r1", "--store", url])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "studymode [human]" in text  # the arm in brackets is shown, not swallowed as markup
+    assert "no [bold]recap[/bold] at the end" in text and "solver: boom" in text and "s[1]" in text
+    data = json.loads(runner.invoke(app, ["runs", "show", "studymode[human]@latest", "--store", url, "--json"]).output)
+    assert data["run"]["run_id"] == "r1" and data["counts"]["regression"] == {
+        "passed": 0, "failed": 1, "unscored": 0, "error": 1,
+    }  # fmt: skip
+    assert [r["sample_id"] for r in data["results"]] == ["s[1]", "s2", "s3"]
+    assert data["results"][1]["scores"][0] == {"name": "recap", "value": 0.0, "verdict": "fail",
+                                               "reason": "no [bold]recap[/bold] at the end"}  # fmt: skip
+    failed = json.loads(
+        runner.invoke(app, ["runs", "show", "r1", "--store", url, "--json", "--status", "failed"]).output
+    )
+    assert [r["sample_id"] for r in failed["results"]] == ["s2"]
+    missing = runner.invoke(app, ["runs", "show", "nope", "--store", url])
+    assert missing.exit_code == 2 and "no run 'nope'" in missing.output
+
+
+def test_tables_are_not_cut_when_piped(tmp_path: Path) -> None:
+    _stored_run(tmp_path / "r.sqlite")
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalwheel.cli", "evaluate", str(ROOT / "examples/studymode/sessions")],
+        capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "failed checks" in proc.stdout and "taxonomy" in proc.stdout
+    assert "…" not in proc.stdout  # nothing elided
+    ids = [p.stem for p in (ROOT / "examples/studymode/sessions").glob("*.json")]
+    assert all(i in proc.stdout for i in ids)  # every id whole on one line, not folded at 80 columns
