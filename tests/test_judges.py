@@ -106,10 +106,13 @@ async def test_out_of_range_score_is_repaired_then_unscored() -> None:
     )
 
 
-async def test_server_failure_is_unscored_with_the_cause() -> None:
+async def test_server_failure_after_retries_is_an_error_not_unscored() -> None:
+    """Issue #15: a transport failure is a run error (counted by max_error_rate, retried by --retry-errors)."""
+    from evalwheel.models.base import ModelError
+
     async with ScriptedJudge(script=["500", "500"]) as srv:
-        s = await grade({"judge_model": judge(srv)})
-    assert s.passed is None and s.value is None and "judge call failed" in s.reason and "500" in s.reason
+        with pytest.raises(ModelError, match="HTTP 500"):
+            await grade({"judge_model": judge(srv)})
 
 
 async def test_n_samples_give_mean_variance_and_stability() -> None:

@@ -54,6 +54,19 @@ class ModelError(RuntimeError):
     """A call that failed after retries (server error, timeout, unparseable structured output)."""
 
 
+class StructuredOutputError(ModelError):
+    """The server answered, but the reply does not match the requested schema (or its content is not text).
+
+    Kept apart from transport failures because the remedy differs: a judge re-asks the model with `why`
+    (repair), while a timeout or a 5xx after retries is a run error. `reply` is the model's own text, which
+    callers must treat as untrusted data."""
+
+    def __init__(self, message: str, *, reply: str, why: str) -> None:
+        super().__init__(message)
+        self.reply = reply
+        self.why = why
+
+
 class ModelConfigError(ValueError):
     """An unknown model name, a missing key or an unreachable server: bad configuration (exit code 2)."""
 

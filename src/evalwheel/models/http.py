@@ -18,7 +18,15 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
-from evalwheel.models.base import Completion, GenerateConfig, Message, ModelConfigError, ModelError, Schema
+from evalwheel.models.base import (
+    Completion,
+    GenerateConfig,
+    Message,
+    ModelConfigError,
+    ModelError,
+    Schema,
+    StructuredOutputError,
+)
 from evalwheel.models.pricing import price_for
 from evalwheel.models.reliability import (
     AdaptiveLimiter,
@@ -242,6 +250,15 @@ class OpenAIModel:
         except (KeyError, IndexError, TypeError) as exc:
             raise ModelError(f"model {self.name}: malformed response: {excerpt(json.dumps(envelope))!r}") from exc
         text = message.get("content") or ""
+        if not isinstance(text, str):  # e.g. a JSON object where the protocol says string: never read as a verdict
+            shown = json.dumps(text)
+            why = f"the reply's content is a JSON {type(text).__name__}, not a string"
+            if schema is None:
+                raise ModelError(f"model {self.name}: malformed response: {why}: {excerpt(shown)!r}")
+            what = schema.get("title", "schema") if isinstance(schema, dict) else schema.__name__
+            raise StructuredOutputError(
+                f"model {self.name}: reply does not match {what} ({why}): {excerpt(shown)!r}", reply=shown, why=why
+            )
         parsed: Any = None
         if schema is not None:
             parsed = self._parse(text, schema, truncated=choice.get("finish_reason") == "length")
@@ -269,7 +286,9 @@ class OpenAIModel:
                 why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if truncated:
                 why += "; the reply was cut off at max_tokens, raise it"
-            raise ModelError(f"model {self.name}: reply does not match {what} ({why}): {excerpt(text)!r}") from exc
+            raise StructuredOutputError(
+                f"model {self.name}: reply does not match {what} ({why}): {excerpt(text)!r}", reply=text, why=why
+            ) from exc
 
     async def stream(self, messages: Sequence[Message], config: GenerateConfig | None = None) -> AsyncIterator[str]:
         """Yield text deltas from an SSE stream.
