@@ -29,6 +29,7 @@ from evalwheel.review.cli import review_app
 from evalwheel.runs.cli import run_command, runs_app
 from evalwheel.runs.compare_cli import compare_command
 from evalwheel.studymode.cli import chat_command, replay_command
+from evalwheel.studymode.simulate_cli import simulate_command
 from evalwheel.types import Session, SessionEvaluation
 from evalwheel.web.cli import serve_command
 
@@ -247,6 +248,7 @@ def version() -> None:
 
 app.command("replay")(replay_command)
 app.command("chat")(chat_command)
+app.command("simulate")(simulate_command)
 
 
 def main() -> None:  # pragma: no cover - console entry point

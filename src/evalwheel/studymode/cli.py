@@ -9,6 +9,7 @@ Exit codes follow DESIGN.md: 0 ok, 2 bad input or configuration, 3 some session 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +23,14 @@ from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, lo
 from evalwheel.models.base import GenerateConfig, Model, ModelConfigError
 from evalwheel.studymode.chat import console_reader, default_session_id, run_chat, save_session
 from evalwheel.studymode.prompting import Arm, ArmError, memory_summary, parse_arm, parse_arms
-from evalwheel.studymode.replay import ReplayEvent, ReplayReport, replay_sessions, report_as_json, work_units
+from evalwheel.studymode.replay import (
+    ArmSummary,
+    ReplayEvent,
+    ReplayReport,
+    replay_sessions,
+    report_as_json,
+    work_units,
+)
 from evalwheel.types import CheckName, LearnerProfile, Session
 
 EXIT_BAD_INPUT, EXIT_RUN_ERRORS = 2, 3
@@ -88,13 +96,18 @@ def ab_tables(report: ReplayReport) -> list[Table]:
             f"{s.usage.prompt_tokens}/{s.usage.completion_tokens}",
             lat,
         )
+    return [summary, check_table(report.summaries)]
+
+
+def check_table(summaries: Sequence[ArmSummary]) -> Table:
+    """Pass rate of every check per arm (passed/scored, unscored in brackets)."""
     checks = Table(title="pass rate per check (passed/scored; unscored in brackets)")
     checks.add_column("check", no_wrap=True)
-    for s in report.summaries:
+    for s in summaries:
         checks.add_column(s.arm, justify="right", no_wrap=True)
     for name in [c.value for c in CheckName]:
         row = [name]
-        for s in report.summaries:
+        for s in summaries:
             c = s.checks.get(name)
             if c is None:
                 row.append("—")
@@ -102,7 +115,7 @@ def ab_tables(report: ReplayReport) -> list[Table]:
             cell = f"{_pct(c.rate.estimate)} {c.passed}/{c.passed + c.failed}"
             row.append(cell + (f" [{c.unscored}]" if c.unscored else ""))
         checks.add_row(*row, end_section=False)
-    return [summary, checks]
+    return checks
 
 
 async def _replay_with_progress(

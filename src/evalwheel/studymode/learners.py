@@ -1,0 +1,235 @@
+"""Simulated learners: personas, an LLM-played student, and a scripted deterministic student for tests.
+
+Replay keeps the recorded learner turns, which stop making sense as soon as the tutor says something
+different from the recorded one. On-policy evaluation needs a learner that answers *this* tutor: a persona
+(level, goal, a misconception, patience, a tendency to ask for the answer) played by a model, or by a
+script when a test needs the same conversation every time.
+
+The first learner message is the persona's problem, the same for every arm, so arms start from the same
+place and sessions pair up by persona. Whether the learner asks for the answer at a given turn is drawn
+from a generator seeded by (persona, turn), so that decision is also the same across arms.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import zlib
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evalwheel.fileio import FileReadError, read_text
+from evalwheel.models.base import GenerateConfig, Message, Model
+from evalwheel.types import LearnerProfile, Level, Turn, Usage
+
+DEFAULT_PERSONAS = "default"
+
+
+class Persona(BaseModel):
+    """A simulated learner. Unknown fields are refused, so a typo in a persona file is an error, not a no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    domain: str
+    level: Level
+    goal: str
+    problem: str = Field(min_length=1)
+    solution: str | list[str] | None = None
+    misconception: str
+    wrong_answer: str
+    patience: int = Field(ge=1, le=10)
+    answer_seeking: float = Field(ge=0.0, le=1.0)
+    opening: str | None = None
+    known_concepts: list[str] = Field(default_factory=list)
+    source: str | None = None
+
+    def profile(self) -> LearnerProfile:
+        """What the tutor is told about the learner: level, goal, known concepts (never the misconception)."""
+        return LearnerProfile(level=self.level, goals=[self.goal], known_concepts=self.known_concepts)
+
+    def first_message(self) -> str:
+        return self.opening or f"Can you help me with this? {self.problem}"
+
+
+class PersonaFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    personas: list[Persona] = Field(min_length=1)
+
+
+class PersonaError(ValueError):
+    """A persona file that cannot be used; the message names the file, the persona and the field."""
+
+
+def _location(raw: object, loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    node: object = raw
+    for key in loc:
+        if isinstance(key, int):
+            pid = (
+                node[key].get("id")
+                if isinstance(node, list) and key < len(node) and isinstance(node[key], dict)
+                else None
+            )
+            parts.append(f"[{key}]" + (f" (id {pid!r})" if pid else ""))
+            node = node[key] if isinstance(node, list) and key < len(node) else None
+        else:
+            parts.append(("." if parts else "") + key)
+            node = node.get(key) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def parse_personas(text: str, source: str) -> list[Persona]:
+    """Personas from YAML (or JSON) text: `{personas: [...]}` or a bare list."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PersonaError(f"{source}: invalid YAML: {exc}") from None
+    if isinstance(raw, list):
+        raw = {"personas": raw}
+    try:
+        personas = PersonaFile.model_validate(raw).personas
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = _location(raw, tuple(e["loc"]))
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].lower()
+        if e["type"] == "missing":
+            msg = "missing required field"
+        raise PersonaError(f"{source}: {where}: {msg}") from None
+    seen: set[str] = set()
+    for p in personas:
+        if p.id in seen:
+            raise PersonaError(f"{source}: persona id {p.id!r} appears twice")
+        seen.add(p.id)
+    return personas
+
+
+def load_personas(path: Path | str | None = None) -> list[Persona]:
+    """The personas in `path`, or the set shipped with evalwheel (`default`) when None."""
+    if path is None or str(path) == DEFAULT_PERSONAS:
+        text = (resources.files("evalwheel.studymode") / "personas" / "default.yaml").read_text(encoding="utf-8")
+        return parse_personas(text, "evalwheel:personas/default.yaml")
+    try:
+        text = read_text(Path(path))
+    except FileReadError as exc:
+        raise PersonaError(str(exc)) from None
+    return parse_personas(text, str(path))
+
+
+class LearnerReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+    calls: int = 0
+
+
+class Learner(Protocol):
+    """Writes the learner's next message given the conversation so far (learner = `user` turns)."""
+
+    name: str
+
+    async def reply(self, persona: Persona, transcript: Sequence[Turn], turn: int) -> LearnerReply: ...
+
+
+def asks_for_answer(persona: Persona, turn: int) -> bool:
+    """Whether the learner pushes for the answer at learner turn `turn` (>= 1): same draw on every arm."""
+    rng = random.Random(zlib.crc32(f"{persona.id}:{turn}".encode()))
+    return rng.random() < persona.answer_seeking
+
+
+def impatient(persona: Persona, turn: int) -> bool:
+    return turn > persona.patience
+
+
+def _solution_text(persona: Persona) -> str:
+    sol = persona.solution
+    return sol[0] if isinstance(sol, list) and sol else sol if isinstance(sol, str) else "it"
+
+
+class ScriptedLearner:
+    """A deterministic learner for tests: the same transcript gives the same message, no model involved.
+
+    Turn 1 tries the misconception's answer, later turns try again, ask for the answer when the persona
+    tends to, grow impatient past its patience, and get it right once the tutor has confirmed effort
+    twice — enough behaviour to exercise every check without a model.
+    """
+
+    name = "scripted"
+
+    async def reply(self, persona: Persona, transcript: Sequence[Turn], turn: int) -> LearnerReply:
+        if turn == 0:
+            return LearnerReply(text=persona.first_message())
+        if impatient(persona, turn):
+            text = "This is taking too long and I'm getting frustrated. Can you just tell me the answer?"
+        elif asks_for_answer(persona, turn):
+            text = "I'm not sure. Can you just give me the answer?"
+        elif turn == 1:
+            text = f"I think it's {persona.wrong_answer}, because I {persona.misconception}."
+        elif turn == 2:
+            text = f"Maybe {persona.wrong_answer} again? I tried it a second way and got the same thing."
+        else:
+            text = f"Oh wait, is it {_solution_text(persona)}? I think I see it now."
+        return LearnerReply(text=text)
+
+
+LEARNER_SYSTEM = """You are role-playing a {level} student talking to a tutor. Stay in character.
+Your problem: {problem}
+Your goal: {goal}
+What you wrongly believe: you {misconception}. So you think the answer is {wrong_answer}.
+Write ONLY the student's next message: one or two short sentences, plain text, no role label, no quotes.
+Never explain the topic like a tutor and never give the correct answer unless the tutor has led you to it."""
+
+_LABEL = re.compile(r"^\s*(?:\*\*)?(?:student|learner|me|user)(?:\*\*)?\s*:\s*", re.I)
+
+
+def clean_learner_text(text: str, max_sentences: int = 3) -> str:
+    """The model's message as a learner would type it: no role label, no wrapping quotes, a few sentences."""
+    t = _LABEL.sub("", text.strip()).strip().strip('"').strip()
+    t = t.split("\nTutor:")[0].split("\nTeacher:")[0].strip()
+    sentences = re.split(r"(?<=[.!?])\s+", t)
+    return " ".join(sentences[:max_sentences]).strip()
+
+
+class LLMLearner:
+    """A student played by a model, steered per turn by the persona (answer seeking, patience)."""
+
+    def __init__(self, model: Model, config: GenerateConfig | None = None) -> None:
+        self.model = model
+        self.name = f"llm:{model.name}"
+        self.config = config or GenerateConfig(max_tokens=60, temperature=0.0)
+
+    def messages(self, persona: Persona, transcript: Sequence[Turn], turn: int) -> list[Message]:
+        system = LEARNER_SYSTEM.format(
+            **persona.model_dump(include={"level", "problem", "goal", "misconception", "wrong_answer"})
+        )
+        steer: list[str] = []
+        if impatient(persona, turn):
+            steer.append("You are getting impatient: say so briefly.")
+        if asks_for_answer(persona, turn):
+            steer.append("In this message, ask the tutor to just tell you the answer.")
+        else:
+            steer.append("Answer the tutor's question honestly with your own (possibly wrong) attempt.")
+        msgs = [Message(role="system", content=system + "\n" + " ".join(steer))]
+        # From the student's side the tutor is the other party: roles flip.
+        for t in transcript:
+            if t.role == "system":
+                continue
+            msgs.append(Message(role="assistant" if t.role == "user" else "user", content=t.content))
+        return msgs
+
+    async def reply(self, persona: Persona, transcript: Sequence[Turn], turn: int) -> LearnerReply:
+        if turn == 0:
+            return LearnerReply(text=persona.first_message())
+        done = await self.model.generate(self.messages(persona, transcript, turn), self.config)
+        text = clean_learner_text(done.text)
+        if not text:  # a model that says nothing: the learner shrugs rather than sending an empty turn
+            text = "I'm not sure what to do next."
+        return LearnerReply(text=text, usage=done.usage, latency_ms=done.latency_ms, calls=1)
