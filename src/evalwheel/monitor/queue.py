@@ -94,9 +94,9 @@ class MonitorStore:
             return 0
         now = time.time()
         rows = [_event_row(e, d, now) for e, d in batch]
-        with self.engine.begin() as conn:
-            res = conn.execute(_insert(self.engine, events), rows)
-        return max(int(res.rowcount or 0), 0)
+        with self.engine.begin() as conn:  # RETURNING counts inserted rows on every driver (rowcount may not)
+            res = conn.execute(_insert(self.engine, events).returning(events.c.id), rows)
+            return len(res.all())
 
     # ----------------------------------------------------------------------------------------- queue
 
@@ -138,13 +138,14 @@ class MonitorStore:
             for r in done
         ]
         with self.engine.begin() as conn:
-            res = conn.execute(_insert(self.engine, results), rows)
+            res = conn.execute(_insert(self.engine, results).returning(results.c.request_id), rows)
+            inserted = len(res.all())
             conn.execute(
                 update(events)
                 .where(events.c.request_id.in_([r.request_id for r in done]))
                 .values(state="done", lease_owner=None, lease_until=None)
             )
-        return max(int(res.rowcount or 0), 0)
+        return inserted
 
     def release(self, request_ids: Sequence[str]) -> None:
         """Give leased events back (a transient failure): another claim will pick them up."""
