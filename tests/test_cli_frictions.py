@@ -87,3 +87,33 @@ def test_tables_are_not_cut_when_piped(tmp_path: Path) -> None:
     assert "…" not in proc.stdout  # nothing elided
     ids = [p.stem for p in (ROOT / "examples/studymode/sessions").glob("*.json")]
     assert all(i in proc.stdout for i in ids)  # every id whole on one line, not folded at 80 columns
+
+
+def test_run_partition_scope_and_hints(tmp_path: Path) -> None:
+    spec = str(ROOT / "examples/support/spec.yaml")
+    url = str(tmp_path / "r.sqlite")
+    args = ["run", spec, "--no-judges", "--no-progress", "--store", url]
+    scoped = runner.invoke(app, [*args, "--partition", "golden", "--json"])
+    assert scoped.exit_code == 0, scoped.output
+    payload = json.loads(scoped.stdout)
+    assert payload["executed"] == 9 and set(payload["summary"]["partitions"]) <= {"golden"}
+    finished = runner.invoke(app, args)
+    assert finished.exit_code == 0 and "resume with" not in finished.output
+    assert "evalwheel runs show" in finished.output
+    limited = runner.invoke(app, [*args, "--limit", "3"])
+    assert "resume with `evalwheel run" in limited.output and "--resume" in limited.output
+    bad = runner.invoke(app, [*args, "--partition", "gold"])
+    assert bad.exit_code == 2 and "--partition 'gold'" in bad.output
+
+
+def test_arm_in_brackets_is_printed(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "input": "hi", "partition": "distribution"}\n')
+    (tmp_path / "rec.jsonl").write_text('{"id": "a", "output": "hello"}\n')
+    spec.write_text(
+        "name: demo [human]\ndataset: d.jsonl\nsolver: {type: recorded, path: rec.jsonl}\n"
+        "graders: [{name: contains, config: {value: hello}}]\n"
+    )
+    result = runner.invoke(app, ["run", str(spec), "--no-progress", "--store", str(tmp_path / "r.sqlite")])
+    assert result.exit_code == 0, result.output
+    assert "demo [human]: ran run" in result.output and "demo [human] — results" in result.output

@@ -20,16 +20,18 @@ from evalwheel.agreement.cli import agree_app
 from evalwheel.calibration.cli import calibrate_app
 from evalwheel.datasets.cli import dataset_app
 from evalwheel.datasets.sessions import LoadReport, load_sessions
-from evalwheel.monitor.cli import monitor_app
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, evaluate_session, load_config
 from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
 from evalwheel.graders.pedagogy.tagger import tag_turn
 from evalwheel.integrations.cli import import_app
+from evalwheel.monitor.cli import monitor_app
 from evalwheel.review.cli import review_app
 from evalwheel.runs.cli import run_command, runs_app
 from evalwheel.runs.compare_cli import compare_command
+from evalwheel.runs.show import show_command
 from evalwheel.studymode.cli import chat_command, replay_command
 from evalwheel.studymode.simulate_cli import simulate_command
+from evalwheel.termio import unwrap_when_piped
 from evalwheel.types import Session, SessionEvaluation
 from evalwheel.web.cli import serve_command
 
@@ -48,12 +50,30 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(import_app, name="import")
+runs_app.command("show")(show_command)
 app.command("run")(run_command)
 app.command("compare")(compare_command)
 app.add_typer(review_app, name="review")
 app.command("serve")(serve_command)
 out = Console()
 err = Console(stderr=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Eval-driven development for LLM apps: grade Study Mode tutoring sessions, measure graders against humans."""
+    unwrap_when_piped()
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:

@@ -16,11 +16,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from evalwheel.datasets.lock import GoldenLockError, LockFileError
 from evalwheel.datasets.samples import InvalidDatasetError
+from evalwheel.fileio import FileReadError
 from evalwheel.gates import (
     ExitCode,
     GateConfigError,
@@ -36,6 +38,7 @@ from evalwheel.runs.api import run_eval, store_for
 from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
 from evalwheel.runs.engine import Progress as EngineProgress
 from evalwheel.runs.estimate import estimate_run
+from evalwheel.runs.partition import PartitionChoiceError, scope_partitions
 from evalwheel.runs.spec import EvalSpec, SpecError, load_spec
 from evalwheel.runs.writer import RunStoppedError
 from evalwheel.solvers.python import SolverImportError
@@ -47,6 +50,8 @@ out = Console()
 err = Console(stderr=True)
 
 BAD_INPUT: tuple[type[Exception], ...] = (
+    PartitionChoiceError,
+    FileReadError,
     SpecError,
     InvalidDatasetError,
     GoldenLockError,
@@ -165,6 +170,10 @@ def run_command(
         bool, typer.Option("--judges/--no-judges", help="--no-judges skips LLM-judge graders (fast, free pass).")
     ] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    partition: Annotated[
+        list[str] | None,
+        typer.Option("--partition", help="Run only this partition (repeatable), e.g. --partition golden."),
+    ] = None,
 ) -> None:
     """Run an eval spec: solve and grade every sample, store each result as it completes, apply the gates."""
     if retry_errors and resume is None:
@@ -176,7 +185,10 @@ def run_command(
         gates_from_spec(  # validated now so that a bad `gates:` fails before any sample runs
             spec.model_dump(mode="json", exclude_none=True), spec_path, spec.base_dir
         )
-        dataset = prepare_dataset(spec.dataset_path, spec.lock_path, require_lock=spec.dataset.require_lock)
+        dataset = prepare_dataset(
+            spec.dataset_path, spec.lock_path, require_lock=spec.dataset.require_lock, root=spec.data_root
+        )
+        dataset = scope_partitions(dataset, partition)
         arms: list[str | None] = (
             list(arm) if arm else (list(spec.solver.arms) if spec.solver.type == "replay" else [None])
         )
@@ -242,7 +254,7 @@ def _run_arm(
     opts: RunOptions,
 ) -> tuple[ExitCode, dict[str, Any]]:
     label = spec.name + (f" [{arm}]" if arm else "")
-    bar, hooks = _progress_bar(opts.show_progress, label)
+    bar, hooks = _progress_bar(opts.show_progress, escape(label))
     try:
         with bar:
             result = asyncio.run(
@@ -271,6 +283,8 @@ def _run_arm(
             ExitCode.TOO_MANY_ERRORS,
         ) from None
     outcome, summary, report, cost = result.outcome, result.summary, result.report, result.cost
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     run_id = outcome.run.run_id
     _write(_suffixed(opts.junit, arm, opts.many), iter_junit_xml(report, summary))
     _write(_suffixed(opts.markdown, arm, opts.many), markdown_summary(report, summary, cost=cost, title=label))
@@ -292,22 +306,27 @@ def _run_arm(
     if not opts.as_json:
         verb = "resumed" if outcome.resumed else "ran"
         out.print(
-            f"[bold]{label}[/]: {verb} run [cyan]{run_id}[/] — {outcome.executed} executed, {outcome.skipped} "
+            f"[bold]{escape(label)}[/]: {verb} run [cyan]{run_id}[/] — {outcome.executed} executed, {outcome.skipped} "
             f"already done, cost ${outcome.cost_usd:.4f}, {outcome.wall_s:.1f} s"
             + (" [red](budget exhausted: run interrupted)[/]" if outcome.budget_exhausted else ""),
             highlight=False,
         )
-        out.print(_partition_table(summary, f"{label} — results"))
+        out.print(_partition_table(summary, escape(f"{label} — results")))
         out.print(_gate_table(report))
         if cost is not None:
             out.print(cost.markdown().replace("**", ""), highlight=False)
         gating = arm is None or spec.solver.gate_arms is None or arm in spec.solver.gate_arms
         verdict = f"exit code {int(report.exit_code)}" if gating else "reported only (not in solver.gate_arms)"
+        unfinished = outcome.budget_exhausted or (opts.limit is not None and outcome.executed >= opts.limit)
+        hint = f"evalwheel run {spec_path} " + (f"--arm {arm} " if arm else "") + f"--resume {run_id}"
         out.print(
-            f"{verdict}; resume with `evalwheel run {spec_path} "
-            + (f"--arm {arm} " if arm else "")
-            + f"--resume {run_id}`",
+            escape(
+                f"{verdict}; resume with `{hint}`"
+                if unfinished
+                else f"{verdict}; see it with `evalwheel runs show {run_id}`"
+            ),
             highlight=False,
+            soft_wrap=True,
         )
     return report.exit_code, payload
 
