@@ -72,6 +72,9 @@ def serve_command(
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Grade, window and alert in-process.")] = True,
     judges: Annotated[bool, typer.Option("--judges/--no-judges", help="--no-judges skips LLM-judge graders.")] = True,
     max_body: Annotated[int, typer.Option("--max-body-bytes", min=1024)] = 8 * 1024 * 1024,
+    max_pending: Annotated[
+        int, typer.Option("--max-pending", min=1, help="Events waiting to be stored before 429.")
+    ] = 50_000,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the ingest server: POST /v1/events, POST /v1/traces (OTLP), GET /healthz, GET /metrics."""
@@ -93,7 +96,9 @@ def serve_command(
             raise _fail(str(exc)) from None
     import uvicorn
 
-    app = create_app(mstore, cfg, token=token, max_body_bytes=max_body, worker=worker, judges=judges)
+    app = create_app(
+        mstore, cfg, token=token, max_body_bytes=max_body, max_pending=max_pending, worker=worker, judges=judges
+    )
     info = {"url": f"http://{host}:{port}", "store": mstore.url, "worker": worker}
     if as_json:
         _echo_json(info)
