@@ -77,9 +77,9 @@ def turn_loads(view: View) -> list[TurnLoad]:
             sentence = prose.sentences[prose.sentence_at(at)]
             if not _EXPLAINS.search(prose.lower_of(sentence)):
                 load.unexplained.append(term)
-        for ident in idents:
-            if ident not in seen and ident not in load.new_terms:
-                load.new_terms.append(ident)
+        # Identifiers shown in code are remembered (the learner has seen them now) but not counted as new
+        # terms: naming a variable is not a new idea.
+        seen.update(idents)
         seen.update(load.new_terms)
         load.longest_sentence = max((len(s.text.split()) for s in prose.sentences), default=0)
         if "\n\n" in prose.text:
@@ -110,29 +110,32 @@ def clarity(view: View, cfg: DimensionsConfig) -> DimensionResult:
             and traj[load.index - 1].role == "user"
             and confusion_cue().find(traj[load.index - 1].content)
         )
+        over = load.words > budget or load.longest_paragraph > budget
+        terms = ", ".join(load.new_terms[:6])
         if load.words > 2 * budget:
             severe.append(
                 (f"turn {load.index} has {load.words} words of prose for a {level} learner (yardstick {budget})", ev)
             )
-        elif level != "advanced" and len(load.new_terms) >= NEW_TERMS_OVERLOAD[level]:
-            shown = ", ".join(load.new_terms[:6])
-            severe.append((f"turn {load.index} introduces {len(load.new_terms)} new terms at once ({shown})", ev))
-        elif level == "advanced" and len(load.new_terms) >= NEW_TERMS_OVERLOAD[level]:
-            mild.append((f"turn {load.index} introduces {len(load.new_terms)} new terms", ev))
-        elif level == "beginner" and len(load.unexplained) >= 2:
+        elif level != "advanced" and over and len(load.new_terms) >= NEW_TERMS_OVERLOAD[level]:
+            severe.append(
+                (
+                    f"turn {load.index} is long ({load.words} words) and brings "
+                    f"{len(load.new_terms)} new terms ({terms})",
+                    ev,
+                )
+            )
+        elif level == "beginner" and len(load.unexplained) >= 3:
             severe.append((f"turn {load.index} relies on unexplained jargon ({', '.join(load.unexplained[:4])})", ev))
         elif confused and load.words > max(budget, prev_words):
             severe.append(
                 (f"the learner is lost and turn {load.index} answers with a longer turn ({load.words} words)", ev)
             )
-        if load.words > budget or load.longest_paragraph > budget:
+        if over:
             mild.append((f"turn {load.index} is over the {level} yardstick ({load.words} words)", ev))
-        elif load.longest_sentence >= LONG_SENTENCE:
-            mild.append((f"turn {load.index} has a {load.longest_sentence}-word sentence", ev))
-        elif len(load.new_terms) == NEW_TERMS_OVERLOAD.get(level, 4) - 1 and level != "advanced":
-            mild.append((f"turn {load.index} introduces {len(load.new_terms)} new terms", ev))
-        elif level == "beginner" and load.unexplained:
-            mild.append((f"turn {load.index} uses '{load.unexplained[0]}' without explaining it", ev))
+        elif load.longest_sentence >= LONG_SENTENCE and len(load.new_terms) >= 3:
+            mild.append((f"turn {load.index} is dense: a {load.longest_sentence}-word sentence, {terms}", ev))
+        elif level == "beginner" and len(load.unexplained) >= 2:
+            mild.append((f"turn {load.index} uses {', '.join(load.unexplained[:3])} without explaining them", ev))
         prev_words = load.words
     worst = max(loads, key=lambda x: x.words)
     meta: dict[str, object] = {

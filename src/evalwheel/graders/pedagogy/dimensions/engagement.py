@@ -18,10 +18,8 @@ from evalwheel.types import DimensionName, Evidence
 
 NAME = DimensionName.ENGAGEMENT
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2728]")
-_CORRECTION = re.compile(
-    r"^\W*(?:no+\b|nope\b|wrong\b|incorrect\b|not (?:quite|really|exactly)\b|that'?s (?:not|wrong|incorrect)\b|"
-    r"actually,? no\b|close\b|almost\b|half right\b)"
-)
+_CORRECTION = re.compile(r"^\W*(?:no+\b|nope\b|wrong\b|incorrect\b|that'?s (?:wrong|incorrect)\b|actually,? no\b)")
+_QUOTE_BEFORE = re.compile(r"[\"“”]")
 
 
 @cache
@@ -60,6 +58,12 @@ def _cues() -> dict[str, Cue]:
             r"\b(?:you'?re|you are) not (?:far|alone)\b",
             r"\breasonable (?:guess|idea|thought)\b",
             r"\bthe idea is right\b",
+            r"\bthat'?s (?:the one|it|right|exactly|the (?:mental model|idea|key|fix|pattern|standard))\b",
+            r"\b(?:good|great|fair|nice) (?:call|point|catch|set|eye|work|job|question|project)\b",
+            r"\b(?:sensible|well spotted|exactly|spot on|nicely|lovely|brilliant|excellent|well done)\b",
+            r"\byou (?:caught|spotted|found|got|nailed|worked out|figured)\b",
+            r"\b(?:glad|happy) (?:it|that|to)\b",
+            r"\bhealthy scepticism\b",
         ),
         "gush": any_of(
             r"\bamazing\b",
@@ -97,6 +101,8 @@ def engagement(view: View, cfg: DimensionsConfig) -> DimensionResult:
                 NAME, 0, "the tutor talks down to the learner", 0.75, [Evidence.quote(t.index, t.demeaning)]
             )
         m = cues["talks_down"].search(low)
+        if m is not None and _QUOTE_BEFORE.search(prose.text, max(m.start() - 40, 0), m.start()):
+            m = None  # quoting someone else ("as I said at the start", the user's words), not the tutor's tone
         if m is not None:
             return DimensionResult(
                 NAME,

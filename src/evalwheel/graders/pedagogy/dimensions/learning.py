@@ -6,6 +6,7 @@ self-corrections. The counts are reported in the Score's metadata; the value fol
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from evalwheel.graders.pedagogy import signals as sig
@@ -13,8 +14,8 @@ from evalwheel.graders.pedagogy.checks import CheckConfig
 from evalwheel.graders.pedagogy.checks import recap as recap_check
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
-from evalwheel.graders.pedagogy.tagger import Action
-from evalwheel.graders.pedagogy.text import Cue, any_of
+from evalwheel.graders.pedagogy.tagger import OFFER_Q, Action, TurnTags
+from evalwheel.graders.pedagogy.text import Cue, any_of, lowered
 from evalwheel.types import DimensionName, Evidence
 
 NAME = DimensionName.OPPORTUNITY_FOR_LEARNING
@@ -54,6 +55,51 @@ def _cues() -> dict[str, Cue]:
     }
 
 
+_CONFIRM = re.compile(
+    r"^\W*(?:yes|yep|yup|right|exactly|correct|spot on|perfect|precisely|bingo|nice|good|great|brilliant|excellent|"
+    r"well done|that'?s (?:it|right|correct|the one|exactly|the fix|the check|the design|tight)|you got it|nailed it|"
+    r"that works|sensible|much better|that does|that structure is right|the structure is right|fair)\b"
+)
+
+
+def invites_work(t: TurnTags) -> bool:
+    """Does the turn end by asking the learner to think or do something about the material?
+
+    Only the closing request counts: a lecture that mentions an "exercise" halfway and ends with "any
+    questions?" invites nothing, and "which Python version?" asks about the learner, not the material.
+    """
+    prose = t.prose
+    if prose is None or t.has(Action.LECTURE):
+        return False
+    tail = prose.sentences[-2:]
+    tail_start = tail[0].start if tail else 0
+    practice = t.evidence.get(Action.PRACTICE)
+    if practice is not None and prose.text.find(practice) >= tail_start:
+        return True
+    diagnosis = t.evidence.get(Action.DIAGNOSE)
+    for q in t.questions:
+        if q.start >= tail_start and q.text != diagnosis and not OFFER_Q.search(lowered(q.text)):
+            return True
+    return False
+
+
+def is_try(text: str) -> bool:
+    """A genuine try (`signals.is_attempt`), and not just a new question back to the tutor."""
+    if not sig.is_attempt(text):
+        return False
+    stripped = text.strip()
+    only_questions = all(part.strip().endswith("?") for part in re.split(r"(?<=[.!?])\s+", stripped) if part.strip())
+    return not (only_questions and "```" not in stripped and not re.search(r"[\d()=\[\]]", stripped))
+
+
+def confirms(view: View, index: int) -> bool:
+    """Does the tutor turn open by telling the learner they got it right?"""
+    tags = view.by_index.get(index)
+    if tags is None or tags.prose is None:
+        return False
+    return tags.confirms or _CONFIRM.match(tags.prose.lower) is not None
+
+
 def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResult:
     ts = view.ts
     traj = ts.session.trajectory
@@ -74,16 +120,7 @@ def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResu
     for i in ts.user_indices[1:]:
         content = traj[i].content
         prev = view.by_index.get(i - 1)
-        if prev is None:
-            continue
-        asked = bool(
-            prev.guiding_question
-            or prev.has(Action.PRACTICE)
-            or prev.has(Action.CHECK_UNDERSTANDING)
-            or prev.has(Action.HINT)
-        )
-        attempt = sig.is_attempt(content) and asked
-        if not attempt:
+        if prev is None or not invites_work(prev) or not is_try(content):
             continue
         events["attempt"].append(Evidence.quote(i, content))
         low = content.lower()
@@ -95,24 +132,19 @@ def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResu
         if m is not None:
             events["self_correction"].append(Evidence.quote(i, content, max(m.start() - 20, 0)))
         reply = view.by_index.get(i + 1)
-        if (
-            reply is not None
-            and reply.confirms
-            and (prev.has(Action.PRACTICE) or prev.has(Action.CHECK_UNDERSTANDING) or prev.guiding_question)
-        ):
+        if reply is not None and confirms(view, reply.index):
             events["practice_success"].append(Evidence.quote(reply.index, traj[reply.index].content))
             # Getting there after a hint that did not give the answer away is correcting oneself.
-            before = view.prev_assistant(prev.index)
             if (
                 m is None
-                and before is not None
                 and prev.has(Action.HINT)
                 and not prev.has(Action.ANSWER_REVEAL)
-                and (i - 2 in ts.user_indices and sig.is_attempt(traj[i - 2].content))
+                and i - 2 in ts.user_indices
+                and sig.is_attempt(traj[i - 2].content)
             ):
                 events["self_correction"].append(Evidence.quote(i, content))
     counts = {k: len(v) for k, v in events.items()}
-    total = sum(counts.values()) - counts["attempt"] + counts["attempt"]
+    total = sum(counts.values())
     strong = counts["restatement"] + counts["practice_success"] + counts["self_correction"]
     meta: dict[str, object] = {"events": counts}
     evidence = [e for k in ("practice_success", "self_correction", "restatement", "attempt") for e in events[k][:1]]

@@ -180,6 +180,14 @@ TERMS = (
     "tool use",
 )
 
+# Terms of the machinery underneath: a beginner meeting these unexplained is being lectured past.
+TERMS += (
+    "logit", "logits", "softmax", "nucleus sampling", "top-k", "greedy decoding", "probability distribution",
+    "parametric", "vector database", "reranking", "cosine similarity", "context length", "attention",
+    "bytecode", "interpreter", "compiler", "heap", "pointer", "garbage collection", "bound method",
+    "initializer", "blueprint", "staticmethod", "classmethod", "metaclass", "descriptor",
+)  # fmt: skip
+
 
 @cache
 def term_cue() -> Cue:

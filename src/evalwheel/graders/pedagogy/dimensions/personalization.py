@@ -7,7 +7,7 @@ import re
 from functools import cache
 
 from evalwheel.graders.pedagogy import signals as sig
-from evalwheel.graders.pedagogy.dimensions.clarity import confusion_cue, turn_loads
+from evalwheel.graders.pedagogy.dimensions.clarity import turn_loads
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
 from evalwheel.graders.pedagogy.dimensions.lexicon import terms_in
@@ -30,6 +30,18 @@ _STOP = frozenset(
 @cache
 def _cues() -> dict[str, Cue]:
     return {
+        "confused": any_of(
+            r"\b(?:i'?m|i am|still|so|bit|really|totally|kinda) (?:confused|lost)\b",
+            r"\bconfus(?:ing|es me)\b",
+            r"\b(?:i )?(?:don'?t|do not|still don'?t|didn'?t) (?:really )?(?:get|understand|follow) "
+            r"(?:it|this|that|what|why|how|the)\b",
+            r"\bmakes? no sense\b",
+            r"\bwhat do you mean\b",
+            r"\bnot following\b",
+            r"\bover my head\b",
+            r"\btoo (?:much|fast|complicated|confusing)\b",
+            r"^\W*(?:huh|what)\W*$",
+        ),
         "adapt": any_of(
             r"\b(?:another|different|simpler|easier) (?:way|angle|example|approach|picture)\b",
             r"\blet me (?:try|put|explain|say) (?:it |that |this )?"
@@ -63,10 +75,12 @@ def _cues() -> dict[str, Cue]:
             r"\bsince you (?:already )?(?:know|have|'ve)\b",
             r"\bsounds like you (?:know|have|'ve got)\b",
             r"\byou clearly (?:know|have|get)\b",
-            r"\bfair (?:enough|point)\b",
             r"\b(?:harder|tougher|trickier|advanced) (?:one|version|challenge|case|problem|task)\b",
             r"\bstraight to\b",
             r"\byou(?:'re| are) right,? (?:you|let'?s)\b",
+            r"\byou'?ve done the hard part\b",
+            r"\bthe standard (?:tool|way|fix|answer|pattern) is\b",
+            r"\blet'?s (?:speed up|jump ahead|skip ahead)\b",
         ),
         "personal": any_of(
             r"\byou (?:said|mentioned|told me|wrote|noted|described|shared)\b",
@@ -93,23 +107,57 @@ def _profile_words(view: View) -> set[str]:
     return {w for w in _WORD.findall(" ".join(parts).lower()) if w not in _STOP}
 
 
+_CODE_NAME = re.compile(r"^\s*(?:def |class |for )?([A-Za-z_]\w{2,30})\b", re.M)
+_SPECIFIC = re.compile(r"(?<![\w.])(?:\d{2,}(?:[.,]\d+)?|[A-Z][a-z]+[A-Z]\w*|[A-Z][a-z]{2,})\b")
+_NEGATED = re.compile(r"\b(?:never|not|no|without|isn'?t|hasn'?t|doesn'?t|unsure|new to|shaky)\b", re.I)
+
+
 def _learner_identifiers(view: View) -> set[str]:
+    """Names the learner brought: identifiers from their code, numbers and proper nouns in their words.
+
+    A name the tutor used first and the learner merely repeated is the tutor's, not the learner's.
+    """
     traj = view.ts.session.trajectory
     found: set[str] = set()
-    for i in view.ts.user_indices:
-        for m in _IDENT.finditer(traj[i].content):
+    tutor_before = ""
+    for turn in traj:
+        if turn.role == "assistant":
+            tutor_before += " " + turn.content
+            continue
+        if turn.role != "user":
+            continue
+        content = turn.content
+        names: set[str] = set()
+        for m in _IDENT.finditer(content):
             name = next(g for g in m.groups() if g)
             if name.lower() not in _STOP and len(name) >= 3:
-                found.add(name)
+                names.add(name)
+        if "```" in content:
+            for block in content.split("```")[1::2]:
+                names.update(n for n in _CODE_NAME.findall(block) if n.lower() not in _STOP and n not in _PY_WORDS)
+        names.update(x for x in _SPECIFIC.findall(content) if x.lower() not in _STOP)
+        found |= {x for x in names - found if x not in tutor_before}
     return found
 
 
+_PY_WORDS = frozenset(
+    ["def", "class", "for", "while", "return", "import", "from", "print", "with", "True", "False", "None", "self"]
+)
+
+
 def _known_terms(view: View) -> set[str]:
+    """Terms the profile says the learner knows; clauses with a negation ("has not used lambda") are skipped."""
     s = view.ts.session
     if s.learner is None:
         return set()
-    text = " ".join([*s.learner.known_concepts, s.learner.prior_knowledge or ""]).lower()
-    return {t for t, _ in terms_in(text)}
+    text = " ".join([*s.learner.known_concepts, s.learner.prior_knowledge or ""])
+    clauses = [c for c in re.split(r"[;,.]| but | and ", text) if c.strip() and not _NEGATED.search(c)]
+    return {t for t, _ in terms_in(" ".join(clauses).lower())}
+
+
+def learner_confused(text: str) -> bool:
+    """The learner says they do not follow (not: talks about something else being confused)."""
+    return _cues()["confused"].search(text.lower()) is not None
 
 
 def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
@@ -128,7 +176,10 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
         content = traj[i].content
         low = reply.prose.lower
         prev = view.prev_assistant(i)
-        if confusion_cue().find(content) and not sig.IMPATIENCE.find(content):
+        taught = prev is not None and bool(
+            prev.actions & {Action.MICRO_EXPLAIN, Action.LECTURE, Action.ANSWER_REVEAL, Action.HINT}
+        )
+        if taught and learner_confused(content) and not sig.IMPATIENCE.find(content):
             shorter = prev is not None and reply.words <= 0.7 * max(prev.words, 1)
             if cues["adapt"].search(low) or shorter:
                 adapted += 1
@@ -151,20 +202,17 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
                 cues["pace"].search(low) is not None
                 or reply.has(Action.ANSWER_REVEAL)
                 or reply.has(Action.PRACTICE)
+                or reply.code_lines >= 4
                 or (reply.guiding_question is None and not reply.has(Action.HINT))
             )
             if faster:
                 adapted += 1
-            elif reply.guiding_question and not reply.has(Action.MICRO_EXPLAIN):
+            else:
                 ignored.append(
                     (
                         f"the learner signals they know this (turn {i}) and turn {reply.index} keeps drilling",
                         Evidence.quote(i, content),
                     )
-                )
-            else:
-                partial.append(
-                    (f"turn {reply.index} barely speeds up after the learner's impatience", Evidence.quote(i, content))
                 )
     known = _known_terms(view)
     if known:
@@ -190,7 +238,7 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
                     break
     if view.level == "beginner":
         heavy = [x for x in turn_loads(view) if len(x.unexplained) >= 3]
-        if len(heavy) >= 2:
+        if heavy and sum(len(x.unexplained) for x in heavy) >= 6:
             ignored.append(
                 (
                     f"a stated beginner gets a stream of unexplained jargon (turns {heavy[0].index}, {heavy[1].index})",
@@ -206,7 +254,11 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
     m = cues["personal"].search(tutor_text)
     if m is not None:
         uses.append(f"refers to the learner ('{m.group(0)}')")
-    idents = sorted(x for x in _learner_identifiers(view) if x in " ".join(traj[t.index].content for t in ts.assistant))
+    tutor_raw = " ".join(traj[t.index].content for t in ts.assistant)
+    idents = sorted(x for x in _learner_identifiers(view) if re.search(rf"(?<![\w.]){re.escape(x)}\b", tutor_raw))
+    learner = ts.session.learner
+    if learner is not None and learner.name and re.search(rf"\b{re.escape(learner.name)}\b", tutor_raw):
+        uses.append(f"addresses {learner.name} by name")
     if idents:
         uses.append("works with the learner's own code: " + ", ".join(idents[:3]))
     meta: dict[str, object] = {"adapted_to_signals": adapted, "uses": uses}
