@@ -11,6 +11,8 @@ import pytest
 
 from scripted_judge import close_judges
 
+pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py drives pytest sessions of its own
+
 ROOT = Path(__file__).resolve().parents[1]
 SESSIONS_DIR = ROOT / "examples" / "studymode" / "sessions"
 SHARED_DATA = ROOT.parent / "shared" / "data"
