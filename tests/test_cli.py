@@ -73,7 +73,11 @@ def test_missing_path_and_broken_config(tmp_path: Path) -> None:
 
 def test_config_changes_escalation(tmp_path: Path) -> None:
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text("fidelity_threshold: 1.0\nlow_confidence: 0.0\nescalate_on_sensitive_request: false\n")
+    cfg.write_text(
+        "fidelity_threshold: 1.0\nlow_confidence: 0.0\nescalate_on_sensitive_request: false\n"
+        # only fidelity escalates here: the reviewer dimensions' own escalation is switched off
+        "dimensions:\n  accuracy: {escalate_at_or_below: null}\n  safety: {escalate_at_or_below: null}\n"
+    )
     strict = json.loads(runner.invoke(app, ["evaluate", str(SESSIONS), "--json", "--config", str(cfg)]).stdout)
     default = json.loads(runner.invoke(app, ["evaluate", str(SESSIONS), "--json"]).stdout)
     perfect = sum(r["fidelity"] == 1.0 for r in strict["results"])

@@ -10,7 +10,7 @@ from functools import cache
 
 from evalwheel.graders.pedagogy.text import Cue, any_of
 
-TERMS = (
+TERMS: tuple[str, ...] = (
     # Python
     "variable",
     "integer",
