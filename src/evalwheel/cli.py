@@ -20,6 +20,12 @@ from evalwheel.agreement.cli import agree_app
 from evalwheel.calibration.cli import calibrate_app
 from evalwheel.datasets.cli import dataset_app
 from evalwheel.datasets.sessions import LoadReport, load_sessions
+from evalwheel.graders.pedagogy.dimensions.report import (
+    agreement_table,
+    dimension_cell,
+    dimension_means,
+    dimensions_table,
+)
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, evaluate_session, load_config
 from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
 from evalwheel.graders.pedagogy.tagger import tag_turn
@@ -114,6 +120,7 @@ def _summary(results: list[SessionEvaluation]) -> dict[str, object]:
         "escalated": sum(r.escalate for r in results),
         "unscored_checks": sum(1 for r in results for s in r.checks if s.passed is None),
         "taxonomy": dict(taxonomy.most_common()),
+        "dimension_means": dimension_means(results),
     }
 
 
@@ -125,6 +132,7 @@ def _results_table(results: list[SessionEvaluation]) -> Table:
     table.add_column("failed checks", overflow="fold")
     table.add_column("escalate", no_wrap=True)
     table.add_column("taxonomy", overflow="fold")
+    table.add_column("dimensions (0-2)", overflow="fold")
     for r in results:
         fid = "—" if r.fidelity is None else f"{r.fidelity:.2f}"
         colour = "green" if (r.fidelity or 0) >= 0.8 else "yellow" if (r.fidelity or 0) >= 0.6 else "red"
@@ -135,6 +143,7 @@ def _results_table(results: list[SessionEvaluation]) -> Table:
             ", ".join(r.failed_checks),
             "[bold red]yes[/]" if r.escalate else "no",
             ", ".join(m.value for m in r.taxonomy),
+            dimension_cell(r),
         )
     return table
 
@@ -155,6 +164,7 @@ def _explain(session: Session, result: SessionEvaluation) -> None:
         conf = "" if s.confidence is None else f"{s.confidence:.2f}"
         checks.add_row(s.name, verdict, conf, s.reason, evidence)
     out.print(checks)
+    out.print(dimensions_table(result))
     turns = Table(title="assistant turns", show_lines=False)
     for col in ("turn", "actions", "questions", "words"):
         turns.add_column(col)
@@ -252,6 +262,7 @@ def agree_sessions(
     for name, a in table_data.checks.items():
         table.add_row(name, str(a.n), f"{a.accuracy:.3f}", f"{a.kappa:.3f}", f"{a.macro_f1:.3f}", str(a.confusion))
     out.print(table)
+    out.print(agreement_table(dict(table_data.dimensions), table_data.sessions))
     t = table_data.taxonomy
     out.print(
         f"taxonomy: micro-F1 {t.micro_f1:.3f} over {t.n} session×label decisions; "

@@ -34,3 +34,10 @@ async def studymode_fidelity(sample: Sample, output: Output, ctx: GraderContext)
         metadata={"escalate": result.escalate, "taxonomy": [m.value for m in result.taxonomy]},
     )
     return [*result.checks, fidelity]
+
+
+# The reviewer-dimension graders (studymode.dimensions, studymode.dimension.*, studymode.accuracy_judged) register
+# when this module loads, so every path that makes the fidelity grader available makes them available too.
+from evalwheel.graders.pedagogy.dimensions import graders as dimension_graders  # noqa: E402
+
+__all__ = ["dimension_graders", "session_of", "studymode_fidelity"]
