@@ -9,7 +9,8 @@ the server's own CPU per request small enough not to distort throughput.
 
 Replies: `reply` when set; else, with `response_format.json_schema`, a JSON object filled from the schema
 (strings "x", numbers 0, booleans true, ...); else an echo of the last user message. Script actions: "ok", "429",
-"500", "400", "401", "garbage" (a non-JSON reply to a schema request), "slow" (sleeps `slow_s` first).
+"500", "400", "401", "garbage" (a non-JSON reply to a schema request), "slow" (sleeps `slow_s` first), "hang"
+(never answers: the client's timeouts must cut it). `hang_rate` hangs that share of requests at random.
 `GET /stats` returns counters; `GET /v1/models` lists one model.
 """
 
@@ -63,9 +64,13 @@ class FakeOpenAIServer:
         slow_s: float = 1.0,
         seed: int = 0,
         port: int = 0,
+        hang_rate: float = 0.0,
     ) -> None:
         self.latency_s = latency_s
         self.error_rate = error_rate
+        self.hang_rate = hang_rate
+        self.hung = 0
+        self._released: asyncio.Event | None = None  # set on stop(): hung handlers return, shutdown is prompt
         self.retry_after = retry_after
         self.reply = reply
         self.script: deque[str] = deque(script or [])
@@ -102,6 +107,8 @@ class FakeOpenAIServer:
         return self
 
     async def stop(self) -> None:
+        if self._released is not None:
+            self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -118,6 +125,8 @@ class FakeOpenAIServer:
     def _action(self) -> str:
         if self.script:
             return self.script.popleft()
+        if self.hang_rate > 0 and self._rng.random() < self.hang_rate:
+            return "hang"
         if self.error_rate > 0 and self._rng.random() < self.error_rate:
             return "429" if self._rng.random() < 0.5 else "500"
         return "ok"
@@ -127,7 +136,12 @@ class FakeOpenAIServer:
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"requests": self.requests, "status": self.status_counts, "max_in_flight": self.max_in_flight}
+            {
+                "requests": self.requests,
+                "status": self.status_counts,
+                "max_in_flight": self.max_in_flight,
+                "hung": self.hung,
+            }
         )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -139,6 +153,12 @@ class FakeOpenAIServer:
             self.last_body = body
             self.last_headers = dict(request.headers)
             action = self._action()
+            if action == "hang":
+                self.hung += 1
+                if self._released is None:
+                    self._released = asyncio.Event()
+                await self._released.wait()  # never answered; released on stop() so shutdown does not wait
+                return web.Response(status=499)
             delay = self.latency_s + (self.slow_s if action == "slow" else 0.0)
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -253,9 +273,13 @@ class _FastProtocol(asyncio.Protocol):
 class _FastServer:
     """The benchmark variant of the test double: same latency and error injection, minimal CPU per request."""
 
-    def __init__(self, latency_s: float, error_rate: float, retry_after: str | None, seed: int = 0) -> None:
+    def __init__(
+        self, latency_s: float, error_rate: float, retry_after: str | None, seed: int = 0, hang_rate: float = 0.0
+    ) -> None:
         self.latency_s = latency_s
         self.error_rate = error_rate
+        self.hang_rate = hang_rate
+        self.hung = 0
         self.retry_after = retry_after
         self.rng = random.Random(seed)
         self.requests = 0
@@ -269,13 +293,16 @@ class _FastServer:
     def handle(self, conn: _FastProtocol, request_line: list[str], body: bytes) -> None:
         method, path = [*request_line, "", ""][:2]
         if method == "GET" and path == "/stats":
-            stats = {"requests": self.requests, "status": self.status_counts}
+            stats = {"requests": self.requests, "status": self.status_counts, "hung": self.hung}
             conn.send(200, json.dumps(stats).encode())
             return
         if path != "/v1/chat/completions":
             conn.send(404, b'{"error":{"message":"not found"}}')
             return
         self.requests += 1
+        if self.hang_rate > 0 and self.rng.random() < self.hang_rate:
+            self.hung += 1
+            return  # never answered: the connection stays open until the client gives up on it
         status = 200
         if self.error_rate > 0 and self.rng.random() < self.error_rate:
             status = 429 if self.rng.random() < 0.5 else 500
@@ -293,13 +320,17 @@ class _FastServer:
 async def _serve(args: argparse.Namespace) -> None:
     latency_s = args.latency_ms / 1000.0
     if args.impl == "fast":
-        fast = _FastServer(latency_s, args.error_rate, args.retry_after)
+        fast = _FastServer(latency_s, args.error_rate, args.retry_after, hang_rate=args.hang_rate)
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: _FastProtocol(fast), "127.0.0.1", args.port, backlog=1024)
         port = server.sockets[0].getsockname()[1]
     else:
         srv = FakeOpenAIServer(
-            latency_s=latency_s, error_rate=args.error_rate, retry_after=args.retry_after, port=args.port
+            latency_s=latency_s,
+            error_rate=args.error_rate,
+            retry_after=args.retry_after,
+            port=args.port,
+            hang_rate=args.hang_rate,
         )
         await srv.start()
         port = srv.port
@@ -313,6 +344,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--retry-after", default="0")
+    parser.add_argument("--hang-rate", type=float, default=0.0, help="share of requests never answered")
     parser.add_argument(
         "--impl",
         choices=["fast", "aiohttp"],

@@ -201,7 +201,7 @@ async def test_timeout_is_retried_then_reported() -> None:
     async with FakeOpenAIServer(script=["slow", "slow"], slow_s=0.5) as srv:
         m = model_for(srv, retry=RetryPolicy(max_attempts=2, base_delay_s=0.01))
         t0 = time.perf_counter()
-        with pytest.raises(ModelError, match=r"timed out after 0.1 s"):
+        with pytest.raises(ModelError, match=r"timed out: total timeout \(0.1 s\)"):
             await m.generate(MSGS, GenerateConfig(timeout_s=0.1))
         assert time.perf_counter() - t0 < 0.45
         assert srv.requests == 2
@@ -223,7 +223,7 @@ async def test_unreachable_server_is_a_config_error() -> None:
 
 async def test_adaptive_concurrency_halves_on_429_and_recovers() -> None:
     async with FakeOpenAIServer(latency_s=0.02, script=["429"] * 8) as srv:
-        limiter = AdaptiveLimiter(8, grow_after=5)
+        limiter = AdaptiveLimiter(8, grow_after=5, window=4)
         m = model_for(srv, limiter=limiter, max_concurrency=8)
         results = await asyncio.gather(*(m.generate(MSGS) for _ in range(8)))
         assert len(results) == 8
@@ -238,7 +238,7 @@ async def test_adaptive_concurrency_halves_on_429_and_recovers() -> None:
 
 
 async def test_limiter_bounds_in_flight_and_grows_to_max() -> None:
-    lim = AdaptiveLimiter(3, initial=1, grow_after=2)
+    lim = AdaptiveLimiter(3, initial=1, grow_after=2, window=1)
     peak = 0
 
     async def work() -> None:
@@ -257,14 +257,14 @@ async def test_limiter_bounds_in_flight_and_grows_to_max() -> None:
 
 
 def test_limiter_cuts_once_per_epoch_and_cooldown() -> None:
-    lim = AdaptiveLimiter(64, cooldown_s=0.0)
+    lim = AdaptiveLimiter(64, cooldown_s=0.0, window=1)
     stale = lim.epoch
     lim.throttled(stale)
     lim.throttled(stale)  # admitted before the first cut: same signal
     assert lim.limit == 32
     lim.throttled(lim.epoch)
     assert lim.limit == 16
-    slow = AdaptiveLimiter(64, cooldown_s=60.0)
+    slow = AdaptiveLimiter(64, cooldown_s=60.0, window=1)
     slow.throttled(slow.epoch)
     slow.throttled(slow.epoch)  # a fresh-epoch 429 inside the cooldown window: no second cut
     assert slow.limit == 32 and slow.throttle_events == 2

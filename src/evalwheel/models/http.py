@@ -30,8 +30,12 @@ from evalwheel.models.base import (
 from evalwheel.models.pricing import price_for
 from evalwheel.models.reliability import (
     AdaptiveLimiter,
+    HedgePolicy,
+    LatencyTracker,
     RetryPolicy,
+    Timeouts,
     TransientError,
+    first_success,
     is_retryable_status,
     parse_retry_after,
     with_retries,
@@ -91,8 +95,10 @@ class OpenAIModel:
 
     `name` is what callers, caches and reports see (e.g. `openai:gpt-4o-mini`); `model` is the id sent to
     the server. `api_key` adds `Authorization: Bearer ...`. Concurrency is bounded by an AdaptiveLimiter
-    (halves on 429, grows back on success, never above `max_concurrency`); failures are retried per
-    `retry`. `latency_ms` covers the whole call including retries: it is what the caller waited.
+    (halves on sustained 429s, grows back on success, never above `max_concurrency`); failures are retried
+    per `retry`; each attempt is cut by `timeouts` (connect / first byte / total); with `hedge` enabled a
+    straggler gets a second request after the recent p95 latency. `latency_ms` covers the whole call
+    including retries: it is what the caller waited.
     """
 
     def __init__(
@@ -107,6 +113,8 @@ class OpenAIModel:
         limiter: AdaptiveLimiter | None = None,
         extra_headers: dict[str, str] | None = None,
         min_timeout_s: float = 0.0,
+        timeouts: Timeouts | None = None,
+        hedge: HedgePolicy | None = None,
     ) -> None:
         self.name = name or model
         # A floor under every request's timeout: a CPU-bound local server may need minutes for a long answer,
@@ -116,6 +124,11 @@ class OpenAIModel:
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + "/chat/completions"
         self.retry = retry or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
+        self.hedge = hedge or HedgePolicy()
+        self._latency = LatencyTracker(self.hedge.quantile)
+        self.calls = 0
+        self.hedges = 0
         self.limiter = limiter or AdaptiveLimiter(max_concurrency)
         self.max_concurrency = max(max_concurrency, self.limiter.max_limit)
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -153,11 +166,37 @@ class OpenAIModel:
         return session
 
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        seconds = max(seconds, self.min_timeout_s)
         t = self._timeouts.get(seconds)
         if t is None:
-            t = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+            limits = self.timeouts
+            total = max(limits.total_s if limits.total_s is not None else seconds, self.min_timeout_s)
+            first_byte = limits.first_byte_s
+            if first_byte is not None:
+                first_byte = min(max(first_byte, self.min_timeout_s), total)
+            t = self._timeouts[seconds] = aiohttp.ClientTimeout(
+                total=total, sock_connect=limits.connect_s, sock_read=first_byte
+            )
         return t
+
+    @staticmethod
+    def _timed_out(exc: BaseException, timeout: aiohttp.ClientTimeout, url: str) -> TransientError:
+        """Name the limit that fired: aiohttp says which for connect and read, nothing for the total."""
+        text = str(exc).lower()
+        if "connect" in text and timeout.sock_connect is not None:
+            which = f"connect timeout ({timeout.sock_connect:g} s)"
+        elif "read" in text and timeout.sock_read is not None:
+            which = f"no response byte within the first-byte timeout ({timeout.sock_read:g} s)"
+        else:
+            which = f"total timeout ({timeout.total:g} s)"
+        return TransientError(f"timed out: {which} ({url})")
+
+    def hedge_after(self) -> float | None:
+        """Seconds after which a call gets a hedge request, or None (off, too few samples, or over budget)."""
+        h = self.hedge
+        if not h.enabled or len(self._latency) < h.min_samples or self.hedges >= h.max_fraction * self.calls:
+            return None
+        p = self._latency.value
+        return None if p is None else max(p, h.min_delay_s)
 
     def _response_format(self, schema: Schema) -> dict[str, Any]:
         if isinstance(schema, dict):
@@ -190,13 +229,14 @@ class OpenAIModel:
             body["stream"] = True
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
-    def _fail(self, status: int, body: str, epoch: int) -> Exception:
+    def _fail(self, status: int, body: str, epoch: int, headers: Any = None) -> Exception:
         """Map an HTTP error to the exception the retry loop and callers expect."""
         detail = f"HTTP {status} from {self.url}: {excerpt(body)}"
-        if status == 429:
-            self.limiter.throttled(epoch)
         if is_retryable_status(status):
-            return TransientError(detail, status=status)
+            retry_after = parse_retry_after(headers) if headers is not None else None
+            if status == 429:
+                self.limiter.throttled(epoch, retry_after)
+            return TransientError(detail, status=status, retry_after=retry_after)
         if status in _CONFIG_STATUS:
             hint = " (check the API key)" if status in (401, 403) else " (check the base URL and model id)"
             return ModelConfigError(f"model {self.name}: {detail}{hint}")
@@ -220,12 +260,9 @@ class OpenAIModel:
                 async with session.post(self.url, data=data, headers=self._headers, timeout=timeout) as resp:
                     raw = await resp.read()
                     if resp.status != 200:
-                        err = self._fail(resp.status, raw.decode("utf-8", "replace"), epoch)
-                        if isinstance(err, TransientError):
-                            err.retry_after = parse_retry_after(resp.headers)
-                        raise err
+                        raise self._fail(resp.status, raw.decode("utf-8", "replace"), epoch, resp.headers)
             except TimeoutError as exc:
-                raise TransientError(f"timed out after {cfg.timeout_s:g} s ({self.url})") from exc
+                raise self._timed_out(exc, timeout, self.url) from exc
             except aiohttp.ClientConnectionError as exc:
                 raise TransientError(f"cannot reach {self.url}: {exc}", connection=True) from exc
             except aiohttp.ClientError as exc:
@@ -240,8 +277,20 @@ class OpenAIModel:
                 raise ModelError(f"model {self.name}: response is not JSON: {excerpt(text)!r}") from exc
             return envelope
 
-        envelope = await with_retries(attempt, self.retry, model=self.name)
-        return self._completion(envelope, schema, (time.perf_counter() - started) * 1000.0)
+        self.calls += 1
+        hedge_after = self.hedge_after() if self.hedge.enabled else None
+        if hedge_after is None:
+            envelope = await with_retries(attempt, self.retry, model=self.name)
+            hedged = False
+        else:
+            envelope, hedged = await first_success(
+                lambda: with_retries(attempt, self.retry, model=self.name), hedge_after
+            )
+            self.hedges += hedged
+        elapsed = time.perf_counter() - started
+        if self.hedge.enabled and not hedged:
+            self._latency.add(elapsed)
+        return self._completion(envelope, schema, elapsed * 1000.0)
 
     def _completion(self, envelope: dict[str, Any], schema: Schema | None, latency_ms: float) -> Completion:
         try:
@@ -311,14 +360,11 @@ class OpenAIModel:
                 if resp.status != 200:
                     raw = await resp.read()
                     resp.release()
-                    err = self._fail(resp.status, raw.decode("utf-8", "replace"), epoch)
-                    if isinstance(err, TransientError):
-                        err.retry_after = parse_retry_after(resp.headers)
-                    raise err
+                    raise self._fail(resp.status, raw.decode("utf-8", "replace"), epoch, resp.headers)
             except BaseException as exc:
                 limiter.release()
                 if isinstance(exc, TimeoutError):
-                    raise TransientError(f"timed out after {cfg.timeout_s:g} s ({self.url})") from exc
+                    raise self._timed_out(exc, timeout, self.url) from exc
                 if isinstance(exc, aiohttp.ClientConnectionError):
                     raise TransientError(f"cannot reach {self.url}: {exc}", connection=True) from exc
                 if isinstance(exc, aiohttp.ClientError):
