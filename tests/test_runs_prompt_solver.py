@@ -11,6 +11,7 @@ import pytest
 from evalwheel.runs.api import run_eval
 from evalwheel.runs.dataset_source import prepare_dataset
 from evalwheel.runs.estimate import estimate_run
+from evalwheel.runs.preflight import PROBE_MESSAGES
 from evalwheel.runs.spec import spec_from_dict
 from evalwheel.store import Store
 from evalwheel.types import SampleResult
@@ -50,14 +51,20 @@ async def test_prompt_solver_cached_rerun_and_dry_run(tmp_path: Path) -> None:
         spec = spec_from_dict(raw, base_dir=tmp_path)
         first = await run_eval(spec)
         assert first.summary.overall.passed == 6 and first.report.exit_code == 0
-        calls_after_first = len(srv.bodies)
+        calls_after_first = len(solver_calls(srv))
         assert calls_after_first == 6
         est = estimate_run(spec, prepare_dataset(spec.dataset_path), None)
         assert est.cached_calls == 6 and est.model_calls == 0
         second = await run_eval(spec)
-        assert len(srv.bodies) == calls_after_first  # every answer came from the cache
+        assert len(solver_calls(srv)) == calls_after_first  # every answer came from the cache
         outputs = [r.output for r in stored_results(second.run_id, tmp_path)]
         assert all(o is not None and o.cached for o in outputs)
+
+
+def solver_calls(srv: ScriptedJudge) -> list[dict[str, object]]:
+    """The requests the runs made, without the one preflight probe per run (runs/preflight.py)."""
+    probe = [m.model_dump() for m in PROBE_MESSAGES]
+    return [b for b in srv.bodies if b["messages"] != probe]
 
 
 def stored_results(run_id: str, tmp: Path) -> list[SampleResult]:
@@ -86,7 +93,7 @@ async def test_budget_stops_scheduling_new_samples(tmp_path: Path) -> None:
         spec = spec_from_dict(raw, base_dir=tmp_path)
         first = await run_eval(spec, cache=False)
         assert first.outcome.budget_exhausted and first.outcome.run.status == "interrupted"
-        assert 2 <= first.outcome.executed <= 4 and len(srv.bodies) == first.outcome.executed
+        assert 2 <= first.outcome.executed <= 4 and len(solver_calls(srv)) == first.outcome.executed
         assert first.outcome.cost_usd >= 0.0003
         raw["budget"] = {"max_usd": 1.0}
         more = await run_eval(spec_from_dict(raw, base_dir=tmp_path), cache=False, resume=first.run_id)

@@ -15,6 +15,7 @@ from evalwheel.gates import GateReport, RunSummary, evaluate_gates, gates_from_s
 from evalwheel.runs.costing import RunCost, run_cost
 from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
 from evalwheel.runs.engine import Progress, RunOutcome, execute, plan_run
+from evalwheel.runs.preflight import preflight
 from evalwheel.runs.spec import EvalSpec, load_spec, spec_from_dict
 from evalwheel.store import Store
 
@@ -25,6 +26,7 @@ class EvalResult:
     summary: RunSummary
     report: GateReport
     cost: RunCost | None
+    warnings: tuple[str, ...] = ()  # inconclusive preflight probes (the run went ahead)
 
     @property
     def run_id(self) -> str:
@@ -82,6 +84,7 @@ async def run_eval(
     st = store if isinstance(store, Store) else store_for(spec, store)
     plan = plan_run(spec, arm, cache=cache, judges=judges)
     try:
+        warnings = await preflight(spec, plan.models)  # setup errors: exit 2 before a run row exists
         outcome = await execute(
             plan, dataset, st, resume=resume, retry_errors=retry_errors, limit=limit, progress=progress, force=force
         )
@@ -92,4 +95,4 @@ async def run_eval(
     base = baseline_summary(st, spec, arm, run_id, baseline)
     report = evaluate_gates(summary, gate_config, baseline=base, judge_requirements=judge_reqs)
     cost = run_cost(st, run_id, dataset, arm, spec.cost_model) if spec.cost_model is not None else None
-    return EvalResult(outcome, summary, report, cost)
+    return EvalResult(outcome, summary, report, cost, tuple(warnings))

@@ -285,6 +285,8 @@ def _run_arm(
     outcome, summary, report, cost = result.outcome, result.summary, result.report, result.cost
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     run_id = outcome.run.run_id
     _write(_suffixed(opts.junit, arm, opts.many), iter_junit_xml(report, summary))
     _write(_suffixed(opts.markdown, arm, opts.many), markdown_summary(report, summary, cost=cost, title=label))

@@ -1,0 +1,151 @@
+"""Issue #15 item 3: setup errors exit 2 with one message before a run row exists (runs/preflight.py).
+
+Endpoints are real loopback HTTP servers: the OpenAI-protocol test double (benchmarks/fake_openai_server.py via
+tests/scripted_judge.py) answering 401, 404 for an unknown model id, 500 or slowly, and a closed port."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from typer.testing import CliRunner
+
+from evalwheel.cli import app
+from evalwheel.models.http import OpenAIModel
+from evalwheel.runs.api import run_eval
+from evalwheel.runs.engine import plan_run
+from evalwheel.runs.preflight import PreflightError, _endpoint, preflight
+from evalwheel.runs.spec import spec_from_dict
+from evalwheel.store import Store
+from scripted_judge import ScriptedJudge
+
+runner = CliRunner()
+
+
+class ModelCheckingServer(ScriptedJudge):
+    """Answers 404 `model not found` unless the request names the model `fake`, like hosted APIs do."""
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        if body.get("model") != "fake":
+            self.requests += 1
+            return web.json_response({"error": {"message": f"model {body.get('model')!r} not found"}}, status=404)
+        return await super()._chat(request)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def project(tmp: Path, *, solver: dict[str, Any] | None = None, graders: list[dict[str, Any]] | None = None) -> Path:
+    rows = [{"id": f"s{i}", "partition": "distribution", "input": f"q{i}", "reference": "a"} for i in range(5)]
+    (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp / "rec.jsonl").write_text("".join(json.dumps({"id": r["id"], "output": "a"}) + "\n" for r in rows))
+    spec = {
+        "name": "preflight",
+        "dataset": "data.jsonl",
+        "solver": solver or {"type": "recorded", "path": "rec.jsonl"},
+        "graders": graders or [{"name": "exact"}],
+        "store": "runs.sqlite",
+    }
+    (tmp / "spec.json").write_text(json.dumps(spec))
+    return tmp / "spec.json"
+
+
+def no_runs(tmp: Path) -> bool:
+    db = tmp / "runs.sqlite"
+    return not db.exists() or Store(db).list_runs() == []
+
+
+def prompt_solver(model: str) -> dict[str, Any]:
+    return {"type": "prompt", "model": model, "template": "{input}"}
+
+
+def test_unreachable_server_exits_2_before_a_run_exists(tmp_path: Path) -> None:
+    spec = project(tmp_path, solver=prompt_solver(f"http://127.0.0.1:{closed_port()}/v1#fake"))
+    res = runner.invoke(app, ["run", str(spec), "--no-progress", "--no-cache"])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "preflight found a setup problem" in text and "is the server running" in text
+    assert "nothing was run" in text and no_runs(tmp_path)
+
+
+def test_unknown_grader_options_and_an_unreachable_judge_in_one_message(tmp_path: Path) -> None:
+    judge_url = f"http://127.0.0.1:{closed_port()}/v1#fake"
+    spec = project(
+        tmp_path,
+        graders=[
+            {"name": "exact", "config": {"case_sensitve": True}},
+            {"name": "judge.rubric", "config": {"judge_model": judge_url, "temprature": 0.5}},
+        ],
+    )
+    res = runner.invoke(app, ["run", str(spec), "--no-progress", "--no-cache"])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "preflight found setup problems" in text
+    assert "graders[0] (exact)" in text and "'case_sensitve'" in text and "unknown option" in text
+    assert "graders[1] (judge.rubric)" in text and "'temprature'" in text and "known options:" in text
+    assert "is the server running" in text
+    assert no_runs(tmp_path)
+
+
+def test_an_invalid_rubric_is_a_preflight_error(tmp_path: Path) -> None:
+    spec = project(tmp_path, graders=[{"name": "judge.rubric", "config": {"judge_model": "x", "scale_max": 0}}])
+    res = runner.invoke(app, ["run", str(spec), "--no-progress", "--no-judges"])
+    assert res.exit_code == 2 and "invalid rubric" in " ".join(res.output.split()), res.output
+    assert no_runs(tmp_path)
+
+
+async def test_401_from_a_judge_is_one_probe_and_exit_2(tmp_path: Path) -> None:
+    async with ScriptedJudge(script=["401"] * 10) as srv:
+        spec_path = project(
+            tmp_path, graders=[{"name": "judge.rubric", "config": {"judge_model": f"{srv.base_url}#fake"}}]
+        )
+        with pytest.raises(PreflightError, match=r"(?s)HTTP 401.*check the API key"):
+            await run_eval(spec_path, cache=False)
+        assert srv.requests == 1  # one cheap probe, not one failing call per sample; the recorded solver: none
+        assert srv.bodies == [] or srv.bodies[0]["max_tokens"] == 1
+    assert no_runs(tmp_path)
+
+
+async def test_404_model_id_exits_2(tmp_path: Path) -> None:
+    async with ModelCheckingServer() as srv:
+        spec_path = project(tmp_path, solver=prompt_solver(f"{srv.base_url}#no-such-model"))
+        with pytest.raises(PreflightError, match=r"(?s)HTTP 404.*not found.*check the base URL and model id"):
+            await run_eval(spec_path, cache=False)
+        ok = await run_eval(project(tmp_path, solver=prompt_solver(f"{srv.base_url}#fake")), cache=False)
+    assert ok.outcome.executed == 5 and ok.warnings == ()
+
+
+async def test_a_flaky_or_slow_endpoint_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    async with ScriptedJudge(script=["500", "500"]) as srv:
+        result = await run_eval(project(tmp_path, solver=prompt_solver(f"{srv.base_url}#fake")), cache=False)
+    assert result.outcome.executed == 5 and len(result.warnings) == 1
+    assert "preflight probe failed" in result.warnings[0] and "HTTP 500" in result.warnings[0]
+    async with ScriptedJudge(script=["slow"] * 3, slow_s=3.0) as srv:
+        spec = spec_from_dict(
+            json.loads(project(tmp_path, solver=prompt_solver(f"{srv.base_url}#fake")).read_text()),
+            base_dir=tmp_path,
+        )
+        plan = plan_run(spec, cache=False)
+        try:
+            warnings = await preflight(spec, plan.models, probe_timeout_s=0.3)
+        finally:
+            await plan.aclose()
+    assert len(warnings) == 1 and "running anyway" in warnings[0]
+    assert "timed out" in warnings[0] or "no answer within 0.3 s" in warnings[0]
+
+
+def test_the_embedded_model_and_cached_wrappers(tmp_path: Path) -> None:
+    assert _endpoint(OpenAIModel("local", "http://127.0.0.1:1/v1", name="local")) is None  # started, not probed
+    remote = OpenAIModel("fake", "http://127.0.0.1:1/v1", name="http://127.0.0.1:1/v1#fake")
+    assert _endpoint(remote) is remote
+    from evalwheel.models.cache import CachedModel, ModelCache
+
+    assert _endpoint(CachedModel(remote, ModelCache(tmp_path / "c.sqlite"))) is remote
