@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from evalwheel.models.base import Model, ModelConfigError
 from evalwheel.models.cache import CACHE_FILE, CachedModel, ModelCache, default_cache_dir
 from evalwheel.models.http import OpenAIModel
+from evalwheel.models.reliability import HedgePolicy, Timeouts
 
 LOCAL_NAMES = ("local", "local-small")
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -40,7 +41,9 @@ def default_model_name() -> str:
     return OPENAI_DEFAULT_MODEL if os.environ.get("OPENAI_API_KEY") else "local"
 
 
-def _build(name: str, max_concurrency: int) -> OpenAIModel:
+def _build(
+    name: str, max_concurrency: int, timeouts: Timeouts | None = None, hedge: HedgePolicy | None = None
+) -> OpenAIModel:
     if name in LOCAL_NAMES:
         try:
             from evalwheel.models.local import ensure_server  # lazy: needs the optional [local] extra
@@ -54,7 +57,13 @@ def _build(name: str, max_concurrency: int) -> OpenAIModel:
         # No more requests in flight than the server has slots: queued requests would burn their timeout
         # waiting, then be retried. The floor on the timeout covers long answers on a busy 2-core machine.
         return OpenAIModel(
-            name, base_url, name=name, max_concurrency=min(max_concurrency, DEFAULT_PARALLEL), min_timeout_s=600.0
+            name,
+            base_url,
+            name=name,
+            max_concurrency=min(max_concurrency, DEFAULT_PARALLEL),
+            min_timeout_s=600.0,
+            timeouts=timeouts,
+            hedge=hedge,
         )
 
     if name.startswith("openai:"):
@@ -67,7 +76,9 @@ def _build(name: str, max_concurrency: int) -> OpenAIModel:
             raise ModelConfigError(
                 f"model {name!r} needs OPENAI_API_KEY (set it, or use the offline model with --model local)"
             )
-        return OpenAIModel(model, base_url, api_key=key, name=name, max_concurrency=max_concurrency)
+        return OpenAIModel(
+            model, base_url, api_key=key, name=name, max_concurrency=max_concurrency, timeouts=timeouts, hedge=hedge
+        )
 
     if name.startswith(("http://", "https://")):
         url, sep, model = name.partition("#")
@@ -80,13 +91,21 @@ def _build(name: str, max_concurrency: int) -> OpenAIModel:
                 "(servers that ignore it accept any id)"
             )
         key = os.environ.get("EVALWHEEL_API_KEY") or None
-        return OpenAIModel(model.strip(), url, api_key=key, name=name, max_concurrency=max_concurrency)
+        return OpenAIModel(
+            model.strip(), url, api_key=key, name=name, max_concurrency=max_concurrency, timeouts=timeouts, hedge=hedge
+        )
 
     raise ModelConfigError(f"unknown model {name!r}; accepted: {ACCEPTED_FORMS}")
 
 
 def get_model(
-    name: str | None = None, *, cache: bool = True, cache_dir: Path | None = None, max_concurrency: int = 16
+    name: str | None = None,
+    *,
+    cache: bool = True,
+    cache_dir: Path | None = None,
+    max_concurrency: int = 16,
+    timeouts: Timeouts | None = None,
+    hedge: HedgePolicy | None = None,
 ) -> Model:
     """Resolve a model name (None -> `default_model_name()`), wrapped in the persistent cache unless `cache=False`.
 
@@ -97,7 +116,7 @@ def get_model(
     resolved = (name or "").strip() or default_model_name()
     if max_concurrency < 1:
         raise ModelConfigError(f"max_concurrency must be >= 1, got {max_concurrency}")
-    model = _build(resolved, max_concurrency)
+    model = _build(resolved, max_concurrency, timeouts, hedge)
     if not cache:
         return model
     return CachedModel(model, ModelCache((cache_dir or default_cache_dir()) / CACHE_FILE))

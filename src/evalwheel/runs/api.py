@@ -80,7 +80,9 @@ async def run_eval(
     gate_config, judge_reqs = gates_from_spec(
         spec.model_dump(mode="json", exclude_none=True), f"{spec.name} spec", spec.base_dir
     )
-    dataset = dataset or prepare_dataset(spec.dataset_path, spec.lock_path, require_lock=spec.dataset.require_lock)
+    dataset = dataset or prepare_dataset(
+        spec.dataset_path, spec.lock_path, require_lock=spec.dataset.require_lock, root=spec.data_root
+    )
     st = store if isinstance(store, Store) else store_for(spec, store)
     plan = plan_run(spec, arm, cache=cache, judges=judges)
     try:

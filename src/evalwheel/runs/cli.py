@@ -174,6 +174,24 @@ def run_command(
         list[str] | None,
         typer.Option("--partition", help="Run only this partition (repeatable), e.g. --partition golden."),
     ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.001, metavar="S", help="Total time limit per model request.")
+    ] = None,
+    connect_timeout: Annotated[
+        float | None, typer.Option("--connect-timeout", min=0.001, metavar="S", help="Connect time limit.")
+    ] = None,
+    first_byte_timeout: Annotated[
+        float | None,
+        typer.Option("--first-byte-timeout", min=0.001, metavar="S", help="Cut a request with no reply byte by then."),
+    ] = None,
+    hedge: Annotated[
+        bool | None,
+        typer.Option("--hedge/--no-hedge", help="Send a second request for stragglers past the recent p95 latency."),
+    ] = None,
+    deadline: Annotated[
+        float | None,
+        typer.Option("--deadline", min=0.001, metavar="S", help="Stop the run cleanly after S seconds (exit 3)."),
+    ] = None,
 ) -> None:
     """Run an eval spec: solve and grade every sample, store each result as it completes, apply the gates."""
     if retry_errors and resume is None:
@@ -181,7 +199,13 @@ def run_command(
     if force and resume is None:
         raise _fail("--force needs --resume RUN_ID")
     try:
-        spec = load_spec(spec_path)
+        spec = load_spec(spec_path).with_run_settings(
+            connect_s=connect_timeout,
+            first_byte_s=first_byte_timeout,
+            total_s=timeout,
+            hedge=hedge,
+            deadline_s=deadline,
+        )
         gates_from_spec(  # validated now so that a bad `gates:` fails before any sample runs
             spec.model_dump(mode="json", exclude_none=True), spec_path, spec.base_dir
         )

@@ -87,7 +87,13 @@ def plan_run(spec: EvalSpec, arm: str | None = None, *, cache: bool = True, judg
 
     def resolve(name: str) -> Model:
         if name not in models:
-            models[name] = get_model(name, cache=cache, max_concurrency=max(spec.concurrency, 1))
+            models[name] = get_model(
+                name,
+                cache=cache,
+                max_concurrency=max(spec.concurrency, 1),
+                timeouts=spec.timeouts.policy(),
+                hedge=spec.hedge.policy(),
+            )
         return models[name]
 
     graders: list[BoundGrader] = []
@@ -162,6 +168,10 @@ class Progress:
 
     start: Callable[[int], None] = lambda total: None
     advance: Callable[[SampleResult], None] = lambda result: None
+
+
+class RunDeadlineError(RunStoppedError):
+    """The run's `deadline_s` expired: it stopped cleanly, unfinished samples are left for --resume (exit 3)."""
 
 
 def check_unchanged(info: RunInfo, spec_hash: str, dataset_hash: str, *, force: bool) -> dict[str, Any] | None:
@@ -334,7 +344,14 @@ async def execute(
     body_task = asyncio.create_task(body())
     keep_task = asyncio.create_task(lease.keep())
     try:
-        await asyncio.wait({body_task, keep_task}, return_when=asyncio.FIRST_COMPLETED)
+        finished, _ = await asyncio.wait(
+            {body_task, keep_task}, timeout=spec.deadline_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not finished:  # the run deadline: stop cleanly, in-flight samples are left for --resume
+            body_task.cancel()
+            with contextlib.suppress(BaseException):
+                await body_task
+            raise RunDeadlineError(f"the run deadline of {spec.deadline_s:g} s expired (spec deadline_s / --deadline)")
         if keep_task.done():
             body_task.cancel()
             with contextlib.suppress(BaseException):

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evalwheel.fileio import FileReadError, read_text
+from evalwheel.models.reliability import HedgePolicy, Timeouts
 from evalwheel.solvers.prompt import TEMPLATE_FIELDS, template_problems
 
 SolverType = Literal["prompt", "replay", "python", "recorded"]
@@ -105,6 +106,36 @@ class Budget(BaseModel):
     max_usd: float | None = Field(default=None, ge=0.0)
 
 
+class TimeoutSpec(BaseModel):
+    """`timeouts:` — per-request limits, so a hung request is cut and retried instead of holding a slot.
+
+    `first_byte_s` must cover the slowest honest answer (a non-streaming reply starts when generation ends);
+    `total_s` overrides the solver's and judges' own per-call timeout when set.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    connect_s: float | None = Field(default=10.0, gt=0.0)
+    first_byte_s: float | None = Field(default=None, gt=0.0)
+    total_s: float | None = Field(default=None, gt=0.0)
+
+    def policy(self) -> Timeouts:
+        return Timeouts(connect_s=self.connect_s, first_byte_s=self.first_byte_s, total_s=self.total_s)
+
+
+class HedgeSpec(BaseModel):
+    """`hedge:` — a second request for a call still unanswered after the recent `quantile` latency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    quantile: float = Field(default=0.95, ge=0.5, lt=1.0)
+    max_fraction: float = Field(default=0.1, gt=0.0, le=1.0, description="At most this share of calls hedged.")
+
+    def policy(self) -> HedgePolicy:
+        return HedgePolicy(enabled=self.enabled, quantile=self.quantile, max_fraction=self.max_fraction)
+
+
 class CostModelSpec(BaseModel):
     """`cost_model:` — a preset of `evalwheel.stats.cost` (tutoring, support_desk) with optional overrides."""
 
@@ -127,6 +158,11 @@ class EvalSpec(BaseModel):
     concurrency: int = Field(default=8, ge=1, le=1024)
     epochs: int = Field(default=1, ge=1)
     budget: Budget = Field(default_factory=Budget)
+    timeouts: TimeoutSpec = Field(default_factory=TimeoutSpec)
+    hedge: HedgeSpec = Field(default_factory=HedgeSpec)
+    deadline_s: float | None = Field(
+        default=None, gt=0.0, description="Stop the run cleanly after this many seconds (exit 3; --resume finishes it)."
+    )
     cost_model: CostModelSpec | None = None
     store: str | None = Field(
         default=None, description="SQLAlchemy URL or SQLite path; default .evalwheel/runs.sqlite."
@@ -139,6 +175,28 @@ class EvalSpec(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("dataset"), str):
             data = {**data, "dataset": {"path": data["dataset"]}}
         return data
+
+    def with_run_settings(
+        self,
+        *,
+        connect_s: float | None = None,
+        first_byte_s: float | None = None,
+        total_s: float | None = None,
+        hedge: bool | None = None,
+        deadline_s: float | None = None,
+    ) -> EvalSpec:
+        """A copy with command-line overrides of the operational settings (None keeps the spec's value)."""
+        timeouts = {
+            k: v for k, v in (("connect_s", connect_s), ("first_byte_s", first_byte_s), ("total_s", total_s)) if v
+        }
+        update: dict[str, Any] = {}
+        if timeouts:
+            update["timeouts"] = self.timeouts.model_copy(update=timeouts)
+        if hedge is not None:
+            update["hedge"] = self.hedge.model_copy(update={"enabled": hedge})
+        if deadline_s is not None:
+            update["deadline_s"] = deadline_s
+        return self.model_copy(update=update) if update else self
 
     def resolve(self, relative: str) -> Path:
         path = Path(relative).expanduser()
