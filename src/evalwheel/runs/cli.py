@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from evalwheel import tracing
 from evalwheel.datasets.lock import GoldenLockError, LockFileError
 from evalwheel.datasets.samples import InvalidDatasetError
 from evalwheel.fileio import FileReadError
@@ -174,6 +175,14 @@ def run_command(
         list[str] | None,
         typer.Option("--partition", help="Run only this partition (repeatable), e.g. --partition golden."),
     ] = None,
+    otel_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--otel-endpoint",
+            metavar="URL",
+            help="Export spans over OTLP/HTTP (e.g. http://127.0.0.1:4318); OTEL_EXPORTER_OTLP_* also work.",
+        ),
+    ] = None,
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0.001, metavar="S", help="Total time limit per model request.")
     ] = None,
@@ -196,6 +205,10 @@ def run_command(
     """Run an eval spec: solve and grade every sample, store each result as it completes, apply the gates."""
     if retry_errors and resume is None:
         raise _fail("--retry-errors needs --resume RUN_ID")
+    if otel_endpoint is not None:
+        if not otel_endpoint.startswith(("http://", "https://")):
+            raise _fail(f"--otel-endpoint {otel_endpoint!r}: expected an http(s):// URL (OTLP/HTTP)")
+        tracing.configure(otel_endpoint)
     if force and resume is None:
         raise _fail("--force needs --resume RUN_ID")
     try:
@@ -307,8 +320,6 @@ def _run_arm(
             ExitCode.TOO_MANY_ERRORS,
         ) from None
     outcome, summary, report, cost = result.outcome, result.summary, result.report, result.cost
-    for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     run_id = outcome.run.run_id

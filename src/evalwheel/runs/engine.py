@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from evalwheel import tracing
 from evalwheel.graders.registry import GraderContext, get_grader
 from evalwheel.models.base import Model
 from evalwheel.models.pricing import cost_usd
@@ -87,12 +88,14 @@ def plan_run(spec: EvalSpec, arm: str | None = None, *, cache: bool = True, judg
 
     def resolve(name: str) -> Model:
         if name not in models:
-            models[name] = get_model(
-                name,
-                cache=cache,
-                max_concurrency=max(spec.concurrency, 1),
-                timeouts=spec.timeouts.policy(),
-                hedge=spec.hedge.policy(),
+            models[name] = tracing.traced_model(
+                get_model(
+                    name,
+                    cache=cache,
+                    max_concurrency=max(spec.concurrency, 1),
+                    timeouts=spec.timeouts.policy(),
+                    hedge=spec.hedge.policy(),
+                )
             )
         return models[name]
 
@@ -107,7 +110,9 @@ def plan_run(spec: EvalSpec, arm: str | None = None, *, cache: bool = True, judg
             continue
         config = _resolve_models(raw, resolve)
         gate_scores = tuple(g.gate_scores) if g.gate_scores is not None else None
-        graders.append(BoundGrader(g.name, fn, GraderContext(config), g.gate, gate_scores))
+        graders.append(
+            BoundGrader(g.name, tracing.traced_grader(g.name, fn), GraderContext(config), g.gate, gate_scores)
+        )
 
     s = spec.solver
     if s.type == "replay":
@@ -321,7 +326,9 @@ async def execute(
             if budget is not None and spent + new_cost >= budget:
                 exhausted = True  # queued but not started: left for a resume with a larger budget
                 continue
-            result, cost = await run_one_sample(plan, run_id, *unit)
+            with tracing.sample_span(unit[0], unit[2]) as record:
+                result, cost = await run_one_sample(plan, run_id, *unit)
+                record(result)
             new_cost += cost
             await writer.put(result, cost)
 
@@ -341,7 +348,11 @@ async def execute(
     started = time.perf_counter()
     status = "interrupted"
     stopped: RunStoppedError | None = None
-    body_task = asyncio.create_task(body())
+    body_task = asyncio.create_task(
+        tracing.within_run(
+            body(), spec_name=spec.name, arm=plan.arm, run_id=run_id, dataset_version=dataset.version_hash
+        )
+    )
     keep_task = asyncio.create_task(lease.keep())
     try:
         finished, _ = await asyncio.wait(
