@@ -47,7 +47,7 @@ def monitor_server(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`evalwheel monitor serve` as a real process; yields (base URL, process) and stops it afterwards."""
     port = free_port()
-    cmd = [sys.executable, "-m", "evalwheel.cli", "monitor", "serve", "--store", store, "--port", str(port), *args]
+    cmd = [sys.executable, "-m", "evalwheel.monitor.cli", "serve", "--store", store, "--port", str(port), *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     url = f"http://127.0.0.1:{port}"

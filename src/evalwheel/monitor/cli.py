@@ -324,3 +324,7 @@ def promote_command(
     out.print(f"promoted {len(report.promoted)} event(s) to {report.partition} in {report.dataset}", highlight=False)
     for rid, why in report.skipped.items():
         out.print(f"  skipped {rid}: {why}", highlight=False)
+
+
+if __name__ == "__main__":  # `python -m evalwheel.monitor.cli serve ...` (tests and benchmarks start servers this way)
+    monitor_app()
