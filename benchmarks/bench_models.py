@@ -84,10 +84,12 @@ async def measure_raw(
 
 
 @contextmanager
-def fake_server(latency_ms: float, error_rate: float = 0.0, retry_after: str = "0") -> Iterator[str]:
+def fake_server(
+    latency_ms: float, error_rate: float = 0.0, retry_after: str = "0", hang_rate: float = 0.0
+) -> Iterator[str]:
     """Start the test-double server in its own process; yield its base URL."""
     cmd = [sys.executable, str(HERE / "fake_openai_server.py"), "--latency-ms", str(latency_ms)]
-    cmd += ["--error-rate", str(error_rate), "--retry-after", retry_after]
+    cmd += ["--error-rate", str(error_rate), "--retry-after", retry_after, "--hang-rate", str(hang_rate)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
