@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalwheel.fileio import write_text_atomic
+from evalwheel.graders.pedagogy.dimensions.report import dimension_means
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError
 from evalwheel.stats.intervals import Interval, mean_ci, proportion_ci
@@ -129,6 +130,7 @@ class ArmSummary(BaseModel):
     guard_fired_turns: int = 0  # tutor turns where the guard regenerated or rewrote the draft
     guard_extra_calls: int = 0  # model calls spent on regenerations
     guard_extra_latency_ms: float = 0.0
+    dimensions: dict[str, float | None] = Field(default_factory=dict)  # mean 0-2 level per reviewer dimension
 
 
 class SessionArmResult(BaseModel):
@@ -530,6 +532,7 @@ def summarize_evaluations(
         guard_fired_turns=costs.guard_fired,
         guard_extra_calls=costs.guard_extra_calls,
         guard_extra_latency_ms=round(costs.guard_extra_latency_ms, 3),
+        dimensions=dimension_means(evals),
     )
 
 
