@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,6 +123,11 @@ def test_every_page_renders(client: TestClient, filled: tuple[Path, str]) -> Non
     }
     for url, needles in pages.items():
         r = client.get(url)
+        for _ in range(120):  # compare is computed in the background; its page says so and reloads
+            if 'id="pending"' not in r.text:
+                break
+            time.sleep(0.5)
+            r = client.get(url)
         assert r.status_code == 200, (url, r.text[:500])
         for n in needles:
             assert n in r.text, (url, n)

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from evalwheel.review.store import ReviewError, ReviewStore
 from evalwheel.store import StoreError
 from evalwheel.web import monitoring, pages, review_pages
+from evalwheel.web.digest import create_tables, start_warm_up
 from evalwheel.web.render import error_page
 from evalwheel.web.security import AuthMiddleware
 
@@ -66,6 +67,8 @@ def create_app(
     app.state.nav = NAV
     _mount_ingest(app, review, token, monitor_config)
     if not ingest_only:
+        create_tables(review.runs)
+        app.state.warm_up = start_warm_up(review.runs)
         app.include_router(pages.router)
         app.include_router(review_pages.router)
         app.include_router(monitoring.router)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from pydantic import BaseModel
 
 from evalwheel.runs.compare_cli import comparison_rows, resolve_run, run_outcomes
@@ -26,35 +28,58 @@ class CompareView(BaseModel):
     fixed_total: int
 
 
-def compare_view(store: Store, ref_a: str, ref_b: str) -> CompareView:
-    a, b = resolve_run(store, ref_a), resolve_run(store, ref_b)
+_jobs: dict[tuple[object, ...], threading.Thread] = {}
+_jobs_lock = threading.Lock()
 
-    def build() -> CompareView:
-        out_a, out_b = run_outcomes(store, a.run_id), run_outcomes(store, b.run_id)
-        cmp = compare_runs(out_a, out_b)
-        pa = {o.sample_id: o.passed for o in out_a}
-        broke = [o.sample_id for o in out_b if o.passed is False and pa.get(o.sample_id) is True]
-        fixed = [o.sample_id for o in out_b if o.passed is True and pa.get(o.sample_id) is False]
-        return CompareView(
-            a=a,
-            b=b,
-            comparison=cmp,
-            rows=comparison_rows(cmp),
-            cost_a=store.run_cost(a.run_id),
-            cost_b=store.run_cost(b.run_id),
-            broke=broke[:FLIP_LIMIT],
-            fixed=fixed[:FLIP_LIMIT],
-            broke_total=len(broke),
-            fixed_total=len(fixed),
-        )
 
-    key = (
-        "compare",
-        a.run_id,
-        a.status,
-        store.count_results(a.run_id),
-        b.run_id,
-        b.status,
-        store.count_results(b.run_id),
+def _key(store: Store, a: RunInfo, b: RunInfo) -> tuple[object, ...]:
+    def part(r: RunInfo) -> tuple[object, ...]:
+        n = 0 if r.status == "finished" else store.count_results(r.run_id)
+        return (r.run_id, r.status, r.finished_at, n)
+
+    return ("compare", store.url, *part(a), *part(b))
+
+
+def _build(store: Store, a: RunInfo, b: RunInfo) -> CompareView:
+    out_a, out_b = run_outcomes(store, a.run_id), run_outcomes(store, b.run_id)
+    cmp = compare_runs(out_a, out_b)
+    pa = {o.sample_id: o.passed for o in out_a}
+    broke = [o.sample_id for o in out_b if o.passed is False and pa.get(o.sample_id) is True]
+    fixed = [o.sample_id for o in out_b if o.passed is True and pa.get(o.sample_id) is False]
+    return CompareView(
+        a=a,
+        b=b,
+        comparison=cmp,
+        rows=comparison_rows(cmp),
+        cost_a=store.run_cost(a.run_id),
+        cost_b=store.run_cost(b.run_id),
+        broke=broke[:FLIP_LIMIT],
+        fixed=fixed[:FLIP_LIMIT],
+        broke_total=len(broke),
+        fixed_total=len(fixed),
     )
-    return _cache.get(key, build)
+
+
+def compare_view(store: Store, ref_a: str, ref_b: str, *, wait_s: float = 0.25) -> CompareView | None:
+    """The comparison, or None while it is still being computed in the background (the page says so and
+    refreshes): comparing two 10,000-sample runs takes seconds (bootstrap intervals), longer than a page."""
+    a, b = resolve_run(store, ref_a), resolve_run(store, ref_b)
+    key = _key(store, a, b)
+    found = _cache.peek(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    with _jobs_lock:
+        job = _jobs.get(key)
+        if job is None:
+            job = threading.Thread(target=lambda: _cache.get(key, lambda: _build(store, a, b)), daemon=True)
+            _jobs[key] = job
+            job.start()
+    job.join(wait_s)
+    if job.is_alive():
+        return None
+    with _jobs_lock:
+        _jobs.pop(key, None)
+    result = _cache.peek(key)
+    if result is None:  # the job failed: compute here so the error surfaces as a page
+        return _cache.get(key, lambda: _build(store, a, b))
+    return result  # type: ignore[no-any-return]

@@ -162,7 +162,7 @@ def compare_page(
     from evalwheel.web.compare import compare_view
 
     view = compare_view(rs.runs, a, b)
-    return page(request, "compare.html", cmp=view, recent=recent, a=a, b=b, title="Compare")
+    return page(request, "compare.html", cmp=view, pending=view is None, recent=recent, a=a, b=b, title="Compare")
 
 
 def _run_alerts(points: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -19,10 +19,11 @@ from sqlalchemy import case, func, select
 
 from evalwheel.gates.config import GateConfig
 from evalwheel.gates.evaluate import GateReport, evaluate_gates
-from evalwheel.gates.summary import PartitionSummary, RunSummary, summarize
+from evalwheel.gates.summary import PartitionSummary, RunSummary, SampleRecord
 from evalwheel.store import Store, StoreError
 from evalwheel.store.schema import results, runs
 from evalwheel.types import RunInfo, SampleResult
+from evalwheel.web.digest import RunDigest, compute_digest, run_digest, stored_digests
 
 PAGE_SIZE = 50
 T = TypeVar("T")
@@ -49,6 +50,10 @@ class _LRU:
         self.size = size
         self.data: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self.lock = threading.Lock()
+
+    def peek(self, key: tuple[Any, ...]) -> Any | None:
+        with self.lock:
+            return self.data.get(key)
 
     def get(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
         with self.lock:
@@ -121,12 +126,18 @@ def list_runs(store: Store, *, spec: str | None, arm: str | None, page: int) -> 
     with store.engine.connect() as conn:
         infos = [_run_info(r) for r in conn.execute(query).mappings()]
         total = int(conn.execute(count).scalar_one())
-    counts = _counts_by_partition(store, [i.run_id for i in infos])
+    have = stored_digests(store, infos)
+    counts = _counts_by_partition(store, [i.run_id for i in infos if i.run_id not in have])
     rows: list[RunRow] = []
     for info in infos:
-        parts = counts.get(info.run_id, {})
-        summary = _summary_from_counts(info.run_id, parts)
-        o = summary.overall
+        digest = have.get(info.run_id)
+        if digest is not None:
+            o, cost, gates = digest.overall, digest.cost, digest.gates
+        else:
+            parts = counts.get(info.run_id, {})
+            summary = _summary_from_counts(info.run_id, parts)
+            o, cost = summary.overall, sum(float(p["cost"]) for p in parts.values())
+            gates = evaluate_gates(summary, GateConfig())
         rows.append(
             RunRow(
                 info=info,
@@ -135,8 +146,8 @@ def list_runs(store: Store, *, spec: str | None, arm: str | None, page: int) -> 
                 failed=o.failed,
                 unscored=o.unscored,
                 errors=o.errors,
-                cost=sum(float(p["cost"]) for p in parts.values()),
-                gates=evaluate_gates(summary, GateConfig()) if o.n else None,
+                cost=cost,
+                gates=gates if o.n else None,
             )
         )
     return rows, total
@@ -160,37 +171,18 @@ def get_run(store: Store, run_id: str) -> RunInfo:
     return store.get_run(run_id)
 
 
-def _version(store: Store, info: RunInfo) -> tuple[str, str, int]:
-    return (info.run_id, info.status, store.count_results(info.run_id))
+def run_view(store: Store, info: RunInfo) -> RunDigest:
+    """A finished run's stored digest; a running run is folded again whenever it has grown."""
+    if info.status == "finished":
+        return run_digest(store, info)
+    key = ("run", info.run_id, info.status, store.count_results(info.run_id))
+    return _cache.get(key, lambda: compute_digest(store, info))
 
 
-class RunView(BaseModel):
-    info: RunInfo
-    summary: RunSummary
-    gates: GateReport
-    cost: float
-
-
-def run_view(store: Store, info: RunInfo) -> RunView:
-    def build() -> RunView:
-        summary = summarize(store.iter_results(info.run_id, with_output=False))
-        return RunView(
-            info=info, summary=summary, gates=evaluate_gates(summary, GateConfig()), cost=store.run_cost(info.run_id)
-        )
-
-    return _cache.get(("run", *_version(store, info)), build)
-
-
-def failing_page(view: RunView, page: int) -> tuple[list[Any], int]:
+def failing_page(view: RunDigest, page: int) -> tuple[list[SampleRecord], int]:
     """One page of the failing / errored samples (in the order the run produced them)."""
     start = max(0, page - 1) * PAGE_SIZE
-    rows: list[Any] = []
-    total = 0
-    for rec in view.summary.iter_failing_samples():
-        if start <= total < start + PAGE_SIZE:
-            rows.append(rec)
-        total += 1
-    return rows, total
+    return view.failing[start : start + PAGE_SIZE], len(view.failing)
 
 
 def get_result(store: Store, run_id: str, sample_id: str, epoch: int = 0) -> SampleResult:
@@ -223,7 +215,9 @@ def trend_points(store: Store, spec: str, limit: int = 200) -> list[dict[str, An
     with store.engine.connect() as conn:
         infos = list(conn.execute(query))
     infos.reverse()
-    ids = [str(r[0]) for r in infos]
+    full = [get_run(store, str(r[0])) for r in infos]
+    have = stored_digests(store, full)
+    ids = [str(r[0]) for r in infos if str(r[0]) not in have]
     agg = (
         select(
             results.c.run_id,
@@ -241,6 +235,11 @@ def trend_points(store: Store, spec: str, limit: int = 200) -> list[dict[str, An
         with store.engine.connect() as conn:
             for run_id, part, p, f, mean, cost in conn.execute(agg):
                 by_run.setdefault(run_id, {})[part] = (int(p or 0), int(f or 0), mean, float(cost))
+    for run_id, digest in have.items():
+        by_run[run_id] = {
+            name: (ps.passed, ps.failed, None, digest.cost if k == 0 else 0.0)
+            for k, (name, ps) in enumerate(digest.partitions.items())
+        }
     points: list[dict[str, Any]] = []
     for run_id, arm, started, status in infos:
         parts = by_run.get(run_id, {})
