@@ -118,6 +118,9 @@ class MonitorConfig(BaseModel):
 
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     graders: list[GraderSpec] = Field(default_factory=list)
+    session_graders: list[GraderSpec] = Field(
+        default_factory=list, description="Graders of whole chat sessions (e.g. studymode.fidelity), run at close."
+    )
     windows: WindowConfig = Field(default_factory=WindowConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

@@ -229,6 +229,27 @@ class MonitorStore:
             ).all()
         return {str(r[0]): Event.model_validate_json(r[1]) for r in rows}
 
+    def session_events(self, app: str, session_id: str) -> list[Event]:
+        """Every event of one chat session (any order; `assemble_sessions` orders them by turn)."""
+        q = select(events.c.payload).where(events.c.app == app, events.c.session_id == session_id)
+        with self.engine.connect() as conn:
+            return [Event.model_validate_json(p) for (p,) in conn.execute(q)]
+
+    def idle_sessions(self, cutoff: float, limit: int = 500) -> list[tuple[str, str, float]]:
+        """(app, session_id, last event time) of sessions silent since before `cutoff` and not closed yet."""
+        closed = select(events.c.session_id).where(
+            events.c.reason == "always:session_end", events.c.session_id.is_not(None)
+        )
+        q = (
+            select(events.c.app, events.c.session_id, func.max(events.c.ts))
+            .where(events.c.session_id.is_not(None), events.c.session_id.not_in(closed))
+            .group_by(events.c.app, events.c.session_id)
+            .having(func.max(events.c.ts) < cutoff)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(str(a), str(s), float(t)) for a, s, t in conn.execute(q)]
+
     def failed_results(self, app: str | None = None, since: float | None = None, limit: int = 5000) -> list[Any]:
         """Failed graded events (newest first) with their payloads and scores."""
         q = (

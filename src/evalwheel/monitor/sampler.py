@@ -27,7 +27,9 @@ _P95_MIN = 100
 def stratum_of(event: Event, keys: list[str]) -> str:
     parts: list[str] = []
     for key in keys:
-        value = event.metadata.get(key[len("metadata."):]) if key.startswith("metadata.") else getattr(event, key, None)
+        value = (
+            event.metadata.get(key[len("metadata.") :]) if key.startswith("metadata.") else getattr(event, key, None)
+        )
         parts.append("-" if value is None else str(value))
     return "|".join(parts)
 
@@ -70,6 +72,8 @@ class Sampler:
 
     def _always_reason(self, event: Event) -> str | None:
         rules = self.config.always
+        if event.metadata.get("session_end") is True:
+            return "always:session_end"  # a closed session is graded whole, whatever its turns' sampling
         if rules.errors and event.error is not None:
             return "always:error"
         if rules.negative_feedback and event.feedback is not None and event.feedback.negative:

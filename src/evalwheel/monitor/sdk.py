@@ -22,7 +22,10 @@ import urllib.parse
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from evalwheel.types import Session
 
 log = logging.getLogger("evalwheel.monitor.sdk")
 
@@ -260,3 +263,59 @@ class Monitor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def log_session(
+    endpoint: str,
+    session: Session,
+    *,
+    app: str = "studymode-chat",
+    token: str | None = None,
+    prompt_version: str | None = None,
+    timeout_s: float = 30.0,
+) -> dict[str, int]:
+    """Log a finished chat session as turn events (`session_id` + `turn`) plus a close event.
+
+    The monitor grades the assembled session with its `session_graders` (e.g. `studymode.fidelity`) when the
+    close event arrives. Returns the SDK's delivery counts.
+    """
+    mon = Monitor(endpoint, app, token=token, prompt_version=prompt_version)
+    turn = 0
+    pending: str | None = None
+    now = time.time()
+    meta = {"domain": session.domain}
+    for t in session.trajectory:
+        if t.role == "user":
+            if pending is not None:
+                mon.log(
+                    request_id=f"{session.session_id}#{turn}",
+                    session_id=session.session_id,
+                    turn=turn,
+                    input=pending,
+                    timestamp=now,
+                    metadata=meta,
+                )
+                turn += 1
+            pending = t.content
+        elif t.role == "assistant" and pending is not None:
+            mon.log(
+                request_id=f"{session.session_id}#{turn}",
+                session_id=session.session_id,
+                turn=turn,
+                input=pending,
+                output=t.content,
+                timestamp=now,
+                metadata=meta,
+            )
+            turn += 1
+            pending = None
+    mon.log(
+        request_id=f"{session.session_id}#close",
+        session_id=session.session_id,
+        turn=turn,
+        input="(session closed)",
+        timestamp=now,
+        metadata={**meta, "session_end": True},
+    )
+    mon.close(timeout_s)
+    return mon.stats()

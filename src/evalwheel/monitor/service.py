@@ -90,6 +90,31 @@ def evaluate_alerts(
     return fired
 
 
+def close_idle_sessions(store: MonitorStore, idle_s: float, now: float | None = None) -> int:
+    """Enqueue a close event for every chat session silent for `idle_s`; the worker then grades it whole."""
+    import time
+
+    from evalwheel.monitor.events import Event
+    from evalwheel.monitor.queue import Decision
+
+    cutoff = (time.time() if now is None else now) - idle_s
+    batch = [
+        (
+            Event(
+                request_id=f"{sid}#close",
+                app=app,
+                timestamp=last,
+                session_id=sid,
+                input="(session closed after the idle timeout)",
+                metadata={"session_end": True, "closed_by": "idle"},
+            ),
+            Decision("session", True, 1.0, "always:session_end"),
+        )
+        for app, sid, last in store.idle_sessions(cutoff)
+    ]
+    return store.enqueue(batch)
+
+
 def status(store: MonitorStore, app: str | None = None) -> dict[str, Any]:
     """Queue depth by state, results by status, apps, and the stored time range."""
     counts = store.counts(app)
@@ -175,6 +200,7 @@ async def maintenance_loop(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
             try:
+                await asyncio.to_thread(close_idle_sessions, store, config.session_idle_s)
                 await asyncio.to_thread(evaluate_alerts, store, config)
             except Exception:
                 log.exception("window evaluation failed")

@@ -20,18 +20,24 @@ import evalwheel.graders  # noqa: F401  (registers the built-in graders)
 from evalwheel.graders.registry import GraderContext, get_grader
 from evalwheel.models.base import Model
 from evalwheel.monitor.config import ConfigError, MonitorConfig
+from evalwheel.monitor.events import assemble_sessions
 from evalwheel.monitor.queue import Claimed, GradeResult, MonitorStore, new_worker_id
 from evalwheel.runs.engine import uses_judge
 from evalwheel.runs.grading import BoundGrader, GraderFailure, fold, grade
+from evalwheel.types import Output, Sample
 
 log = logging.getLogger("evalwheel.monitor.worker")
 
 
-def bind_graders(config: MonitorConfig, *, judges: bool = True) -> tuple[list[BoundGrader], list[Model]]:
-    """The config's graders with their config files merged and judge model names resolved once."""
+def bind_graders(
+    config: MonitorConfig, *, judges: bool = True, sessions: bool = False, models: dict[str, Model] | None = None
+) -> tuple[list[BoundGrader], list[Model]]:
+    """The config's graders (or `session_graders`) with config files merged and judge model names resolved once."""
     from evalwheel.models.registry import get_model
 
-    models: dict[str, Model] = {}
+    models = {} if models is None else models
+    specs = config.session_graders if sessions else config.graders
+    where = "session_graders" if sessions else "graders"
 
     def resolve(name: str) -> Model:
         if name not in models:
@@ -39,11 +45,11 @@ def bind_graders(config: MonitorConfig, *, judges: bool = True) -> tuple[list[Bo
         return models[name]
 
     bound: list[BoundGrader] = []
-    for i, g in enumerate(config.graders):
+    for i, g in enumerate(specs):
         try:
             fn = get_grader(g.name)
         except KeyError as exc:
-            raise ConfigError(f"graders[{i}].name: {exc.args[0]}") from None
+            raise ConfigError(f"{where}[{i}].name: {exc.args[0]}") from None
         raw = config.grader_config(g)
         if not judges and uses_judge(raw):
             continue
@@ -85,7 +91,10 @@ class Worker:
         self.store = store
         self.config = config
         self.id = worker_id or new_worker_id()
-        self.graders, self.models = bind_graders(config, judges=judges)
+        models: dict[str, Model] = {}
+        self.graders, _ = bind_graders(config, judges=judges, models=models)
+        self.session_graders, _ = bind_graders(config, judges=judges, sessions=True, models=models)
+        self.models = list(models.values())
         self.batch = batch
         self.lease_s = lease_s
         self.concurrency = concurrency
@@ -96,6 +105,8 @@ class Worker:
         e = item.event
         base: dict[str, Any] = {"request_id": e.request_id, "app": e.app, "ts": e.timestamp}
         base["inclusion_prob"] = item.inclusion_prob
+        if e.session_id is not None and e.metadata.get("session_end") is True:
+            return await self._grade_session(item, base, sem)
         if e.output is None:
             # The app produced nothing to grade (it errored): unscored, counted in the window's error rate.
             return GradeResult(**base, status="unscored", value=None, scores=[], error=e.error or "no output")
@@ -106,6 +117,30 @@ class Worker:
                 if item.attempts < self.config.max_attempts:
                     self.stats.retried += 1
                     return None  # released and retried on a later claim
+                self.stats.errors += 1
+                return GradeResult(**base, status="error", value=None, scores=[], error=str(exc))
+        status, value = fold(gating)
+        dumped = [s.model_dump(mode="json", exclude_defaults=True) for s in scores]
+        return GradeResult(**base, status=status, value=value, scores=dumped)
+
+    async def _grade_session(self, item: Claimed, base: dict[str, Any], sem: asyncio.Semaphore) -> GradeResult | None:
+        """A close event: assemble the session from its turn events and grade it with the session graders."""
+        e = item.event
+        if not self.session_graders:
+            return GradeResult(**base, status="unscored", value=None, scores=[], error="no session_graders configured")
+        turns = await asyncio.to_thread(self.store.session_events, e.app, str(e.session_id))
+        turns = [t for t in turns if t.metadata.get("session_end") is not True]
+        sessions = assemble_sessions(turns, domain=str(e.metadata.get("domain", "unknown")))
+        if not sessions:
+            return GradeResult(**base, status="unscored", value=None, scores=[], error="session has no turns")
+        sample = Sample(id=str(e.session_id), partition="distribution", input=sessions[0])
+        async with sem:
+            try:
+                scores, gating = await grade(sample, Output(), self.session_graders)
+            except GraderFailure as exc:
+                if item.attempts < self.config.max_attempts:
+                    self.stats.retried += 1
+                    return None
                 self.stats.errors += 1
                 return GradeResult(**base, status="error", value=None, scores=[], error=str(exc))
         status, value = fold(gating)

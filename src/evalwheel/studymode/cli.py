@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evalwheel.datasets.sessions import load_sessions
+from evalwheel.graders.pedagogy.dimensions.report import arm_dimension_rows
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, load_config
 from evalwheel.models.base import GenerateConfig, Model, ModelConfigError
 from evalwheel.studymode.chat import console_reader, default_session_id, run_chat, save_session
@@ -96,7 +97,8 @@ def ab_tables(report: ReplayReport) -> list[Table]:
             f"{s.usage.prompt_tokens}/{s.usage.completion_tokens}",
             lat,
         )
-    return [summary, check_table(report.summaries)]
+    dims = arm_dimension_rows([s.arm for s in report.summaries], [s.dimensions for s in report.summaries])
+    return [summary, check_table(report.summaries), dims]
 
 
 def check_table(summaries: Sequence[ArmSummary]) -> Table:
@@ -256,6 +258,10 @@ def chat_command(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the model response cache.")] = False,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Cap on each tutor turn.")] = 512,
     temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)] = 0.0,
+    monitor: Annotated[
+        str | None,
+        typer.Option("--monitor", metavar="URL", help="Also log the session to a monitor (evalwheel monitor serve)."),
+    ] = None,
 ) -> None:
     """Chat with the Study Mode tutor in the terminal (streamed); /quit ends and saves the session."""
     model = model or default_model()
@@ -294,3 +300,8 @@ def chat_command(
         return
     save_session(session, path)
     out.print(f"saved {len(session.trajectory)} turns to {path}; grade it with: evalwheel evaluate {path}")
+    if monitor is not None:
+        from evalwheel.monitor.sdk import log_session
+
+        sent = log_session(monitor, session, prompt_version=chosen.name)
+        out.print(f"logged the session to {monitor}: {sent['sent']} event(s), {sent['dropped_refused']} refused")
