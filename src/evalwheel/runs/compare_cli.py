@@ -48,13 +48,16 @@ def run_outcomes(store: Store, run_id: str) -> list[Outcome]:
 
 
 def resolve_run(store: Store, ref: str) -> RunInfo:
-    """A run id, or `SPEC_NAME@latest` / `SPEC_NAME[ARM]@latest`: the newest finished run of that spec (and arm)."""
+    """A run id, or `SPEC_NAME@latest` / `SPEC_NAME[ARM]@latest`: the newest finished run of that spec (and arm;
+    without an arm, the run with no arm, else the spec's newest finished run of any arm)."""
     if not ref.endswith("@latest"):
         return store.get_run(ref)
     name, arm = ref[: -len("@latest")], None
     if name.endswith("]") and "[" in name:
         name, arm = name[: name.index("[")], name[name.index("[") + 1 : -1]
     info = store.latest_run(name, arm)
+    if info is None and arm is None:  # a spec whose runs all have an arm (replay): its newest finished run
+        info = next((r for r in store.list_runs(name) if r.status == "finished"), None)
     if info is None:
         raise StoreError(f"no finished run of spec {name!r}" + (f" arm {arm!r}" if arm else "") + f" in {store.url}")
     return info
