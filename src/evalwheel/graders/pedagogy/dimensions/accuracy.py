@@ -230,6 +230,9 @@ def accuracy(view: View, cfg: DimensionsConfig) -> DimensionResult:
         for t in ts.assistant
     )
     stopped = f"; {code.stopped}" if code is not None and code.stopped else ""
+    if code is not None and code.stopped and not verified:
+        # The claims that could be checked were code, and the code had to be stopped: say so, don't guess.
+        return DimensionResult(NAME, None, code.stopped, 0.5, [], meta)
     if verified:
         return DimensionResult(NAME, 2, f"{verified} checked claim(s) hold, none contradicted{stopped}", 0.75, [], meta)
     if not teaches:

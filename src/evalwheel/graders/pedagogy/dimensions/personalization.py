@@ -11,7 +11,7 @@ from evalwheel.graders.pedagogy.dimensions.clarity import turn_loads
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
 from evalwheel.graders.pedagogy.dimensions.lexicon import terms_in
-from evalwheel.graders.pedagogy.tagger import Action
+from evalwheel.graders.pedagogy.tagger import Action, TurnTags
 from evalwheel.graders.pedagogy.text import Cue, any_of
 from evalwheel.types import DimensionName, Evidence
 
@@ -155,6 +155,14 @@ def _known_terms(view: View) -> set[str]:
     return {t for t, _ in terms_in(" ".join(clauses).lower())}
 
 
+def _explains(t: TurnTags) -> bool:
+    """Did the turn explain something (so that "I'm confused" is about that explanation)?"""
+    if t.actions & {Action.MICRO_EXPLAIN, Action.LECTURE, Action.ANSWER_REVEAL, Action.HINT}:
+        return True
+    prose = t.prose
+    return prose is not None and sum(len(x.text.split()) for x in prose.sentences if "?" not in x.text) >= 8
+
+
 def learner_confused(text: str) -> bool:
     """The learner says they do not follow (not: talks about something else being confused)."""
     return _cues()["confused"].search(text.lower()) is not None
@@ -176,9 +184,7 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
         content = traj[i].content
         low = reply.prose.lower
         prev = view.prev_assistant(i)
-        taught = prev is not None and bool(
-            prev.actions & {Action.MICRO_EXPLAIN, Action.LECTURE, Action.ANSWER_REVEAL, Action.HINT}
-        )
+        taught = prev is not None and _explains(prev)
         if taught and learner_confused(content) and not sig.IMPATIENCE.find(content):
             shorter = prev is not None and reply.words <= 0.7 * max(prev.words, 1)
             if cues["adapt"].search(low) or shorter:
@@ -266,6 +272,8 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
         return DimensionResult(NAME, 0, ignored[0][0], 0.65, [e for _, e in ignored[:3]], meta)
     if partial:
         return DimensionResult(NAME, 1, partial[0][0], 0.55, [e for _, e in partial[:2]], meta)
+    if adapted:
+        uses.insert(0, f"changes approach after {adapted} signal(s) of confusion or impatience")
     if uses:
         reason = "tailored to the learner: " + "; ".join(uses[:2])
         return DimensionResult(NAME, 2, reason, 0.6 if adapted or len(uses) > 1 else 0.5, [], meta)

@@ -1,0 +1,179 @@
+"""Accuracy of content: exact arithmetic, sympy algebra, code run in the sandbox, the tutor's judgement of
+learner answers, and the LLM-judge fallback (against the scripted judge server, a test double)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from evalwheel.graders import GraderContext, get_grader
+from evalwheel.graders.pedagogy.dimensions.mathcheck import math_claims
+from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
+from evalwheel.types import FailureMode, Output, Sample, Score, Session, SessionEvaluation, Turn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from scripted_judge import ScriptedJudge, judge
+
+FENCE = "```"
+
+
+def session(*turns: str, sid: str = "t") -> Session:
+    roles = ["user", "assistant"]
+    return Session(
+        session_id=sid,
+        domain="python",
+        prompt=turns[0],
+        trajectory=[Turn(role=roles[i % 2], content=t) for i, t in enumerate(turns)],  # type: ignore[arg-type]
+    )
+
+
+def accuracy(result: SessionEvaluation) -> Score:
+    return next(d for d in result.dimensions if d.name == "accuracy")
+
+
+def test_math_claims_exact_symbolic_and_unparsed() -> None:
+    verdicts = {c.text: c.verdict for c in math_claims("So 7 × 8 = 54, and 3 + 4 = 7, and 10/3 = 3.33.")}
+    assert verdicts == {"7 * 8 = 54": "wrong", "3 + 4 = 7": "correct", "10/3 = 3.33": "correct"}
+    assert [c.verdict for c in math_claims("(x + 1)^2 = x^2 + 1 is the classic slip")] == ["wrong"]
+    assert [c.verdict for c in math_claims("(x+1)^2 = x^2 + 2x + 1")] == ["correct"]
+    assert math_claims("Solve 2x + 3 = 7 for x.") == []  # an equation to solve is not a claim
+    assert math_claims("set x = 5 and check x == 5") == []
+    assert [c.verdict for c in math_claims("so 3 + = 4")] == ["unparsed"]  # unparsed, never "wrong"
+
+
+SCAFFOLDED_WRONG = session(
+    "Tom has 3 boxes of 12 pencils. How many pencils is that?",
+    "Let's work it out together. What do you multiply here?",
+    "3 and 12?",
+    "Exactly right. Each box holds 12, so 3 × 12 = 38 pencils. Can you say why we multiply rather than add?",
+    "because its 3 lots of 12",
+    "Spot on. In short: equal groups mean multiplication.",
+)
+
+
+def test_well_scaffolded_tutor_teaching_wrong_arithmetic_fails_accuracy() -> None:
+    result = evaluate_session(SCAFFOLDED_WRONG)
+    acc = accuracy(result)
+    assert acc.value == 0 and acc.passed is False
+    assert "3 × 12" in acc.evidence[0].snippet or "3 * 12" in acc.evidence[0].snippet
+    assert "36" in acc.evidence[0].snippet  # the computation that contradicts the claim
+    assert FailureMode.CONTENT_ERROR in result.taxonomy
+    assert any(r.startswith("accuracy 0") for r in result.escalation_reasons)
+
+
+def test_false_rule_is_a_content_error_but_discussing_the_myth_is_not() -> None:
+    wrong = session(
+        "what are lists", "Good question. Lists are immutable, so you cannot change them. What do you think?"
+    )
+    assert accuracy(evaluate_session(wrong)).value == 0
+    myth = session("what are lists", "A common myth is that lists are immutable; in fact you can change them. Try it?")
+    assert accuracy(evaluate_session(myth)).value != 0
+
+
+def test_wrong_stated_code_output_is_caught_by_running_it() -> None:
+    s = session(
+        "what does slicing do",
+        f"Here's an example:\n\n{FENCE}python\nnums = [1, 2, 3, 4]\nprint(nums[1:3])\n{FENCE}\n\nThis prints:\n\n"
+        f"{FENCE}\n[2, 3, 4]\n{FENCE}\n\nWhat do you notice about the end index?",
+    )
+    acc = accuracy(evaluate_session(s))
+    assert acc.value == 0
+    assert "[2, 3]" in acc.evidence[0].snippet and "[2, 3, 4]" in acc.evidence[0].snippet
+
+
+def test_right_code_output_counts_as_a_verified_claim() -> None:
+    s = session(
+        "what does slicing do",
+        f"{FENCE}python\nnums = [1, 2, 3, 4]\nprint(nums[1:3])  # [2, 3]\n{FENCE}\n\nWhy does it stop before 4?",
+    )
+    acc = accuracy(evaluate_session(s))
+    assert acc.value == 2 and acc.metadata["verified_claims"] >= 1
+
+
+def test_confirming_a_wrong_prediction_and_rejecting_a_right_one() -> None:
+    confirm_wrong = session(
+        "help with len",
+        "Quick check: what does `len([1, 2, 3])` return?",
+        "4",
+        "Exactly! Nice work. Now try it on a string.",
+    )
+    acc = accuracy(evaluate_session(confirm_wrong))
+    assert acc.value == 0 and "confirms" in acc.reason
+    reject_right = session(
+        "help with len",
+        "Quick check: what does `len([1, 2, 3])` return?",
+        "3",
+        "Not quite, that's a common mistake. Count again?",
+    )
+    acc = accuracy(evaluate_session(reject_right))
+    assert acc.value == 0 and "rejects" in acc.reason
+
+
+def test_confirming_a_wrong_learner_equation() -> None:
+    s = session("times tables", "What is 7 times 8? Write it as a sum.", "7 * 8 = 54", "Exactly, well done!")
+    acc = accuracy(evaluate_session(s))
+    assert acc.value == 0 and "56" in acc.evidence[0].snippet
+
+
+def test_code_the_sandbox_stops_is_unscored_not_a_content_error() -> None:
+    s = session(
+        "why does this hang",
+        f"{FENCE}python\nn = 0\nwhile n >= 0:\n    n += 1\nprint(n)\n{FENCE}\n\nThis prints:\n\n{FENCE}\n10\n{FENCE}\n\n"
+        "What do you think happens?",
+    )
+    cfg = EvaluationConfig.model_validate({"dimensions": {"sandbox": {"timeout_s": 1.0, "cpu_s": 1}}})
+    acc = accuracy(evaluate_session(s, cfg))
+    assert acc.value is None and acc.passed is None  # unscored, not failed
+    assert "sandbox stopped it (timeout" in acc.reason
+    assert "sandbox stopped it" in str(acc.metadata.get("code_unscored"))
+
+
+def test_execute_code_off_checks_no_code() -> None:
+    s = session(
+        "slicing",
+        f"{FENCE}python\nprint([1, 2, 3][1:])  # [1, 2, 3]\n{FENCE}\n\nWhat do you notice?",
+    )
+    on = accuracy(evaluate_session(s))
+    off = accuracy(evaluate_session(s, EvaluationConfig.model_validate({"dimensions": {"execute_code": False}})))
+    assert on.value == 0 and off.value == 2 and "code_claims" not in off.metadata
+
+
+def _judge_reply(score: int) -> str:
+    return json.dumps({"reason": "the tutor's definition of a decorator is wrong", "score": score})
+
+
+def test_judge_fallback_reads_what_the_checker_cannot_and_is_marked() -> None:
+    unverifiable = session(
+        "what is a decorator",
+        "A decorator is a comment that Python ignores at runtime. What do you think `@cache` does then?",
+        "nothing?",
+        "Right, it is just documentation. Let's look at another example.",
+    )
+
+    async def go() -> tuple[Score, int]:
+        async with ScriptedJudge([_judge_reply(0)]) as srv:
+            grade = get_grader("studymode.accuracy_judged")
+            out = await grade(Sample(id="d", input=unverifiable), Output(), GraderContext({"judge_model": judge(srv)}))
+            assert isinstance(out, Score)
+            return out, len(srv.bodies)
+
+    score, calls = asyncio.run(go())
+    assert calls == 1
+    assert score.value == 0 and score.metadata["tier"] == "llm_judge"
+    assert score.metadata["deterministic"]["value"] == 2.0
+
+
+def test_judge_is_not_asked_when_the_computation_already_contradicts() -> None:
+    async def go() -> tuple[Score, int]:
+        async with ScriptedJudge([_judge_reply(2)]) as srv:
+            grade = get_grader("studymode.accuracy_judged")
+            out = await grade(
+                Sample(id="p", input=SCAFFOLDED_WRONG), Output(), GraderContext({"judge_model": judge(srv)})
+            )
+            assert isinstance(out, Score)
+            return out, len(srv.bodies)
+
+    score, calls = asyncio.run(go())
+    assert calls == 0 and score.value == 0 and score.metadata["tier"] == "deterministic"
