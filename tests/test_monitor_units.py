@@ -147,3 +147,33 @@ def test_monitor_config_errors_name_the_field(tmp_path) -> None:  # type: ignore
         load_monitor_config(bad)
     assert "sampler.default_rate" in str(info.value) and "alerts.rules.0.kind" in str(info.value)
     assert isinstance(load_monitor_config(None), MonitorConfig)
+
+
+def test_newest_windows_alone_match_the_full_history(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from evalwheel.monitor.queue import Decision, GradeResult, MonitorStore
+    from evalwheel.monitor.service import window_reports
+
+    st = MonitorStore(str(tmp_path / "m.sqlite"))
+    rng = random.Random(5)
+    batch, done = [], []
+    for i in range(3000):
+        e = ev(i, timestamp=10_000.0 + i, latency_ms=rng.uniform(50, 150))
+        batch.append((e, Decision("a", True, 0.5, "stratum")))
+        passed = rng.random() < (0.95 if i < 1800 else 0.7)
+        scores = [{"name": "c", "passed": passed, "metadata": {"grader": "c"}}]
+        done.append(GradeResult(e.request_id, "a", e.timestamp, "passed" if passed else "failed", None, 0.5, scores))
+    st.enqueue(batch)
+    st.complete("w", done)
+    cfg = MonitorConfig.model_validate({"windows": {"size_s": 300}})
+    for mode in ("first", "previous"):
+        full = window_reports(st, cfg, baseline=mode)
+        recent = window_reports(st, cfg, baseline=mode, last=3)
+        assert len(recent) == 3
+        for a, b in zip(full[-3:], recent, strict=True):
+            assert a.window.model_dump() == b.window.model_dump()
+            assert a.drift is not None and b.drift is not None
+            assert a.drift.model_dump() == b.drift.model_dump()
+        last_drift = full[-1].drift
+        assert last_drift is not None
+        # against the first window (95%) the 70% tail drifts; against the previous (also 70%) it does not
+        assert any(m.metric == "pass_rate" for m in last_drift.drifted) == (mode == "first")

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,7 +21,7 @@ from evalwheel.monitor.config import MonitorConfig
 from evalwheel.monitor.drift import DriftReport, compare_windows, input_drift, pick_baseline
 from evalwheel.monitor.queue import MonitorStore
 from evalwheel.monitor.schema import events, results
-from evalwheel.monitor.windows import WindowReport, compute_windows, run_baseline
+from evalwheel.monitor.windows import WindowReport, aggregate, compute_windows, run_baseline
 
 log = logging.getLogger("evalwheel.monitor")
 
@@ -48,14 +49,32 @@ def window_reports(
     cfg = config or MonitorConfig()
     size = size_s or cfg.windows.size_s
     mode = baseline or cfg.windows.baseline
-    wins = compute_windows(store, app, size)
-    offline = run_baseline(store.url, mode[4:]) if mode.startswith("run:") else None
     d = cfg.drift
+    offline = run_baseline(store.url, mode[4:]) if mode.startswith("run:") else None
+    span = store.time_range(app)
+    if span is None:
+        return []
+    origin = math.floor(span[0] / size) * size
+    early: list[WindowReport] = []
+    if last:
+        # Only the newest windows are read, plus (streaming, stopping early) the history the baseline needs:
+        # the maintenance loop calls this every few seconds and must not re-read the whole store.
+        recent = max(origin, math.floor(span[1] / size) * size - (last - 1) * size)
+        wins = compute_windows(store, app, size, start=recent)
+        if offline is None and mode == "previous" and recent > origin:
+            early = compute_windows(store, app, size, start=recent - size, end=recent)[-1:]
+        elif offline is None and recent > origin:
+            for w in aggregate(store.iter_window_rows(app, origin, recent), app, origin, size):
+                if w.pass_rate.n_eff >= d.min_graded or w.graded >= d.min_graded:
+                    early = [w]
+                    break
+    else:
+        wins = compute_windows(store, app, size, start=origin)
+    history = early + wins
     out: list[WindowWithDrift] = []
-    first = max(0, len(wins) - last) if last else 0
-    for i in range(first, len(wins)):
-        w = wins[i]
-        base = offline if offline is not None else pick_baseline(wins, i, mode, d.min_graded)
+    for i in range(len(early), len(history)):
+        w = history[i]
+        base = offline if offline is not None else pick_baseline(history, i, mode, d.min_graded)
         drift = None
         if base is not None and base is not w:
             drift = compare_windows(
