@@ -3,7 +3,6 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DATA   ?= ../shared/data
 SESSIONS := examples/studymode/sessions
 DEMO_REPLAY := $(SESSIONS)/python.recursion.beginner.human_tutor.005.json \
                $(SESSIONS)/prompt_eng.few_shot.beginner.human_tutor.002.json \
@@ -28,10 +27,9 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/evalwheel evaluate $(SESSIONS) --explain python.range_off_by_one.beginner.overlay.003
 	$(BIN)/evalwheel agree sessions $(SESSIONS)
 	$(BIN)/evalwheel agree sessions examples/studymode/heldout
-	@if [ -d "$(DATA)/mrbench" ]; then \
-	  $(BIN)/evalwheel agree mrbench $(DATA)/mrbench/mrbench_v2_dev.json; \
-	  $(BIN)/evalwheel agree mathdial $(DATA)/mathdial/test_dev.jsonl; \
-	else echo "($(DATA) not found: skipping the MRBench / MathDial agreement part of the demo)"; fi
+	$(BIN)/evalwheel data fetch artifacts/data
+	$(BIN)/evalwheel agree mrbench artifacts/data/mrbench/mrbench_v2_dev.json
+	$(BIN)/evalwheel agree mathdial artifacts/data/mathdial/test_dev.jsonl
 	$(BIN)/evalwheel replay $(DEMO_REPLAY) --arms base,overlay:v2,human --model local \
 	  --max-turns 2 --max-tokens 160 --out artifacts/demo
 	$(BIN)/evalwheel run examples/support/spec.yaml --no-judges --no-progress --store artifacts/demo/runs.sqlite \
