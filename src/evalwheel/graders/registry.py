@@ -38,13 +38,23 @@ def grader(name: str) -> Callable[[GraderFn], GraderFn]:
     return register
 
 
+def _load_builtins() -> None:
+    """Register the built-in graders on first lookup: `import evalwheel` no longer imports every grader module
+    up front (start-up time), so the registry pulls them in when a name is first asked for."""
+    import evalwheel.graders  # noqa: F401  (each grader module registers itself on import)
+
+
 def get_grader(name: str) -> GraderFn:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
+    fn = _REGISTRY.get(name)
+    if fn is None:
+        _load_builtins()
+        fn = _REGISTRY.get(name)
+    if fn is None:
         known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise KeyError(f"unknown grader {name!r} (registered: {known})") from None
+        raise KeyError(f"unknown grader {name!r} (registered: {known})")
+    return fn
 
 
 def registered_graders() -> list[str]:
+    _load_builtins()
     return sorted(_REGISTRY)

@@ -12,66 +12,76 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from evalwheel import tracing
-from evalwheel.datasets.lock import GoldenLockError, LockFileError
-from evalwheel.datasets.samples import InvalidDatasetError
-from evalwheel.fileio import FileReadError
-from evalwheel.gates import (
-    ExitCode,
-    GateConfigError,
-    GateReport,
-    RunSummary,
-    gates_from_spec,
-    iter_junit_xml,
-    markdown_summary,
-    worst,
-)
-from evalwheel.models.base import ModelConfigError
-from evalwheel.runs.api import run_eval, store_for
-from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
-from evalwheel.runs.engine import Progress as EngineProgress
-from evalwheel.runs.estimate import estimate_run
-from evalwheel.runs.partition import PartitionChoiceError, scope_partitions
-from evalwheel.runs.spec import EvalSpec, SpecError, load_spec
-from evalwheel.runs.writer import RunStoppedError
-from evalwheel.solvers.python import SolverImportError
-from evalwheel.solvers.recorded import RecordedOutputsError
-from evalwheel.store import Store, StoreError
-from evalwheel.studymode.prompting import ArmError
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from evalwheel.gates import ExitCode, GateReport, RunSummary
+    from evalwheel.runs.dataset_source import PreparedDataset
+    from evalwheel.runs.engine import Progress as EngineProgress
+    from evalwheel.runs.spec import EvalSpec
+    from evalwheel.store import Store
+
+# Start-up rule: this module is imported for `evalwheel run --help`, so the engine, store (SQLAlchemy), HTTP
+# client (aiohttp) and graders are imported inside the functions that use them, not here.
 
 out = Console()
 err = Console(stderr=True)
 
-BAD_INPUT: tuple[type[Exception], ...] = (
-    PartitionChoiceError,
-    FileReadError,
-    SpecError,
-    InvalidDatasetError,
-    GoldenLockError,
-    LockFileError,
-    GateConfigError,
-    StoreError,
-    ModelConfigError,
-    SolverImportError,
-    RecordedOutputsError,
-    ArmError,
-)
+
+def bad_input_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean bad input or configuration (exit 2); imported only when something failed."""
+    from evalwheel.datasets.lock import GoldenLockError, LockFileError
+    from evalwheel.datasets.samples import InvalidDatasetError
+    from evalwheel.fileio import FileReadError
+    from evalwheel.gates import GateConfigError
+    from evalwheel.models.base import ModelConfigError
+    from evalwheel.runs.partition import PartitionChoiceError
+    from evalwheel.runs.spec import SpecError
+    from evalwheel.solvers.python import SolverImportError
+    from evalwheel.solvers.recorded import RecordedOutputsError
+    from evalwheel.store import StoreError
+    from evalwheel.studymode.prompting import ArmError
+
+    return (
+        PartitionChoiceError,
+        FileReadError,
+        SpecError,
+        InvalidDatasetError,
+        GoldenLockError,
+        LockFileError,
+        GateConfigError,
+        StoreError,
+        ModelConfigError,
+        SolverImportError,
+        RecordedOutputsError,
+        ArmError,
+    )
 
 
-def _fail(message: str, code: int = ExitCode.BAD_INPUT) -> typer.Exit:
+def _fail(message: str, code: int = 2) -> typer.Exit:  # 2 = ExitCode.BAD_INPUT
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def _progress_bar(enabled: bool, label: str) -> tuple[Progress, EngineProgress]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from evalwheel.runs.engine import Progress as EngineProgress
+
     bar = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -203,6 +213,14 @@ def run_command(
     ] = None,
 ) -> None:
     """Run an eval spec: solve and grade every sample, store each result as it completes, apply the gates."""
+    from evalwheel import tracing
+    from evalwheel.gates import gates_from_spec, worst
+    from evalwheel.runs.api import store_for
+    from evalwheel.runs.dataset_source import prepare_dataset
+    from evalwheel.runs.estimate import estimate_run
+    from evalwheel.runs.partition import scope_partitions
+    from evalwheel.runs.spec import SpecError, load_spec
+
     if retry_errors and resume is None:
         raise _fail("--retry-errors needs --resume RUN_ID")
     if otel_endpoint is not None:
@@ -236,7 +254,7 @@ def run_command(
             _print_estimates(estimates, as_json)
             return
         store = store_for(spec, store_target)
-    except BAD_INPUT as exc:
+    except bad_input_errors() as exc:
         raise _fail(str(exc)) from None
     opts = RunOptions(
         resume=resume,
@@ -290,6 +308,10 @@ def _run_arm(
     arm: str | None,
     opts: RunOptions,
 ) -> tuple[ExitCode, dict[str, Any]]:
+    from evalwheel.gates import ExitCode, iter_junit_xml, markdown_summary
+    from evalwheel.runs.api import run_eval
+    from evalwheel.runs.writer import RunStoppedError
+
     label = spec.name + (f" [{arm}]" if arm else "")
     bar, hooks = _progress_bar(opts.show_progress, escape(label))
     try:
@@ -310,7 +332,7 @@ def _run_arm(
                     progress=hooks,
                 )
             )
-    except BAD_INPUT as exc:
+    except bad_input_errors() as exc:
         raise _fail(str(exc)) from None
     except RunStoppedError as exc:
         resume_hint = f"evalwheel run {spec_path} " + (f"--arm {arm} " if arm else "") + f"--resume {exc.run_id}"
@@ -403,6 +425,8 @@ def list_runs(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The most recent runs with their status."""
+    from evalwheel.store import Store, StoreError
+
     try:
         store = Store(store_target)
         runs = store.list_runs(spec)
