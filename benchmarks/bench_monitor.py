@@ -138,7 +138,9 @@ def main() -> None:
         tmp = Path(d)
         with monitor_server(str(tmp / "ingest.sqlite"), "--no-worker") as (url, proc):
             out.update(sdk_latency(url))
+            print(json.dumps(out), file=sys.stderr, flush=True)  # partial figures survive a later failure
             out.update(ingest(url, proc.pid, args.events))
+            print(json.dumps(out), file=sys.stderr, flush=True)
         out.update(worker_rate(tmp))
     out["machine"] = "2-core CPU shared with other work; SQLite WAL store on local disk"
     if args.json:

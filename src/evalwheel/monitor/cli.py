@@ -212,15 +212,23 @@ def windows_command(
         _echo_json([r.model_dump(mode="json") for r in reports])
         return
     table = Table(title="monitor windows (pass rate re-weighted by 1/inclusion probability)")
-    for col in ("window", "volume", "graded", "pass rate [95% CI]", "errors", "p95 ms", "drifted"):
-        table.add_column(col, justify="left" if col in ("window", "drifted") else "right")
+    for col in ("window (UTC)", "volume", "graded", "pass rate [95% CI]", "errors", "p95 ms", "drifted"):
+        table.add_column(
+            col, justify="left" if col in ("window (UTC)", "drifted") else "right", no_wrap=col != "drifted"
+        )
     for r in reports:
         w = r.window
         pr = w.pass_rate
         rate = f"{_fmt(pr.estimate, True)} [{_fmt(pr.low, True)}, {_fmt(pr.high, True)}]"
         drifted = ", ".join(f"{m.metric} (p={m.p_adjusted:.1g})" for m in r.drift.drifted) if r.drift else ""
         table.add_row(
-            w.start_iso, str(w.volume), str(w.graded), rate, _fmt(w.error_rate, True), _fmt(w.latency_p95), drifted
+            w.start_iso[:16].replace("T", " "),
+            str(w.volume),
+            str(w.graded),
+            rate,
+            _fmt(w.error_rate, True),
+            _fmt(w.latency_p95),
+            drifted,
         )
     out.print(table)
 
