@@ -228,9 +228,19 @@ class ReviewStore:
             rows = conn.execute(select(labels).where(labels.c.item_id == item_id).order_by(labels.c.reviewer))
             return {str(r["reviewer"]): _label(r) for r in rows.mappings()}
 
-    def labelled_items(self, run_id: str | None = None) -> list[tuple[ReviewItem, list[Label]]]:
-        """Every item with at least one label (optionally of one run), with its labels."""
-        query = select(items).where(items.c.item_id.in_(select(labels.c.item_id))).order_by(items.c.item_id)
+    def labels_version(self) -> tuple[int, int]:
+        """(number of labels, newest label id): changes whenever a label is added or replaced."""
+        with self.engine.connect() as conn:
+            n, newest = conn.execute(select(func.count(), func.max(labels.c.label_id))).one()
+        return int(n), int(newest or 0)
+
+    def labelled_items(
+        self, run_id: str | None = None, *, with_content: bool = True
+    ) -> list[tuple[ReviewItem, list[Label]]]:
+        """Every item with at least one label (optionally of one run), with its labels. `with_content=False`
+        leaves out the sample and output snapshots (agreement figures need only verdicts)."""
+        cols = [c for c in items.c if with_content or c.name not in ("sample_json", "output_json")]
+        query = select(*cols).where(items.c.item_id.in_(select(labels.c.item_id))).order_by(items.c.item_id)
         if run_id is not None:
             query = query.where(items.c.run_id == run_id)
         with self.engine.connect() as conn:
@@ -296,8 +306,8 @@ def _item(row: Any, assigned: list[str], labelled_by: list[str]) -> ReviewItem:
         kind=row["kind"],
         reasons=json.loads(row["reasons_json"]),
         priority=float(row["priority"]),
-        sample=None if row["sample_json"] is None else json.loads(row["sample_json"]),
-        output=None if row["output_json"] is None else json.loads(row["output_json"]),
+        sample=None if row.get("sample_json") is None else json.loads(row["sample_json"]),
+        output=None if row.get("output_json") is None else json.loads(row["output_json"]),
         scores=json.loads(row["scores_json"]),
         status=row["status"],
         created_at=row["created_at"],

@@ -18,7 +18,8 @@ from evalwheel.review.store import ReviewError, ReviewStore
 from evalwheel.store import StoreError
 from evalwheel.web import monitoring, pages, review_pages
 from evalwheel.web.digest import create_tables, start_warm_up
-from evalwheel.web.render import error_page
+from evalwheel.web.queries import agreement_figures
+from evalwheel.web.render import TEMPLATES, env, error_page
 from evalwheel.web.security import AuthMiddleware
 
 STATIC = Path(__file__).with_name("static")
@@ -68,7 +69,7 @@ def create_app(
     _mount_ingest(app, review, token, monitor_config)
     if not ingest_only:
         create_tables(review.runs)
-        app.state.warm_up = start_warm_up(review.runs)
+        app.state.warm_up = start_warm_up(review.runs, _compile_templates, lambda: agreement_figures(review))
         app.include_router(pages.router)
         app.include_router(review_pages.router)
         app.include_router(monitoring.router)
@@ -87,6 +88,11 @@ def create_app(
     app.add_middleware(AuthMiddleware, server_token=token, reviewer_lookup=review.reviewer_for_token)
     _error_handlers(app)
     return app
+
+
+def _compile_templates() -> None:
+    for path in TEMPLATES.glob("*.html"):
+        env.get_template(path.name)
 
 
 def _mount_ingest(app: FastAPI, review: ReviewStore, token: str | None, config_path: Path | None) -> None:

@@ -60,7 +60,7 @@ def _build(store: Store, a: RunInfo, b: RunInfo) -> CompareView:
     )
 
 
-def compare_view(store: Store, ref_a: str, ref_b: str, *, wait_s: float = 0.25) -> CompareView | None:
+def compare_view(store: Store, ref_a: str, ref_b: str, *, wait_s: float = 0.05) -> CompareView | None:
     """The comparison, or None while it is still being computed in the background (the page says so and
     refreshes): comparing two 10,000-sample runs takes seconds (bootstrap intervals), longer than a page."""
     a, b = resolve_run(store, ref_a), resolve_run(store, ref_b)

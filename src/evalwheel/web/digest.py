@@ -10,11 +10,12 @@ start-up (newest runs first), and any page computes one on demand if it is still
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,7 +25,11 @@ from evalwheel.gates.summary import PartitionSummary, SampleRecord, summarize
 from evalwheel.store import Store
 from evalwheel.types import RunInfo, SampleResult
 
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2
+PARSED_CACHE = 256  # parsed digests kept in memory (a 10,000-result run's digest parses in tens of ms)
+_parsed: dict[tuple[str, str, str], RunDigest] = {}
+_parsed_lock = threading.Lock()
+_failing: dict[tuple[str, str, str], list[SampleRecord]] = {}
 log = logging.getLogger("evalwheel.web")
 
 web_metadata = MetaData()
@@ -34,7 +39,8 @@ digests = Table(
     Column("run_id", String(64), primary_key=True),
     Column("finished_at", String(40), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("digest_json", Text, nullable=False),
+    Column("digest_json", Text, nullable=False),  # everything but the failing samples (the runs list reads it)
+    Column("failing_json", Text, nullable=False),  # the failing samples (only the run page reads them)
 )
 
 
@@ -46,7 +52,7 @@ class RunDigest(BaseModel):
     overall: PartitionSummary
     gates: GateReport
     cost: float
-    failing: list[SampleRecord]
+    failing: list[SampleRecord] = Field(default_factory=list)  # loaded by `failing_samples` when stored
     mean_value: float | None = None
 
 
@@ -78,16 +84,32 @@ def create_tables(store: Store) -> None:
 def stored_digests(store: Store, infos: list[RunInfo]) -> dict[str, RunDigest]:
     """The current stored digests of these runs (finished runs only; stale ones are ignored)."""
     want = {i.run_id: i.finished_at for i in infos if i.status == "finished" and i.finished_at}
+    out: dict[str, RunDigest] = {}
+    with _parsed_lock:
+        for run_id, finished in list(want.items()):
+            hit = _parsed.get((store.url, run_id, finished))
+            if hit is not None:
+                out[run_id] = hit
+                del want[run_id]
     if not want:
-        return {}
-    query = select(digests).where(digests.c.run_id.in_(list(want)), digests.c.version == DIGEST_VERSION)
+        return out
+    cols = [digests.c.run_id, digests.c.finished_at, digests.c.digest_json]
+    query = select(*cols).where(digests.c.run_id.in_(list(want)), digests.c.version == DIGEST_VERSION)
     with store.engine.connect() as conn:
         rows = list(conn.execute(query).mappings())
-    return {
-        r["run_id"]: RunDigest.model_validate_json(r["digest_json"])
-        for r in rows
-        if want.get(r["run_id"]) == r["finished_at"]
-    }
+    for r in rows:
+        if want.get(r["run_id"]) == r["finished_at"]:
+            digest = RunDigest.model_validate_json(r["digest_json"])
+            out[r["run_id"]] = digest
+            _remember(store.url, r["run_id"], r["finished_at"], digest)
+    return out
+
+
+def _remember(url: str, run_id: str, finished: str, digest: RunDigest) -> None:
+    with _parsed_lock:
+        _parsed[(url, run_id, finished)] = digest
+        while len(_parsed) > PARSED_CACHE:
+            _parsed.pop(next(iter(_parsed)))
 
 
 def save_digest(store: Store, info: RunInfo, digest: RunDigest) -> None:
@@ -101,21 +123,39 @@ def save_digest(store: Store, info: RunInfo, digest: RunDigest) -> None:
                     run_id=info.run_id,
                     finished_at=info.finished_at,
                     version=DIGEST_VERSION,
-                    digest_json=digest.model_dump_json(),
+                    digest_json=digest.model_dump_json(exclude={"failing"}),
+                    failing_json=json.dumps([f.model_dump(mode="json") for f in digest.failing]),
                 )
             )
     except IntegrityError:  # another server process stored it first
         pass
 
 
-def run_digest(store: Store, info: RunInfo) -> RunDigest:
-    """The stored digest of a finished run, else computed now (and stored when the run is finished)."""
+def run_digest(store: Store, info: RunInfo) -> tuple[RunDigest, list[SampleRecord]]:
+    """The digest and failing samples of a finished run from the store, else computed now (and stored when
+    the run is finished)."""
     found = stored_digests(store, [info]).get(info.run_id)
     if found is not None:
-        return found
+        return found, failing_samples(store, info)
     digest = compute_digest(store, info)
     save_digest(store, info, digest)
-    return digest
+    return digest, digest.failing
+
+
+def failing_samples(store: Store, info: RunInfo) -> list[SampleRecord]:
+    key = (store.url, info.run_id, f"failing:{info.finished_at}")
+    with _parsed_lock:
+        hit = _failing.get(key)
+    if hit is not None:
+        return hit
+    with store.engine.connect() as conn:
+        raw = conn.execute(select(digests.c.failing_json).where(digests.c.run_id == info.run_id)).scalar()
+    records = [SampleRecord.model_validate(x) for x in json.loads(raw or "[]")]
+    with _parsed_lock:
+        _failing[key] = records
+        while len(_failing) > 16:
+            _failing.pop(next(iter(_failing)))
+    return records
 
 
 def warm_up(store: Store, limit: int = 500) -> int:
@@ -130,9 +170,13 @@ def warm_up(store: Store, limit: int = 500) -> int:
     return done
 
 
-def start_warm_up(store: Store) -> threading.Thread:
+def start_warm_up(store: Store, *extra: Callable[[], object]) -> threading.Thread:
+    """Compute missing digests (then run `extra` warm-ups, e.g. agreement figures) in a daemon thread."""
+
     def work() -> None:
         try:
+            for task in extra:
+                task()
             n = warm_up(store)
             if n:
                 log.info("computed %d run digest(s)", n)

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from evalwheel.review.agreement import grader_vs_human
 from evalwheel.review.store import ReviewStore
 from evalwheel.stats.intervals import proportion_ci
 from evalwheel.web import queries
@@ -55,9 +54,9 @@ def runs_page(
 def run_page(request: Request, run_id: str, p: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> Response:
     rs = review_store(request)
     info = queries.get_run(rs.runs, run_id)
-    view = queries.run_view(rs.runs, info)
-    failing, failing_total = queries.failing_page(view, _page_no(p))
-    humans = grader_vs_human(rs.labelled_items(run_id))
+    view, all_failing = queries.run_view(rs.runs, info)
+    failing, failing_total = queries.failing_page(all_failing, _page_no(p))
+    _, humans = queries.agreement_figures(rs, run_id)
     return page(
         request,
         "run.html",
@@ -212,5 +211,5 @@ def trends_page(request: Request, spec: Annotated[str | None, Query(max_length=2
 @router.get("/graders", response_class=HTMLResponse)
 def graders_page(request: Request) -> Response:
     rs = review_store(request)
-    humans = grader_vs_human(rs.labelled_items())
+    _, humans = queries.agreement_figures(rs)
     return page(request, "graders.html", humans=humans, title="Graders vs humans")

@@ -20,6 +20,8 @@ from sqlalchemy import case, func, select
 from evalwheel.gates.config import GateConfig
 from evalwheel.gates.evaluate import GateReport, evaluate_gates
 from evalwheel.gates.summary import PartitionSummary, RunSummary, SampleRecord
+from evalwheel.review.agreement import GraderAgreement, RaterAgreement, grader_vs_human, inter_annotator
+from evalwheel.review.store import ReviewStore
 from evalwheel.store import Store, StoreError
 from evalwheel.store.schema import results, runs
 from evalwheel.types import RunInfo, SampleResult
@@ -171,18 +173,19 @@ def get_run(store: Store, run_id: str) -> RunInfo:
     return store.get_run(run_id)
 
 
-def run_view(store: Store, info: RunInfo) -> RunDigest:
+def run_view(store: Store, info: RunInfo) -> tuple[RunDigest, list[SampleRecord]]:
     """A finished run's stored digest; a running run is folded again whenever it has grown."""
     if info.status == "finished":
         return run_digest(store, info)
     key = ("run", info.run_id, info.status, store.count_results(info.run_id))
-    return _cache.get(key, lambda: compute_digest(store, info))
+    digest = _cache.get(key, lambda: compute_digest(store, info))
+    return digest, digest.failing
 
 
-def failing_page(view: RunDigest, page: int) -> tuple[list[SampleRecord], int]:
+def failing_page(failing: list[SampleRecord], page: int) -> tuple[list[SampleRecord], int]:
     """One page of the failing / errored samples (in the order the run produced them)."""
     start = max(0, page - 1) * PAGE_SIZE
-    return view.failing[start : start + PAGE_SIZE], len(view.failing)
+    return failing[start : start + PAGE_SIZE], len(failing)
 
 
 def get_result(store: Store, run_id: str, sample_id: str, epoch: int = 0) -> SampleResult:
@@ -259,3 +262,13 @@ def trend_points(store: Store, spec: str, limit: int = 200) -> list[dict[str, An
             }
         )
     return points
+
+
+def agreement_figures(rs: ReviewStore, run_id: str | None = None) -> tuple[list[RaterAgreement], list[GraderAgreement]]:
+    """Inter-annotator and grader-vs-human figures, recomputed only when a label was added or replaced."""
+
+    def build() -> tuple[list[RaterAgreement], list[GraderAgreement]]:
+        labelled = rs.labelled_items(run_id, with_content=False)
+        return inter_annotator(labelled), grader_vs_human(labelled)
+
+    return _cache.get(("agreement", rs.runs.url, run_id, *rs.labels_version()), build)

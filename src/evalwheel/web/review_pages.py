@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from pydantic import ValidationError
 
 from evalwheel.fileio import confined
-from evalwheel.review.agreement import grader_vs_human, inter_annotator
 from evalwheel.review.export import labelled_items_for, labels_jsonl
 from evalwheel.review.golden import disagreements, promote_to_golden
 from evalwheel.review.models import DIMENSIONS, SCALE, LabelInput
@@ -48,7 +47,7 @@ def queue_page(
         limit=queries.PAGE_SIZE,
         offset=(page_no - 1) * queries.PAGE_SIZE,
     )
-    labelled = rs.labelled_items()
+    raters, humans = queries.agreement_figures(rs)
     return page(
         request,
         "review.html",
@@ -59,8 +58,8 @@ def queue_page(
         status=status,
         counts=rs.counts(),
         reviewers=rs.list_reviewers(),
-        raters=inter_annotator(labelled),
-        humans=grader_vs_human(labelled),
+        raters=raters,
+        humans=humans,
         title="Review queue",
     )
 
