@@ -13,12 +13,12 @@ from evalwheel.agreement.cli import agree_app
 
 FIX = Path(__file__).parent / "fixtures"
 runner = CliRunner()
-FIVE = [
+FIVE = [  # the fixture's labelled dimensions, in MRBench's order
+    "Mistake_Identification",
     "Revealing_of_the_Answer",
     "Providing_Guidance",
     "Actionability",
     "Tutor_Tone",
-    "Mistake_Identification",
 ]
 
 
@@ -48,7 +48,7 @@ def test_v3_only_file_reports_only_its_dimensions(tmp_path: Path) -> None:
     p = tmp_path / "v3.json"
     p.write_text(json.dumps([data[1]]))
     out = run_json("mrbench", str(p), "--tier", "rules")
-    assert list(out) == ["Providing_Guidance", "Actionability", "Mistake_Identification"]
+    assert list(out) == ["Mistake_Identification", "Providing_Guidance", "Actionability"]
 
 
 def test_skipped_items_go_to_stderr() -> None:
@@ -96,15 +96,17 @@ def test_mathdial_bad_file_exits_2() -> None:
 def test_mrbench_best_tier_runs_trained_models() -> None:
     out = run_json("mrbench", str(FIX / "mrbench_tiny.json"))
     assert list(out) == FIVE
-    assert {out[d]["tier"] for d in FIVE} <= {"rules", "trained"}
-    assert any(out[d]["tier"] == "trained" for d in FIVE)
-    out = run_json("mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "trained")
-    assert all(out[d]["tier"] == "trained" for d in FIVE)
+    assert {out[d]["tier"] for d in FIVE} <= {"rules", "linear", "encoder", "ensemble"}
+    assert any(out[d]["tier"] != "rules" for d in FIVE)
+    out = run_json("mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "trained")  # old name of linear
+    assert all(out[d]["tier"] == "linear" for d in FIVE)
 
 
 def test_best_tier_falls_back_to_rules_without_embed_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     import evalwheel.embed.minilm as minilm
+    import evalwheel.graders.pedagogy.response.tiers as tiers
 
+    monkeypatch.setattr(tiers, "default_tier", lambda dim: "linear")  # as if the records chose a learned tier
     monkeypatch.setattr(minilm, "unavailable_reason", lambda: "package 'onnxruntime' is not installed")
     result = runner.invoke(agree_app, ["mrbench", str(FIX / "mrbench_tiny.json"), "--json"])
     assert result.exit_code == 0

@@ -170,7 +170,7 @@ def test_numpy_linear_model_matches_sklearn() -> None:
     pytest.importorskip("sklearn")
     from sklearn.linear_model import LogisticRegression
 
-    from evalwheel.agreement.train import fit_lr
+    from evalwheel.graders.pedagogy.response.train_linear import fit_lr
     from evalwheel.graders.pedagogy.response.vectorize import n_hand
 
     rng = np.random.default_rng(0)

@@ -1,6 +1,10 @@
-"""`evalwheel agree ...`: how closely the graders agree with human labels on a labelled file.
+"""`evalwheel calibrate mrbench|mathdial ...` (alias `evalwheel agree ...`): response graders vs human labels.
 
-Mounted by the main CLI as `evalwheel agree`. Bad input (unreadable file, wrong format, nothing
+One family: these commands are registered on the `calibrate` app next to `calibrate GRADER`,
+`pairwise`, `faithfulness` and `similarity`, and mounted again as `evalwheel agree` (the documented
+alias, kept so existing scripts work). `--out` writes the same validated `CalibrationRecord` every
+other `calibrate` command writes: one file per dimension's grader (`pedagogy.<dimension>.json`) in
+the given folder. Bad input (unreadable file, wrong format, nothing
 usable) exits with code 2 and one line naming the file and the cause; skipped items are reported
 on stderr so that `--json` output on stdout stays machine-readable.
 """
@@ -13,29 +17,46 @@ from typing import Annotated
 
 import typer
 
-from evalwheel.agreement.runner import (
-    AgreementReport,
-    Tier,
-    TierUnavailableError,
-    agree_mathdial,
-    agree_mrbench,
-)
+from evalwheel.agreement.runner import AgreementReport, Tier, agree_mathdial, agree_mrbench
+from evalwheel.calibration.cli import calibrate_app
 from evalwheel.datasets.mathdial import MathDialFormatError
 from evalwheel.datasets.mrbench import MRBenchFormatError
+from evalwheel.graders.pedagogy.response.tiers import TierUnavailableError
 
-agree_app = typer.Typer(help="Measure graders against human labels.", no_args_is_help=True)
+agree_app = typer.Typer(
+    help="Alias of `calibrate` for the labelled-file runners (mrbench, mathdial, sessions).", no_args_is_help=True
+)
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON object keyed by task instead of tables.")
 ]
 TierOpt = Annotated[Tier, typer.Option("--tier", help="rules, trained, or the best tier per task by CV.")]
 FileArg = Annotated[Path, typer.Argument(help="The labelled file.", show_default=False)]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", help="Folder to write one calibration record per grader into.", show_default=False),
+]
 MAX_ISSUES = 5
 
 
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=2)
+
+
+def _save(report: AgreementReport, out: Path | None) -> None:
+    if out is None:
+        return
+    from evalwheel.calibration.record import record_from_agreement, write_record
+    from evalwheel.graders.pedagogy.response.tiers import grader_name
+
+    try:
+        for task, result in report.results.items():
+            record = record_from_agreement(result, grader_name(task), report.kind, Path(report.path), report.n_items)
+            path = write_record(record, out / f"{grader_name(task)}.json")
+            typer.echo(f"calibration record written to {path}", err=True)
+    except OSError as exc:
+        raise _fail(f"{out}: cannot write the calibration records: {exc.strerror or exc}") from None
 
 
 def _emit(report: AgreementReport, as_json: bool) -> None:
@@ -55,21 +76,29 @@ def _emit(report: AgreementReport, as_json: bool) -> None:
 
 
 @agree_app.command("mrbench")
-def mrbench(file: FileArg, as_json: JsonOpt = False, tier: TierOpt = Tier.BEST) -> None:
-    """Grade every tutor reply of an MRBench-format file on the dimensions it has human labels for
-    (Revealing_of_the_Answer, Providing_Guidance, Actionability, Tutor_Tone, Mistake_Identification)."""
+def mrbench(file: FileArg, as_json: JsonOpt = False, tier: TierOpt = Tier.BEST, out: OutOpt = None) -> None:
+    """Grade every tutor reply of an MRBench-format file on the dimensions it has human labels for (any of
+    the eight: Mistake_Identification, Mistake_Location, Revealing_of_the_Answer, Providing_Guidance,
+    Actionability, Coherence, Tutor_Tone, humanlikeness)."""
     try:
         report = agree_mrbench(file, tier)
     except (MRBenchFormatError, TierUnavailableError) as exc:
         raise _fail(str(exc)) from None
     _emit(report, as_json)
+    _save(report, out)
 
 
 @agree_app.command("mathdial")
-def mathdial(file: FileArg, as_json: JsonOpt = False, tier: TierOpt = Tier.BEST) -> None:
+def mathdial(file: FileArg, as_json: JsonOpt = False, tier: TierOpt = Tier.BEST, out: OutOpt = None) -> None:
     """Classify each MathDial teacher turn as telling vs. not (focus/probing/generic)."""
     try:
         report = agree_mathdial(file, tier)
     except (MathDialFormatError, TierUnavailableError) as exc:
         raise _fail(str(exc)) from None
     _emit(report, as_json)
+    _save(report, out)
+
+
+# The same commands under `evalwheel calibrate` (the one verb for measuring agreement).
+calibrate_app.command("mrbench")(mrbench)
+calibrate_app.command("mathdial")(mathdial)

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from evalwheel.datasets.mathdial import MOVES, MathDialFile
 from evalwheel.datasets.mrbench import MRBenchFile
 from evalwheel.graders.pedagogy.response.context import ResponseContext, from_mrbench, from_turns
-from evalwheel.graders.pedagogy.response.dimensions import DIMENSION_ORDER, TELLING, canonical_label
+from evalwheel.graders.pedagogy.response.dimensions import (
+    DIMENSION_ORDER,
+    TELLING,
+    canonical_label,
+    dimension_named,
+)
 
 
 @dataclass
@@ -29,7 +34,7 @@ class LabelledReply:
 
 
 def mrbench_replies(f: MRBenchFile) -> list[LabelledReply]:
-    """Every tutor reply of every conversation, with canonical labels for the five dimensions."""
+    """Every tutor reply of every conversation, with canonical labels for the eight dimensions."""
     out = []
     for conv in f.conversations:
         ctx = from_mrbench(conv.history, conv.ground_truth)
@@ -40,10 +45,11 @@ def mrbench_replies(f: MRBenchFile) -> list[LabelledReply]:
                 reply=r.response,
                 key=f"{conv.conversation_id}\x1f{r.tutor}\x1f{r.response}",
             )
-            for dim in DIMENSION_ORDER:
-                raw = r.annotation.get(dim)
-                if raw is None:
-                    continue
+            for name, raw in r.annotation.items():
+                found = dimension_named(name)
+                if found is None:
+                    continue  # a dimension we do not grade (counted by `unknown_dimensions`)
+                dim = found.name
                 label = canonical_label(dim, raw)
                 if label is None:
                     item.unknown[dim] = raw
@@ -55,8 +61,17 @@ def mrbench_replies(f: MRBenchFile) -> list[LabelledReply]:
 
 def labelled_dimensions(f: MRBenchFile) -> list[str]:
     """The dimensions (in report order) for which the file has at least one human label."""
-    present = {dim for c in f.conversations for r in c.responses for dim in r.annotation}
+    present = {d.name for c in f.conversations for r in c.responses for n in r.annotation if (d := dimension_named(n))}
     return [d for d in DIMENSION_ORDER if d in present]
+
+
+def unknown_dimensions(f: MRBenchFile) -> dict[str, int]:
+    """Annotation keys that are not one of the eight dimensions, with how many replies carry each."""
+    from collections import Counter
+
+    return dict(
+        Counter(n for c in f.conversations for r in c.responses for n in r.annotation if dimension_named(n) is None)
+    )
 
 
 def merge_duplicates(items: Iterable[LabelledReply]) -> list[LabelledReply]:

@@ -15,26 +15,24 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalwheel.agreement.data import LabelledReply, labelled_dimensions, mathdial_turns, mrbench_replies
 from evalwheel.datasets.mathdial import load_mathdial
 from evalwheel.datasets.mrbench import load_mrbench
 from evalwheel.graders.pedagogy.response.dimensions import TASKS, TELLING
-from evalwheel.graders.pedagogy.response.rules import grade_rules
+from evalwheel.graders.pedagogy.response.tiers import grade_many
 from evalwheel.graders.pedagogy.response.vectorize import Embedder
 from evalwheel.stats.agreement import Agreement, agreement
 
 
 class Tier(StrEnum):
     RULES = "rules"
-    TRAINED = "trained"
+    LINEAR = "linear"
+    TRAINED = "trained"  # the old name of the linear tier, kept so existing commands keep working
+    ENCODER = "encoder"
+    ENSEMBLE = "ensemble"
     BEST = "best"
-
-
-class TierUnavailableError(RuntimeError):
-    """`--tier trained` was asked for but the trained tier cannot run here (message says why)."""
 
 
 class TaskResult(BaseModel):
@@ -82,79 +80,20 @@ class AgreementReport(BaseModel):
         return {task: r.to_json() for task, r in self.results.items()}
 
 
-def _trained_or_reason() -> tuple[Any, str | None]:
-    """The loaded weights, or None and the reason the trained tier cannot run."""
-    from evalwheel.embed.minilm import unavailable_reason
-
-    reason = unavailable_reason()
-    if reason:
-        return None, reason
-    try:
-        from evalwheel.graders.pedagogy.response.trained import load_models
-
-        return load_models(), None
-    except (ImportError, RuntimeError, OSError, ValueError, KeyError) as exc:
-        return None, str(exc)
-
-
-def resolve_tiers(tasks: Sequence[str], tier: Tier) -> tuple[dict[str, str], dict[str, str], Any]:
-    """Tier per task, notes per task, and the model bundle (None if no task uses the trained tier)."""
-    if tier is Tier.RULES:
-        return {t: "rules" for t in tasks}, {}, None
-    bundle, reason = _trained_or_reason()
-    if tier is Tier.TRAINED:
-        if bundle is None:
-            raise TierUnavailableError(f"the trained tier cannot run: {reason}")
-        missing = [t for t in tasks if t not in bundle.models]
-        if missing:
-            raise TierUnavailableError(f"no trained model for {', '.join(missing)}")
-        return {t: "trained" for t in tasks}, {}, bundle
-    tiers: dict[str, str] = {}
-    notes: dict[str, str] = {}
-    for t in tasks:
-        if bundle is None:
-            tiers[t], notes[t] = "rules", f"best tier unavailable, used rules: {reason}"
-        elif t not in bundle.models:
-            tiers[t] = "rules"
-        else:
-            tiers[t] = bundle.best_tier(t)
-    if all(v == "rules" for v in tiers.values()):
-        bundle = None
-    return tiers, notes, bundle
-
-
 def grade_items(
     items: Sequence[LabelledReply], tasks: Sequence[str], tier: Tier, embedder: Embedder | None = None
 ) -> tuple[dict[str, list[str]], dict[str, str], dict[str, str]]:
     """Predicted labels per task for every item (items without a usable gold label get "" and are
-    ignored by the caller), plus the tier used and notes per task."""
-    tiers, notes, bundle = resolve_tiers(tasks, tier)
+    ignored by the caller), plus the tier used and notes per task. Only labelled items are graded."""
+    rows = [i for i, it in enumerate(items) if set(tasks) & it.labels.keys()]
+    pairs = [(items[i].ctx, items[i].reply) for i in rows]
+    scores, tiers, notes = grade_many(tasks, pairs, str(tier), embedder)
     preds: dict[str, list[str]] = {}
-    X: np.ndarray | None = None
-    pairs = [(it.ctx, it.reply) for it in items]
     for task in tasks:
-        rows = [i for i, it in enumerate(items) if task in it.labels]
-        if tiers[task] == "trained":
-            from evalwheel.graders.pedagogy.response.trained import scores_from_matrix
-            from evalwheel.graders.pedagogy.response.vectorize import design_matrix
-
-            if X is None:
-                if embedder is None:
-                    from evalwheel.embed import MiniLMEmbedder
-
-                    embedder = MiniLMEmbedder(cache=True)  # memory-only cache for this run
-                trained = {t for t in tasks if tiers[t] == "trained"}
-                # embed only the replies a trained task will score
-                labelled = [i for i, it in enumerate(items) if trained & it.labels.keys()]
-                sub = design_matrix([pairs[i] for i in labelled], embedder)
-                X = np.zeros((len(items), sub.shape[1]), dtype=np.float32)
-                X[labelled] = sub
-            scores = scores_from_matrix(task, [pairs[i] for i in rows], X[rows], bundle)
-        else:
-            scores = [grade_rules(task, *pairs[i]) for i in rows]
         labels = [""] * len(items)
-        for i, s in zip(rows, scores, strict=True):
-            labels[i] = str(s.metadata["label"])
+        for i, s in zip(rows, scores[task], strict=True):
+            if task in items[i].labels:
+                labels[i] = str(s.metadata["label"])
         preds[task] = labels
     return preds, tiers, notes
 

@@ -204,6 +204,29 @@ def record_from_faithfulness(
     )
 
 
+def record_from_agreement(
+    result: Any, grader: str, task: str, path: Path, n_items: int, *, method: str = "graded as shipped (no refit)"
+) -> CalibrationRecord:
+    """The record of one `calibrate mrbench|mathdial` dimension (an agreement runner's TaskResult)."""
+    a = result.agreement
+    return CalibrationRecord(
+        task=task,
+        grader=grader,
+        score_name=result.task,
+        dataset=dataset_ref(path, n_items),
+        n=a.n,
+        scored=a.n,
+        unscored=0,
+        kappa=a.kappa,
+        macro_f1=a.macro_f1,
+        accuracy=a.accuracy,
+        config={"tier": result.tier},
+        measured_at=_now(),
+        evalwheel_version=_version(),
+        details={"method": method, **result.to_json()},
+    )
+
+
 def write_record(record: CalibrationRecord, path: Path | str) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The five response-level pedagogy dimensions, with MRBench's names and label sets.
+"""The eight MRBench response-level dimensions, with MRBench's names and label sets.
 
 Names and labels are MRBench's own so agreement reports read like the dataset's papers. Two choices
 are made here, once, for every caller:
@@ -66,6 +66,29 @@ MISTAKE_ID = Dimension(
     "Does the tutor identify that the student made a mistake?",
 )
 
+MISTAKE_LOCATION = Dimension(
+    "Mistake_Location",
+    YES_TSE_NO,
+    (1.0, 0.5, 0.0),
+    ("Yes",),
+    "Does the tutor point to where exactly the student's mistake is?",
+)
+COHERENCE = Dimension(
+    "Coherence",
+    YES_TSE_NO,
+    (1.0, 0.5, 0.0),
+    ("Yes",),
+    "Is the reply logically consistent with the conversation so far?",
+)
+# MRBench spells this one in lower case; the name is kept so labels files match without a mapping.
+HUMANLIKENESS = Dimension(
+    "humanlikeness",
+    YES_TSE_NO,
+    (1.0, 0.5, 0.0),
+    ("Yes",),
+    "Does the reply sound like a human tutor rather than a machine?",
+)
+
 # MathDial teacher moves, collapsed to the Study-Mode question "did this turn tell?".
 TELLING = Dimension(
     "telling",
@@ -75,10 +98,30 @@ TELLING = Dimension(
     "Is this teacher turn a 'telling' move (gives away part of the solution)?",
 )
 
-DIMENSIONS: dict[str, Dimension] = {d.name: d for d in (REVEALING, GUIDANCE, ACTIONABILITY, TONE, MISTAKE_ID)}
+DIMENSIONS: dict[str, Dimension] = {
+    d.name: d
+    for d in (
+        MISTAKE_ID,
+        MISTAKE_LOCATION,
+        REVEALING,
+        GUIDANCE,
+        ACTIONABILITY,
+        COHERENCE,
+        TONE,
+        HUMANLIKENESS,
+    )
+}
 DIMENSION_ORDER: tuple[str, ...] = tuple(DIMENSIONS)
 # Everything a response grader can be asked for: the MRBench dimensions plus MathDial's telling.
 TASKS: dict[str, Dimension] = {**DIMENSIONS, TELLING.name: TELLING}
+
+
+def dimension_named(name: str) -> Dimension | None:
+    """The dimension for a name as files spell it (case-insensitive: `Humanlikeness` == `humanlikeness`)."""
+    return DIMENSIONS.get(name) or _BY_LOWER.get(name.strip().lower())
+
+
+_BY_LOWER = {name.lower(): d for name, d in DIMENSIONS.items()}
 
 
 def canonical_label(dimension: str, raw: str | None) -> str | None:
@@ -86,7 +129,7 @@ def canonical_label(dimension: str, raw: str | None) -> str | None:
 
     Matching ignores case and surrounding punctuation; Revealing maps any "Yes ..." to "Yes".
     """
-    dim = DIMENSIONS.get(dimension)
+    dim = dimension_named(dimension)
     if dim is None or raw is None:
         return None
     text = " ".join(str(raw).split()).strip(" .!\"'").lower()

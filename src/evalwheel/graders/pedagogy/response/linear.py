@@ -1,6 +1,6 @@
 """A softmax-linear classifier evaluated with numpy only, plus its (de)serialisation.
 
-scikit-learn is used to *fit* these models (`evalwheel.agreement.train`); at inference only the
+scikit-learn is used to *fit* these models (`evalwheel.graders.pedagogy.response.train_linear`); at inference only the
 arrays are needed, so grading never imports scikit-learn. A model is: standardise the first `n_hand`
 columns (mean `mu`, scale `sd`), multiply the rest by `alpha`, take `W x + b`, add per-class decision
 `offsets` (tuned for macro-F1 on held-out folds; 0 = plain argmax), and pick the best class.

@@ -18,9 +18,12 @@ from evalwheel.graders.pedagogy.response import numbers as num
 from evalwheel.graders.pedagogy.response.context import ResponseContext, clean
 from evalwheel.graders.pedagogy.response.dimensions import (
     ACTIONABILITY,
+    COHERENCE,
     DIMENSIONS,
     GUIDANCE,
+    HUMANLIKENESS,
     MISTAKE_ID,
+    MISTAKE_LOCATION,
     REVEALING,
     TELLING,
     TONE,
@@ -100,6 +103,52 @@ def mistake_identification(ctx: ResponseContext, reply: str) -> Verdict:
     if praise:
         return ("No", "praises/confirms without pointing at a mistake", praise.start())
     return ("No", "no sign that the student made a mistake", None)
+
+
+def mistake_location(ctx: ResponseContext, reply: str) -> Verdict:
+    """Rubric: Yes when the reply says *where* the error is (names a step, quantity or number of this
+    problem next to the mistake cue); To some extent for a mistake cue with nothing specific; No else."""
+    text = clean(reply)
+    off = _off_task(text)
+    if off:
+        return ("No", off[1], off[2])
+    cue = _first(text, "mistake", "recheck", "hint")
+    if cue is None:
+        return ("No", "does not point at any mistake", None)
+    if _specific(ctx, text):
+        return ("Yes", f"points at a specific part of this problem ('{cue.group(0)}')", cue.start())
+    return ("To some extent", f"signals a mistake without saying where ('{cue.group(0)}')", cue.start())
+
+
+def coherence(ctx: ResponseContext, reply: str) -> Verdict:
+    """Rubric: the reply must follow from the conversation. Empty or leaked-prompt replies are
+    incoherent; a reply that shares nothing with the problem or the last student turn only partly."""
+    text = clean(reply)
+    off = _off_task(text)
+    if off:
+        return ("No", off[1], off[2])
+    if _specific(ctx, text):
+        return ("Yes", "refers to this problem or the student's last turn", None)
+    return ("To some extent", "shares no number or content word with the problem or the student's turn", None)
+
+
+_MACHINE = re.compile(r"(?m)^\s*(?:[-*•]|\d+[.)])\s|\\(?:frac|times|boxed)|\*\*|#{2,}")
+HUMAN_WORDS = 60  # a spoken tutor turn rarely runs longer
+
+
+def humanlikeness(ctx: ResponseContext, reply: str) -> Verdict:
+    """Rubric: would a human tutor say this in a chat? Markdown lists, LaTeX and leaked prompt text read
+    as machine output; a long lecture reads only partly human."""
+    text = clean(reply)
+    off = _off_task(text)
+    if off:
+        return ("No", off[1], off[2])
+    machine = _MACHINE.search(reply)
+    if machine:
+        return ("No", "formatted like machine output (list, LaTeX or markdown)", None)
+    if len(text.split()) > HUMAN_WORDS:
+        return ("To some extent", f"longer than a spoken tutor turn ({len(text.split())} words)", None)
+    return ("Yes", "short conversational reply", None)
 
 
 def providing_guidance(ctx: ResponseContext, reply: str) -> Verdict:
@@ -192,6 +241,9 @@ RULES: dict[str, Callable[[ResponseContext, str], Verdict]] = {
     ACTIONABILITY.name: actionability,
     TONE.name: tutor_tone,
     MISTAKE_ID.name: mistake_identification,
+    MISTAKE_LOCATION.name: mistake_location,
+    COHERENCE.name: coherence,
+    HUMANLIKENESS.name: humanlikeness,
 }
 TASK_RULES: dict[str, tuple[Dimension, Callable[[ResponseContext, str], Verdict]]] = {
     **{name: (DIMENSIONS[name], fn) for name, fn in RULES.items()},

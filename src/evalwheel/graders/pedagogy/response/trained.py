@@ -1,9 +1,9 @@
 """Trained tier: per-dimension linear classifiers over MiniLM embeddings + rule features (numpy only).
 
 The weights ship in `weights/` (derived from MRBench and MathDial, CC BY-SA 4.0; see LICENSE-NOTE
-there) and are produced by `python -m evalwheel.agreement.train`. They are loaded once per process
-and never modified. A trained verdict still carries the rules tier's evidence quote, so a reviewer
-can see what in the reply the classifier was most likely reacting to.
+there) and are produced by `python -m evalwheel.graders.pedagogy.response.train_linear`. They are
+loaded once per process and never modified. A trained verdict still carries the rules tier's
+evidence quote, so a reviewer can see what in the reply the classifier was most likely reacting to.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def load_models(npz: Path = WEIGHTS_NPZ, meta_path: Path = WEIGHTS_META) -> Mode
     """Read the shipped weights once; refuse weights built for a different feature layout."""
     if not npz.is_file() or not meta_path.is_file():
         raise WeightsUnavailableError(
-            f"trained weights not found in {npz.parent} (run: python -m evalwheel.agreement.train)"
+            f"trained weights not found in {npz.parent} (run: make train DATA=...)"
         )
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if meta.get("format") != FORMAT:

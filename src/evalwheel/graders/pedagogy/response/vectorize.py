@@ -1,7 +1,7 @@
 """The trained tier's input: hand features + context similarity + the reply's MiniLM embedding.
 
-Training (`evalwheel.agreement.train`) and inference (`trained.py`) both build their matrices here, so
-the columns can never drift apart. Layout of one row:
+Training (`train_linear.py`) and inference (`trained.py`) both build their matrices here, so the
+columns can never drift apart. Layout of one row:
 
     [ rule_features (FEATURE_NAMES) | cos(reply, last student turn) | reply embedding (384) ]
 

@@ -1,6 +1,6 @@
 """Train the response-level pedagogy classifiers and measure them honestly.
 
-    python -m evalwheel.agreement.train [--data DIR] [--seed 0] [--folds 5]
+    python -m evalwheel.graders.pedagogy.response.train_linear [--data DIR] [--seed 0] [--folds 5]
 
 Reads the dev splits of MRBench (v2 + the BEA 2025 v3 file, replies present in both merged once) and
 MathDial, then for every task (the five MRBench dimensions and MathDial's telling-vs-rest):
@@ -184,23 +184,34 @@ def _predict(
     return pred
 
 
-def cross_validate(td: TaskData, seed: int, folds: int) -> tuple[Agreement, list[dict[str, Any]]]:
-    """Outer grouped CV; every fold selects its own hyper-parameters and offsets."""
+def cross_validate(
+    td: TaskData, seed: int, folds: int
+) -> tuple[Agreement, list[dict[str, Any]], np.ndarray]:
+    """Outer grouped CV; every fold selects its own hyper-parameters and offsets. Also returns the
+    out-of-fold class probabilities (offsets folded in, columns in the dimension's label order) that
+    model selection averages with the encoder's for the ensemble tier."""
     classes = td.train_classes
+    labels = TASKS[td.task].labels
     cls_index = {c: i for i, c in enumerate(classes)}
     trainable = np.array([g in cls_index for g in td.gold])
     y = np.array([cls_index.get(g, -1) for g in td.gold])
     pred: list[str] = [""] * len(td.gold)
+    oof = np.zeros((len(td.gold), len(labels)), dtype=np.float32)
     chosen = []
     for tr, te in _folds(td.groups, folds, seed):
         tr = tr[trainable[tr]]
         model, info = select_and_fit(td.X[tr], y[tr], td.groups[tr], len(classes), seed, folds)
         chosen.append(info)
+        z = np.log(np.clip(model.predict_proba(td.X[te]), 1e-12, 1.0)) + model.offsets
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        P = e / e.sum(axis=1, keepdims=True)
+        for j, c in enumerate(classes):
+            oof[te, labels.index(c)] = P[:, j]
         for i, p in zip(
             te, _predict(model, classes, td.X[te], [td.rules[j] for j in te], td.task), strict=True
         ):
             pred[i] = p
-    return agreement(td.gold, pred, TASKS[td.task].labels), chosen
+    return agreement(td.gold, pred, labels), chosen, oof
 
 
 def final_fit(td: TaskData, seed: int, folds: int) -> LinearModel:
@@ -267,11 +278,13 @@ def _sha256(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    default_data = REPO.parent / "shared" / "data"
     ap = argparse.ArgumentParser(
-        prog="python -m evalwheel.agreement.train", description=__doc__.split("\n\n")[0]
+        prog="python -m evalwheel.graders.pedagogy.response.train_linear", description=__doc__.split("\n\n")[0]
     )
-    ap.add_argument("--data", type=Path, default=default_data, help=f"data folder (default {default_data})")
+    ap.add_argument(
+        "--data", type=Path, required=True, help="folder holding mrbench/*.json and mathdial/test_dev.jsonl"
+    )
+    ap.add_argument("--work", type=Path, default=Path("build/encoder"), help="out-of-fold predictions go here")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_NPZ.parent)
@@ -299,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, dict[str, Any]] = {}
     models: dict[str, LinearModel] = {}
+    oof_arrays: dict[str, np.ndarray] = {}
     for task in (*DIMENSION_ORDER, TELLING.name):
         items, X, index = (md_items, md_X, md_index) if task == TELLING.name else (mr_items, mr_X, mr_index)
         td = _task_data(task, items, X, index)
@@ -307,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         t1 = time.perf_counter()
         rules = agreement(td.gold, td.rules, TASKS[task].labels)
-        cv, chosen = cross_validate(td, args.seed, args.folds)
+        cv, chosen, oof = cross_validate(td, args.seed, args.folds)
+        oof_arrays[task] = oof
+        oof_arrays[f"{task}__keys"] = np.asarray([it.key for it in td.items])
         models[task] = final_fit(td, args.seed, args.folds)
         trained_f1, rules_f1 = cv.macro_f1 or 0.0, rules.macro_f1 or 0.0
         best = "trained" if trained_f1 > rules_f1 else "rules"
@@ -350,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     for task, m in models.items():
         arrays.update({k: v.astype(np.float32) for k, v in m.to_arrays(task).items()})
     np.savez_compressed(args.weights_dir / WEIGHTS_NPZ.name, **arrays)  # type: ignore[arg-type]
+    args.work.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.work / f"oof_linear_seed{args.seed}.npz", **oof_arrays)  # type: ignore[arg-type]
     (args.weights_dir / WEIGHTS_META.name).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
     runtime = time.perf_counter() - t0
@@ -357,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print(f"\nwrote {args.weights_dir / WEIGHTS_NPZ.name} and {WEIGHTS_META.name}; total {runtime:.0f} s")
     if str(args.docs) != "-":
-        write_docs(args.docs, table, "python -m evalwheel.agreement.train", runtime)
+        write_docs(args.docs, table, "python -m evalwheel.graders.pedagogy.response.train_linear", runtime)
         print(f"wrote the CV table into {args.docs}")
     return 0
 

