@@ -8,7 +8,7 @@ DEMO_REPLAY := $(SESSIONS)/python.recursion.beginner.human_tutor.005.json \
                $(SESSIONS)/prompt_eng.few_shot.beginner.human_tutor.002.json \
                $(SESSIONS)/python.lists_slicing.beginner.base_llm.006.json
 
-.PHONY: demo test test-fast lint bench train clean
+.PHONY: demo test test-fast lint bench train train-encoder select-tiers need-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,8 +56,19 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_runs.py
 
-train: $(VENV)/.test-installed
-	$(BIN)/python -m evalwheel.agreement.train
+# Retraining reads the labelled dev data from an explicit folder: make train DATA=path/holding/mrbench+mathdial
+need-data:
+	@test -n "$(DATA)" || { echo "set DATA=<folder holding mrbench/ and mathdial/>"; exit 2; }
+
+train: $(VENV)/.test-installed need-data
+	$(BIN)/python -m evalwheel.graders.pedagogy.response.train_linear --data $(DATA)
+
+train-encoder: $(VENV)/.test-installed need-data
+	$(BIN)/python -m evalwheel.graders.pedagogy.response.encoder.train --data $(DATA)/mrbench
+
+# CV table, default tier per dimension and the shipped calibration records (after train + train-encoder)
+select-tiers: $(VENV)/.test-installed need-data
+	$(BIN)/python -m evalwheel.graders.pedagogy.response.select --data $(DATA)/mrbench
 
 clean:
 	rm -rf $(VENV) results.jsonl artifacts .evalwheel-cache .pytest_cache .mypy_cache .ruff_cache
