@@ -287,6 +287,9 @@ class _FastServer:
         self.loop = asyncio.get_running_loop()
         text = "Let's work it out together: what do you multiply the base by?"
         self.ok = json.dumps(FakeOpenAIServer._envelope({"model": "fake", "messages": []}, text)).encode()
+        # structured-output (judge) requests get a JSON verdict: {"reason", "score"} fits a numeric rubric
+        verdict = json.dumps({"reason": "It guides with a question and does not give the answer away.", "score": 4})
+        self.ok_json = json.dumps(FakeOpenAIServer._envelope({"model": "fake", "messages": []}, verdict)).encode()
         self.e429 = b'{"error":{"message":"rate limited"}}'
         self.e500 = b'{"error":{"message":"injected 500"}}'
 
@@ -308,7 +311,7 @@ class _FastServer:
             status = 429 if self.rng.random() < 0.5 else 500
         self.status_counts[status] = self.status_counts.get(status, 0) + 1
         if status == 200:
-            payload, extra = self.ok, ""
+            payload, extra = (self.ok_json if b'"response_format"' in body else self.ok), ""
         elif status == 429:
             payload = self.e429
             extra = f"Retry-After: {self.retry_after}\r\n" if self.retry_after is not None else ""
