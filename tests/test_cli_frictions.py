@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from evalwheel import __version__
@@ -117,3 +118,28 @@ def test_arm_in_brackets_is_printed(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(spec), "--no-progress", "--store", str(tmp_path / "r.sqlite")])
     assert result.exit_code == 0, result.output
     assert "demo [human]: ran run" in result.output and "demo [human] — results" in result.output
+
+
+@pytest.mark.slow  # two CLI start-ups with retries against a closed port (~5 s)
+def test_unreachable_judge_leaves_no_unclosed_sessions(tmp_path: Path) -> None:
+    """An unreachable judge is a clear error, not a clear error plus aiohttp "Unclosed client session" noise."""
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "input": "hi", "partition": "distribution"}\n')
+    (tmp_path / "rec.jsonl").write_text('{"id": "a", "output": "hello"}\n')
+    (tmp_path / "spec.yaml").write_text(
+        "name: j\ndataset: d.jsonl\nsolver: {type: recorded, path: rec.jsonl}\n"
+        "graders:\n  - name: judge.rubric\n"
+        "    config: {judge_model: 'http://127.0.0.1:9/v1#judge', scale_max: 2, criterion: 'helpful?'}\n"
+    )
+    commands = [
+        ["run", str(tmp_path / "spec.yaml"), "--no-progress", "--store", str(tmp_path / "r.db")],
+        ["calibrate", "pairwise", "--llmbar", str(ROOT / "tests/fixtures/llmbar_tiny.json"), "--model",
+         "http://127.0.0.1:9/v1#judge"],
+    ]  # fmt: skip
+    for args in commands:
+        proc = subprocess.run(
+            [sys.executable, "-X", "dev", "-m", "evalwheel.cli", *args],
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        assert "cannot reach http://127.0.0.1:9" in proc.stderr
+        assert "Unclosed" not in proc.stderr and "unclosed" not in proc.stderr

@@ -15,7 +15,7 @@ PIPED_COLUMNS = "1000"
 
 def unwrap_when_piped() -> None:
     """Give rich consoles a wide page when stdout is not a terminal (consoles read COLUMNS when they render)."""
-    if "COLUMNS" in os.environ:
+    if "COLUMNS" in os.environ or "--help" in sys.argv:  # help pages keep their terminal-sized layout
         return
     try:
         tty = sys.stdout.isatty()
