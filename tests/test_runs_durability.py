@@ -214,6 +214,34 @@ def test_commit_retries_transient_failures_and_stops_at_once_on_integrity_errors
     assert store.count_results("r1") == 1
 
 
+def test_a_lock_held_by_another_connection_is_retried_then_reported(store_url: str) -> None:
+    """Both backends: a transaction elsewhere holds the results table; the writer neither waits forever nor
+    gives up at once: it retries, reports the lock after its budget, and commits once the lock is gone."""
+    from sqlalchemy import create_engine, text
+
+    store = Store(store_url, busy_timeout_s=0.2)
+    store.create_run(RunInfo(run_id="r1", spec_name="s", status="running"))
+    other = create_engine(store_url)
+    conn = other.connect()
+    trans = conn.begin()
+    if other.dialect.name == "sqlite":
+        conn.execute(text("INSERT INTO evalwheel_meta VALUES ('lock', 'held')"))  # takes the write lock
+    else:
+        conn.execute(text("LOCK TABLE results IN ACCESS EXCLUSIVE MODE"))
+    policy = WritePolicy(retry_base_s=0.05, retry_max_s=0.2, give_up_after_s=1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreUnavailableError, match=r"stayed unavailable for .*attempts"):
+            commit_with_retry(store, [_result("r1", "a")], [0.0], replace=False, policy=policy)
+        assert time.monotonic() - started < 6
+    finally:
+        trans.rollback()
+        conn.close()
+        other.dispose()
+    assert commit_with_retry(store, [_result("r1", "a")], [0.0], replace=False, policy=policy) == 1
+    assert store.count_results("r1") == 1
+
+
 # ------------------------------------------------------------------------------------------------ leases
 
 

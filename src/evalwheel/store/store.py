@@ -64,11 +64,26 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     return on_connect
 
 
+def _postgres_lock_timeout(lock_timeout_ms: int) -> Any:
+    """PostgreSQL's counterpart of SQLite's busy timeout: a statement waiting longer than this for a lock fails
+    (and the run writer retries it) instead of waiting forever behind a stuck transaction."""
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        cur = dbapi_conn.cursor()
+        cur.execute(f"SET lock_timeout = {lock_timeout_ms}")
+        cur.close()
+        dbapi_conn.autocommit = autocommit
+
+    return on_connect
+
+
 class Store:
     """A run store on any SQLAlchemy URL; cheap to open, safe to share between a run and a reader.
 
-    `busy_timeout_s` (SQLite) is how long one statement waits for another process's write lock before
-    failing; the run writer retries failed commits with backoff on top of it (runs/writer.py), so it is kept
+    `busy_timeout_s` (SQLite's busy timeout, PostgreSQL's `lock_timeout`) is how long one statement waits for
+    another process's lock before failing; the run writer retries failed commits with backoff on top of it (runs/writer.py), so it is kept
     short enough that a stuck lock is noticed and reported rather than waited on silently.
     """
 
@@ -83,6 +98,8 @@ class Store:
             self.engine: Engine = create_engine(self.url)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas(int(busy_timeout_s * 1000)))
+            elif self.engine.dialect.name == "postgresql":
+                event.listen(self.engine, "connect", _postgres_lock_timeout(int(busy_timeout_s * 1000)))
             metadata.create_all(self.engine)
             self._check_version()
         except SQLAlchemyError as exc:
