@@ -83,8 +83,8 @@ class Store:
     """A run store on any SQLAlchemy URL; cheap to open, safe to share between a run and a reader.
 
     `busy_timeout_s` (SQLite's busy timeout, PostgreSQL's `lock_timeout`) is how long one statement waits for
-    another process's lock before failing; the run writer retries failed commits with backoff on top of it (runs/writer.py), so it is kept
-    short enough that a stuck lock is noticed and reported rather than waited on silently.
+    another process's lock before failing; the run writer retries failed commits with backoff on top of it
+    (runs/writer.py), so it is kept short enough that a stuck lock is noticed and reported, not waited on.
     """
 
     def __init__(self, target: str | Path | None = None, *, busy_timeout_s: float | None = None) -> None:
