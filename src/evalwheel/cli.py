@@ -9,38 +9,73 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from evalwheel import __version__
-from evalwheel.agreement.cli import agree_app
-from evalwheel.calibration.cli import calibrate_app
-from evalwheel.datasets.cli import dataset_app
-from evalwheel.datasets.sessions import LoadReport, load_sessions
-from evalwheel.graders.pedagogy.dimensions.report import (
-    agreement_table,
-    dimension_cell,
-    dimension_means,
-    dimensions_table,
-)
-from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, evaluate_session, load_config
-from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
-from evalwheel.graders.pedagogy.tagger import tag_turn
-from evalwheel.integrations.cli import import_app
-from evalwheel.monitor.cli import monitor_app
-from evalwheel.review.cli import review_app
-from evalwheel.runs.cli import run_command, runs_app
-from evalwheel.runs.compare_cli import compare_command
-from evalwheel.runs.show import show_command
-from evalwheel.studymode.cli import chat_command, replay_command
-from evalwheel.studymode.simulate_cli import simulate_command
-from evalwheel.studymode.web_cli import study_web_command
+from evalwheel.cli_lazy import lazy_group
 from evalwheel.termio import unwrap_when_piped
-from evalwheel.types import Session, SessionEvaluation
-from evalwheel.web.cli import serve_command
+
+if TYPE_CHECKING:
+    from evalwheel.datasets.sessions import LoadReport
+    from evalwheel.graders.pedagogy.session import EvaluationConfig
+    from evalwheel.types import Session, SessionEvaluation
+
+# Sub-commands are imported when invoked, not when the CLI starts (start-up budget: `evalwheel run --help` and
+# the start of a run < 0.6 s). name -> ("module:attr", one-line help shown by `evalwheel --help`); an attr named
+# `load_*` is a loader function. Add new sub-commands here rather than importing their modules at the top.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("evalwheel.runs.cli:run_command", "Run an eval spec: solve and grade every sample, apply the gates."),
+    "runs": ("evalwheel.cli:load_runs_app", "Stored runs."),
+    "compare": ("evalwheel.runs.compare_cli:compare_command", "Compare two runs with a significance test."),
+    "dataset": ("evalwheel.datasets.cli:dataset_app", "Validate sample datasets and lock the golden set."),
+    "agree": ("evalwheel.cli:load_agree_app", "Alias of `calibrate` for mrbench, mathdial and sessions."),
+    "calibrate": (
+        "evalwheel.cli:load_calibrate_app",
+        "Measure graders against human labels: mrbench|mathdial|sessions|pairwise|faithfulness|similarity|GRADER.",
+    ),
+    "replay": ("evalwheel.studymode.cli:replay_command", "Replay recorded sessions under each arm and compare."),
+    "chat": ("evalwheel.studymode.cli:chat_command", "Chat with the Study Mode tutor in the terminal."),
+    "simulate": ("evalwheel.studymode.simulate_cli:simulate_command", "Simulated learners talk to each arm."),
+    "study-web": ("evalwheel.studymode.web_cli:study_web_command", "Serve the learner-facing Study Mode web chat."),
+    "monitor": ("evalwheel.monitor.cli:monitor_app", "Production monitoring: ingest, grade a sample, drift."),
+    "import": ("evalwheel.integrations.cli:import_app", "Import evals defined elsewhere (OpenAI Evals)."),
+    "init": ("evalwheel.init.cli:init_command", "Scaffold a new eval project (spec, dataset + lock, CI workflow)."),
+    "data": ("evalwheel.data.cli:data_app", "Labelled dev data shipped with evalwheel (for agree / calibrate)."),
+    "review": ("evalwheel.review.cli:review_app", "The human QA queue: reviewers, labels, agreement."),
+    "serve": ("evalwheel.web.cli:serve_command", "Serve the review workspace (dashboard and review queue)."),
+}
+
+
+def load_runs_app() -> Any:
+    from evalwheel.runs.cli import runs_app
+    from evalwheel.runs.show import show_command
+
+    if not any(c.name == "show" for c in runs_app.registered_commands):
+        runs_app.command("show")(show_command)
+    return runs_app
+
+
+def load_agree_app() -> Any:
+    from evalwheel.agreement.cli import agree_app
+
+    if not any(c.name == "sessions" for c in agree_app.registered_commands):
+        agree_app.command("sessions")(agree_sessions)
+    return agree_app
+
+
+def load_calibrate_app() -> Any:
+    """`calibrate` is the one verb for agreement; importing agreement.cli adds its mrbench / mathdial."""
+    from evalwheel.calibration.cli import calibrate_app
+
+    load_agree_app()
+    if not any(c.name == "sessions" for c in calibrate_app.registered_commands):
+        calibrate_app.command("sessions")(agree_sessions)
+    return calibrate_app
+
 
 EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT, EXIT_RUN_ERRORS = 0, 1, 2, 3
 
@@ -50,18 +85,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=lazy_group(LAZY_COMMANDS),
 )
-app.add_typer(agree_app, name="agree")
-app.add_typer(calibrate_app, name="calibrate")
-app.add_typer(runs_app, name="runs")
-app.add_typer(dataset_app, name="dataset")
-app.add_typer(monitor_app, name="monitor")
-app.add_typer(import_app, name="import")
-runs_app.command("show")(show_command)
-app.command("run")(run_command)
-app.command("compare")(compare_command)
-app.add_typer(review_app, name="review")
-app.command("serve")(serve_command)
 out = Console()
 err = Console(stderr=True)
 
@@ -90,6 +115,8 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
 
 def load_or_exit(paths: list[Path], skip_invalid: bool) -> LoadReport:
     """Load sessions; report every bad file; exit 2 unless --skip-invalid (then list what was skipped)."""
+    from evalwheel.datasets.sessions import load_sessions
+
     report = load_sessions(paths)
     for e in report.errors:
         err.print(f"[red]invalid[/] {e}", highlight=False, markup=True, soft_wrap=True)
@@ -103,6 +130,8 @@ def load_or_exit(paths: list[Path], skip_invalid: bool) -> LoadReport:
 
 
 def config_or_exit(config: Path | None, fidelity_threshold: float | None) -> EvaluationConfig:
+    from evalwheel.graders.pedagogy.session import ConfigError, load_config
+
     try:
         cfg = load_config(config)
     except ConfigError as exc:
@@ -113,6 +142,8 @@ def config_or_exit(config: Path | None, fidelity_threshold: float | None) -> Eva
 
 
 def _summary(results: list[SessionEvaluation]) -> dict[str, object]:
+    from evalwheel.graders.pedagogy.dimensions.report import dimension_means
+
     scored = [r.fidelity for r in results if r.fidelity is not None]
     taxonomy = Counter(m.value for r in results for m in r.taxonomy)
     return {
@@ -126,6 +157,8 @@ def _summary(results: list[SessionEvaluation]) -> dict[str, object]:
 
 
 def _results_table(results: list[SessionEvaluation]) -> Table:
+    from evalwheel.graders.pedagogy.dimensions.report import dimension_cell
+
     table = Table(title="Study Mode pedagogical fidelity", show_lines=False)
     table.add_column("session", overflow="fold", min_width=20)
     table.add_column("source", style="dim", no_wrap=True)
@@ -150,6 +183,9 @@ def _results_table(results: list[SessionEvaluation]) -> Table:
 
 
 def _explain(session: Session, result: SessionEvaluation) -> None:
+    from evalwheel.graders.pedagogy.dimensions.report import dimensions_table
+    from evalwheel.graders.pedagogy.tagger import tag_turn
+
     out.rule(f"[bold]{session.session_id}[/] ({session.domain})")
     fid = "unscored" if result.fidelity is None else f"{result.fidelity:.3f}"
     out.print(f"fidelity {fid}; escalate: {result.escalate} {result.escalation_reasons or ''}", highlight=False)
@@ -193,6 +229,8 @@ def evaluate(
     ] = None,
 ) -> None:
     """Grade recorded Study Mode sessions for pedagogical fidelity (deterministic, offline)."""
+    from evalwheel.graders.pedagogy.session import evaluate_session
+
     cfg = config_or_exit(config, fidelity_threshold)
     report = load_or_exit(paths, skip_invalid)
     sessions = report.sessions
@@ -243,14 +281,16 @@ def evaluate(
         out.print(f"wrote {len(results)} results to {out_file}")
 
 
-@agree_app.command("sessions")
-def agree_sessions(
+def agree_sessions(  # registered as `agree sessions` by load_agree_app
     paths: Annotated[list[Path], typer.Argument(help="Labelled session files or folders.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid")] = False,
     config: Annotated[Path | None, typer.Option("--config", help="YAML evaluation config.")] = None,
 ) -> None:
     """Agreement of the deterministic checks with the expert labels in the sessions (accuracy, kappa)."""
+    from evalwheel.graders.pedagogy.dimensions.report import agreement_table
+    from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
+
     cfg = config_or_exit(config, None)
     report = load_or_exit(paths, skip_invalid)
     table_data = session_agreement(report.sessions, cfg)
@@ -276,12 +316,6 @@ def agree_sessions(
 def version() -> None:
     """Print the evalwheel version."""
     typer.echo(__version__)
-
-
-app.command("replay")(replay_command)
-app.command("chat")(chat_command)
-app.command("simulate")(simulate_command)
-app.command("study-web")(study_web_command)
 
 
 def main() -> None:  # pragma: no cover - console entry point
