@@ -380,7 +380,7 @@ def test_exit_code_precedence_across_gates() -> None:
 
 
 def _judge(kappa: object, **kw: object) -> JudgeAgreementRequirement:
-    rec = CalibrationRecord(path="calib/faithfulness.json", n=200, raw={"agreement": {"kappa": kappa}})
+    rec = CalibrationRecord(path="calib/faithfulness.json", n=200, raw={"kappa": kappa})
     return JudgeAgreementRequirement(grader="faithfulness", min_agreement=0.4, calibration=rec, **kw)
 
 
@@ -424,15 +424,30 @@ def test_judge_undefined_kappa_fails_and_missing_metric_is_bad_input() -> None:
     assert not_a_number.exit_code == ExitCode.BAD_INPUT
 
 
+def _record(path: Path, grader: str, kappa: float | None, n: int = 120, **details: object) -> None:
+    """A valid calibration record (what `calibrate --out` writes), through the one writer."""
+    from evalwheel.calibration.record import CalibrationRecord, DatasetRef, write_record
+
+    write_record(
+        CalibrationRecord(
+            task="grader", grader=grader, dataset=DatasetRef(path="labels.jsonl", sha256="0" * 64), n=n, scored=n,
+            unscored=0, kappa=kappa, macro_f1=None, accuracy=None, measured_at="2026-12-02T00:00:00+00:00",
+            evalwheel_version="test", details=dict(details),
+        ),
+        path,
+    )
+
+
 def test_calibration_files_and_spec_graders(tmp_path: Path) -> None:
     (tmp_path / "calib").mkdir()
-    (tmp_path / "calib" / "top.json").write_text(json.dumps({"kappa": 0.62, "grader": "faithfulness", "n": 120}))
-    (tmp_path / "calib" / "nested.json").write_text(json.dumps({"task": "x", "agreement": {"kappa": 0.2}}))
+    _record(tmp_path / "calib" / "top.json", "faithfulness", 0.62)
+    _record(tmp_path / "calib" / "nested.json", "relevance", None, tier_kappa=0.2)
     graders = [
         "exact_match",
         {"name": "exact", "config": {}},
         {"name": "faithfulness", "gate": True, "min_agreement": 0.4, "calibration": "calib/top.json"},
-        {"name": "relevance", "gate": True, "min_agreement": 0.3, "calibration": "calib/nested.json"},
+        {"name": "relevance", "gate": True, "min_agreement": 0.3, "calibration": "calib/nested.json",
+         "metric": "details.tier_kappa"},
         {"name": "tone", "gate": False, "min_agreement": 0.3, "calibration": "calib/nope.json"},
         {"name": "dumped", "gate": True, "min_agreement": None, "calibration": None},  # a model_dump of a spec
     ]
@@ -454,11 +469,14 @@ def test_calibration_files_and_spec_graders(tmp_path: Path) -> None:
 def test_bad_calibration_file_and_bad_grader_entries(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{kappa: 0.5")
-    with pytest.raises(CalibrationError, match=r"bad\.json: not valid JSON"):
+    with pytest.raises(CalibrationError, match=r"bad\.json: invalid JSON"):
         load_calibration(bad)
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(CalibrationError, match="expected a JSON object"):
         load_calibration(tmp_path / "list.json")
+    (tmp_path / "loose.json").write_text(json.dumps({"kappa": 0.9, "grader": "j"}))  # not a calibration record
+    with pytest.raises(CalibrationError, match=r"loose\.json: field 'task': required field is missing"):
+        load_calibration(tmp_path / "loose.json")
     with pytest.raises(GateConfigError, match=r"spec.yaml: graders\[0\]\.min_agreement"):
         judge_requirements([{"name": "j", "min_agreement": "high"}], "spec.yaml")
     assert judge_requirements([{"name": "j", "min_agreement": 0.4}])[0].gate is True  # the spec's default
@@ -467,7 +485,7 @@ def test_bad_calibration_file_and_bad_grader_entries(tmp_path: Path) -> None:
 
 
 def test_gates_from_yaml_spec(tmp_path: Path) -> None:
-    (tmp_path / "c.json").write_text(json.dumps({"agreement": {"kappa": 0.5}}))
+    _record(tmp_path / "c.json", "faithfulness", 0.5)
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(
         """

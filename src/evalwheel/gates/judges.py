@@ -5,27 +5,26 @@ A spec's grader entry opts in with `min_agreement`; it is enforced unless the gr
     graders:
       - {name: faithfulness, gate: true, min_agreement: 0.4, calibration: calib/faithfulness.json}
 
-The calibration file is whatever `evalwheel calibrate ... --out FILE` wrote. Only a little of it is read,
-so the two commands stay loosely coupled: the requirement's metric (default `kappa`) is looked up at the
-top level, then under `agreement`; a dotted metric (`threshold.heldout.kappa`) follows the path. `grader`,
-`dataset` and `n` are read when present.
+The calibration file is a record written by `evalwheel calibrate ... --out` (or shipped in the package):
+it is read and validated by the one reader, `evalwheel.calibration.record.load_calibration_record`, so a
+gate never accepts a file that `calibrate` would not have written. The requirement's metric (default
+`kappa`) is looked up at the record's top level, then under `details`; a dotted metric
+(`details.tiers.encoder.macro_f1`) follows the path.
 
 What counts as what (see docs/ci.md): a file that is absent, or a measured figure below the minimum (or
-undefined, `null`), fails the gate (exit 1: the judge is not trustworthy yet). A file that exists but cannot
-be parsed, lacks the metric, or was measured for a different grader is bad input (exit 2), because the
-gate cannot even be evaluated.
+undefined, `null`), fails the gate (exit 1: the judge is not trustworthy yet). A file that exists but is
+not a valid calibration record, lacks the metric, or was measured for a different grader is bad input
+(exit 2), because the gate cannot even be evaluated.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evalwheel.fileio import FileReadError, read_text
 from evalwheel.gates.config import GateConfigError
 
 
@@ -34,7 +33,7 @@ class CalibrationError(GateConfigError):
 
 
 class CalibrationRecord(BaseModel):
-    """The parts of a calibration file that gates read; `raw` keeps the rest for metric look-ups."""
+    """What a gate reads of a validated calibration record; `raw` is the whole record for metric look-ups."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -46,7 +45,7 @@ class CalibrationRecord(BaseModel):
 
     def lookup(self, metric: str) -> tuple[bool, float | None]:
         """(found, value) for `metric`; found with value None means the figure is undefined (`null`)."""
-        candidates = [metric.split(".")] if "." in metric else [[metric], ["agreement", metric]]
+        candidates = [metric.split(".")] if "." in metric else [[metric], ["details", metric]]
         for path in candidates:
             node: Any = self.raw
             for key in path:
@@ -64,34 +63,23 @@ class CalibrationRecord(BaseModel):
 
 
 def load_calibration(path: str | Path) -> CalibrationRecord:
-    """Read a calibration JSON file; raises `CalibrationError` naming the file for unreadable content.
+    """Read and validate a calibration record; raises `CalibrationError` naming the file, field and cause.
 
     A missing file raises FileNotFoundError: callers decide whether that is a failed gate (it is, for
     `judge_requirements`) or an error.
     """
+    from evalwheel.calibration.record import CalibrationRecordError, load_calibration_record
+
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(p)
     try:
-        text = read_text(p, what="calibration record")
-    except FileReadError as exc:
+        record = load_calibration_record(p)
+    except CalibrationRecordError as exc:
         raise CalibrationError(str(exc)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CalibrationError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise CalibrationError(f"{p}: expected a JSON object, got {type(data).__name__}")
-    grader = data.get("grader")
-    dataset = data.get("dataset")
-    n = data.get("n")
-    if grader is not None and not isinstance(grader, str):
-        raise CalibrationError(f"{p}: grader: expected a string, got {grader!r}")
-    if dataset is not None and not isinstance(dataset, str):
-        dataset = str(dataset)
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
-        raise CalibrationError(f"{p}: n: expected an integer, got {n!r}")
-    return CalibrationRecord(path=str(p), grader=grader, dataset=dataset, n=n, raw=data)
+    return CalibrationRecord(
+        path=str(p), grader=record.grader, dataset=record.dataset.path, n=record.scored, raw=record.model_dump()
+    )
 
 
 class JudgeAgreementRequirement(BaseModel):
