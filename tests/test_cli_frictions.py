@@ -143,3 +143,20 @@ def test_unreachable_judge_leaves_no_unclosed_sessions(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert "cannot reach http://127.0.0.1:9" in proc.stderr
         assert "Unclosed" not in proc.stderr and "unclosed" not in proc.stderr
+
+
+def test_replay_limit_and_dry_run(tmp_path: Path) -> None:
+    sessions = str(ROOT / "examples/studymode/sessions")
+    args = ["replay", sessions, "--arms", "base,overlay:v2,human", "--model", "local", "--max-turns", "2"]
+    dry = runner.invoke(app, [*args, "--limit", "3", "--dry-run", "--json", "--out", str(tmp_path / "a")])
+    assert dry.exit_code == 0, dry.output
+    est = json.loads(dry.stdout)
+    assert est["sessions"] == 3 and est["arms"] == ["base", "overlay:v2", "human"]
+    assert 0 < est["model_calls"] <= 3 * 2 * 2  # two model arms, at most two learner turns each
+    assert est["completion_tokens"] == est["model_calls"] * 512
+    assert not (tmp_path / "a").exists()  # nothing replayed, nothing written
+    human = runner.invoke(app, ["replay", sessions, "--arms", "human", "--limit", "2", "--out", str(tmp_path / "h"),
+                                "--json"])  # fmt: skip
+    assert human.exit_code == 0, human.output
+    assert len(list((tmp_path / "h").glob("*.json"))) >= 2  # two sessions' artifacts (+ report.json)
+    assert len([p for p in (tmp_path / "h").glob("*.json") if p.name != "report.json"]) == 2

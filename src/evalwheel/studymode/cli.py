@@ -203,6 +203,12 @@ def replay_command(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Replay the valid files, list the rest.")
     ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Replay only the first N sessions (in path order).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count model calls, tokens, time and cost; replay nothing.")
+    ] = False,
 ) -> None:
     """Replay recorded sessions under each arm, regenerate the tutor turns, grade them, and compare arms.
 
@@ -218,6 +224,11 @@ def replay_command(
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     loaded = _load_sessions_or_exit(sessions, skip_invalid)
+    if limit is not None:
+        loaded = loaded[:limit]
+    if dry_run:
+        _print_replay_estimate(loaded, arm_list, model, max_turns, max_tokens, concurrency, as_json)
+        return
     gen = GenerateConfig(max_tokens=max_tokens, temperature=temperature)
     try:
         llm = resolve_model(model, not no_cache, concurrency) if any(a.uses_model for a in arm_list) else None
@@ -238,6 +249,29 @@ def replay_command(
         err.print(f"[red]failed[/] {r.session_id} [{r.arm}]: {r.error}", highlight=False, soft_wrap=True)
     if report.errors:
         raise typer.Exit(EXIT_RUN_ERRORS)
+
+
+def _print_replay_estimate(
+    loaded: list[Session], arm_list: list[Arm], model: str, max_turns: int | None, max_tokens: int,
+    concurrency: int, as_json: bool,
+) -> None:  # fmt: skip
+    from evalwheel.studymode.replay_plan import estimate_replay
+
+    uses_model = any(a.uses_model for a in arm_list)
+    est = estimate_replay(loaded, arm_list, model if uses_model else None, max_turns=max_turns,
+                          max_tokens=max_tokens, concurrency=concurrency)  # fmt: skip
+    if as_json:
+        typer.echo(est.model_dump_json(indent=2))
+        return
+    cost = "unknown price" if est.cost_usd is None else f"${est.cost_usd:.4f}"
+    out.print(
+        f"dry run (nothing replayed): {est.sessions} sessions x {len(est.arms)} arms ({', '.join(est.arms)}); "
+        f"{est.model_calls} model calls on {est.model or 'no model'}, ~{est.prompt_tokens:,} prompt and <= "
+        f"{est.completion_tokens:,} completion tokens, ~{est.seconds:.0f} s, {cost}",
+        highlight=False, markup=False, soft_wrap=True,
+    )  # fmt: skip
+    for note in est.notes:
+        out.print(f"- {note}", highlight=False, markup=False)
 
 
 def chat_command(
