@@ -131,6 +131,35 @@ async def test_locked_store_stops_the_run_without_freezing_the_loop_and_resume_f
     assert store.get_run(run_id).status == "finished"
 
 
+async def test_a_store_locked_at_the_start_is_waited_for_then_reported(tmp_path: Path) -> None:
+    spec_path = write_project(tmp_path, n=4)
+    db = tmp_path / "runs.sqlite"
+    Store(db)  # the file and schema exist; now another process takes the write lock before the run starts
+    (tmp_path / "go").write_text("x")
+    spec = load_spec(spec_path)
+    store = Store(db, busy_timeout_s=0.1)
+
+    async def run(policy: WritePolicy) -> object:
+        plan = plan_run(spec)
+        try:
+            return await execute(plan, prepare_dataset(spec.dataset_path), store, write_policy=policy)
+        finally:
+            await plan.aclose()
+
+    locker = start_locker(db, tmp_path / "go", 1)
+    try:
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreUnavailableError, match="while creating the run") as info:
+            await run(WritePolicy(retry_base_s=0.05, give_up_after_s=0.5))
+        assert info.value.run_id is None and store.list_runs() == []
+        locker_done = asyncio.get_running_loop().run_in_executor(None, lambda: (time.sleep(0.5), stop(locker)))
+        outcome = await run(WritePolicy(retry_base_s=0.05, give_up_after_s=10.0))  # the lock clears in time
+        await locker_done
+    finally:
+        stop(locker)
+    assert outcome.run.status == "finished" and store.count_results(outcome.run.run_id) == 4  # type: ignore[attr-defined]
+
+
 def test_cli_exits_3_with_the_resume_command_when_the_store_stays_locked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

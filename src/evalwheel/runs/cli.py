@@ -335,6 +335,8 @@ def _run_arm(
     except bad_input_errors() as exc:
         raise _fail(str(exc)) from None
     except RunStoppedError as exc:
+        if exc.run_id is None:  # the store was down before the run could be recorded
+            raise _fail(f"the run could not start: {exc}; nothing was run", ExitCode.TOO_MANY_ERRORS) from None
         resume_hint = f"evalwheel run {spec_path} " + (f"--arm {arm} " if arm else "") + f"--resume {exc.run_id}"
         raise _fail(
             f"run {exc.run_id} stopped: {exc}. The {exc.committed} results acknowledged (committed) in this "

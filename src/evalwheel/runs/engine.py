@@ -24,11 +24,12 @@ from evalwheel.graders.registry import GraderContext, get_grader
 from evalwheel.models.base import Model
 from evalwheel.models.pricing import cost_usd
 from evalwheel.models.registry import get_model
+from evalwheel.runs import writer as writer_module
 from evalwheel.runs.dataset_source import PreparedDataset
 from evalwheel.runs.grading import BoundGrader, GraderFailure, fold, grade
 from evalwheel.runs.lease import HEARTBEAT_S, LEASE_TTL_S, RunLease
 from evalwheel.runs.spec import EvalSpec, SpecError
-from evalwheel.runs.writer import ResultWriter, RunStoppedError, StoreUnavailableError, WritePolicy, describe, transient
+from evalwheel.runs.writer import ResultWriter, RunStoppedError, StoreUnavailableError, WritePolicy, retry_store
 from evalwheel.solvers.base import SolverContext, SolverFn
 from evalwheel.solvers.build import build_solver
 from evalwheel.store import Store
@@ -197,16 +198,9 @@ def check_unchanged(info: RunInfo, spec_hash: str, dataset_hash: str, *, force: 
     return {"forced_resumes": [*info.metadata.get("forced_resumes", []), note]}
 
 
-def _store_step(store: Store, what: str, fn: Callable[[], Any]) -> Any:
-    """A store call at the start or end of a run; a store that is down becomes StoreUnavailableError (exit 3)."""
-    try:
-        return fn()
-    except Exception as exc:
-        if transient(exc):
-            raise StoreUnavailableError(
-                f"the run store {store.safe_url} is unavailable ({what}): {describe(exc)}"
-            ) from exc
-        raise
+def _store_step(store: Store, what: str, fn: Callable[[], Any], policy: WritePolicy | None) -> Any:
+    """A store call at the start or end of a run, retried like commits; a store that stays down is exit 3."""
+    return retry_store(store, what, fn, policy=policy or writer_module.DEFAULT_POLICY)[0]
 
 
 async def execute(
@@ -233,7 +227,7 @@ async def execute(
     progress = progress or Progress()
     spec_hash = spec.content_hash()
     if resume is not None:
-        info = _store_step(store, "reading the run", lambda: store.get_run(resume))
+        info = _store_step(store, "reading the run", lambda: store.get_run(resume), write_policy)
         if info.spec_name != spec.name:
             raise SpecError(f"run {resume} belongs to spec {info.spec_name!r}, not {spec.name!r}")
         if info.arm != plan.arm:
@@ -243,15 +237,20 @@ async def execute(
             store,
             "taking the lease",
             lambda: RunLease.acquire(store, resume, ttl_s=lease_ttl_s, heartbeat_s=heartbeat_s),
+            write_policy,
         )
         try:
             _store_step(
                 store,
                 "marking the run running",
                 lambda: store.set_run_status(resume, "running", metadata_update=forced),
+                write_policy,
             )
             done = _store_step(
-                store, "reading finished samples", lambda: store.finished_keys(resume, include_errors=not retry_errors)
+                store,
+                "reading finished samples",
+                lambda: store.finished_keys(resume, include_errors=not retry_errors),
+                write_policy,
             )
         except BaseException:
             lease.release()
@@ -274,13 +273,20 @@ async def execute(
         )
         lease = RunLease.for_new_run(info.run_id, store, ttl_s=lease_ttl_s, heartbeat_s=heartbeat_s)
         _store_step(
-            store, "creating the run", lambda: store.create_run(info, lease_owner=lease.owner, lease_ttl_s=lease_ttl_s)
+            store,
+            "creating the run",
+            lambda: store.create_run(info, lease_owner=lease.owner, lease_ttl_s=lease_ttl_s),
+            write_policy,
         )
         done = set()
     run_id = info.run_id
     budget = spec.budget.max_usd
     try:
-        spent = _store_step(store, "reading the cost so far", lambda: store.run_cost(run_id)) if resume else 0.0
+        spent = (
+            _store_step(store, "reading the cost so far", lambda: store.run_cost(run_id), write_policy)
+            if resume
+            else 0.0
+        )
     except BaseException:
         lease.release()
         raise
@@ -384,11 +390,19 @@ async def execute(
         update: dict[str, Any] = {"budget_exhausted": True} if exhausted else {}
         if stopped is not None:
             update["stopped"] = str(stopped)
-        try:
-            store.set_run_status(run_id, status, metadata_update=update or None)
-        except Exception:
-            if stopped is None:
-                raise
+        if stopped is None:  # every result is committed: the status is worth waiting for
+            try:
+                _store_step(
+                    store,
+                    "recording the run's status",
+                    lambda: store.set_run_status(run_id, status, metadata_update=update or None),
+                    write_policy,
+                )
+            except StoreUnavailableError as exc:
+                stopped = exc  # the run stays "running"; a resume finds nothing left to do and finishes it
+        else:  # the store is probably down: one attempt, the error already says what happened
+            with contextlib.suppress(Exception):
+                store.set_run_status(run_id, status, metadata_update=update or None)
         lease.release()
     if stopped is not None:
         stopped.run_id = run_id

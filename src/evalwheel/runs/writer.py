@@ -21,9 +21,12 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from evalwheel.store import Store
 from evalwheel.types import SampleResult
+
+T = TypeVar("T")
 
 
 class RunStoppedError(RuntimeError):
@@ -69,6 +72,44 @@ def describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text[:300]}"
 
 
+def retry_store(
+    store: Store,
+    what: str,
+    fn: Callable[[], T],
+    *,
+    policy: WritePolicy,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[T, int]:
+    """Call `fn` (a blocking store operation) until it succeeds; returns (its result, the attempts it took).
+
+    Transient failures are retried with exponential backoff for `policy.give_up_after_s`, then reported as
+    StoreUnavailableError; a database error that retrying cannot fix is reported at once. Other exceptions
+    (an unknown run id, a leased run) propagate unchanged: they are answers, not outages."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return fn(), attempt
+        except Exception as exc:
+            waited = time.monotonic() - started
+            if not transient(exc):
+                if isinstance(exc, SQLAlchemyError):
+                    raise StoreUnavailableError(
+                        f"the run store {store.safe_url} rejected {what} ({describe(exc)})"
+                    ) from exc
+                raise
+            if waited >= policy.give_up_after_s:
+                raise StoreUnavailableError(
+                    f"the run store {store.safe_url} stayed unavailable for {waited:.1f} s while {what} "
+                    f"({attempt} attempts; last error {describe(exc)})"
+                ) from exc
+            delay = min(policy.retry_max_s, policy.retry_base_s * 2.0 ** (attempt - 1))
+            sleep(min(delay, max(0.0, policy.give_up_after_s - waited)))
+
+
 def commit_with_retry(
     store: Store,
     batch: Sequence[SampleResult],
@@ -78,30 +119,11 @@ def commit_with_retry(
     policy: WritePolicy,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Commit one batch (blocking; called in a worker thread); returns the attempts it took.
-
-    Raises StoreUnavailableError when the store stays unavailable past `policy.give_up_after_s` or fails in a
-    way retrying cannot fix."""
-    started = time.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            store.add_results(batch, costs, replace=replace)
-            return attempt
-        except Exception as exc:
-            waited = time.monotonic() - started
-            if not transient(exc):
-                raise StoreUnavailableError(
-                    f"the run store {store.safe_url} rejected a batch of {len(batch)} results ({describe(exc)})"
-                ) from exc
-            if waited >= policy.give_up_after_s:
-                raise StoreUnavailableError(
-                    f"the run store {store.safe_url} stayed unavailable for {waited:.1f} s "
-                    f"({attempt} attempts; last error {describe(exc)})"
-                ) from exc
-            delay = min(policy.retry_max_s, policy.retry_base_s * 2.0 ** (attempt - 1))
-            sleep(min(delay, max(0.0, policy.give_up_after_s - waited)))
+    """Commit one batch (blocking; called in a worker thread); returns the attempts it took."""
+    what = f"a batch of {len(batch)} results"
+    return retry_store(
+        store, what, lambda: store.add_results(batch, costs, replace=replace), policy=policy, sleep=sleep
+    )[1]
 
 
 class ResultWriter:
