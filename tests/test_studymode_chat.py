@@ -174,3 +174,33 @@ def test_run_chat_recovers_from_a_failed_call(tmp_path: Path) -> None:
     assert "please send that again" in (tmp_path / "term.txt").read_text()
     path = save_session(session, tmp_path / "s.json")
     assert Session.model_validate(json.loads(path.read_text())) == session
+
+
+def test_chat_multiline_messages_stay_one_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pasted code in a ``` fence and backslash-continued lines are one learner message, not several turns."""
+    model = ScriptedModelDouble(["What do you expect it to print?", "Try it and tell me?"])
+    patch_model(monkeypatch, model)
+    out = tmp_path / "multi.json"
+    stdin = "my loop: \\\n```python\nfor i in range(1, 10):\n\n    print(i)\n```\nfirst line \\\nsecond line\n/quit\n"
+    res = CliRunner().invoke(cli_app(), ["chat", "--out", str(out)], input=stdin)
+    assert res.exit_code == 0, res.output
+    assert "``` fences" in res.output
+    session = Session.model_validate_json(out.read_text())
+    users = [t.content for t in session.trajectory if t.role == "user"]
+    assert users == ["my loop: \n```python\nfor i in range(1, 10):\n\n    print(i)\n```", "first line \nsecond line"]
+
+
+def test_chat_with_the_guarded_overlay_checks_each_reply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = ScriptedModelDouble(
+        ["Here's the corrected code: range(1, 11). Want more? Any questions?", "What have you tried so far?"]
+    )
+    patch_model(monkeypatch, model)
+    out = tmp_path / "guarded.json"
+    res = CliRunner().invoke(
+        cli_app(), ["chat", "--arm", "overlay:v3", "--out", str(out)], input="fix my loop\n/quit\n"
+    )
+    assert res.exit_code == 0, res.output
+    session = Session.model_validate_json(out.read_text())
+    reply = session.trajectory[1]
+    assert reply.content == "What have you tried so far?" and "guard:regenerated" in reply.tags
+    assert "corrected code" not in res.output  # the failing draft never reached the learner
