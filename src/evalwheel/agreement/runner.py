@@ -17,9 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evalwheel.agreement.data import LabelledReply, labelled_dimensions, mathdial_turns, mrbench_replies
+from evalwheel.agreement.data import (
+    LabelledReply,
+    labelled_dimensions,
+    mathdial_turns,
+    mrbench_replies,
+    unknown_dimensions,
+)
 from evalwheel.datasets.mathdial import load_mathdial
-from evalwheel.datasets.mrbench import load_mrbench
+from evalwheel.datasets.mrbench import MRBenchFile, load_mrbench
 from evalwheel.graders.pedagogy.response.dimensions import TASKS, TELLING
 from evalwheel.graders.pedagogy.response.tiers import grade_many
 from evalwheel.graders.pedagogy.response.vectorize import Embedder
@@ -130,9 +136,26 @@ def agree_mrbench(
         kind="mrbench",
         path=str(path),
         n_items=len(items),
-        issues=f.issues,
+        issues=[*f.issues, *label_issues(f, items)],
         results=measure(items, tasks, tier, embedder),
     )
+
+
+def label_issues(f: MRBenchFile, items: Sequence[LabelledReply]) -> list[str]:
+    """One line per label that could not be mapped (naming conversation, tutor and field), then one per
+    annotation key that is not a known dimension: skipped for that dimension, counted, never folded."""
+    out = []
+    index = {c.conversation_id: c.index for c in f.conversations}
+    for it in items:
+        conv, tutor = it.key.split("\x1f")[:2]
+        for dim, raw in it.unknown.items():
+            out.append(
+                f"item {index.get(conv, '?')} (conversation {conv}), tutor {tutor!r}: {dim}: unknown label {raw!r} "
+                f"(expected one of {', '.join(TASKS[dim].labels)}; not counted for {dim})"
+            )
+    for name, n in unknown_dimensions(f).items():
+        out.append(f"annotation field {name!r} on {n} replies is not an MRBench dimension (ignored)")
+    return out
 
 
 def agree_mathdial(

@@ -1,0 +1,83 @@
+"""Throughput of the encoder tier (MiniLM cross-encoding + multi-task heads, all eight dimensions).
+
+    python benchmarks/bench_encoder.py [MRBENCH_FILE] [--n 512] [--threads 2] [--batch 32] [--json]
+
+Replies of the file (default: the repository's tiny MRBench fixture) are repeated up to `--n` and
+graded in batches: tokenisation, the int8 ONNX encoder and the heads are all inside the timing; model
+loading is timed apart. `scores_per_s` also includes building the Score objects (rules evidence for
+every reply), i.e. what `calibrate mrbench --tier encoder` does per reply. Target: >= 100 replies/s
+on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("file", nargs="?", type=Path, default=REPO / "tests" / "fixtures" / "mrbench_tiny.json")
+    ap.add_argument("--n", type=int, default=512, help="replies to grade (the file's replies repeated)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--json", action="store_true", help="print one JSON object (default: a short summary)")
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+
+    from evalwheel.agreement.data import mrbench_replies
+    from evalwheel.datasets.mrbench import load_mrbench
+    from evalwheel.graders.pedagogy.response.dimensions import DIMENSION_ORDER
+    from evalwheel.graders.pedagogy.response.encoder import load_encoder
+    from evalwheel.graders.pedagogy.response.tiers import grade_many
+
+    items = mrbench_replies(load_mrbench(args.file))
+    pairs = [(it.ctx, it.reply) for it in items]
+    pairs = (pairs * (args.n // max(1, len(pairs)) + 1))[: args.n]
+
+    t = time.perf_counter()
+    enc = load_encoder(threads=args.threads)
+    enc.extractor.batch_size = args.batch
+    enc.predict(pairs[:2])  # session + tokenizer
+    load_s = time.perf_counter() - t
+
+    t = time.perf_counter()
+    enc.predict(pairs)
+    predict_s = time.perf_counter() - t
+
+    t = time.perf_counter()
+    grade_many(list(DIMENSION_ORDER), pairs, "encoder")
+    scores_s = time.perf_counter() - t
+    width = enc.extractor.layout.max_tokens
+    out = {
+        "file": str(args.file),
+        "replies": len(pairs),
+        "dimensions": len(DIMENSION_ORDER),
+        "threads": args.threads,
+        "batch": args.batch,
+        "max_tokens": width,
+        "load_s": round(load_s, 3),
+        "replies_per_s": round(len(pairs) / predict_s, 1),
+        "scores_per_s": round(len(pairs) / scores_s, 1),
+        "cpu": platform.processor() or platform.machine(),
+        "cpus_visible": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "target_replies_per_s": 100,
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(
+            f"encoder tier: {out['replies_per_s']} replies/s ({out['scores_per_s']} with Scores), "
+            f"{args.threads} threads, batch {args.batch}, {len(pairs)} replies x {len(DIMENSION_ORDER)} dimensions"
+        )
+
+
+if __name__ == "__main__":
+    main()
