@@ -103,6 +103,18 @@ async def test_repair_turn_escapes_and_delimits_the_judges_own_reply() -> None:
     assert len(inside.group(1)) <= 480  # bounded excerpt (400 characters before escaping)
 
 
+async def test_calibration_counts_a_judge_transport_failure_as_unscored_and_goes_on() -> None:
+    from evalwheel.calibration.llmbar import LLMBarPair
+    from evalwheel.calibration.runner import calibrate_pairwise
+
+    pairs = [LLMBarPair(id=f"p{i}", input="q", output_1="a", output_2="b", gold="A") for i in range(3)]
+    win = json.dumps({"reason": "first is better", "winner": "1"})
+    # the first four requests (both orders of the first pair, both client attempts each) fail with 500
+    async with ScriptedJudge(script=["500"] * 4, fn=lambda body: win) as srv:
+        result = await calibrate_pairwise(pairs, judge(srv), concurrency=1)
+    assert result.n == 3 and result.unscored == 1 and result.scored == 2
+
+
 # ------------------------------------------------------------------------------------------ in a run
 
 

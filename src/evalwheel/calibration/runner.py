@@ -37,7 +37,7 @@ from evalwheel.graders.model.pairwise import (
     position_consistency,
 )
 from evalwheel.graders.registry import GraderContext, get_grader
-from evalwheel.models.base import Model
+from evalwheel.models.base import Model, ModelError
 from evalwheel.stats.agreement import Agreement, agreement
 from evalwheel.types import Score
 
@@ -172,7 +172,10 @@ async def calibrate_pairwise(
     todo = _take(pairs, limit)
 
     async def judge(p: LLMBarPair) -> PairVerdict:
-        return await compare_pair(model, p.input, p.output_1, p.output_2, config)
+        try:
+            return await compare_pair(model, p.input, p.output_1, p.output_2, config)
+        except ModelError as exc:  # transport failure after retries: no verdict for this pair, the job goes on
+            return PairVerdict(winner=None, consistent=None, first_order=None, second_order=None, failure=str(exc))
 
     verdicts = await _run_all(todo, judge, concurrency, on_progress)
     scored = [(p, v) for p, v in zip(todo, verdicts, strict=True) if v.winner is not None]
@@ -234,7 +237,10 @@ async def calibrate_faithfulness(
 
     async def judge(item: FaithBenchItem) -> Score:
         sample, output = item.to_sample()
-        result = await grade(sample, output, ctx)
+        try:
+            result = await grade(sample, output, ctx)
+        except ModelError as exc:  # transport failure after retries: this item is unscored, the job goes on
+            return Score(name="faithfulness", value=None, passed=None, reason=f"unscored: judge call failed: {exc}")
         assert isinstance(result, Score)
         return result
 
