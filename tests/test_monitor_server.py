@@ -104,7 +104,7 @@ def test_acknowledged_events_survive_kill_9_and_restart(tmp_path: Path) -> None:
 
 def test_burst_is_accepted_or_refused_with_429_and_the_sdk_loses_nothing(tmp_path: Path) -> None:
     store = str(tmp_path / "m.sqlite")
-    with monitor_server(store, "--no-worker", "--max-pending", "200") as (url, _):
+    with monitor_server(store, "--no-worker", "--max-pending", "150") as (url, _):
         monitors = [Monitor(url, "burst", batch_size=100, flush_interval_s=0.01) for _ in range(4)]
         per = 2500
 
