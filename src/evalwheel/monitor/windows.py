@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from evalwheel.stats.intervals import proportion_ci
 
-JUDGE_GRADERS = ("judge", "faithfulness", "pairwise", "studymode.judge")
+JUDGE_PREFIXES = ("judge", "faithfulness", "studymode.judge")  # graders whose score is a judge's verdict
 HALLUCINATION_GRADERS = ("faithfulness",)
 
 
@@ -159,8 +159,10 @@ class _WindowAcc:
             if name in HALLUCINATION_GRADERS:
                 self.halluc.add(None if outcome is None else not outcome, weight)
         for s in scores:
-            if s.get("metadata", {}).get("grader") in JUDGE_GRADERS and s.get("value") is not None:
-                r.judge_values.append(float(s["value"]))
+            meta = s.get("metadata", {})
+            if str(meta.get("grader", "")).startswith(JUDGE_PREFIXES) and s.get("value") is not None:
+                # judges on different scales compare on their normalised [0, 1] value when they report one
+                r.judge_values.append(float(meta.get("normalized", s["value"])))
 
     def finish(self) -> WindowReport:
         r = self.report
