@@ -102,6 +102,8 @@ def main() -> None:
             page.wait_for_load_state("load")
             for name, path in pages.items():
                 page.goto(base + path)
+                if name == "compare":  # computed in the background; the page reloads itself until done
+                    page.wait_for_selector("#compare", timeout=120_000)
                 page.wait_for_load_state("networkidle")
                 page.screenshot(path=str(args.out / f"{name}.png"))
                 print(f"{args.out / (name + '.png')}")

@@ -19,11 +19,11 @@
                  text: data.alerts.map(function (a) { return a.message; }), mode: "markers", name: "alert",
                  marker: {symbol: "x", size: 14, color: "#b42318"}});
   }
-  Plotly.newPlot("trend-runs", traces, {margin: {t: 20, r: 10}, yaxis: {title: "pass rate", range: [0, 1.05]},
-                 xaxis: {title: "run started"}}, {displaylogo: false, responsive: true});
+  Plotly.newPlot("trend-runs", traces, {margin: {t: 20, r: 10}, yaxis: {title: {text: "pass rate"}, range: [0, 1.05]},
+                 xaxis: {title: {text: "run started"}}}, {displaylogo: false, responsive: true});
   if (data.windows.length && document.getElementById("trend-windows")) {
     Plotly.newPlot("trend-windows", [{x: data.windows.map(function (w) { return w.start_iso; }),
       y: data.windows.map(function (w) { return w.pass_rate; }), mode: "lines+markers", name: "window pass rate"}],
-      {margin: {t: 20, r: 10}, yaxis: {title: "pass rate", range: [0, 1.05]}}, {displaylogo: false, responsive: true});
+      {margin: {t: 20, r: 10}, yaxis: {title: {text: "pass rate"}, range: [0, 1.05]}}, {displaylogo: false, responsive: true});
   }
 })();
