@@ -77,20 +77,20 @@ def write_project(
     return tmp / "spec.yaml"
 
 
-async def run_spec(spec_path: Path, **kw: object):
+async def run_spec(spec_path: Path, store_url: str | None = None, **kw: object):
     spec = load_spec(spec_path)
     plan = plan_run(spec)
     ds = prepare_dataset(spec.dataset_path)
-    store = Store(spec.resolve("runs.sqlite"))
+    store = Store(store_url or spec.resolve("runs.sqlite"))
     try:
         return await execute(plan, ds, store, **kw), store  # type: ignore[arg-type]
     finally:
         await plan.aclose()
 
 
-async def test_every_sample_stored_with_status(tmp_path: Path) -> None:
+async def test_every_sample_stored_with_status(tmp_path: Path, store_url: str) -> None:
     spec_path = write_project(tmp_path)
-    outcome, store = await run_spec(spec_path)
+    outcome, store = await run_spec(spec_path, store_url)
     results = {r.sample_id: r for r in store.iter_results(outcome.run.run_id)}
     assert len(results) == 8
     assert results["s001"].status == "failed"
@@ -113,17 +113,17 @@ async def test_error_is_isolated_and_counted(tmp_path: Path) -> None:
     assert outcome.counts["passed"] == 6  # the others still ran
 
 
-async def test_retry_errors_reruns_only_errored(tmp_path: Path) -> None:
+async def test_retry_errors_reruns_only_errored(tmp_path: Path, store_url: str) -> None:
     spec_path = write_project(tmp_path)
     bug = tmp_path / "bug"  # the app is broken for the sample ids in this file (the module is imported once)
     condition = f"if sample.id in (open({str(bug)!r}).read().split() if os.path.exists({str(bug)!r}) else [])"
     (tmp_path / "app.py").write_text(SOLVER.replace('if sample.metadata.get("explode")', condition))
     bug.write_text("s003")
-    outcome, store = await run_spec(spec_path)
+    outcome, store = await run_spec(spec_path, store_url)
     run_id = outcome.run.run_id
     bug.unlink()  # the app is fixed (spec and dataset unchanged)
     (tmp_path / "calls.log").write_text("")
-    again, store = await run_spec(spec_path, resume=run_id, retry_errors=True)
+    again, store = await run_spec(spec_path, store_url, resume=run_id, retry_errors=True)
     assert again.executed == 1 and again.skipped == 7
     assert (tmp_path / "calls.log").read_text().split() == ["s003"]
     statuses = Counter(r.status for r in store.iter_results(run_id))
