@@ -26,8 +26,8 @@ NAME = DimensionName.ACCURACY
 
 # False statements of a rule, as a tutor would assert them. Sentences that discuss a misconception
 # ("a common myth is that ...", "... is not true") are skipped.
-MISCONCEPTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p, re.I), why)
+MISCONCEPTIONS: tuple[tuple[str, str], ...] = tuple(
+    (p, why)
     for p, why in (
         (r"\blists? (?:are|is) immutable\b", "Python lists are mutable"),
         (r"\btuples? (?:are|is) mutable\b", "Python tuples are immutable"),
@@ -38,7 +38,7 @@ MISCONCEPTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "Python indexing starts at 0",
         ),
         (
-            r"\brange\(\s*(\d+)\s*,\s*(\d+)\s*\)`? (?:includes|will include|also includes) `?\2\b",
+            r"\brange\(\s*\d+\s*,\s*(?P<rstop>\d+)\s*\)`? (?:includes|will include|also includes) `?(?P=rstop)\b",
             "range(a, b) stops before b",
         ),
         (r"\b(?:the )?stop (?:value|number|argument) (?:is|gets) included\b", "range's stop value is excluded"),
@@ -86,20 +86,45 @@ _DISCUSSES = re.compile(
 )
 
 
+# The word each statement cannot do without: a statement's regex only runs on turns containing it.
+_KEYWORD = {
+    0: "immutable",
+    1: "mutable",
+    2: "mutable",
+    3: " 1",
+    4: "include",
+    5: "include",
+    6: "order",
+    7: "duplicate",
+    8: "default",
+    9: "returns",
+    10: "returns",
+    11: "returns",
+    12: "==",
+    13: "temperature",
+    14: "temperature",
+    15: "zero-shot",
+    16: "few-shot",
+    17: "base case",
+    18: "//",
+}
+_COMPILED = tuple((_KEYWORD[i], re.compile(p), why) for i, (p, why) in enumerate(MISCONCEPTIONS))
+_NEGATION = re.compile(r"\b(?:not|never)\b|n't\b")
+
+
 def _misconception(tags: TurnTags) -> tuple[str, str] | None:
     prose = tags.prose
     if prose is None:
         return None
-    for pattern, why in MISCONCEPTIONS:
-        m = pattern.search(prose.text)
-        if m is None:
+    low = prose.text.lower()
+    for keyword, pattern, why in _COMPILED:
+        if keyword not in low:
             continue
-        sentence = prose.sentences[prose.sentence_at(m.start())].text
-        if _DISCUSSES.search(sentence) or re.search(
-            r"\b(?:not|never|n't)\b", sentence[: m.start() - prose.sentences[prose.sentence_at(m.start())].start + 1]
-        ):
-            continue
-        return sentence, why
+        for m in pattern.finditer(low):
+            sentence = prose.sentences[prose.sentence_at(m.start())]
+            if _DISCUSSES.search(sentence.text) or _NEGATION.search(low, sentence.start, m.start()):
+                continue
+            return sentence.text, why
     return None
 
 

@@ -9,8 +9,7 @@ from functools import cache
 
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
-from evalwheel.graders.pedagogy.dimensions.lexicon import terms_in
-from evalwheel.graders.pedagogy.text import Cue, any_of, lowered
+from evalwheel.graders.pedagogy.text import Cue, any_of
 from evalwheel.types import DimensionName, Evidence
 
 NAME = DimensionName.CLARITY
@@ -57,33 +56,33 @@ def turn_loads(view: View) -> list[TurnLoad]:
     if cached is not None:
         return list(cached)
     traj = view.ts.session.trajectory
-    seen = {t for t, _ in terms_in(view.profile_text)}
+    # What the learner has already met: the profile and every earlier turn (lowercased), searched only for
+    # the few terms a tutor turn brings rather than scanned in full.
+    earlier: list[str] = [view.profile_text]
+    seen: set[str] = set()
     loads: list[TurnLoad] = []
     for i, turn in enumerate(traj):
         tags = view.by_index.get(i)
         if tags is None or tags.prose is None:
-            low = lowered(turn.content)
-            seen.update(t for t, _ in terms_in(low))
-            seen.update(m.lower() for m in _IDENT.findall(turn.content))
+            earlier.append(turn.content.lower())
             continue
         prose = tags.prose
         load = TurnLoad(i, prose.words)
-        found = terms_in(prose.lower)
-        idents = [m.lower() for m in _IDENT.findall(prose.text)]
-        for term, at in found:
+        for term, at in view.scan(i).terms:
             if term in seen or term in load.new_terms:
+                continue
+            if any(term in text for text in earlier):
+                seen.add(term)
                 continue
             load.new_terms.append(term)
             sentence = prose.sentences[prose.sentence_at(at)]
             if not _EXPLAINS.search(prose.lower_of(sentence)):
                 load.unexplained.append(term)
-        # Identifiers shown in code are remembered (the learner has seen them now) but not counted as new
-        # terms: naming a variable is not a new idea.
-        seen.update(idents)
         seen.update(load.new_terms)
-        load.longest_sentence = max((len(s.text.split()) for s in prose.sentences), default=0)
+        earlier.append(prose.lower)
+        load.longest_sentence = max((s.text.count(" ") + 1 for s in prose.sentences), default=0)
         if "\n\n" in prose.text:
-            load.longest_paragraph = max(len(p.split()) for p in prose.text.split("\n\n"))
+            load.longest_paragraph = max(p.count(" ") + p.count("\n") + 1 for p in prose.text.split("\n\n"))
         else:
             load.longest_paragraph = prose.words
         loads.append(load)

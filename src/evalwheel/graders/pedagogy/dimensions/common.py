@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from evalwheel.graders.pedagogy.dimensions.scan import TurnScan, scan_text
 from evalwheel.graders.pedagogy.tagger import TaggedSession, TurnTags
 from evalwheel.types import DimensionName, Evidence, Score
 
@@ -23,7 +24,9 @@ class DimensionResult:
     metadata: dict[str, object] = field(default_factory=dict)
 
     def score(self, pass_at: int) -> Score:
-        return Score(
+        # Built from values this package produced (finite 0-2 levels, confidences in [0, 1], validated
+        # Evidence): skipping re-validation keeps the deterministic tier fast.
+        return Score.model_construct(
             name=self.name.value,
             value=None if self.value is None else float(self.value),
             passed=None if self.value is None else self.value >= pass_at,
@@ -67,6 +70,16 @@ class View:
         if isinstance(memory, str):
             parts.append(memory)
         return " ".join(parts).lower()
+
+    def scan(self, index: int) -> TurnScan:
+        """The one-pass cue and term scan of a tutor turn's prose (computed once per turn)."""
+        scans: dict[int, TurnScan] = self.__dict__.setdefault("_scans", {})
+        found = scans.get(index)
+        if found is None:
+            tags = self.by_index.get(index)
+            found = scan_text(tags.prose.lower) if tags is not None and tags.prose is not None else TurnScan()
+            scans[index] = found
+        return found
 
     def text(self, index: int) -> str:
         return self.ts.session.trajectory[index].content

@@ -23,7 +23,7 @@ _QUOTE_BEFORE = re.compile(r"[\"“”]")
 
 
 @cache
-def _cues() -> dict[str, Cue]:
+def cues() -> dict[str, Cue]:
     return {
         "talks_down": any_of(
             r"\bthis is (?:really |very |pretty )?(?:basic|simple|easy|elementary|trivial)\b",
@@ -85,7 +85,6 @@ def engagement(view: View, cfg: DimensionsConfig) -> DimensionResult:
     ts = view.ts
     if not ts.assistant:
         return DimensionResult(NAME, None, "no tutor turn", 1.0)
-    cues = _cues()
     traj = ts.session.trajectory
     warm = 0
     gushing = 0
@@ -100,24 +99,25 @@ def engagement(view: View, cfg: DimensionsConfig) -> DimensionResult:
             return DimensionResult(
                 NAME, 0, "the tutor talks down to the learner", 0.75, [Evidence.quote(t.index, t.demeaning)]
             )
-        m = cues["talks_down"].search(low)
-        if m is not None and _QUOTE_BEFORE.search(prose.text, max(m.start() - 40, 0), m.start()):
-            m = None  # quoting someone else ("as I said at the start", the user's words), not the tutor's tone
-        if m is not None:
+        sc = view.scan(t.index)
+        down = sc.first.get("talks_down")
+        if down is not None and _QUOTE_BEFORE.search(prose.text, max(down[0] - 40, 0), down[0]):
+            down = None  # quoting someone else ("as I said at the start", the user's words), not the tutor's tone
+        if down is not None:
             return DimensionResult(
                 NAME,
                 0,
-                f"the tutor talks down to the learner ('{m.group(0)}')",
+                f"the tutor talks down to the learner ('{down[1]}')",
                 0.65,
-                [Evidence.quote(t.index, prose.text, max(m.start() - 30, 0))],
+                [Evidence.quote(t.index, prose.text, max(down[0] - 30, 0))],
             )
-        soft = cues["soft"].search(low) is not None
+        soft = sc.has("soft")
         if t.has(Action.ENCOURAGEMENT) or soft:
             warm += 1
         marks = prose.text.count("!") + len(_EMOJI.findall(prose.text))
         if marks >= 3:
             excess.append(Evidence.quote(t.index, f"({marks} exclamation marks/emoji) " + prose.text))
-        if cues["gush"].search(low):
+        if sc.has("gush"):
             gushing += 1
         follows_learner = t.index > 0 and traj[t.index - 1].role == "user"
         if follows_learner and _CORRECTION.match(low) and not soft and not t.has(Action.ENCOURAGEMENT):

@@ -23,7 +23,7 @@ _RECAP_CFG = CheckConfig()
 
 
 @cache
-def _cues() -> dict[str, Cue]:
+def cues() -> dict[str, Cue]:
     return {
         "self_correct": any_of(
             r"\b(?:oh|ah|ohh+|ahh+)\b,? (?:wait|i see|right|so|ok|okay)\b",
@@ -110,7 +110,7 @@ def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResu
         and all(sig.REFUSAL.find(traj[t.index].content) for t in ts.assistant[:1])
     ):
         return DimensionResult(NAME, None, "a refused sensitive request: no lesson to learn from", 0.6)
-    cues = _cues()
+    learner_cues = cues()
     events: dict[str, list[Evidence]] = {
         "attempt": [],
         "restatement": [],
@@ -125,10 +125,9 @@ def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResu
         events["attempt"].append(Evidence.quote(i, content))
         low = content.lower()
         words = len(content.split())
-        prose_low = prev.prose.lower if prev.prose is not None else ""
-        if words >= 8 and (cues["restate_ask"].search(prose_low) or cues["restate"].search(low.lstrip())):
+        if words >= 8 and (view.scan(prev.index).has("restate_ask") or learner_cues["restate"].search(low.lstrip())):
             events["restatement"].append(Evidence.quote(i, content))
-        m = cues["self_correct"].search(low)
+        m = learner_cues["self_correct"].search(low)
         if m is not None:
             events["self_correction"].append(Evidence.quote(i, content, max(m.start() - 20, 0)))
         reply = view.by_index.get(i + 1)

@@ -200,8 +200,8 @@ def terms_in(lowered_text: str) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for m in term_cue().regex.finditer(lowered_text):
         word = m.group(0).replace("-", " ")
-        out.append((word[:-1] if word.endswith("s") and word[:-1] in _SINGULAR else word, m.start()))
+        out.append((word[:-1] if word.endswith("s") and word[:-1] in SINGULAR else word, m.start()))
     return out
 
 
-_SINGULAR = frozenset(t.replace("-", " ") for t in TERMS)
+SINGULAR = frozenset(t.replace("-", " ") for t in TERMS)

@@ -133,6 +133,20 @@ def math_claims(text: str) -> list[MathClaim]:
     """Every checkable equality in a prose text (code removed by the caller), with its verdict."""
     if "=" not in text:
         return []
+    out: list[MathClaim] = []
+    offset = 0
+    for line in text.split("\n"):
+        # Only lines with an '=' next to a digit or an operator can hold a claim; the regex skips the rest.
+        if "=" in line and _CANDIDATE.search(line):
+            out += [MathClaim(c.text, c.verdict, c.computation, c.start + offset) for c in _line_claims(line)]
+        offset += len(line) + 1
+    return out
+
+
+_CANDIDATE = re.compile(r"[\d)²³]\s*(?:[-+*/^×÷−·]|=)|[-+*/^×÷−·]\s*[\d(]")
+
+
+def _line_claims(text: str) -> list[MathClaim]:
     norm = _TIMES.sub("*", text.translate(_NORMALISE).replace("`", " "))
     out: list[MathClaim] = []
     for m in _EQUALITY.finditer(norm):

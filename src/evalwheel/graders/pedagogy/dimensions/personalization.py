@@ -28,7 +28,7 @@ _STOP = frozenset(
 
 
 @cache
-def _cues() -> dict[str, Cue]:
+def cues() -> dict[str, Cue]:
     return {
         "confused": any_of(
             r"\b(?:i'?m|i am|still|so|bit|really|totally|kinda) (?:confused|lost)\b",
@@ -40,7 +40,7 @@ def _cues() -> dict[str, Cue]:
             r"\bnot following\b",
             r"\bover my head\b",
             r"\btoo (?:much|fast|complicated|confusing)\b",
-            r"^\W*(?:huh|what)\W*$",
+            r"\bhuh\b",
         ),
         "adapt": any_of(
             r"\b(?:another|different|simpler|easier) (?:way|angle|example|approach|picture)\b",
@@ -109,6 +109,7 @@ def _profile_words(view: View) -> set[str]:
 
 _CODE_NAME = re.compile(r"^\s*(?:def |class |for )?([A-Za-z_]\w{2,30})\b", re.M)
 _SPECIFIC = re.compile(r"(?<![\w.])(?:\d{2,}(?:[.,]\d+)?|[A-Z][a-z]+[A-Z]\w*|[A-Z][a-z]{2,})\b")
+_TOKEN = re.compile(r"[A-Za-z_][\w.]*\w|[A-Za-z_]|\d+(?:[.,]\d+)?")
 _NEGATED = re.compile(r"\b(?:never|not|no|without|isn'?t|hasn'?t|doesn'?t|unsure|new to|shaky)\b", re.I)
 
 
@@ -165,14 +166,36 @@ def _explains(t: TurnTags) -> bool:
 
 def learner_confused(text: str) -> bool:
     """The learner says they do not follow (not: talks about something else being confused)."""
-    return _cues()["confused"].search(text.lower()) is not None
+    return cues()["confused"].search(text.lower()) is not None
+
+
+def _uses(view: View) -> list[str]:
+    """How the tutor builds on this learner, cheapest evidence first; stops at the first kind found."""
+    ts = view.ts
+    traj = ts.session.trajectory
+    personal = next(
+        (view.scan(t.index).first["personal"] for t in ts.assistant if view.scan(t.index).has("personal")), None
+    )
+    if personal is not None:
+        return [f"refers to the learner ('{personal[1]}')"]
+    tutor_raw = " ".join(traj[t.index].content for t in ts.assistant)
+    learner = ts.session.learner
+    if learner is not None and learner.name and re.search(rf"\b{re.escape(learner.name)}\b", tutor_raw):
+        return [f"addresses {learner.name} by name"]
+    profile = _profile_words(view)
+    if profile:
+        hits = sorted(profile & set(_WORD.findall(tutor_raw.lower())))
+        if hits:
+            return ["profile/memory words: " + ", ".join(hits[:4])]
+    tutor_tokens = set(_TOKEN.findall(tutor_raw))
+    idents = sorted(x for x in _learner_identifiers(view) if x in tutor_tokens)
+    return ["works with the learner's own code: " + ", ".join(idents[:3])] if idents else []
 
 
 def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
     ts = view.ts
     if len(ts.assistant) < 2:
         return DimensionResult(NAME, None, "fewer than two tutor turns", 0.8)
-    cues = _cues()
     traj = ts.session.trajectory
     ignored: list[tuple[str, Evidence]] = []
     partial: list[tuple[str, Evidence]] = []
@@ -182,14 +205,14 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
         if reply is None or reply.prose is None:
             continue
         content = traj[i].content
-        low = reply.prose.lower
+        sc = view.scan(reply.index)
         prev = view.prev_assistant(i)
         taught = prev is not None and _explains(prev)
         if taught and learner_confused(content) and not sig.IMPATIENCE.find(content):
             shorter = prev is not None and reply.words <= 0.7 * max(prev.words, 1)
-            if cues["adapt"].search(low) or shorter:
+            if sc.has("adapt") or shorter:
                 adapted += 1
-            elif cues["ack"].search(low):
+            elif sc.has("ack"):
                 partial.append(
                     (
                         f"turn {reply.index} acknowledges the confusion but explains the same way",
@@ -205,7 +228,7 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
                 )
         elif sig.IMPATIENCE.find(content):
             faster = (
-                cues["pace"].search(low) is not None
+                sc.has("pace")
                 or reply.has(Action.ANSWER_REVEAL)
                 or reply.has(Action.PRACTICE)
                 or reply.code_lines >= 4
@@ -251,22 +274,7 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
                     Evidence.quote(heavy[0].index, traj[heavy[0].index].content),
                 )
             )
-    tutor_text = " ".join(t.prose.lower for t in ts.assistant if t.prose is not None)
-    tutor_words = set(_WORD.findall(tutor_text))
-    uses: list[str] = []
-    profile_hits = sorted(_profile_words(view) & tutor_words)
-    if profile_hits:
-        uses.append("profile/memory words: " + ", ".join(profile_hits[:4]))
-    m = cues["personal"].search(tutor_text)
-    if m is not None:
-        uses.append(f"refers to the learner ('{m.group(0)}')")
-    tutor_raw = " ".join(traj[t.index].content for t in ts.assistant)
-    idents = sorted(x for x in _learner_identifiers(view) if re.search(rf"(?<![\w.]){re.escape(x)}\b", tutor_raw))
-    learner = ts.session.learner
-    if learner is not None and learner.name and re.search(rf"\b{re.escape(learner.name)}\b", tutor_raw):
-        uses.append(f"addresses {learner.name} by name")
-    if idents:
-        uses.append("works with the learner's own code: " + ", ".join(idents[:3]))
+    uses = [] if ignored or partial else _uses(view)
     meta: dict[str, object] = {"adapted_to_signals": adapted, "uses": uses}
     if ignored:
         return DimensionResult(NAME, 0, ignored[0][0], 0.65, [e for _, e in ignored[:3]], meta)
