@@ -246,3 +246,53 @@ def test_evidence_model_roundtrip_kept_in_snapshot(review: ReviewStore) -> None:
     review.runs.add_results([r])
     cands = [c for c in build_candidates(review.runs, ["run-a"], spot_checks=0) if c.sample_id == "ev"]
     assert cands[0].scores[0]["evidence"] == [{"turn_index": 1, "snippet": "x"}]
+
+
+def test_labels_record_grader_versions(review: ReviewStore) -> None:
+    review.enqueue(build_candidates(review.runs, ["run-a"], spot_checks=0))
+    review.add_reviewer("ana")
+    item = review.queue(limit=1)[0][0]
+    label = review.save_label(item.item_id, "ana", LabelInput(checks={"fid": "fail"}))
+    from evalwheel import __version__
+
+    assert label.grader_versions and all(
+        v.startswith(f"evalwheel {__version__}") for v in label.grader_versions.values()
+    )
+    assert label.created_at and label.reviewer == "ana"
+
+
+def test_review_cli(review: ReviewStore, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from evalwheel.review.cli import review_app
+
+    runner = CliRunner()
+    url = review.runs.url
+    bad = runner.invoke(review_app, ["add-reviewer", "no spaces", "--store", url])
+    assert bad.exit_code == 2 and "reviewer name" in bad.output
+    for name in ("ana", "ben"):
+        res = runner.invoke(review_app, ["add-reviewer", name, "--store", url])
+        assert res.exit_code == 0 and res.output.strip().startswith("ewr_")
+    res = runner.invoke(review_app, ["sync", "--store", url, "--run", "run-a", "--spot-checks", "0"])
+    assert res.exit_code == 0 and "queued 4 new item(s)" in res.output, res.output
+    assert runner.invoke(review_app, ["assign", "ana", "--store", url]).exit_code == 2  # needs two reviewers
+    res = runner.invoke(review_app, ["assign", "ana", "ben", "--store", url])
+    assert res.exit_code == 0 and "assigned 4 item(s)" in res.output
+    item = review.queue(limit=1)[0][0]
+    for who in ("ana", "ben"):
+        review.save_label(item.item_id, who, LabelInput(checks={"fid": "fail"}, escalate=True))
+    res = runner.invoke(review_app, ["agreement", "--store", url, "--json"])
+    figures = json.loads(res.output)
+    assert figures["grader_vs_human"][0]["name"] == "fid"
+    out = tmp_path / "fid.jsonl"
+    res = runner.invoke(review_app, ["export", "--check", "fid", "--out", str(out), "--store", url])
+    assert res.exit_code == 0 and "wrote 1 label(s)" in res.output and out.read_text().count("\n") == 1
+    golden = tmp_path / "golden.jsonl"
+    res = runner.invoke(
+        review_app, ["promote", str(item.item_id), "--dataset", str(golden), "--approver", "ana", "--store", url]
+    )
+    assert res.exit_code == 0, res.output
+    again = runner.invoke(
+        review_app, ["promote", str(item.item_id), "--dataset", str(golden), "--approver", "ana", "--store", url]
+    )
+    assert again.exit_code == 2 and "already golden" in again.output

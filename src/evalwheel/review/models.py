@@ -105,6 +105,7 @@ class Label(LabelInput):
     reviewer: str
     created_at: str
     graders_seen: dict[str, bool | None] = Field(default_factory=dict)
+    grader_versions: dict[str, str] = Field(default_factory=dict)
 
 
 class QueueCandidate(BaseModel):

@@ -84,6 +84,7 @@ labels = Table(
     Column("notes", Text, nullable=False, default=""),
     Column("corrected_reply", Text, nullable=True),
     Column("graders_seen_json", Text, nullable=False, default="{}"),  # score name -> grader's verdict shown
+    Column("grader_versions_json", Text, nullable=False, default="{}"),  # grader -> version it was graded with
     Column("created_at", String(40), nullable=False),
     UniqueConstraint("item_id", "reviewer", name="uq_review_label_reviewer"),
 )

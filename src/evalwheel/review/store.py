@@ -204,6 +204,7 @@ class ReviewStore:
         if reviewer not in self.list_reviewers():
             raise ReviewError(f"unknown reviewer {reviewer!r}")
         seen = {str(s["name"]): s.get("passed") for s in item.scores}
+        versions = grader_versions(item, self.runs)
         row = {
             "checks_json": json.dumps(label.checks, sort_keys=True),
             "dimensions_json": json.dumps(label.dimensions, sort_keys=True),
@@ -212,6 +213,7 @@ class ReviewStore:
             "notes": label.notes,
             "corrected_reply": label.corrected_reply or None,
             "graders_seen_json": json.dumps(seen, sort_keys=True),
+            "grader_versions_json": json.dumps(versions, sort_keys=True),
             "created_at": now_iso(),
         }
         with self.engine.begin() as conn:
@@ -329,4 +331,21 @@ def _label(row: Any) -> Label:
         notes=row["notes"] or "",
         corrected_reply=row["corrected_reply"],
         graders_seen=json.loads(row["graders_seen_json"]),
+        grader_versions=json.loads(row["grader_versions_json"] or "{}"),
     )
+
+
+def grader_versions(item: ReviewItem, runs: Store) -> dict[str, str]:
+    """Which version of each grader produced the verdicts shown: the evalwheel version and the spec hash of
+    the run (a spec hash covers the grader configuration), or the monitoring app for production items."""
+    from evalwheel import __version__
+
+    spec_hash = ""
+    if not item.run_id.startswith("monitor:"):
+        try:
+            spec_hash = runs.get_run(item.run_id).spec_hash
+        except StoreError:
+            spec_hash = ""
+    names = {str(s.get("metadata", {}).get("grader") or str(s["name"]).split(".")[0]) for s in item.scores}
+    tag = f"evalwheel {__version__}" + (f", spec {spec_hash}" if spec_hash else f", {item.run_id}")
+    return {n: tag for n in sorted(names)}

@@ -131,9 +131,8 @@ def sample_page(
 ) -> Response:
     rs = review_store(request)
     info = queries.get_run(rs.runs, run_id)
-    result = queries.get_result(rs.runs, run_id, sample_id, epoch)
+    result, cost = queries.get_result(rs.runs, run_id, sample_id, epoch)
     sample = _sample_of(rs, run_id, sample_id)
-    cost = None
     item_id = rs.item_for_result(run_id, sample_id)
     return page(
         request,

@@ -188,7 +188,8 @@ def failing_page(failing: list[SampleRecord], page: int) -> tuple[list[SampleRec
     return failing[start : start + PAGE_SIZE], len(failing)
 
 
-def get_result(store: Store, run_id: str, sample_id: str, epoch: int = 0) -> SampleResult:
+def get_result(store: Store, run_id: str, sample_id: str, epoch: int = 0) -> tuple[SampleResult, float]:
+    """One stored result and its cost in USD."""
     from evalwheel.store.store import _sample_result
 
     query = select(results).where(
@@ -198,7 +199,7 @@ def get_result(store: Store, run_id: str, sample_id: str, epoch: int = 0) -> Sam
         row = conn.execute(query).mappings().first()
     if row is None:
         raise StoreError(f"no sample {sample_id[:300]!r} (epoch {epoch}) in run {run_id!r}")
-    return _sample_result(row)
+    return _sample_result(row), float(row["cost_usd"] or 0.0)
 
 
 def epochs_of(store: Store, run_id: str, sample_id: str) -> list[int]:

@@ -14,6 +14,14 @@
     return {x: pts.map(function (p) { return p.started_at; }), y: pts.map(function (p) { return p.pass_rate; }),
             text: pts.map(function (p) { return p.run_id; }), mode: "lines+markers", name: arm};
   });
+  var partitions = {};
+  data.points.forEach(function (p) { Object.keys(p.partitions || {}).forEach(function (k) { partitions[k] = true; }); });
+  Object.keys(partitions).sort().forEach(function (part) {
+    var pts = data.points.filter(function (p) { return p.partitions && p.partitions[part] !== undefined && p.partitions[part] !== null; });
+    traces.push({x: pts.map(function (p) { return p.started_at; }), y: pts.map(function (p) { return p.partitions[part]; }),
+                 text: pts.map(function (p) { return p.run_id + (p.arm ? " [" + p.arm + "]" : ""); }),
+                 mode: "lines+markers", name: part, line: {dash: "dot", width: 1}, visible: "legendonly"});
+  });
   if (data.alerts.length) {
     traces.push({x: data.alerts.map(function (a) { return a.started_at; }), y: data.alerts.map(function (a) { return a.pass_rate; }),
                  text: data.alerts.map(function (a) { return a.message; }), mode: "markers", name: "alert",
