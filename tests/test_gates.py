@@ -154,7 +154,7 @@ def test_reasons_lose_colour_codes_and_control_characters() -> None:
 def test_config_defaults() -> None:
     c = parse_gate_config(None)
     assert c.golden is not None and c.golden.min_pass_rate == 1.0
-    assert c.regression is None and c.adversarial is None and c.distribution is None
+    assert c.baseline is None and c.adversarial is None and c.distribution is None
     assert c.max_error_rate == 0.05 and c.max_unscored_rate is None
 
 
@@ -272,7 +272,7 @@ def _baseline(passed: int, failed: int = 0) -> list[SampleResult]:
 def test_regression_within_margin_passes_and_lists_pass_to_fail() -> None:
     current = batch("s", "distribution", 19, 1)  # s19 now fails
     report = evaluate_gates(summarize(current), cfg(regression={"max_drop": 0.05}), baseline=_baseline(20))
-    g = gate(report, "regression")
+    g = gate(report, "baseline")
     assert g.passed is True
     assert g.details["baseline_pass_rate"] == 1.0 and g.measured == pytest.approx(0.95)
     assert g.details["drop"] == pytest.approx(0.05) and g.threshold == pytest.approx(0.95)
@@ -283,17 +283,20 @@ def test_regression_within_margin_passes_and_lists_pass_to_fail() -> None:
 def test_regression_beyond_margin_fails() -> None:
     current = batch("s", "distribution", 18, 2)
     report = evaluate_gates(summarize(current), cfg(regression={"max_drop": 0.05}), baseline=summarize(_baseline(20)))
-    g = gate(report, "regression")
+    g = gate(report, "baseline")
     assert g.passed is False and g.details["drop"] == pytest.approx(0.10)
     assert g.failing_samples == ["s18", "s19"]
     assert report.exit_code == ExitCode.GATE_FAILED
 
 
 def test_regression_counts_fixed_and_compares_only_shared_samples() -> None:
-    base = [res("a", "failed", "distribution", run="b"), res("b", "passed", "distribution", run="b"),
-            res("gone", "passed", "distribution", run="b")]
+    base = [
+        res("a", "failed", "distribution", run="b"),
+        res("b", "passed", "distribution", run="b"),
+        res("gone", "passed", "distribution", run="b"),
+    ]
     cur = [res("a", "passed", "distribution"), res("b", "passed", "distribution"), res("new", "failed", "distribution")]
-    g = gate(evaluate_gates(summarize(cur), cfg(regression={"max_drop": 0.0}), baseline=base), "regression")
+    g = gate(evaluate_gates(summarize(cur), cfg(regression={"max_drop": 0.0}), baseline=base), "baseline")
     assert g.passed is True  # 2/2 now vs 1/2 before; the new failing sample is not a regression
     assert g.details["matched"] == 2 and g.details["new"] == 1 and g.details["fixed"] == 1
     assert g.failing_samples == []
@@ -302,7 +305,7 @@ def test_regression_counts_fixed_and_compares_only_shared_samples() -> None:
 def test_regression_ignores_samples_whose_content_changed() -> None:
     base = [res("a", "passed", run="b", sample_hash="h1"), res("b", "passed", run="b", sample_hash="h2")]
     cur = [res("a", "failed", sample_hash="h1-edited"), res("b", "passed", sample_hash="h2")]
-    g = gate(evaluate_gates(summarize(cur), cfg(regression={"max_drop": 0.0}), baseline=base), "regression")
+    g = gate(evaluate_gates(summarize(cur), cfg(regression={"max_drop": 0.0}), baseline=base), "baseline")
     assert g.passed is True and g.details["changed"] == 1 and g.details["matched"] == 1
 
 
@@ -310,23 +313,23 @@ def test_regression_scope_limits_partitions() -> None:
     base = [res("r", "passed", "regression", run="b"), res("d", "passed", "distribution", run="b")]
     cur = [res("r", "passed", "regression"), res("d", "failed", "distribution")]
     scoped = cfg(regression={"max_drop": 0.0, "partitions": ["regression"]})
-    assert gate(evaluate_gates(summarize(cur), scoped, baseline=base), "regression").passed is True
+    assert gate(evaluate_gates(summarize(cur), scoped, baseline=base), "baseline").passed is True
     everything = cfg(regression={"max_drop": 0.0})
-    assert gate(evaluate_gates(summarize(cur), everything, baseline=base), "regression").passed is False
+    assert gate(evaluate_gates(summarize(cur), everything, baseline=base), "baseline").passed is False
 
 
 def test_regression_without_baseline_is_skipped_or_bad_input_when_required() -> None:
     s = summarize(batch("g", "golden", 3))
-    g = gate(evaluate_gates(s, cfg(regression={"max_drop": 0.05})), "regression")
+    g = gate(evaluate_gates(s, cfg(regression={"max_drop": 0.05})), "baseline")
     assert g.passed is None and "no baseline" in g.message
     strict = evaluate_gates(s, cfg(regression={"max_drop": 0.05, "require_baseline": True}))
-    assert gate(strict, "regression").passed is False and strict.exit_code == ExitCode.BAD_INPUT
+    assert gate(strict, "baseline").passed is False and strict.exit_code == ExitCode.BAD_INPUT
 
 
 def test_regression_with_disjoint_baseline_is_bad_input() -> None:
     base = batch("other", "golden", 5, run="b")
     report = evaluate_gates(summarize(batch("g", "golden", 5)), cfg(regression={"max_drop": 0.05}), baseline=base)
-    g = gate(report, "regression")
+    g = gate(report, "baseline")
     assert g.passed is False and "shares no scored samples" in g.message and "5 new" in g.message
     assert report.exit_code == ExitCode.BAD_INPUT
 
@@ -369,8 +372,9 @@ def test_exit_code_precedence_across_gates() -> None:
     assert {g.name for g in report.failed_gates} == {"golden", "error_rate"}
     assert report.exit_code == ExitCode.TOO_MANY_ERRORS
     wrong_file = JudgeAgreementRequirement(
-        grader="faithfulness", min_agreement=0.4, calibration=CalibrationRecord(path="c.json", grader="pairwise",
-                                                                               raw={"kappa": 0.9})
+        grader="faithfulness",
+        min_agreement=0.4,
+        calibration=CalibrationRecord(path="c.json", grader="pairwise", raw={"kappa": 0.9}),
     )
     report2 = evaluate_gates(summarize(rows), cfg(), judge_requirements=[wrong_file])
     assert report2.exit_code == ExitCode.BAD_INPUT
@@ -430,9 +434,18 @@ def _record(path: Path, grader: str, kappa: float | None, n: int = 120, **detail
 
     write_record(
         CalibrationRecord(
-            task="grader", grader=grader, dataset=DatasetRef(path="labels.jsonl", sha256="0" * 64), n=n, scored=n,
-            unscored=0, kappa=kappa, macro_f1=None, accuracy=None, measured_at="2026-12-02T00:00:00+00:00",
-            evalwheel_version="test", details=dict(details),
+            task="grader",
+            grader=grader,
+            dataset=DatasetRef(path="labels.jsonl", sha256="0" * 64),
+            n=n,
+            scored=n,
+            unscored=0,
+            kappa=kappa,
+            macro_f1=None,
+            accuracy=None,
+            measured_at="2026-12-02T00:00:00+00:00",
+            evalwheel_version="test",
+            details=dict(details),
         ),
         path,
     )
@@ -446,8 +459,13 @@ def test_calibration_files_and_spec_graders(tmp_path: Path) -> None:
         "exact_match",
         {"name": "exact", "config": {}},
         {"name": "faithfulness", "gate": True, "min_agreement": 0.4, "calibration": "calib/top.json"},
-        {"name": "relevance", "gate": True, "min_agreement": 0.3, "calibration": "calib/nested.json",
-         "metric": "details.tier_kappa"},
+        {
+            "name": "relevance",
+            "gate": True,
+            "min_agreement": 0.3,
+            "calibration": "calib/nested.json",
+            "metric": "details.tier_kappa",
+        },
         {"name": "tone", "gate": False, "min_agreement": 0.3, "calibration": "calib/nope.json"},
         {"name": "dumped", "gate": True, "min_agreement": None, "calibration": None},  # a model_dump of a spec
     ]
@@ -502,7 +520,7 @@ gates:
 """
     )
     config, judges = gates_from_spec(yaml.safe_load(spec_path.read_text()), spec_path)
-    assert config.regression is not None and config.regression.max_drop == 0.05
+    assert config.baseline is not None and config.baseline.max_drop == 0.05
     assert config.max_unscored_rate == 0.2
     assert judges[0].calibration is not None and judges[0].calibration.lookup("kappa") == (True, 0.5)
     with pytest.raises(GateConfigError, match=r"spec\.yaml: gates\.golden\.min_pass: unknown field"):
@@ -571,7 +589,9 @@ def test_junit_is_red_only_where_a_gate_failed() -> None:
     s = summarize(rows)
     passing = evaluate_gates(s, cfg(distribution={"min_pass_rate": 0.8}))
     root = ET.fromstring(junit_xml(passing, s))
-    assert passing.exit_code == ExitCode.OK and root.get("failures") == "0" and root.get("tests") == str(13 + 3)  # + error_rate, golden, distribution
+    assert (
+        passing.exit_code == ExitCode.OK and root.get("failures") == "0" and root.get("tests") == str(13 + 3)
+    )  # + error_rate, golden, distribution
     tolerated = root.find("testsuite[@name='evalwheel.distribution']/testcase[@name='d9']/system-out")
     assert tolerated is not None and "tolerated (within the passing distribution gate" in (tolerated.text or "")
     failing = evaluate_gates(s, cfg(distribution={"min_pass_rate": 0.9}))
@@ -657,11 +677,13 @@ def test_report_round_trips_as_json() -> None:
 def test_github_actions_example_is_valid_yaml_with_the_documented_command() -> None:
     wf = yaml.safe_load((ROOT / "examples" / "ci" / "github-actions.yml").read_text())
     steps = [step for job in wf["jobs"].values() for step in job["steps"]]
-    runs = "\n".join(str(step.get("run", "")) for step in steps)
-    assert "evalwheel run examples/support/spec.yaml" in runs
-    for flag in ("--junit out/junit.xml", "--markdown out/summary.md", "--baseline"):
-        assert flag in runs
-    uses = [str(step.get("uses", "")) for step in steps]
+    action_step = next(step for step in steps if step.get("uses") == "./")  # the repository's action.yml
+    assert action_step["with"]["spec"] == "examples/support/spec.yaml" and "--baseline" in action_step["with"]["args"]
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    run_script = (ROOT / "action" / "run.sh").read_text()
+    for flag in ("--junit", "--markdown"):
+        assert flag in run_script
+    uses = [str(step.get("uses", "")) for step in action["runs"]["steps"]]
     assert any(u.startswith("actions/upload-artifact") for u in uses)
     assert "pull-requests: write" in (ROOT / "examples" / "ci" / "github-actions.yml").read_text()
 
@@ -683,7 +705,14 @@ def test_clean_passes_are_packed_and_rebuilt_exactly_on_access() -> None:
     assert isinstance(entries["p"], bytes) and isinstance(entries["q"], bytes)
     o = s.samples.outcome("p")
     assert o is not None
-    assert (o.partition, o.epochs, o.passed, o.failed, o.status, o.sample_hash) == ("golden", 3, 3, 0, "passed", _sha(1))
+    assert (o.partition, o.epochs, o.passed, o.failed, o.status, o.sample_hash) == (
+        "golden",
+        3,
+        3,
+        0,
+        "passed",
+        _sha(1),
+    )
     assert o.latency_ms == pytest.approx(750.0)
     rec = s.samples["p"]
     assert (rec.sample_id, rec.epochs, rec.passed, rec.sample_hash, rec.latency_ms) == ("p", 3, 3, _sha(1), 750.0)
@@ -700,8 +729,13 @@ def test_any_sample_hash_survives_packing(sample_hash: str) -> None:
 
 
 def test_first_non_empty_hash_wins_in_packed_and_full_records() -> None:
-    s = summarize([res("a", "passed", epoch=0), res("a", "passed", epoch=1, sample_hash="h1"),
-                   res("a", "passed", epoch=2, sample_hash="h2")])
+    s = summarize(
+        [
+            res("a", "passed", epoch=0),
+            res("a", "passed", epoch=1, sample_hash="h1"),
+            res("a", "passed", epoch=2, sample_hash="h2"),
+        ]
+    )
     assert s.samples["a"].sample_hash == "h1"
 
 
@@ -769,13 +803,25 @@ def test_detail_limit_drops_reasons_per_partition_but_keeps_every_count() -> Non
 
 
 def test_summary_json_round_trip_repacks_clean_passes() -> None:
-    rows = [*batch("g", "golden", 3, 1, sample_hash=_sha(3)), res("x", "failed", "distribution"),
-            res("x", "passed", "distribution", epoch=1)]
+    rows = [
+        *batch("g", "golden", 3, 1, sample_hash=_sha(3)),
+        res("x", "failed", "distribution"),
+        res("x", "passed", "distribution", epoch=1),
+    ]
     s = summarize(rows, detail_limit=0)
     dumped = json.loads(s.model_dump_json())
     assert dumped["samples"]["g0"] == {
-        "sample_id": "g0", "partition": "golden", "epochs": 1, "passed": 1, "failed": 0, "unscored": 0,
-        "errors": 0, "sample_hash": _sha(3), "failures": [], "error": None, "latency_ms": 250.0,
+        "sample_id": "g0",
+        "partition": "golden",
+        "epochs": 1,
+        "passed": 1,
+        "failed": 0,
+        "unscored": 0,
+        "errors": 0,
+        "sample_hash": _sha(3),
+        "failures": [],
+        "error": None,
+        "latency_ms": 250.0,
         "details_dropped": False,
     }
     again = RunSummary.model_validate_json(s.model_dump_json())
@@ -788,9 +834,11 @@ def test_summary_json_round_trip_repacks_clean_passes() -> None:
 
 def test_regression_gate_matches_packed_samples_by_hash() -> None:
     base = [res(f"s{i}", "passed", "distribution", run="b", sample_hash=_sha(i)) for i in range(200)]
-    cur = [res(f"s{i}", "failed" if i < 10 else "passed", "distribution", sample_hash=_sha(i if i % 50 else i + 1000))
-           for i in range(200)]
-    g = gate(evaluate_gates(summarize(cur), cfg(regression={"max_drop": 0.0}), baseline=base), "regression")
+    cur = [
+        res(f"s{i}", "failed" if i < 10 else "passed", "distribution", sample_hash=_sha(i if i % 50 else i + 1000))
+        for i in range(200)
+    ]
+    g = gate(evaluate_gates(summarize(cur), cfg(regression={"max_drop": 0.0}), baseline=base), "baseline")
     # s0, s50, s100, s150 changed content; s1..s9 went from pass to fail among 196 matched samples
     assert g.details["changed"] == 4 and g.details["matched"] == 196
     assert g.failing_total == 9 and g.failing_samples == [f"s{i}" for i in range(1, 10)]
@@ -806,8 +854,14 @@ def test_summary_memory_per_clean_pass_stays_small() -> None:
 
     def stream() -> Iterator[SampleResult]:
         for i in range(n):
-            yield SampleResult(run_id="r", sample_id=f"q{i:06d}", partition="distribution", status="passed",
-                               scores=[Score(name="exact", passed=True)], sample_hash=hashes[i])
+            yield SampleResult(
+                run_id="r",
+                sample_id=f"q{i:06d}",
+                partition="distribution",
+                status="passed",
+                scores=[Score(name="exact", passed=True)],
+                sample_hash=hashes[i],
+            )
 
     gc.collect()
     tracemalloc.start()
@@ -826,8 +880,14 @@ def test_summary_memory_per_clean_pass_stays_small() -> None:
 def test_streamed_junit_counts_agree_with_the_cases_written(mode: str) -> None:
     from evalwheel.gates.junit import iter_junit_xml
 
-    rows = [*batch("g", "golden", 4, 1), res("u", "unscored"), res("e", "error", "distribution"),
-            *batch("d", "distribution", 6, 3), res("m", "passed", "adversarial"), res("m", "failed", "adversarial", epoch=1)]
+    rows = [
+        *batch("g", "golden", 4, 1),
+        res("u", "unscored"),
+        res("e", "error", "distribution"),
+        *batch("d", "distribution", 6, 3),
+        res("m", "passed", "adversarial"),
+        res("m", "failed", "adversarial", epoch=1),
+    ]
     s = summarize(rows, detail_limit=1)
     report = evaluate_gates(s, cfg(distribution={"min_pass_rate": 0.5}, max_error_rate=0.5))
     text = junit_xml(report, s, sample_failures=mode)  # type: ignore[arg-type]
@@ -848,3 +908,17 @@ def test_streamed_junit_counts_agree_with_the_cases_written(mode: str) -> None:
     assert totals["tests"] == len(report.gates) + s.overall.samples
     red_samples = root.findall("testsuite[@name='evalwheel.distribution']/testcase/failure")
     assert len(red_samples) == (3 if mode == "all" else 0)  # 6/9 meets the 0.5 gate: tolerated when gated
+
+
+def test_baseline_gate_name_and_its_old_spelling() -> None:
+    """The gate against a baseline run is `baseline` (not to be confused with the regression partition);
+    `regression:` is accepted as its old name, and giving both is an error naming them."""
+    from evalwheel.gates.config import parse_gate_config
+
+    assert parse_gate_config({"baseline": {"max_drop": 0.1}}).baseline is not None
+    assert (
+        parse_gate_config({"regression": {"max_drop": 0.1}}).baseline
+        == parse_gate_config({"baseline": {"max_drop": 0.1}}).baseline
+    )
+    with pytest.raises(GateConfigError, match="old name of the `baseline` gate"):
+        parse_gate_config({"baseline": {"max_drop": 0.1}, "regression": {"max_drop": 0.2}})

@@ -46,7 +46,7 @@ def test_init_then_the_printed_commands_work(tmp_path: Path, template: str) -> N
     again = _sh("evalwheel run ../spec.yaml --no-progress --json", project / "sub")
     assert again.returncode == 0, again.stderr
     gates = {g["name"]: g for g in json.loads(again.stdout)["gates"]["gates"]}
-    assert gates["regression"]["passed"] is True
+    assert gates["baseline"]["passed"] is True
 
 
 def test_init_refuses_a_used_folder_and_unknown_templates(tmp_path: Path) -> None:

@@ -213,13 +213,13 @@ def test_golden_lock_fails_the_run(tmp_path: Path) -> None:
 
 
 def test_regression_gate_against_latest_baseline(tmp_path: Path) -> None:
-    spec_path = write_project(tmp_path, gates={"regression": {"max_drop": 0.0}})
+    spec_path = write_project(tmp_path, gates={"regression": {"max_drop": 0.0}})  # the old name still works
     assert runner.invoke(app, ["run", str(spec_path), "--no-progress"]).exit_code == 0
-    write_project(tmp_path, gates={"regression": {"max_drop": 0.0}}, broken=("s005",))  # the app regressed
+    write_project(tmp_path, gates={"baseline": {"max_drop": 0.0}}, broken=("s005",))  # the app regressed
     res = runner.invoke(app, ["run", str(spec_path), "--no-progress", "--json"])
     assert res.exit_code == 1, res.output
     gates = json.loads(res.output)["gates"]["gates"]
-    regression = next(g for g in gates if g["name"] == "regression")
+    regression = next(g for g in gates if g["name"] == "baseline")  # the gate vs a baseline run
     assert "s005" in regression["failing_samples"]
 
 

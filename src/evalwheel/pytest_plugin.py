@@ -280,8 +280,8 @@ def _gate_names(spec: Any) -> list[str]:
     for part in ("golden", "adversarial", "distribution"):
         if getattr(config, part, None) is not None:
             names.append(part)
-    if config.regression is not None:
-        names.append("regression")
+    if config.baseline is not None:
+        names.append("baseline")
     if config.max_unscored_rate is not None:
         names.append("unscored_rate")
     names.extend(f"judge:{r.grader}" for r in judge_reqs)

@@ -7,7 +7,8 @@ field`); the CLI turns `GateConfigError` into exit code 2.
 Defaults, and why:
 - `golden` gates at 1.0 whenever golden samples exist: golden samples are the ones that must never break.
   Writing `golden: null` turns it off explicitly (visible in review, unlike a forgotten key).
-- `regression`, `adversarial`, `distribution` gate only when configured; otherwise they are reported.
+- `baseline` (no worse than a baseline run; `regression:` is its old name), `adversarial`, `distribution` gate
+  only when configured; otherwise they are reported.
 - `max_error_rate` defaults to 0.05: a run where more than one sample in twenty crashed says more about
   the infrastructure than about the application, so it exits 3 instead of pretending to measure quality.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evalwheel.types import Partition
 
@@ -62,11 +63,20 @@ class GateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     golden: PartitionGate | None = Field(default_factory=lambda: PartitionGate(min_pass_rate=1.0))
-    regression: RegressionGate | None = None
+    # The comparison with a baseline run. Named `baseline` so it is not mistaken for the `regression`
+    # partition (whose samples are gated like any other); `regression:` is still accepted, the old name.
+    baseline: RegressionGate | None = Field(default=None, validation_alias=AliasChoices("baseline", "regression"))
     adversarial: PartitionGate | None = None
     distribution: PartitionGate | None = None
     max_error_rate: float = Field(default=0.05, ge=0.0, le=1.0)
     max_unscored_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_baseline_key(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "baseline" in data and "regression" in data:
+            raise ValueError("`regression` is the old name of the `baseline` gate: give only `baseline`")
+        return data
 
     def partition_gate(self, partition: str) -> PartitionGate | None:
         """The min-pass-rate gate of a partition (the regression partition has none of its own)."""

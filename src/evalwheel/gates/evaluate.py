@@ -185,21 +185,21 @@ def _partition_gate(summary: RunSummary, partition: str, gate: PartitionGate, ex
 
 
 def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSummary | None) -> GateResult | None:
-    gate = config.regression
+    gate = config.baseline
     if gate is None:
         return None
     if baseline is None:
         if gate.require_baseline:
             return GateResult(
-                name="regression",
+                name="baseline",
                 passed=False,
                 threshold=gate.max_drop,
                 comparison="<=",  # the threshold shown is the allowed drop
-                message="regression gate has require_baseline: true but no baseline run was given (--baseline)",
+                message="baseline gate has require_baseline: true but no baseline run was given (--baseline)",
                 exit_code=ExitCode.BAD_INPUT,
             )
         return GateResult(
-            name="regression",
+            name="baseline",
             passed=None,
             threshold=gate.max_drop,
             comparison="<=",  # the threshold shown is the allowed drop
@@ -251,7 +251,7 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
     ids = regressed_ids
     if in_scope == 0:
         return GateResult(
-            name="regression",
+            name="baseline",
             passed=None,
             threshold=gate.max_drop,
             comparison="<=",  # the threshold shown is the allowed drop
@@ -260,7 +260,7 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
         )
     if matched == 0:
         return GateResult(
-            name="regression",
+            name="baseline",
             passed=False,
             threshold=gate.max_drop,
             comparison="<=",  # the threshold shown is the allowed drop
@@ -274,7 +274,7 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
     details.update(baseline_pass_rate=base_rate, pass_rate=cur_rate, drop=drop)
     ok = drop <= gate.max_drop + EPS
     return GateResult(
-        name="regression",
+        name="baseline",
         passed=ok,
         measured=cur_rate,
         threshold=max(0.0, base_rate - gate.max_drop),

@@ -139,7 +139,7 @@ def markdown_summary(
     out = [MARKER, f"### {head}", "", " · ".join(meta), "", *_partition_table(summary), ""]
     if report.gates:
         out += ["#### Gates", "", *_gate_table(report.gates), ""]
-    regression = next((g for g in report.gates if g.name == "regression" and g.failing_samples), None)
+    regression = next((g for g in report.gates if g.name == "baseline" and g.failing_samples), None)
     if regression is not None:
         more = regression.failing_total - len(regression.failing_samples)
         ids = ", ".join(f"`{cell(s, 80)}`" for s in regression.failing_samples)
