@@ -61,3 +61,22 @@ def test_public_api_still_resolves() -> None:
         assert getattr(evalwheel, name) is not None
     with pytest.raises(AttributeError):
         _ = evalwheel.no_such_name  # type: ignore[attr-defined]
+
+
+def test_builtin_grader_table_points_at_the_defining_modules() -> None:
+    """A run imports only the graders it uses; the name -> module table must stay right (unlisted names
+    still work through the full import)."""
+    from evalwheel.graders.registry import _REGISTRY, builtin_module, load_builtin_graders
+
+    load_builtin_graders()
+    for name, fn in _REGISTRY.items():
+        module = builtin_module(name)
+        if module is not None and fn.__module__.startswith("evalwheel.graders"):
+            assert fn.__module__ == module, name
+
+
+def test_looking_up_exact_does_not_import_the_study_mode_graders() -> None:
+    code = "from evalwheel.graders.registry import get_grader\nget_grader('exact')"
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert "evalwheel.graders.pedagogy" not in out and "numpy" not in out

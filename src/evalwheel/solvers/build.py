@@ -10,21 +10,25 @@ from evalwheel.solvers.base import SolverContext, SolverFn
 from evalwheel.solvers.prompt import prompt_solver
 from evalwheel.solvers.python import load_function, python_solver
 from evalwheel.solvers.recorded import load_recorded, recorded_solver
-from evalwheel.solvers.replay import replay_solver
 
 SOLVERS: dict[str, SolverFn] = {
     "prompt": prompt_solver,
     "python": python_solver,
     "recorded": recorded_solver,
-    "replay": replay_solver,
-}
+}  # "replay" is imported on use in build_solver: it pulls in the Study Mode stack (graders, overlays)
 
 
 def build_solver(
     solver_type: str, config: dict[str, Any], model: Model | None, base_dir: Path
 ) -> tuple[SolverFn, SolverContext]:
     """Validate what can be validated before the run starts (recorded file, function import)."""
-    fn = SOLVERS[solver_type]
+    fn: SolverFn
+    if solver_type == "replay":
+        from evalwheel.solvers.replay import replay_solver
+
+        fn = replay_solver
+    else:
+        fn = SOLVERS[solver_type]
     config = dict(config)
     if solver_type == "recorded":
         path = Path(config["path"])

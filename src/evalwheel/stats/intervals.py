@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -67,6 +66,8 @@ def mean_ci(
     interval to the score's possible range (fidelity lives in [0, 1]): with two sessions a t-interval
     can reach past 1, and printing "1.55" would only confuse the reader.
     """
+    import numpy as np  # here, not at the top: the gates import this module on every run
+
     _check_confidence(confidence)
     xs = np.asarray([float(v) for v in values], dtype=float)
     if xs.size and not np.all(np.isfinite(xs)):

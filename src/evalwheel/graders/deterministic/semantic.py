@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import asyncio
 
-import numpy as np
 from pydantic import Field, field_validator
 
-from evalwheel.embed import default_embedder
 from evalwheel.graders.deterministic._common import (
     BaseGraderConfig,
     parse_config,
@@ -53,9 +51,11 @@ class SemanticSimilarityConfig(BaseGraderConfig):
 
 def cosine_similarities(text: str, refs: list[str]) -> list[float]:
     """Cosine of `text` with each reference (blocking: runs the ONNX model)."""
+    from evalwheel.embed import default_embedder  # numpy + onnxruntime: only when this grader runs
+
     vectors = default_embedder().embed([text, *refs])
     sims = vectors[1:] @ vectors[0]
-    return [float(np.clip(s, -1.0, 1.0)) for s in sims]
+    return [min(1.0, max(-1.0, float(s))) for s in sims]
 
 
 @grader("semantic_similarity")
