@@ -313,7 +313,7 @@ async def test_heartbeat_renews_the_lease(store_url: str) -> None:
 
 @pytest.mark.slow
 def test_second_simultaneous_resume_exits_2(tmp_path: Path) -> None:
-    n = 30
+    n = 60  # ~6 s of work for the first resume: the second one surely arrives while it runs
     spec_path = write_project(tmp_path, n=n, delay=0.2)
     db = tmp_path / "runs.sqlite"
     res = runner.invoke(app, ["run", str(spec_path), "--no-progress", "--limit", "2"])

@@ -149,3 +149,18 @@ def test_the_embedded_model_and_cached_wrappers(tmp_path: Path) -> None:
     from evalwheel.models.cache import CachedModel, ModelCache
 
     assert _endpoint(CachedModel(remote, ModelCache(tmp_path / "c.sqlite"))) is remote
+
+
+def test_a_custom_grader_can_declare_its_options() -> None:
+    from evalwheel.runs.preflight import GRADER_OPTIONS, check_grader_config, declare_options
+
+    check_grader_config("test.custom", {"anything": 1})  # undeclared: its own code validates its config
+    declare_options("test.custom", ["threshold"])
+    try:
+        check_grader_config("test.custom", {"threshold": 0.5})
+        with pytest.raises(
+            ValueError, match=r"grader 'test.custom': unknown option 'treshold' \(known options: threshold\)"
+        ):
+            check_grader_config("test.custom", {"treshold": 0.5})
+    finally:
+        GRADER_OPTIONS.pop("test.custom")
