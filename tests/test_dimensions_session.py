@@ -114,6 +114,21 @@ def test_personalization_ignoring_impatience_and_adapting_to_confusion() -> None
     assert level(adapting, "personalization") == 2
 
 
+def test_personalization_jargon_stream_for_a_stated_beginner() -> None:
+    jargon = (
+        "Use a closure with a decorator, then a coroutine on the event loop, and a metaclass for the descriptor. "
+    )
+    s = session(
+        "how do I time a function",
+        jargon + "What do you think?",
+        "um ok",
+        "The interpreter compiles bytecode; the garbage collection and the call stack matter too. Try it?",
+        learner=BEGINNER,
+    )
+    p = next(d for d in evaluate_session(s).dimensions if d.name == "personalization")
+    assert p.value == 0 and "unexplained jargon" in p.reason
+
+
 def test_personalization_re_teaching_what_the_profile_says_is_known() -> None:
     knows = LearnerProfile(level="intermediate", known_concepts=["lists", "for loops"])
     s = session(

@@ -270,7 +270,9 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
         if heavy and sum(len(x.unexplained) for x in heavy) >= 6:
             ignored.append(
                 (
-                    f"a stated beginner gets a stream of unexplained jargon (turns {heavy[0].index}, {heavy[1].index})",
+                    f"a stated beginner gets a stream of unexplained jargon (turn {heavy[0].index}: "
+                    + ", ".join(heavy[0].unexplained[:4])
+                    + ")",
                     Evidence.quote(heavy[0].index, traj[heavy[0].index].content),
                 )
             )
