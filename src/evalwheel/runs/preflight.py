@@ -57,23 +57,23 @@ def declare_options(grader: str, options: Iterable[str]) -> None:
 def _options_for(name: str) -> frozenset[str] | None:
     if name in GRADER_OPTIONS:
         return GRADER_OPTIONS[name]
-    from evalwheel.graders.pedagogy.llm import STUDYMODE_GRADERS
+    if name.startswith("studymode."):  # imported only for Study Mode specs (start-up time)
+        from evalwheel.graders.pedagogy.llm import STUDYMODE_GRADERS
 
-    if name in STUDYMODE_GRADERS:  # the Study Mode rubric judges: the rubric is theirs, the judge settings yours
-        return JUDGE_OPTIONS | {"pass_threshold", "stable_max_std", "stable_min_agreement"}
+        if name in STUDYMODE_GRADERS:  # the Study Mode rubric judges: the rubric is theirs, the judge settings yours
+            return JUDGE_OPTIONS | {"pass_threshold", "stable_max_std", "stable_min_agreement"}
     return None
 
 
 def check_grader_config(name: str, config: Mapping[str, Any]) -> None:
     """Raise ValueError naming the grader and the first problem with its configuration."""
-    from evalwheel.graders.deterministic import CONFIG_MODELS, check_config
-
-    if name in CONFIG_MODELS:
-        check_config(name, dict(config))
-        return
     known = _options_for(name)
     if known is None:
-        return  # a user-registered grader that declared nothing: its own code validates its config
+        from evalwheel.graders.deterministic import CONFIG_MODELS, check_config
+
+        if name in CONFIG_MODELS:
+            check_config(name, dict(config))
+        return  # otherwise a user-registered grader that declared nothing: its own code validates its config
     unknown = sorted(set(config) - known)
     if unknown:
         raise ValueError(
