@@ -217,7 +217,6 @@ def run_command(
     from evalwheel.gates import gates_from_spec, worst
     from evalwheel.runs.api import store_for
     from evalwheel.runs.dataset_source import prepare_dataset
-    from evalwheel.runs.estimate import estimate_run
     from evalwheel.runs.partition import scope_partitions
     from evalwheel.runs.spec import SpecError, load_spec
 
@@ -250,6 +249,8 @@ def run_command(
         if resume is not None and len(arms) > 1:
             raise SpecError("--resume continues one run: pick its arm with --arm")
         if dry_run:
+            from evalwheel.runs.estimate import estimate_run  # the Study Mode stack, for replay estimates
+
             estimates = [estimate_run(spec, dataset, a, cache=cache, judges=judges) for a in arms]
             _print_estimates(estimates, as_json)
             return

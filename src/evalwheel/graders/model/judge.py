@@ -40,7 +40,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from evalwheel.graders.registry import GraderContext, grader
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelError, StructuredOutputError
 from evalwheel.models.http import excerpt
-from evalwheel.stats.fleiss import fleiss_kappa, pairwise_agreement
 from evalwheel.types import Output, Sample, Score, Session, Turn
 
 _PARSE_MARK = "reply does not match"  # OpenAIModel's wording for structured output that failed to validate
@@ -414,6 +413,8 @@ async def rubric_judge(sample: Sample, output: Output, ctx: GraderContext) -> Sc
     verdicts = await asyncio.gather(*(judge_with(m, rubric, messages, config) for m in models))
     if len(verdicts) == 1:
         return verdict_score(name, verdicts[0], rubric)
+    from evalwheel.stats.fleiss import pairwise_agreement  # numpy: only for panels, not on a single judge's path
+
     judges = [v.model_dump(exclude={"reasons"}) for v in verdicts]
     scored = [v for v in verdicts if v.passed is not None]
     votes = Counter(v.passed for v in scored)
@@ -450,5 +451,7 @@ def panel_kappa(scores: Sequence[Score]) -> float | None:
             rows.append([str(lab) for lab in labels])
     if not rows:
         return None
+    from evalwheel.stats.fleiss import fleiss_kappa
+
     width = max(len(r) for r in rows)
     return fleiss_kappa([r for r in rows if len(r) == width])
