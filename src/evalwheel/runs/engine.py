@@ -27,7 +27,7 @@ from evalwheel.models.registry import get_model
 from evalwheel.runs import writer as writer_module
 from evalwheel.runs.dataset_source import PreparedDataset
 from evalwheel.runs.grading import BoundGrader, GraderFailure, fold, grade
-from evalwheel.runs.lease import HEARTBEAT_S, LEASE_TTL_S, RunLease
+from evalwheel.runs.lease import HEARTBEAT_S, LEASE_TTL_S, LeaseLostError, RunLease
 from evalwheel.runs.spec import EvalSpec, SpecError
 from evalwheel.runs.writer import ResultWriter, RunStoppedError, StoreUnavailableError, WritePolicy, retry_store
 from evalwheel.solvers.base import SolverContext, SolverFn
@@ -382,9 +382,9 @@ async def execute(
         for task in (body_task, keep_task):
             task.cancel()
         await asyncio.gather(body_task, keep_task, return_exceptions=True)
-        if stopped is None:
-            try:
-                writer.drain_sync()  # results handed over before a cancellation (Ctrl-C) are still committed
+        if not isinstance(stopped, (StoreUnavailableError, LeaseLostError)):
+            try:  # results handed over before a cancellation (Ctrl-C, the deadline) are still committed
+                writer.drain_sync()
             except StoreUnavailableError as exc:
                 stopped = exc
         update: dict[str, Any] = {"budget_exhausted": True} if exhausted else {}
