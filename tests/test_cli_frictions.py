@@ -160,3 +160,28 @@ def test_replay_limit_and_dry_run(tmp_path: Path) -> None:
     assert human.exit_code == 0, human.output
     assert len(list((tmp_path / "h").glob("*.json"))) >= 2  # two sessions' artifacts (+ report.json)
     assert len([p for p in (tmp_path / "h").glob("*.json") if p.name != "report.json"]) == 2
+
+
+async def test_overlay_file_is_the_system_prompt_of_its_arm(tmp_path: Path) -> None:
+    import asyncio
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from scripted_judge import ScriptedJudge
+
+    overlay = tmp_path / "patient_tutor.md"
+    overlay.write_text("You are PATIENT-TUTOR-7. Ask exactly one question per turn.\n")
+    session = ROOT / "examples/studymode/sessions/python.recursion.beginner.human_tutor.005.json"
+    async with ScriptedJudge(fn=lambda body: "What do you think happens first?") as srv:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "evalwheel.cli", "replay", str(session), "--overlay-file", str(overlay),
+            "--model", f"{srv.base_url}#target", "--max-turns", "1", "--no-cache", "--json", "--out",
+            str(tmp_path / "out"), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await proc.communicate()
+        bodies = list(srv.bodies)
+    assert proc.returncode == 0, err.decode()
+    systems = [b["messages"][0]["content"] for b in bodies if b["messages"][0]["role"] == "system"]
+    assert any(s.startswith("You are PATIENT-TUTOR-7.") for s in systems)  # the overlay:patient_tutor arm
+    assert "overlay:patient_tutor" in out.decode()
+    bad = runner.invoke(app, ["replay", str(session), "--overlay-file", str(tmp_path / "missing.md")])
+    assert bad.exit_code == 2 and "cannot read it" in bad.output

@@ -23,7 +23,14 @@ from evalwheel.graders.pedagogy.dimensions.report import arm_dimension_rows
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, load_config
 from evalwheel.models.base import GenerateConfig, Model, ModelConfigError
 from evalwheel.studymode.chat import console_reader, default_session_id, run_chat, save_session
-from evalwheel.studymode.prompting import Arm, ArmError, memory_summary, parse_arm, parse_arms
+from evalwheel.studymode.prompting import (
+    Arm,
+    ArmError,
+    memory_summary,
+    parse_arm,
+    parse_arms,
+    register_overlay_file,
+)
 from evalwheel.studymode.replay import (
     ArmSummary,
     ReplayEvent,
@@ -209,6 +216,10 @@ def replay_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count model calls, tokens, time and cost; replay nothing.")
     ] = False,
+    overlay_file: Annotated[
+        list[Path] | None,
+        typer.Option("--overlay-file", help="Your own overlay (markdown): arm overlay:<file name>. Repeatable."),
+    ] = None,
 ) -> None:
     """Replay recorded sessions under each arm, regenerate the tutor turns, grade them, and compare arms.
 
@@ -216,6 +227,9 @@ def replay_command(
     """
     model = model or default_model()
     try:
+        own = [register_overlay_file(f) for f in overlay_file or []]
+        if own and arms == "base,overlay:v2,human":  # the default arms: compare the user's overlay instead
+            arms = ",".join(["base", *(f"overlay:{n}" for n in own), "human"])
         arm_list = parse_arms(arms)
     except ArmError as exc:
         raise _fail(str(exc)) from None
@@ -296,10 +310,16 @@ def chat_command(
         str | None,
         typer.Option("--monitor", metavar="URL", help="Also log the session to a monitor (evalwheel monitor serve)."),
     ] = None,
+    overlay_file: Annotated[
+        Path | None, typer.Option("--overlay-file", help="Chat under your own overlay (markdown file).")
+    ] = None,
 ) -> None:
     """Chat with the Study Mode tutor in the terminal (streamed); /quit ends and saves the session."""
     model = model or default_model()
     try:
+        if overlay_file is not None:
+            own = register_overlay_file(overlay_file)
+            arm = f"overlay:{own}" if arm == "overlay:v2" else arm
         chosen = parse_arm(arm)
     except ArmError as exc:
         raise _fail(str(exc)) from None

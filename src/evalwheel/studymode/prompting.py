@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -64,12 +65,45 @@ def available_overlays() -> list[str]:
     return sorted(names, key=lambda v: int(v[1:]))
 
 
+_USER_OVERLAYS: dict[str, str] = {}  # name -> text, from --overlay-file (this process only)
+_USER_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+def register_overlay_file(path: str | Path) -> str:
+    """Make a user's own overlay file usable as arm `overlay:<name>` (the file's stem, lower-cased).
+
+    ArmError names the file when it cannot be read, is empty, or its name clashes with a shipped version.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ArmError(f"--overlay-file {file}: cannot read it ({exc.strerror or exc})") from None
+    name = re.sub(r"[^a-z0-9_-]+", "-", file.stem.lower()).strip("-")
+    if not text:
+        raise ArmError(f"--overlay-file {file}: the file is empty")
+    if not _USER_NAME_RE.match(name) or _VERSION_RE.match(name):
+        raise ArmError(
+            f"--overlay-file {file}: name the file after the overlay, starting with a letter and not like a "
+            f"shipped version (v1, v2, ...): it becomes arm overlay:<name>"
+        )
+    _USER_OVERLAYS[name] = text
+    return name
+
+
 def load_overlay(version: str) -> str:
-    """The overlay text for `version` ("v2" or "2"); ArmError names the versions that exist."""
+    """The overlay text for `version` ("v2" or "2", or a registered --overlay-file name); ArmError names the
+    versions that exist."""
+    if version in _USER_OVERLAYS:
+        return _USER_OVERLAYS[version]
     v = version if version.startswith("v") else f"v{version}"
     known = available_overlays()
     if v not in known:
-        raise ArmError(f"unknown overlay version {version!r}; available: {', '.join(known) or 'none'}")
+        known = [*known, *_USER_OVERLAYS]
+        raise ArmError(
+            f"unknown overlay version {version!r}; available: {', '.join(known) or 'none'} "
+            "(your own overlay: --overlay-file FILE.md, then arm overlay:<file name>)"
+        )
     return (resources.files("evalwheel.studymode") / "overlays" / f"{v}.md").read_text(encoding="utf-8").strip()
 
 
@@ -86,7 +120,8 @@ def parse_arm(text: str) -> Arm:
         return Arm(kind="base" if raw == "base" else "human", guard=guard)
     if raw == "overlay" or raw.startswith("overlay:"):
         version = raw.partition(":")[2].strip() or (available_overlays() or ["v1"])[-1]
-        version = version if version.startswith("v") else f"v{version}"
+        if version not in _USER_OVERLAYS:
+            version = version if version.startswith("v") else f"v{version}"
         load_overlay(version)  # validates the version now rather than mid-run
         return Arm(kind="overlay", overlay_version=version, guard=guard or version in GUARDED_OVERLAYS)
     raise ArmError(
