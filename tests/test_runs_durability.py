@@ -311,6 +311,35 @@ async def test_heartbeat_renews_the_lease(store_url: str) -> None:
     lease.release()
 
 
+async def test_a_run_whose_lease_was_taken_over_stops(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from evalwheel.runs.lease import LeaseLostError
+    from evalwheel.store.schema import runs
+
+    spec_path = write_project(tmp_path, n=40, delay=0.05)
+    spec = load_spec(spec_path)
+    store = Store(tmp_path / "runs.sqlite")
+    plan = plan_run(spec)
+
+    async def thief() -> None:  # another process takes the run over (as if our heartbeats had stopped)
+        while not store.list_runs():
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        with store.engine.begin() as conn:
+            conn.execute(update(runs).values(lease_owner="elsewhere:1:x", lease_expires_at=time.time() + 60))
+
+    steal = asyncio.create_task(thief())
+    try:
+        with pytest.raises(LeaseLostError, match="another process took the run over") as info:
+            await execute(plan, prepare_dataset(spec.dataset_path), store, heartbeat_s=0.1)
+    finally:
+        await plan.aclose()
+        await steal
+    assert info.value.run_id is not None and store.count_results(info.value.run_id) < 40
+    assert store.lease_of(info.value.run_id)[0] == "elsewhere:1:x"  # ours was not released over theirs
+
+
 @pytest.mark.slow
 def test_second_simultaneous_resume_exits_2(tmp_path: Path) -> None:
     n = 60  # ~6 s of work for the first resume: the second one surely arrives while it runs
