@@ -217,7 +217,11 @@ def test_skip_unsupported_imports_the_rest(tmp_path: Path) -> None:
 async def test_seed_eval_on_the_embedded_model(tmp_path: Path) -> None:
     """The same import on `local`: shapes and contracts only (the 1.5B judge's verdicts are near chance)."""
     out_dir = tmp_path / "tutoring"
-    code, _, stderr = await _cli("import", "openai-eval", str(FIX / "tutoring_eval.json"), "--data",
+    eval_def = json.loads((FIX / "tutoring_eval.json").read_text())
+    for criterion in eval_def["testing_criteria"]:  # short verdicts keep the CPU model's 7 calls near a minute
+        criterion["sampling_params"] = {"max_completions_tokens": 96, "temperature": 0.0}
+    (tmp_path / "eval.json").write_text(json.dumps(eval_def))
+    code, _, stderr = await _cli("import", "openai-eval", str(tmp_path / "eval.json"), "--data",
                                  str(FIX / "tutoring_items.jsonl"), "--out", str(out_dir))  # fmt: skip
     assert code == 0, stderr
     code, stdout, stderr = await _cli("run", str(out_dir / "spec.yaml"), "--no-progress", "--limit", "1", "--json",
