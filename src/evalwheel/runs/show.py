@@ -40,7 +40,9 @@ def result_row(r: SampleResult) -> dict[str, Any]:
         "error": r.error,
         "output": None if r.output is None else (r.output.text if r.output.text is not None else "(trajectory)"),
         "scores": [
-            {"name": s.name, "value": s.value, "verdict": _verdict(s.passed), "reason": s.reason} for s in r.scores
+            {"name": s.name, "value": s.value, "verdict": _verdict(s.passed), "reason": s.reason}
+            | ({"agreement": s.metadata["agreement"]} if "agreement" in s.metadata else {})
+            for s in r.scores
         ],
     }
 
@@ -49,7 +51,17 @@ def _why(r: SampleResult) -> str:
     if r.error:
         return r.error
     worst = [s for s in r.scores if s.passed is False] or [s for s in r.scores if s.passed is None]
-    return "; ".join(f"{s.name}: {s.reason}" for s in worst[:3])
+    return "; ".join(f"{s.name}: {s.reason}{_measured(s)}" for s in worst[:3])
+
+
+def _measured(s: Any) -> str:
+    """' [grader measured at macro-F1 0.63 (n=1118; ...)]' for verdicts that carry their agreement figure."""
+    note = s.metadata.get("agreement")
+    if not note:
+        return ""
+    from evalwheel.calibration.shipped import format_note
+
+    return f" [measured at {format_note(note)}]"
 
 
 def show_command(
