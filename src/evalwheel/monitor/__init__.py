@@ -28,11 +28,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from evalwheel.monitor.config import ConfigError, MonitorConfig, load_monitor_config
-from evalwheel.monitor.events import Event, assemble_sessions
-from evalwheel.monitor.sdk import Monitor
+from evalwheel.monitor.sdk import Monitor  # the SDK stays light: stdlib only, everything else loads on use
 
 if TYPE_CHECKING:
+    from evalwheel.monitor.config import ConfigError, MonitorConfig, load_monitor_config
+    from evalwheel.monitor.events import Event, assemble_sessions
     from evalwheel.monitor.failures import (
         FailureCandidate,
         PromotionError,
@@ -53,6 +53,11 @@ if TYPE_CHECKING:
     from evalwheel.monitor.worker import Worker
 
 _LAZY = {
+    "ConfigError": "evalwheel.monitor.config",
+    "MonitorConfig": "evalwheel.monitor.config",
+    "load_monitor_config": "evalwheel.monitor.config",
+    "Event": "evalwheel.monitor.events",
+    "assemble_sessions": "evalwheel.monitor.events",
     "MonitorStore": "evalwheel.monitor.queue",
     "Ingestor": "evalwheel.monitor.server",
     "create_app": "evalwheel.monitor.server",
@@ -73,7 +78,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Load sqlalchemy/fastapi-backed names on first use, so importing the SDK stays light."""
+    """Load names on first use (pydantic, sqlalchemy, fastapi behind them), so importing the SDK stays light."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'evalwheel.monitor' has no attribute {name!r}")
