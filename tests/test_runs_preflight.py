@@ -128,7 +128,7 @@ async def test_a_flaky_or_slow_endpoint_is_a_warning_not_a_failure(tmp_path: Pat
         result = await run_eval(project(tmp_path, solver=prompt_solver(f"{srv.base_url}#fake")), cache=False)
     assert result.outcome.executed == 5 and len(result.warnings) == 1
     assert "preflight probe failed" in result.warnings[0] and "HTTP 500" in result.warnings[0]
-    async with ScriptedJudge(script=["slow"] * 3, slow_s=3.0) as srv:
+    async with ScriptedJudge(script=["slow"] * 3, slow_s=1.0) as srv:
         spec = spec_from_dict(
             json.loads(project(tmp_path, solver=prompt_solver(f"{srv.base_url}#fake")).read_text()),
             base_dir=tmp_path,
