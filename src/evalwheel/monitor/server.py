@@ -201,13 +201,16 @@ def ingest_router(ingestor: Ingestor, *, token: str | None = None, max_body_byte
             return JSONResponse({"detail": f"store unavailable: {exc.__class__.__name__}"}, status_code=503)
         return JSONResponse({"accepted": stored}, status_code=202)
 
-    @router.post("/v1/events", status_code=202)
-    async def post_events(request: Request) -> Response:
+    async def _body(request: Request) -> bytes:
         try:
-            body = await read_body(request, max_body_bytes)
+            return await read_body(request, max_body_bytes)
         except HTTPException:
             m.too_large_413 += 1
             raise
+
+    @router.post("/v1/events", status_code=202)
+    async def post_events(request: Request) -> Response:
+        body = await _body(request)
         try:
             payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -222,11 +225,7 @@ def ingest_router(ingestor: Ingestor, *, token: str | None = None, max_body_byte
 
     @router.post("/v1/traces")
     async def post_traces(request: Request) -> Response:
-        try:
-            body = await read_body(request, max_body_bytes)
-        except HTTPException:
-            m.too_large_413 += 1
-            raise
+        body = await _body(request)
         ctype = request.headers.get("content-type", "application/x-protobuf")
         try:
             req = parse_request(body, ctype)

@@ -110,18 +110,7 @@ class Worker:
         if e.output is None:
             # The app produced nothing to grade (it errored): unscored, counted in the window's error rate.
             return GradeResult(**base, status="unscored", value=None, scores=[], error=e.error or "no output")
-        async with sem:
-            try:
-                scores, gating = await grade(e.to_sample(), e.to_output(), self.graders)
-            except GraderFailure as exc:
-                if item.attempts < self.config.max_attempts:
-                    self.stats.retried += 1
-                    return None  # released and retried on a later claim
-                self.stats.errors += 1
-                return GradeResult(**base, status="error", value=None, scores=[], error=str(exc))
-        status, value = fold(gating)
-        dumped = [s.model_dump(mode="json", exclude_defaults=True) for s in scores]
-        return GradeResult(**base, status=status, value=value, scores=dumped)
+        return await self._graded(item, base, sem, e.to_sample(), e.to_output(), self.graders)
 
     async def _grade_session(self, item: Claimed, base: dict[str, Any], sem: asyncio.Semaphore) -> GradeResult | None:
         """A close event: assemble the session from its turn events and grade it with the session graders."""
@@ -134,13 +123,25 @@ class Worker:
         if not sessions:
             return GradeResult(**base, status="unscored", value=None, scores=[], error="session has no turns")
         sample = Sample(id=str(e.session_id), partition="distribution", input=sessions[0])
+        return await self._graded(item, base, sem, sample, Output(), self.session_graders)
+
+    async def _graded(
+        self,
+        item: Claimed,
+        base: dict[str, Any],
+        sem: asyncio.Semaphore,
+        sample: Sample,
+        output: Output,
+        graders: list[BoundGrader],
+    ) -> GradeResult | None:
+        """Grade and fold; a raising grader returns None (retry later) until the last attempt, then `error`."""
         async with sem:
             try:
-                scores, gating = await grade(sample, Output(), self.session_graders)
+                scores, gating = await grade(sample, output, graders)
             except GraderFailure as exc:
                 if item.attempts < self.config.max_attempts:
                     self.stats.retried += 1
-                    return None
+                    return None  # released and retried on a later claim
                 self.stats.errors += 1
                 return GradeResult(**base, status="error", value=None, scores=[], error=str(exc))
         status, value = fold(gating)
