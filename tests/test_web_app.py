@@ -252,7 +252,14 @@ def test_monitor_ingest_is_mounted(client: TestClient) -> None:
     assert re.search(r"\b1 events\b|\b\d+ events\b", client.get("/monitor").text)
 
 
+def test_study_chat_is_mounted(client: TestClient) -> None:
+    r = client.get("/study")
+    assert r.status_code == 200 and "<html" in r.text
+    assert client.get("/study/static/study.js").status_code == 200
+
+
 def test_ingest_only_serves_no_pages(filled: tuple[Path, str]) -> None:
     with TestClient(create_app(filled[0], ingest_only=True)) as c:
         assert c.get("/").status_code == 404
+        assert c.get("/study").status_code == 404
         assert c.get("/healthz").status_code == 200

@@ -30,6 +30,7 @@ NAV = [
     ("/monitor", "Monitor"),
     ("/review", "Review"),
     ("/graders", "Graders"),
+    ("/study", "Study chat"),
 ]
 log = logging.getLogger("evalwheel.web")
 
@@ -113,13 +114,14 @@ def _mount_ingest(app: FastAPI, review: ReviewStore, token: str | None, config_p
 
 
 def _mount_study(app: FastAPI) -> None:
+    """The learner web chat (`evalwheel.studymode`, `/study`), when it can be built: an optional part must
+    not take the dashboard down, so a failure to build it is logged and the rest is served."""
     try:
-        import evalwheel.studymode as studymode
-    except ImportError:
-        return
-    factory = getattr(studymode, "study_router", None)
-    if factory is not None:
-        app.include_router(factory())
+        from evalwheel.studymode import study_router
+
+        app.include_router(study_router())
+    except Exception:
+        log.exception("the /study chat could not be mounted")
 
 
 def _error_handlers(app: FastAPI) -> None:
