@@ -219,6 +219,8 @@ async def bench_errors(base_url: str, concurrency: int, calls: int) -> dict[str,
         "server_status": stats["status"],
         "throttle_events": limiter.throttle_events,
         "limit_min": min_limit,
+        "limit_lowest": limiter.lowest,  # the lowest the limit ever was (not just where a call ended)
+        "limit_cuts": limiter.cuts,
         "limit_final": limiter.limit,
         "wall_s": round(wall, 2),
         "cpu_ms_per_call": round(1000 * cpu / calls, 3),
