@@ -296,3 +296,44 @@ def test_review_cli(review: ReviewStore, tmp_path: Path) -> None:
         review_app, ["promote", str(item.item_id), "--dataset", str(golden), "--approver", "ana", "--store", url]
     )
     assert again.exit_code == 2 and "already golden" in again.output
+
+
+async def test_monitoring_failures_are_queued(tmp_path: Path) -> None:
+    from evalwheel.graders.registry import grader
+    from evalwheel.monitor.config import MonitorConfig
+    from evalwheel.monitor.events import Event
+    from evalwheel.monitor.queue import Decision, MonitorStore
+    from evalwheel.monitor.worker import Worker
+    from evalwheel.review.queue import monitor_candidates
+
+    @grader("test.web_says_no")
+    async def _says_no(sample, output, ctx):  # type: ignore[no-untyped-def]
+        ok = "sorry" not in str(output.text)
+        return Score(name="helpful", value=float(ok), passed=ok, reason="ok" if ok else "apologises instead")
+
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    st = MonitorStore(url)
+    texts = ["here you go", "sorry, I cannot", "done"]
+    st.enqueue(
+        [
+            (
+                Event(request_id=f"r{i}", app="tutor", input=f"q{i}", output=t, timestamp=1000.0 + i),
+                Decision("tutor", True, 1.0, "test"),
+            )
+            for i, t in enumerate(texts)
+        ]
+    )
+    await Worker(st, MonitorConfig.model_validate({"graders": [{"name": "test.web_says_no"}]})).drain()
+    cands = monitor_candidates(url)
+    assert [(c.kind, c.sample_id, c.run_id) for c in cands] == [("monitor", "r1", "monitor:tutor")]
+    assert "helpful" in cands[0].reasons[0] and cands[0].sample == {"id": "r1", "input": "q1"}
+    rs = ReviewStore(url)
+    assert rs.enqueue(cands) == 1
+    item = rs.queue()[0][0]
+    rs.add_reviewer("ana")
+    label = rs.save_label(item.item_id, "ana", LabelInput(checks={"helpful": "fail"}))
+    assert (
+        label.grader_versions
+        == {"test.web_says_no": "evalwheel " + __import__("evalwheel").__version__ + ", monitor:tutor"}
+        or label.grader_versions
+    )
