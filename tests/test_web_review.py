@@ -332,8 +332,6 @@ async def test_monitoring_failures_are_queued(tmp_path: Path) -> None:
     item = rs.queue()[0][0]
     rs.add_reviewer("ana")
     label = rs.save_label(item.item_id, "ana", LabelInput(checks={"helpful": "fail"}))
-    assert (
-        label.grader_versions
-        == {"test.web_says_no": "evalwheel " + __import__("evalwheel").__version__ + ", monitor:tutor"}
-        or label.grader_versions
-    )
+    from evalwheel import __version__
+
+    assert label.grader_versions == {"helpful": f"evalwheel {__version__}, monitor:tutor"}
