@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.rule import Rule
 from rich.table import Table
 
 from evalwheel import __version__
@@ -171,8 +173,8 @@ def _results_table(results: list[SessionEvaluation]) -> Table:
         fid = "—" if r.fidelity is None else f"{r.fidelity:.2f}"
         colour = "green" if (r.fidelity or 0) >= 0.8 else "yellow" if (r.fidelity or 0) >= 0.6 else "red"
         table.add_row(
-            r.session_id,
-            r.source or "",
+            escape(r.session_id),
+            escape(r.source or ""),
             f"[{colour}]{fid}[/]",
             ", ".join(r.failed_checks),
             "[bold red]yes[/]" if r.escalate else "no",
@@ -186,9 +188,10 @@ def _explain(session: Session, result: SessionEvaluation) -> None:
     from evalwheel.graders.pedagogy.dimensions.report import dimensions_table
     from evalwheel.graders.pedagogy.tagger import tag_turn
 
-    out.rule(f"[bold]{session.session_id}[/] ({session.domain})")
+    rule = Rule(f"[bold]{escape(session.session_id)}[/] ({escape(session.domain)})")
+    out.print(rule, width=min(out.width, 120))  # a rule spans the page: off a TTY the page is very wide
     fid = "unscored" if result.fidelity is None else f"{result.fidelity:.3f}"
-    out.print(f"fidelity {fid}; escalate: {result.escalate} {result.escalation_reasons or ''}", highlight=False)
+    out.print(escape(f"fidelity {fid}; escalate: {result.escalate} {result.escalation_reasons or ''}"), highlight=False)
     out.print("taxonomy: " + (", ".join(m.value for m in result.taxonomy) or "none"), highlight=False)
     checks = Table(title="checks", show_lines=True)
     for col in ("check", "verdict", "conf", "reason", "evidence"):
@@ -199,7 +202,7 @@ def _explain(session: Session, result: SessionEvaluation) -> None:
             f"turn {e.turn_index}: “{e.snippet}”" if e.turn_index is not None else f"“{e.snippet}”" for e in s.evidence
         )
         conf = "" if s.confidence is None else f"{s.confidence:.2f}"
-        checks.add_row(s.name, verdict, conf, s.reason, evidence)
+        checks.add_row(s.name, verdict, conf, escape(s.reason), escape(evidence))  # user text, not markup
     out.print(checks)
     out.print(dimensions_table(result))
     turns = Table(title="assistant turns", show_lines=False)
@@ -319,8 +322,14 @@ def version() -> None:
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    app()
+    from evalwheel.fileio import FileReadError
+
+    try:
+        app()
+    except FileReadError as exc:  # an unreadable input file is bad input (exit 2) in every command, never a traceback
+        fail(str(exc))
+        raise SystemExit(EXIT_BAD_INPUT) from None
 
 
 if __name__ == "__main__":  # `python -m evalwheel.cli` (used by the kill -9 resume test)
-    app()
+    main()

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from evalwheel.fileio import FileReadError, read_text
 from evalwheel.graders.deterministic._common import (
     BaseGraderConfig,
     GraderConfigError,
@@ -152,7 +153,10 @@ class ConstraintsConfig(BaseGraderConfig):
     @classmethod
     def from_yaml(cls, source: str | Path) -> ConstraintsConfig:
         """Read a constraints spec from YAML text or a .yaml/.yml file; errors name the grader and field."""
-        text = source.read_text(encoding="utf-8") if isinstance(source, Path) else source
+        try:
+            text = read_text(source, what="constraints file") if isinstance(source, Path) else source
+        except FileReadError as exc:
+            raise GraderConfigError(GRADER, "<file>", str(exc)) from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
