@@ -185,3 +185,14 @@ async def test_overlay_file_is_the_system_prompt_of_its_arm(tmp_path: Path) -> N
     assert "overlay:patient_tutor" in out.decode()
     bad = runner.invoke(app, ["replay", str(session), "--overlay-file", str(tmp_path / "missing.md")])
     assert bad.exit_code == 2 and "cannot read it" in bad.output
+
+
+def test_evaluate_escapes_session_ids(tmp_path: Path) -> None:
+    src = ROOT / "examples/studymode/sessions/python.recursion.beginner.human_tutor.005.json"
+    data = json.loads(src.read_text())
+    data["session_id"] = "demo [human] 1"
+    (tmp_path / "s.json").write_text(json.dumps(data))
+    table = runner.invoke(app, ["evaluate", str(tmp_path / "s.json")])
+    assert table.exit_code == 0 and "demo [human] 1" in table.output
+    explained = runner.invoke(app, ["evaluate", str(tmp_path / "s.json"), "--explain", "demo [human] 1"])
+    assert explained.exit_code == 0 and "demo [human] 1" in explained.output
