@@ -173,6 +173,8 @@ def test_transcript_tricks_render_inert(client: TestClient) -> None:
     assert 'href="javascript:' not in page and "<strong>" not in page  # markdown is not rendered
     assert "{{ 7*7 }}" in page  # no template evaluation of data
     assert "</textarea><svg" not in page
+    csp = client.get("/runs/xss-run/samples/evil<script>").headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
 
 
 def test_token_required_when_set(filled: tuple[Path, str]) -> None:
