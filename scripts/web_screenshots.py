@@ -21,8 +21,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EVALWHEEL = [sys.executable, "-m", "evalwheel.cli"]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def sh(*args: str, cwd: Path | None = None) -> str:
@@ -50,11 +57,16 @@ def main() -> None:
     sh("dataset", "lock", str(example / "dataset.jsonl"))
     db = folder / "runs.sqlite"
     for arm in ("human", "human"):
-        subprocess.run([*EVALWHEEL, "run", str(example / "spec.yaml"), "--arm", arm, "--no-judges", "--store", str(db)],
-                       capture_output=True, text=True, cwd=folder)
+        subprocess.run(
+            [*EVALWHEEL, "run", str(example / "spec.yaml"), "--arm", arm, "--no-judges", "--store", str(db)],
+            capture_output=True,
+            text=True,
+            cwd=folder,
+        )
     support = ROOT / "examples" / "support" / "spec.yaml"
-    subprocess.run([*EVALWHEEL, "run", str(support), "--no-judges", "--store", str(db)], capture_output=True,
-                   cwd=folder)
+    subprocess.run(
+        [*EVALWHEEL, "run", str(support), "--no-judges", "--store", str(db)], capture_output=True, cwd=folder
+    )
     ana = sh("review", "add-reviewer", "ana", "--store", str(db))
     sh("review", "add-reviewer", "ben", "--store", str(db))
     sh("review", "sync", "--store", str(db))
@@ -63,19 +75,29 @@ def main() -> None:
     items, _ = rs.queue(limit=6)
     for k, it in enumerate(items[1:]):
         for who in ("ana", "ben"):
-            rs.save_label(it.item_id, who, LabelInput(
-                checks={"diagnosis_first": "fail" if (k + (who == "ben")) % 3 else "pass", "safety": "pass"},
-                dimensions={"accuracy": 2, "clarity": (k + len(who)) % 3}, escalate=k % 2 == 0))
+            rs.save_label(
+                it.item_id,
+                who,
+                LabelInput(
+                    checks={"diagnosis_first": "fail" if (k + (who == "ben")) % 3 else "pass", "safety": "pass"},
+                    dimensions={"accuracy": 2, "clarity": (k + len(who)) % 3},
+                    escalate=k % 2 == 0,
+                ),
+            )
     runs = rs.runs.list_runs(limit=10)
     study = [r for r in runs if r.spec_name == "studymode"]
     failing = next(r.sample_id for r in rs.runs.iter_results(study[0].run_id) if r.status == "failed")
     port = free_port()
-    proc = subprocess.Popen([*EVALWHEEL, "serve", "--store", str(db), "--port", str(port)], cwd=folder,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*EVALWHEEL, "serve", "--store", str(db), "--port", str(port)],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
-            urllib.request.urlopen(base + "/login", timeout=2)  # noqa: S310 - loopback
+            urllib.request.urlopen(base + "/login", timeout=2)
             break
         except OSError:
             time.sleep(0.1)
