@@ -56,6 +56,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_runs.py
 	$(BIN)/python benchmarks/bench_monitor.py --events 100000
+	$(BIN)/python benchmarks/bench_web.py --results 100000
 
 # Retraining reads the labelled dev data from an explicit folder: make train DATA=path/holding/mrbench+mathdial
 need-data:
