@@ -210,7 +210,21 @@ class SpecRun:
         return result
 
 
-class SampleItem(pytest.Item):
+class _SpecItem(pytest.Item):
+    """A test read from a spec's run: failures print the reasons only, located at the spec file."""
+
+    run: SpecRun
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, AssertionError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.run.spec_path, None, self.name
+
+
+class SampleItem(_SpecItem):
     """One sample of a spec: passes when every epoch passed; unscored skips; errors fail."""
 
     def __init__(self, *, run: SpecRun, sample_id: str, **kwargs: Any) -> None:
@@ -234,16 +248,8 @@ class SampleItem(pytest.Item):
         if all(r.status == "unscored" for r in rows):
             pytest.skip("unscored: " + explain(rows[0].scores).replace("\n", " | "))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, AssertionError):
-            return str(excinfo.value)
-        return str(super().repr_failure(excinfo))
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.run.spec_path, None, self.name
-
-
-class GateItem(pytest.Item):
+class GateItem(_SpecItem):
     """One gate of a spec's run: failed gates fail, skipped and report-only gates skip with their message."""
 
     def __init__(self, *, run: SpecRun, gate: str, **kwargs: Any) -> None:
@@ -261,14 +267,6 @@ class GateItem(pytest.Item):
         if gate.passed is False:
             listed = f" (failing samples: {', '.join(gate.failing_samples)})" if gate.failing_samples else ""
             raise AssertionError(f"gate {gate.name} failed: {gate.message}{listed}")
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, AssertionError):
-            return str(excinfo.value)
-        return str(super().repr_failure(excinfo))
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.run.spec_path, None, self.name
 
 
 def _gate_names(spec: Any) -> list[str]:
