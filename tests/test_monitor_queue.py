@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from evalwheel.monitor.config import MonitorConfig
@@ -132,6 +133,7 @@ def _count(st: MonitorStore, query: object) -> int:
         return int(conn.execute(query).scalar_one())  # type: ignore[call-overload]
 
 
+@pytest.mark.slow  # two worker processes and a lease expiry: ~12 s
 def test_kill_9_worker_mid_queue_loses_nothing_and_grades_once(store_url: str, tmp_path: Path) -> None:
     st = MonitorStore(store_url)
     st.enqueue(_batch(300))

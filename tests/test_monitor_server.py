@@ -13,6 +13,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from evalwheel.monitor import Monitor
 from evalwheel.monitor.queue import MonitorStore
 from test_monitor_helpers import monitor_server
@@ -70,6 +72,7 @@ def test_events_are_stored_before_202_and_bad_input_is_refused(tmp_path: Path) -
     assert sorted(st.get_events([f"e{i}" for i in range(10)])) == ["e1", "e2", "e3", "e4"]  # nothing of the bad batch
 
 
+@pytest.mark.slow  # several server processes / a 10,000-event burst: ~5 s
 def test_token_required_beyond_loopback_and_401_without_it(tmp_path: Path) -> None:
     store = str(tmp_path / "m.sqlite")
     out = subprocess.run(
@@ -88,6 +91,7 @@ def test_token_required_beyond_loopback_and_401_without_it(tmp_path: Path) -> No
         assert post(url + "/v1/events", ev(1), token="s3cret")[0] == 202
 
 
+@pytest.mark.slow  # several server processes / a 10,000-event burst: ~5 s
 def test_acknowledged_events_survive_kill_9_and_restart(tmp_path: Path) -> None:
     store = str(tmp_path / "m.sqlite")
     with monitor_server(store, "--no-worker") as (url, proc):
@@ -102,6 +106,7 @@ def test_acknowledged_events_survive_kill_9_and_restart(tmp_path: Path) -> None:
     assert st.counts()["events"] == 51
 
 
+@pytest.mark.slow  # several server processes / a 10,000-event burst: ~5 s
 def test_burst_is_accepted_or_refused_with_429_and_the_sdk_loses_nothing(tmp_path: Path) -> None:
     store = str(tmp_path / "m.sqlite")
     with monitor_server(store, "--no-worker", "--max-pending", "150") as (url, _):
