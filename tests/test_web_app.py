@@ -240,6 +240,13 @@ def test_forms_need_csrf_and_labels_land_in_the_store(client: TestClient, filled
     assert label.corrected_reply == "What have you tried so far?"
     bad = client.post(f"/review/items/{item.item_id}/label", data={"csrf": csrf, "dim:accuracy": "7"})
     assert bad.status_code == 400 and "0-2" in bad.text
+    bad_tax = client.post(f"/review/items/{item.item_id}/label", data={"csrf": csrf, "taxonomy": "not_a_mode"})
+    assert bad_tax.status_code == 400
+    # golden promotion from the web: needs two agreeing reviewers, and a dataset path inside the server folder
+    outside = client.post(f"/review/items/{item.item_id}/golden", data={"csrf": csrf, "dataset": "../../x.jsonl"})
+    assert outside.status_code == 400 and "inside" in outside.text
+    one = client.post(f"/review/items/{item.item_id}/golden", data={"csrf": csrf, "dataset": "golden.jsonl"})
+    assert one.status_code == 400 and "two reviewers" in one.text
     exported = client.get("/review/export.jsonl?check=diagnosis_first")
     lines = [json.loads(x) for x in exported.text.splitlines()]
     assert any(x["label"] is False and x["id"].endswith(item.sample_id) for x in lines)

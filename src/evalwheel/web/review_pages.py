@@ -19,7 +19,7 @@ from evalwheel.types import FailureMode, Output, SampleResult, Score
 from evalwheel.web import queries
 from evalwheel.web.pages import review_store, transcript_context
 from evalwheel.web.render import error_page, page
-from evalwheel.web.security import csrf_valid
+from evalwheel.web.security import csrf_valid, same_secret
 
 router = APIRouter()
 
@@ -131,12 +131,12 @@ def item_page(request: Request, item_id: int) -> Response:
     )
 
 
-def _label_from_form(form: dict[str, Any], check_names: list[str]) -> LabelInput:
+def _label_from_form(form: dict[str, Any], taxonomy: list[str], check_names: list[str]) -> LabelInput:
+    """The label form's fields as a validated LabelInput (ValueError / ValidationError on bad values)."""
     checks = {n: str(form[f"check:{n}"]) for n in check_names if form.get(f"check:{n}")}
     dims = {d: int(form[f"dim:{d}"]) for d in DIMENSIONS if str(form.get(f"dim:{d}", "")).strip() != ""}
     escalate_raw = str(form.get("escalate", ""))
     escalate = {"yes": True, "no": False}.get(escalate_raw)
-    taxonomy = [str(v) for k, v in form.items() if k == "taxonomy"]
     return LabelInput.model_validate(
         {
             "checks": checks,
@@ -160,11 +160,10 @@ async def save_label(request: Request, item_id: int) -> Response:
     rs = review_store(request)
     item = rs.get_item(item_id)
     data: dict[str, Any] = {k: v for k, v in form.multi_items() if k != "taxonomy"}
-    data_tax = [str(v) for k, v in form.multi_items() if k == "taxonomy"]
+    taxonomy = [str(v) for k, v in form.multi_items() if k == "taxonomy"]
     names = [str(s["name"]) for s in item.scores]
     try:
-        label = _label_from_form({**data}, names)
-        label = label.model_copy(update={"taxonomy": [FailureMode(t) for t in data_tax]})
+        label = _label_from_form(data, taxonomy, names)
     except (ValidationError, ValueError) as exc:
         return error_page(request, 400, "Invalid label", str(exc))
     rs.save_label(item_id, me, label)
@@ -228,7 +227,7 @@ def login(
     if not csrf_valid(request, csrf):
         return _forbidden_csrf(request)
     app = request.app
-    ok = (app.state.server_token is not None and token == app.state.server_token) or (
+    ok = (app.state.server_token is not None and same_secret(token, app.state.server_token)) or (
         review_store(request).reviewer_for_token(token) is not None
     )
     if not ok:
