@@ -168,7 +168,7 @@ def _results_table(results: list[SessionEvaluation]) -> Table:
     table.add_column("failed checks", overflow="fold")
     table.add_column("escalate", no_wrap=True)
     table.add_column("taxonomy", overflow="fold")
-    table.add_column("dimensions (0-2)", overflow="fold")
+    table.add_column("FACEPSL", no_wrap=True)  # the seven dimensions, 0-2 each (README: reviewer dimensions)
     for r in results:
         fid = "—" if r.fidelity is None else f"{r.fidelity:.2f}"
         colour = "green" if (r.fidelity or 0) >= 0.8 else "yellow" if (r.fidelity or 0) >= 0.6 else "red"

@@ -8,15 +8,6 @@ from rich.table import Table
 
 from evalwheel.types import DimensionName, Score, SessionEvaluation
 
-SHORT = {
-    DimensionName.PEDAGOGICAL_FIDELITY.value: "fid",
-    DimensionName.ACCURACY.value: "acc",
-    DimensionName.CLARITY.value: "cla",
-    DimensionName.ENGAGEMENT.value: "eng",
-    DimensionName.PERSONALIZATION.value: "per",
-    DimensionName.SAFETY.value: "saf",
-    DimensionName.OPPORTUNITY_FOR_LEARNING.value: "opp",
-}
 _COLOUR = {0: "red", 1: "yellow", 2: "green"}
 
 
@@ -24,13 +15,20 @@ def _level(s: Score) -> str:
     return "—" if s.value is None else str(int(s.value))
 
 
+CELL_HEADER = "FACEPSL"  # fidelity, accuracy, clarity, engagement, personalization, safety, learning
+
+
 def dimension_cell(result: SessionEvaluation) -> str:
-    """One compact cell: 'fid2 acc2 cla1 ...' coloured by level (0 red, 1 yellow, 2 green)."""
+    """Seven coloured digits in CELL_HEADER order (0 red, 1 yellow, 2 green, '-' not applicable)."""
+    by_name = {s.name: s for s in result.dimensions}
     parts = []
-    for s in result.dimensions:
-        colour = _COLOUR.get(int(s.value), "white") if s.value is not None else "dim"
-        parts.append(f"[{colour}]{SHORT.get(s.name, s.name[:3])}{_level(s)}[/]")
-    return " ".join(parts)
+    for d in DimensionName:
+        s = by_name.get(d.value)
+        if s is None or s.value is None:
+            parts.append("[dim]-[/]")
+        else:
+            parts.append(f"[{_COLOUR.get(int(s.value), 'white')}]{int(s.value)}[/]")
+    return "".join(parts)
 
 
 def dimension_means(results: Iterable[SessionEvaluation]) -> dict[str, float | None]:
