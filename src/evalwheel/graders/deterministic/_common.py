@@ -7,8 +7,9 @@ a YAML file is an error rather than a silently ignored option). A validation fai
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -38,12 +39,27 @@ class BaseGraderConfig(BaseModel):
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
+_PARSED: dict[tuple[type[BaseModel], str], BaseModel] = {}
+_PARSED_MAX = 256
+
+
 def parse_config(grader: str, model: type[ConfigT], config: dict[str, Any]) -> ConfigT:
-    """Validate `config` against `model`, turning the first pydantic error into a GraderConfigError."""
+    """Validate `config` against `model`, turning the first pydantic error into a GraderConfigError.
+
+    Graders are pure functions of (sample, output, ctx), so they parse their config on every call; a run or the
+    monitoring worker calls them with the same few configs thousands of times, so valid configs are memoised
+    by their JSON text (configs holding non-JSON values, such as resolved judge models, are parsed each time).
+    """
     if not isinstance(config, dict):
         raise GraderConfigError(grader, "<root>", f"expected a mapping, got {type(config).__name__}")
     try:
-        return model.model_validate(config)
+        key: tuple[type[BaseModel], str] | None = (model, json.dumps(config, sort_keys=True))
+    except (TypeError, ValueError):
+        key = None
+    if key is not None and (hit := _PARSED.get(key)) is not None:
+        return cast(ConfigT, hit)
+    try:
+        parsed = model.model_validate(config)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(part) for part in err["loc"]) or "<root>"
@@ -54,6 +70,11 @@ def parse_config(grader: str, model: type[ConfigT], config: dict[str, Any]) -> C
         elif err["type"] == "missing":
             message = "required option is missing"
         raise GraderConfigError(grader, field, message) from None
+    if key is not None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    return parsed
 
 
 def compile_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:

@@ -23,6 +23,7 @@ nothing or by punctuation (so "Best regards, Ana" counts and "Best of luck with 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,7 @@ class ConstraintsConfig(BaseGraderConfig):
         return parse_config(GRADER, cls, data if data is not None else {})
 
 
+@lru_cache(maxsize=1024)
 def _term_pattern(term: str, case_sensitive: bool) -> re.Pattern[str]:
     body = r"\s+".join(re.escape(word) for word in term.split())
     return re.compile(rf"(?<!\w){body}(?!\w)", 0 if case_sensitive else re.IGNORECASE)
@@ -173,15 +175,28 @@ def _find_terms(text: str, terms: list[str], case_sensitive: bool) -> dict[str, 
     return {t: _term_pattern(t, case_sensitive).search(text) for t in terms}
 
 
+@lru_cache(maxsize=64)
+def _closing_regex(sign_offs: tuple[str, ...]) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """One alternation over every sign-off (longest first), compiled once per list of sign-offs.
+
+    The monitoring worker grades thousands of events a second; building a pattern per sign-off and line
+    on every call was most of this grader's cost.
+    """
+    ordered = tuple(sorted(sign_offs, key=len, reverse=True))
+    alternatives = "|".join(
+        f"(?P<s{i}>" + r"\s+".join(re.escape(w) for w in sign_off.split()) + ")" for i, sign_off in enumerate(ordered)
+    )
+    return re.compile(rf"(?:{alternatives})\s*(?:$|[,.!;:—–-])", re.IGNORECASE), ordered
+
+
 def _closing(text: str, opts: ClosingOptions) -> tuple[str | None, list[str]]:
     """The sign-off found in the last lines (or None) and those lines."""
     lines = [line.strip() for line in text.splitlines() if line.strip()][-opts.last_lines :]
+    pattern, ordered = _closing_regex(tuple(opts.sign_offs))
     for line in lines:
-        plain = line.lstrip("-–—*_> ").strip()
-        for sign_off in sorted(opts.sign_offs, key=len, reverse=True):
-            pattern = r"\s+".join(re.escape(w) for w in sign_off.split())
-            if re.match(rf"{pattern}\s*(?:$|[,.!;:—–-])", plain, re.IGNORECASE):
-                return sign_off, lines
+        m = pattern.match(line.lstrip("-–—*_> ").strip())
+        if m is not None and m.lastgroup is not None:
+            return ordered[int(m.lastgroup[1:])], lines
     return None, lines
 
 
