@@ -72,6 +72,16 @@ def test_false_rule_is_a_content_error_but_discussing_the_myth_is_not() -> None:
     assert accuracy(evaluate_session(myth)).value != 0
 
 
+def test_inline_claims_and_more_false_rules() -> None:
+    wrong = session("loops", "Remember, `range(1, 10)` gives 1 to 10. What would you change to stop at 9?")
+    acc = accuracy(evaluate_session(wrong))
+    assert acc.value == 0 and any("[1, 2, 3, 4, 5, 6, 7, 8, 9]" in e.snippet for e in acc.evidence)
+    right = session("loops", "Remember, `range(1, 11)` gives 1 to 10. What would you change to stop at 9?")
+    assert accuracy(evaluate_session(right)).value == 2
+    for rule in ("Tuples can be changed after you create them.", "Python is statically typed, so types are checked."):
+        assert accuracy(evaluate_session(session("q", rule + " What do you think?"))).value == 0, rule
+
+
 def test_wrong_stated_code_output_is_caught_by_running_it() -> None:
     s = session(
         "what does slicing do",

@@ -77,6 +77,35 @@ MISCONCEPTIONS: tuple[tuple[str, str], ...] = tuple(
         ),
         (r"\b(?:a )?recursive function (?:does not|doesn'?t) need a base case\b", "recursion needs a base case"),
         (r"`?//`? (?:rounds to the nearest|gives the rounded)\b", "// floors; it does not round"),
+        (
+            r"\brange\(\s*(?P<ra>\d+)\s*,\s*(?P<rb>\d+)\s*\)`? (?:gives|prints|produces|goes|counts|returns)"
+            r"(?: you)? (?:from )?`?(?P=ra)`? (?:to|through|up to and including) `?(?P=rb)\b",
+            "range(a, b) stops before b",
+        ),
+        (r"\brange\(\s*\d+\s*\)`? (?:starts at|begins at|starts from|begins from) `?1\b", "range(n) starts at 0"),
+        (
+            r"`?\bsorted\b(?:\(\))?`? (?:sorts|changes|modifies|reorders) (?:the |your )?(?:original )?list in place\b",
+            "sorted() returns a new list; list.sort() sorts in place",
+        ),
+        (r"\btuples? can be (?:changed|modified|updated)\b", "Python tuples are immutable"),
+        (r"\bstrings? can be (?:changed|modified) in place\b", "Python strings are immutable"),
+        (
+            r"\bdictionar(?:y|ies) (?:are|is) (?:automatically )?(?:sorted|ordered) by (?:their )?(?:key|value)s?\b",
+            "dicts keep insertion order; they are not sorted",
+        ),
+        (r"`?\bis\b`? (?:compares|checks) (?:the |their )?values?\b", "`is` tests identity, `==` compares values"),
+        (r"\bpython (?:is|'s) (?:a )?statically[- ]typed\b", "Python is dynamically typed"),
+        (r"`?%`? (?:gives|returns) (?:you )?the (?:quotient|result of the division)\b", "% gives the remainder"),
+        (r"`?\bint\b(?:\(\))?`? rounds (?:to the nearest|up|the number)\b", "int() truncates toward zero"),
+        (r"\bindentation (?:doesn'?t|does not) matter in python\b", "indentation is part of Python's syntax"),
+        (
+            r"\b(?:python )?lists? (?:can only|must) (?:hold|contain|store) (?:one|a single|the same) (?:type|kind)\b",
+            "Python lists can mix types",
+        ),
+        (
+            r"`?\breturn\b`? (?:prints|displays|shows) (?:the )?(?:value|result)\b",
+            "return hands a value back; it prints nothing",
+        ),
     )
 )
 _DISCUSSES = re.compile(
@@ -107,6 +136,19 @@ _KEYWORD = {
     16: "few-shot",
     17: "base case",
     18: "//",
+    19: "range(",
+    20: "range(",
+    21: "sorted",
+    22: "tuple",
+    23: "in place",
+    24: "by ",
+    25: "value",
+    26: "statically",
+    27: "%",
+    28: "round",
+    29: "indentation",
+    30: "type",
+    31: "return",
 }
 _COMPILED = tuple((_KEYWORD[i], re.compile(p), why) for i, (p, why) in enumerate(MISCONCEPTIONS))
 _NEGATION = re.compile(r"\b(?:not|never)\b|n't\b")

@@ -33,7 +33,8 @@ _PRINT_COMMENT = re.compile(r"^\s*print\(.*\)\s*#\s*(?:->|=>|→|prints:?|output
 _LOOPY = re.compile(r"^\s*(?:for|while|def|class|async|with|try|if)\b", re.M)
 _INLINE_CLAIM = re.compile(
     r"`([^`\n]{2,80})`\s+(?:returns|gives(?: you)?|evaluates to|is|equals|prints|produces|outputs|yields|will print|"
-    r"would print|will return|would return)\s+(`[^`\n]{1,80}`|-?\d+(?:\.\d+)?\b|True\b|False\b|None\b|'[^'\n]{0,40}'|"
+    r"would print|will return|would return)\s+(`[^`\n]{1,80}`|-?\d+ (?:to|through) -?\d+\b|-?\d+(?:\.\d+)?\b|"
+    r"True\b|False\b|None\b|'[^'\n]{0,40}'|"
     r"\"[^\"\n]{0,40}\"|\[[^\]\n]{0,80}\])(?!\s*,\s*-?\d)"
 )
 _PREDICT_Q = re.compile(
@@ -133,6 +134,10 @@ def same_output(stated: str, actual: str) -> bool | None:
     s, a = " ".join(stated.split()), " ".join(actual.split())
     if s == a:
         return True
+    spans = _RANGE_WORDS.fullmatch(s)
+    if spans is not None and _literal(actual) is not _NOT_LITERAL:
+        # "`range(1, 10)` gives 1 to 10": the numbers the tutor says, against the numbers it gives.
+        return list(_span(int(spans.group(1)), int(spans.group(2)))) == _literal(actual)
     if "..." in s or "…" in s or "0x" in a:
         return None
     ls, la = _literal(stated), _literal(actual)
