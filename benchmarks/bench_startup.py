@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,12 +35,30 @@ EVALWHEEL = [sys.executable, "-m", "evalwheel.cli"]
 
 
 def timed(cmd: list[str], repeats: int) -> dict[str, Any]:
-    walls = []
+    """Wall and CPU (user + system) of the child: on a loaded machine the CPU figure is the better guide to
+    what an idle machine's wall time would be."""
+    walls, cpus = [], []
     for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         walls.append(time.perf_counter() - t0)
-    return {"median_s": round(statistics.median(walls), 3), "runs_s": [round(w, 3) for w in walls]}
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return {
+        "median_s": round(statistics.median(walls), 3),
+        "median_cpu_s": round(statistics.median(cpus), 3),
+        "runs_s": [round(w, 3) for w in walls],
+    }
+
+
+def process_cpu(pid: int | None) -> float | None:
+    """User + system CPU seconds of a running process, from /proc (Linux); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class FirstRequestServer:
@@ -47,6 +66,8 @@ class FirstRequestServer:
 
     def __init__(self) -> None:
         self.first: float | None = None
+        self.first_cpu: float | None = None  # CPU seconds the client had used when its first request arrived
+        self.client_pid: int | None = None
         self.port = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -66,6 +87,7 @@ class FirstRequestServer:
         def first_then_handle(conn: _FastProtocol, request_line: list[str], body: bytes) -> None:
             if outer.first is None and request_line[-1:] == ["/v1/chat/completions"]:
                 outer.first = time.perf_counter()
+                outer.first_cpu = process_cpu(outer.client_pid)
             handle(conn, request_line, body)
 
         fast.handle = first_then_handle  # type: ignore[method-assign]
@@ -77,7 +99,8 @@ class FirstRequestServer:
 
 def run_start(repeats: int) -> dict[str, Any]:
     """Seconds from spawning `evalwheel run SPEC` to its first model request."""
-    walls = []
+    walls: list[float] = []
+    cpus: list[float] = []
     for _ in range(repeats):
         srv = FirstRequestServer()
         with tempfile.TemporaryDirectory() as tmp:
@@ -92,18 +115,25 @@ def run_start(repeats: int) -> dict[str, Any]:
             (root / "spec.yaml").write_text(spec)
             env = dict(os.environ, EVALWHEEL_CACHE_DIR=str(root / "cache"))
             t0 = time.perf_counter()
-            subprocess.run(
+            proc = subprocess.Popen(
                 [*EVALWHEEL, "run", str(root / "spec.yaml"), "--no-progress", "--no-cache", "--baseline", "none"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=env,
-                check=False,
                 cwd=root,
             )
+            srv.client_pid = proc.pid
+            proc.wait()
             if srv.first is None:
                 raise RuntimeError("the run never called the model")
             walls.append(srv.first - t0)
-    return {"median_s": round(statistics.median(walls), 3), "runs_s": [round(w, 3) for w in walls]}
+            if srv.first_cpu is not None:
+                cpus.append(srv.first_cpu)
+    return {
+        "median_s": round(statistics.median(walls), 3),
+        "median_cpu_s": round(statistics.median(cpus), 3) if cpus else None,
+        "runs_s": [round(w, 3) for w in walls],
+    }
 
 
 def slowest_imports(cmd: list[str], top: int = 12) -> list[dict[str, Any]]:
@@ -130,14 +160,18 @@ def main() -> None:
         "run_help": timed([*EVALWHEEL, "run", "--help"], args.repeats),
         "run_start": run_start(args.repeats),
         "run_help_slowest_imports": slowest_imports([*EVALWHEEL, "run", "--help"]),
+        "load_average": os.getloadavg(),
         "target_s": 0.6,
     }
-    out["meets_target"] = out["run_help"]["median_s"] < 0.6 and out["run_start"]["median_s"] < 0.6
+    out["meets_target_wall"] = out["run_help"]["median_s"] < 0.6 and out["run_start"]["median_s"] < 0.6
+    out["meets_target_cpu"] = out["run_help"]["median_cpu_s"] < 0.6 and (out["run_start"]["median_cpu_s"] or 9) < 0.6
     if args.json:
         print(json.dumps(out, indent=2))
         return
     for key in ("python_floor", "help", "run_help", "run_start"):
-        print(f"{key:13} median {out[key]['median_s']:.3f} s  (runs {out[key]['runs_s']})")
+        cpu = out[key].get("median_cpu_s")
+        extra = f", CPU {cpu:.3f} s" if cpu is not None else ""
+        print(f"{key:13} median {out[key]['median_s']:.3f} s{extra}  (runs {out[key]['runs_s']})")
     print("slowest imports of `run --help`:")
     for row in out["run_help_slowest_imports"]:
         print(f"  {row['cumulative_ms']:8.1f} ms  {row['module']}")
