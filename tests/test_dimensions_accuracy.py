@@ -41,6 +41,7 @@ def test_math_claims_exact_symbolic_and_unparsed() -> None:
     assert math_claims("Solve 2x + 3 = 7 for x.") == []  # an equation to solve is not a claim
     assert math_claims("set x = 5 and check x == 5") == []
     assert [c.verdict for c in math_claims("so 3 + = 4")] == ["unparsed"]  # unparsed, never "wrong"
+    assert math_claims("so factorial(1) = 3 * 2 * 1 is the unrolled call") == []  # a call, not an arithmetic side
 
 
 SCAFFOLDED_WRONG = session(
