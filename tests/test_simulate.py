@@ -187,7 +187,7 @@ def test_simulate_cli_tables_and_json(tmp_path: Path, monkeypatch: pytest.Monkey
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "paired by persona vs base" in result.output and "overlay:v3" in result.output
+    assert "paired vs base" in result.output and "overlay:v3" in result.output
     assert "Wilcoxon p" in result.output and "McNemar p" in result.output
     result = runner.invoke(app, [*args, "--json"])
     data = json.loads(result.stdout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,24 @@ def _gen():  # type: ignore[no-untyped-def]
     from evalwheel.models.base import GenerateConfig
 
     return GenerateConfig(max_tokens=64)
+
+
+def test_replay_report_pairs_arms_by_session(tmp_path: Path) -> None:
+    """Replayed sessions are compared arm by arm, paired by session (Wilcoxon / McNemar via stats.compare)."""
+    from evalwheel.datasets.sessions import load_sessions
+    from evalwheel.studymode.replay import replay_sessions
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "studymode" / "sessions"
+    sessions = load_sessions([root]).sessions[:8]
+    dumper = ScriptedTutorDouble(
+        ["Here's the corrected code:\n```python\ndef f(x):\n    return x + 1\n```\nThat's it. Any questions? More?"]
+    )
+    report = asyncio.run(
+        replay_sessions(sessions, parse_arms("base,overlay:v3"), dumper, tmp_path, config=_gen(), max_turns=1)
+    )
+    assert [c.arm for c in report.paired] == ["overlay:v3"]
+    pair = report.paired[0]
+    assert pair.n_pairs == 8 and (pair.fidelity_diff.estimate or 0) > 0
+    assert pair.no_reveal_a.estimate == 0.0 and pair.no_reveal_b.estimate == 1.0
+    assert pair.no_reveal_test.p_value is not None and pair.no_reveal_test.p_value < 0.05
+    assert {r.status for r in report.results} == {"ok"} and all(r.evaluation for r in report.results)

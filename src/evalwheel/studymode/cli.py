@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -23,6 +24,7 @@ from evalwheel.graders.pedagogy.dimensions.report import arm_dimension_rows
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, load_config
 from evalwheel.models.base import GenerateConfig, Model, ModelConfigError
 from evalwheel.studymode.chat import console_reader, default_session_id, run_chat, save_session
+from evalwheel.studymode.paired import PairedComparison
 from evalwheel.studymode.prompting import (
     Arm,
     ArmError,
@@ -105,7 +107,41 @@ def ab_tables(report: ReplayReport) -> list[Table]:
             lat,
         )
     dims = arm_dimension_rows([s.arm for s in report.summaries], [s.dimensions for s in report.summaries])
-    return [summary, check_table(report.summaries), dims]
+    paired = [paired_table(report.paired)] if report.paired else []
+    return [summary, check_table(report.summaries), *paired, dims]
+
+
+def _p(x: float | None) -> str:
+    return "—" if x is None else ("<0.001" if x < 0.001 else f"{x:.3f}")
+
+
+def paired_table(paired: Sequence[PairedComparison]) -> Table:
+    """Every arm against the first, paired by session/persona: Δ fidelity (Wilcoxon), Δ no-reveal (McNemar)."""
+    table = Table(title=f"paired vs {escape(paired[0].baseline)} (B − A)" if paired else "paired")
+    table.add_column("arm", no_wrap=True)
+    cols = (
+        "pairs",
+        "Δ fidelity [95% CI]",
+        "Wilcoxon p",
+        "no reveal A → B",
+        "Δ no reveal [95% CI]",
+        "McNemar p",
+        "verdict",
+    )
+    for col in cols:
+        table.add_column(col, justify="right", no_wrap=True)
+    for c in paired:
+        table.add_row(
+            escape(c.arm),
+            str(c.n_pairs),
+            c.fidelity_diff.format(),
+            _p(c.fidelity_test.p_value),
+            f"{_pct(c.no_reveal_a.estimate)} → {_pct(c.no_reveal_b.estimate)}",
+            c.no_reveal_diff.format(),
+            _p(c.no_reveal_test.p_value),
+            c.verdict,
+        )
+    return table
 
 
 def check_table(summaries: Sequence[ArmSummary]) -> Table:

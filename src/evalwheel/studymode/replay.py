@@ -32,6 +32,7 @@ from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_sessio
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError
 from evalwheel.stats.intervals import Interval, mean_ci, proportion_ci
 from evalwheel.studymode.guard import GuardConfig, GuardedReply, guarded_reply
+from evalwheel.studymode.paired import PairedComparison, paired_comparison
 from evalwheel.studymode.prompting import Arm, build_system_message
 from evalwheel.types import LearnerProfile, Session, SessionEvaluation, Turn, Usage
 
@@ -160,6 +161,7 @@ class ReplayReport(BaseModel):
     finished_at: datetime
     results: list[SessionArmResult]
     summaries: list[ArmSummary]
+    paired: list[PairedComparison] = Field(default_factory=list)  # every arm vs the first, by session
 
     @property
     def errors(self) -> list[SessionArmResult]:
@@ -612,6 +614,11 @@ async def replay_sessions(
         )
         for arm in arms
     ]
+    by_arm = {
+        arm.name: {r.session_id: r.evaluation for r in results if r.arm == arm.name and r.evaluation is not None}
+        for arm in arms
+    }
+    paired = [paired_comparison(arms[0].name, a.name, by_arm[arms[0].name], by_arm[a.name]) for a in arms[1:]]
     report = ReplayReport(
         model=model.name if model is not None else None,
         arms=[a.name for a in arms],
@@ -622,6 +629,7 @@ async def replay_sessions(
         finished_at=utcnow(),
         results=results,
         summaries=summaries,
+        paired=paired,
     )
     if write_report:
         write_text_atomic(out_dir / REPORT_NAME, report.model_dump_json(indent=2))

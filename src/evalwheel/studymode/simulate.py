@@ -26,17 +26,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from evalwheel.fileio import write_text_atomic
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError, ModelError
-from evalwheel.stats.compare import Outcome, TestResult, compare_runs
-from evalwheel.stats.intervals import Interval
 from evalwheel.studymode.guard import GuardConfig, guarded_reply
 from evalwheel.studymode.learners import Learner, Persona
+from evalwheel.studymode.paired import PairedComparison, paired_comparison
 from evalwheel.studymode.prompting import Arm, build_system_message
 from evalwheel.studymode.replay import ArmCosts, ArmSummary, summarize_evaluations
-from evalwheel.types import CheckName, Session, SessionEvaluation, Turn, Usage
+from evalwheel.types import Session, SessionEvaluation, Turn, Usage
 
 SIM_FORMAT = 1
 REPORT_NAME = "simulation.json"
-REVEAL_CHECK = CheckName.NO_DIRECT_ANSWER_INITIALLY.value
 
 Status = Literal["ok", "skipped", "error"]
 
@@ -93,25 +91,6 @@ class SimResult(BaseModel):
     artifact: str | None = None
     error: str | None = None
     evaluation: SessionEvaluation | None = None
-
-
-class PairedComparison(BaseModel):
-    """Arm B against the baseline arm A, paired by persona (differences are B − A)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    baseline: str
-    arm: str
-    n_pairs: int
-    fidelity_a: Interval
-    fidelity_b: Interval
-    fidelity_diff: Interval
-    fidelity_test: TestResult
-    no_reveal_a: Interval
-    no_reveal_b: Interval
-    no_reveal_diff: Interval
-    no_reveal_test: TestResult
-    verdict: str
 
 
 class SimulationReport(BaseModel):
@@ -269,39 +248,6 @@ async def simulate_one(
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def paired_comparison(
-    baseline: str, arm: str, evals_a: dict[str, SessionEvaluation], evals_b: dict[str, SessionEvaluation]
-) -> PairedComparison:
-    """B vs A over the personas both arms graded: fidelity (Wilcoxon) and no-reveal (McNemar), paired."""
-    shared = sorted(set(evals_a) & set(evals_b))
-
-    def outcomes(evals: dict[str, SessionEvaluation]) -> list[Outcome]:
-        out: list[Outcome] = []
-        for pid in shared:
-            e = evals[pid]
-            reveal = next((s.passed for s in e.checks if s.name == REVEAL_CHECK), None)
-            out.append(Outcome(sample_id=pid, passed=reveal, value=e.fidelity))
-        return out
-
-    cmp = compare_runs(outcomes(evals_a), outcomes(evals_b), min_n=max(1, min(20, len(shared))), min_overlap=0.0)
-    scores = cmp.scores
-    empty = Interval(estimate=None, low=None, high=None, n=0, confidence=0.95, method="none")
-    return PairedComparison(
-        baseline=baseline,
-        arm=arm,
-        n_pairs=len(shared),
-        fidelity_a=scores.mean_a if scores else empty,
-        fidelity_b=scores.mean_b if scores else empty,
-        fidelity_diff=scores.diff if scores else empty,
-        fidelity_test=scores.test if scores else TestResult(name="wilcoxon-signed-rank", statistic=None, p_value=None),
-        no_reveal_a=cmp.pass_fail.rate_a,
-        no_reveal_b=cmp.pass_fail.rate_b,
-        no_reveal_diff=cmp.pass_fail.diff,
-        no_reveal_test=cmp.pass_fail.test,
-        verdict=cmp.verdict,
-    )
 
 
 def _costs(arts: Sequence[SimArtifact]) -> ArmCosts:

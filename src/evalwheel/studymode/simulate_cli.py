@@ -18,7 +18,7 @@ from rich.table import Table
 from evalwheel.graders.pedagogy.session import ConfigError, load_config
 from evalwheel.models.base import GenerateConfig, Model, ModelConfigError
 from evalwheel.studymode import cli as sm_cli
-from evalwheel.studymode.cli import ModelOption, _fail, check_table, default_model, err, out
+from evalwheel.studymode.cli import ModelOption, _fail, check_table, default_model, err, out, paired_table
 from evalwheel.studymode.guard import GuardConfig
 from evalwheel.studymode.learners import LLMLearner, PersonaError, ScriptedLearner, load_personas
 from evalwheel.studymode.prompting import ArmError, parse_arms
@@ -31,10 +31,6 @@ EXIT_RUN_ERRORS = 3
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f}%"
-
-
-def _p(x: float | None) -> str:
-    return "—" if x is None else ("<0.001" if x < 0.001 else f"{x:.3f}")
 
 
 def simulation_tables(report: SimulationReport) -> list[Table]:
@@ -69,30 +65,7 @@ def simulation_tables(report: SimulationReport) -> list[Table]:
         )
     tables = [arms, check_table(report.summaries)]
     if report.paired:
-        paired = Table(title=f"paired by persona vs {escape(report.paired[0].baseline)} (B − A)")
-        paired.add_column("arm", no_wrap=True)
-        for col in (
-            "pairs",
-            "Δ fidelity [95% CI]",
-            "Wilcoxon p",
-            "no reveal A → B",
-            "Δ no reveal [95% CI]",
-            "McNemar p",
-            "verdict",
-        ):
-            paired.add_column(col, justify="right", no_wrap=True)
-        for c in report.paired:
-            paired.add_row(
-                escape(c.arm),
-                str(c.n_pairs),
-                c.fidelity_diff.format(),
-                _p(c.fidelity_test.p_value),
-                f"{_pct(c.no_reveal_a.estimate)} → {_pct(c.no_reveal_b.estimate)}",
-                c.no_reveal_diff.format(),
-                _p(c.no_reveal_test.p_value),
-                c.verdict,
-            )
-        tables.append(paired)
+        tables.append(paired_table(report.paired))
     return tables
 
 
