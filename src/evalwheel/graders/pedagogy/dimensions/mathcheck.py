@@ -150,9 +150,9 @@ def _line_claims(text: str) -> list[MathClaim]:
     norm = _TIMES.sub("*", text.translate(_NORMALISE).replace("`", " "))
     out: list[MathClaim] = []
     for m in _EQUALITY.finditer(norm):
-        before = norm[m.start() - 1] if m.start() else " "
-        if before.isalnum() or before in "_.":
-            continue  # `f(1) = ...`, `xs[0] = ...`: a call or a name, not an arithmetic side
+        k = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+        if norm[k] == "(" and k and (norm[k - 1].isalnum() or norm[k - 1] in "_."):
+            continue  # `factorial(1) = ...`: a call's arguments, not an arithmetic side
         sides = [_clean(s) for s in re.split(r"(?<![<>!=])=(?!=)", m.group(0))]
         while sides and not sides[0]:
             sides.pop(0)  # "the price = 3 * 4 = 12": the words before the first '=' are not a side
