@@ -46,8 +46,8 @@ from evalwheel.stats.agreement import Agreement, agreement
 REPO = Path(__file__).resolve().parents[3]
 MRBENCH_FILES = ("mrbench/mrbench_v2_dev.json", "mrbench/mrbench_v3_4dim_dev.json")
 MATHDIAL_FILE = "mathdial/test_dev.jsonl"
-C_GRID = (0.003, 0.01, 0.03, 0.1)
-ALPHA_GRID = (1.0, 3.0)
+C_GRID: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
+ALPHA_GRID: tuple[float, ...] = (1.0, 3.0)
 OFFSET_GRID = np.linspace(-2.0, 2.0, 21)
 MARK_START = "<!-- cv-table:start -->"
 MARK_END = "<!-- cv-table:end -->"

@@ -136,7 +136,8 @@ def fit_heads(F: np.ndarray, Y: np.ndarray, rows: np.ndarray, seed: int, epochs:
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
-    lin1, lin2 = net[0], net[3]
+    lin1: Any = net[0]
+    lin2: Any = net[3]
     return Heads(
         mu.astype(np.float32),
         sd.astype(np.float32),
@@ -152,7 +153,8 @@ def cached_features(items: list[Any], work: Path, layout: Layout) -> np.ndarray:
     h = hashlib.sha256(json.dumps([layout.to_json(), [it.key for it in items]]).encode()).hexdigest()[:16]
     path = work / f"features_{h}.npy"
     if path.is_file():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     t0 = time.perf_counter()
     F = FeatureExtractor(layout).features([(it.ctx, it.reply) for it in items])
     work.mkdir(parents=True, exist_ok=True)
