@@ -15,7 +15,10 @@ from typer.testing import CliRunner
 from evalwheel.cli import LAZY_COMMANDS, app
 from evalwheel.cli_lazy import load_target, to_click
 
-HEAVY = ("sqlalchemy", "aiohttp", "numpy", "scipy", "fastapi", "uvicorn", "onnxruntime", "opentelemetry", "jinja2")
+HEAVY = (
+    "sqlalchemy", "aiohttp", "numpy", "scipy", "fastapi", "uvicorn", "onnxruntime", "opentelemetry", "jinja2", "ray",
+    "torch", "playwright",
+)  # fmt: skip
 
 
 def imported_after(code: str) -> set[str]:
