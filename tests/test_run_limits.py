@@ -54,20 +54,20 @@ def stored(tmp: Path) -> list[str]:
 
 
 def test_deadline_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
-    spec = slow_project(tmp_path, n=12, delay=0.2)
-    result = runner.invoke(app, ["run", str(spec), "--no-progress", "--deadline", "0.5"])
+    spec = slow_project(tmp_path, n=40, delay=0.1)  # at least 2 s of work at concurrency 2
+    result = runner.invoke(app, ["run", str(spec), "--no-progress", "--deadline", "1"])
     assert result.exit_code == 3, result.output
     text = " ".join(result.output.split())
-    assert "deadline of 0.5 s expired" in text and "--resume" in text
+    assert "deadline of 1 s expired" in text and "--resume" in text
     first = stored(tmp_path)
-    assert 0 < len(first) < 12
+    assert 0 < len(first) < 40
     run_id = text.split("--resume ")[1].split("`")[0].strip()
     with sqlite3.connect(tmp_path / "runs.sqlite") as db:
         assert db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0] == "interrupted"
     result = runner.invoke(app, ["run", str(spec), "--no-progress", "--resume", run_id])
     assert result.exit_code == 0, result.output
     final = stored(tmp_path)
-    assert sorted(final) == [f"s{i:03d}" for i in range(12)]  # each sample once
+    assert sorted(final) == [f"s{i:03d}" for i in range(40)]  # each sample once
 
 
 def test_spec_deadline_is_validated(tmp_path: Path) -> None:
