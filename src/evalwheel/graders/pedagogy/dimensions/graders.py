@@ -14,13 +14,20 @@ for the judged grader also everything the rubric judge reads (`judge_model`, `n`
 
 from __future__ import annotations
 
+import asyncio
+
 from evalwheel.graders.pedagogy.dimensions import DIMENSION_GRADERS
 from evalwheel.graders.pedagogy.dimensions.common import View
 from evalwheel.graders.pedagogy.graders import session_of
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.graders.pedagogy.tagger import tag_session
 from evalwheel.graders.registry import GraderContext, GraderFn, grader
-from evalwheel.types import DimensionName, Output, Sample, Score
+from evalwheel.types import DimensionName, Output, Sample, Score, Session
+
+
+def _accuracy(session: Session, cfg: EvaluationConfig) -> Score:
+    settings = cfg.dimensions.settings(DimensionName.ACCURACY.value)
+    return DIMENSION_GRADERS[DimensionName.ACCURACY](View(tag_session(session)), cfg.dimensions).score(settings.pass_at)
 
 
 def _config(ctx: GraderContext) -> EvaluationConfig:
@@ -30,7 +37,12 @@ def _config(ctx: GraderContext) -> EvaluationConfig:
 @grader("studymode.dimensions")
 async def studymode_dimensions(sample: Sample, output: Output, ctx: GraderContext) -> list[Score]:
     """All reviewer dimensions of the session on the 0-2 anchored scale, with evidence and confidence."""
-    return evaluate_session(session_of(sample, output), _config(ctx)).dimensions
+    cfg = _config(ctx)
+    session = session_of(sample, output)
+    if cfg.dimensions.execute_code:
+        # Code claims run in a subprocess; a worker thread keeps the run's event loop serving other samples.
+        return (await asyncio.to_thread(evaluate_session, session, cfg)).dimensions
+    return evaluate_session(session, cfg).dimensions
 
 
 def _make(name: DimensionName) -> GraderFn:
@@ -40,6 +52,8 @@ def _make(name: DimensionName) -> GraderFn:
         if name == DimensionName.PEDAGOGICAL_FIDELITY:
             return evaluate_session(session, cfg).dimensions[0]
         settings = cfg.dimensions.settings(name.value)
+        if name == DimensionName.ACCURACY and cfg.dimensions.execute_code:
+            return await asyncio.to_thread(_accuracy, session, cfg)
         return DIMENSION_GRADERS[name](View(tag_session(session)), cfg.dimensions).score(settings.pass_at)
 
     one_dimension.__name__ = one_dimension.__qualname__ = f"studymode_dimension_{name.value}"
@@ -58,7 +72,7 @@ async def studymode_accuracy_judged(sample: Sample, output: Output, ctx: GraderC
     cfg = _config(ctx)
     session = session_of(sample, output)
     settings = cfg.dimensions.settings(DimensionName.ACCURACY.value)
-    det = DIMENSION_GRADERS[DimensionName.ACCURACY](View(tag_session(session)), cfg.dimensions).score(settings.pass_at)
+    det = await asyncio.to_thread(_accuracy, session, cfg)
     threshold = float(ctx.config.get("fallback_below", 0.6))
     if det.value == 0 or (det.confidence is not None and det.confidence >= threshold):
         return det
