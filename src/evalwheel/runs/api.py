@@ -15,6 +15,7 @@ from evalwheel.gates import GateReport, RunSummary, evaluate_gates, gates_from_s
 from evalwheel.runs.costing import RunCost, run_cost
 from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
 from evalwheel.runs.engine import Progress, RunOutcome, execute, plan_run
+from evalwheel.runs.executors import Executor
 from evalwheel.runs.preflight import preflight
 from evalwheel.runs.spec import EvalSpec, load_spec, spec_from_dict
 from evalwheel.store import Store
@@ -74,6 +75,7 @@ async def run_eval(
     judges: bool = True,
     baseline: str = "latest",
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> EvalResult:
     """Execute one run (one arm) of a spec, then summarise, gate and cost it from the stored results."""
     spec = as_spec(spec)
@@ -88,7 +90,15 @@ async def run_eval(
     try:
         warnings = await preflight(spec, plan.models)  # setup errors: exit 2 before a run row exists
         outcome = await execute(
-            plan, dataset, st, resume=resume, retry_errors=retry_errors, limit=limit, progress=progress, force=force
+            plan,
+            dataset,
+            st,
+            resume=resume,
+            retry_errors=retry_errors,
+            limit=limit,
+            progress=progress,
+            force=force,
+            executor=executor,
         )
     finally:
         await plan.aclose()

@@ -42,6 +42,7 @@ def bad_input_errors() -> tuple[type[Exception], ...]:
     from evalwheel.fileio import FileReadError
     from evalwheel.gates import GateConfigError
     from evalwheel.models.base import ModelConfigError
+    from evalwheel.runs.executors import ExecutorError
     from evalwheel.runs.partition import PartitionChoiceError
     from evalwheel.runs.spec import SpecError
     from evalwheel.solvers.python import SolverImportError
@@ -62,6 +63,7 @@ def bad_input_errors() -> tuple[type[Exception], ...]:
         SolverImportError,
         RecordedOutputsError,
         ArmError,
+        ExecutorError,
     )
 
 
@@ -211,6 +213,13 @@ def run_command(
         float | None,
         typer.Option("--deadline", min=0.001, metavar="S", help="Stop the run cleanly after S seconds (exit 3)."),
     ] = None,
+    executor: Annotated[
+        str, typer.Option("--executor", metavar="local|ray", help="Where samples run: this process, or a Ray cluster.")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option("--address", metavar="auto|ray://HOST:PORT", help="Ray cluster (default: start a local one)."),
+    ] = None,
 ) -> None:
     """Run an eval spec: solve and grade every sample, store each result as it completes, apply the gates."""
     from evalwheel import tracing
@@ -270,6 +279,8 @@ def run_command(
         markdown=markdown,
         as_json=as_json,
         many=len(arms) > 1,
+        executor=executor,
+        address=address,
     )
     codes: list[ExitCode] = []
     payloads: list[dict[str, Any]] = []
@@ -299,6 +310,8 @@ class RunOptions:
     markdown: Path | None
     as_json: bool
     many: bool
+    executor: str = "local"
+    address: str | None = None
 
 
 def _run_arm(
@@ -311,6 +324,7 @@ def _run_arm(
 ) -> tuple[ExitCode, dict[str, Any]]:
     from evalwheel.gates import ExitCode, iter_junit_xml, markdown_summary
     from evalwheel.runs.api import run_eval
+    from evalwheel.runs.executors import get_executor
     from evalwheel.runs.writer import RunStoppedError
 
     label = spec.name + (f" [{arm}]" if arm else "")
@@ -331,6 +345,7 @@ def _run_arm(
                     judges=opts.judges,
                     baseline=opts.baseline,
                     progress=hooks,
+                    executor=get_executor(opts.executor, opts.address),
                 )
             )
     except bad_input_errors() as exc:

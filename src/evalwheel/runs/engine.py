@@ -26,6 +26,7 @@ from evalwheel.models.pricing import cost_usd
 from evalwheel.models.registry import get_model
 from evalwheel.runs import writer as writer_module
 from evalwheel.runs.dataset_source import PreparedDataset
+from evalwheel.runs.executors import Executor
 from evalwheel.runs.grading import BoundGrader, GraderFailure, fold, grade
 from evalwheel.runs.lease import HEARTBEAT_S, LEASE_TTL_S, LeaseLostError, RunLease
 from evalwheel.runs.spec import EvalSpec, SpecError
@@ -62,6 +63,8 @@ class RunPlan:
     solver_ctx: SolverContext
     graders: list[BoundGrader]
     models: list[Model] = field(default_factory=list)
+    cache: bool = True  # kept so an executor's workers can build the same plan (runs/executors/)
+    judges: bool = True
 
     async def aclose(self) -> None:
         for m in self.models:
@@ -130,7 +133,7 @@ def plan_run(spec: EvalSpec, arm: str | None = None, *, cache: bool = True, judg
     if arm is not None:
         config["arm"] = arm
     solver, ctx = build_solver(s.type, config, model, spec.base_dir)
-    return RunPlan(spec, arm, solver, ctx, graders, list(models.values()))
+    return RunPlan(spec, arm, solver, ctx, graders, list(models.values()), cache=cache, judges=judges)
 
 
 async def run_one_sample(
@@ -216,6 +219,7 @@ async def execute(
     write_policy: WritePolicy | None = None,
     lease_ttl_s: float = LEASE_TTL_S,
     heartbeat_s: float = HEARTBEAT_S,
+    executor: Executor | None = None,
 ) -> RunOutcome:
     """Execute (or resume) one run. Results are acknowledged once committed (runs/writer.py).
 
@@ -338,8 +342,18 @@ async def execute(
             new_cost += cost
             await writer.put(result, cost)
 
+    async def deliver(result: SampleResult, cost: float) -> None:
+        nonlocal new_cost
+        new_cost += cost
+        await writer.put(result, cost)
+
     async def pipeline() -> None:
-        await asyncio.gather(produce(), *(work() for _ in range(spec.concurrency)))
+        nonlocal exhausted
+        if executor is None:  # the default: this process's asyncio workers
+            await asyncio.gather(produce(), *(work() for _ in range(spec.concurrency)))
+        else:  # e.g. Ray: units solved elsewhere, results delivered back to this writer
+            over = lambda: budget is not None and spent + new_cost >= budget  # noqa: E731
+            exhausted = await executor.run(plan, run_id, units(), deliver, over)
         await writer.close()
 
     async def body() -> None:

@@ -1,0 +1,153 @@
+"""The Ray executor on a real local Ray cluster: same summary as the local engine, kill -9 mid-shard, resume.
+
+One cluster per module (2 CPUs); every test here is `slow` (starting Ray takes a few seconds).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from evalwheel.cli import app
+from evalwheel.runs.api import run_eval
+from evalwheel.runs.executors import ExecutorError, get_executor
+from evalwheel.runs.executors.ray import RayExecutor
+from evalwheel.store import Store
+
+ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+KILLER = """
+import os, signal
+from evalwheel.types import Output
+
+async def answer(sample, ctx):
+    with open(ctx.config["log"], "a") as fh:
+        fh.write(f"{sample.id} {os.getpid()}\\n")
+    marker = ctx.config["marker"]
+    if sample.id == ctx.config["victim"] and not os.path.exists(marker):
+        open(marker, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)  # the worker process dies mid-shard
+    return sample.reference
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+def recorded_project(tmp: Path, n: int = 40) -> Path:
+    """A recorded-output spec: every third answer is wrong, two partitions, gates on both."""
+    rows, outputs = [], []
+    for i in range(n):
+        part = "golden" if i < 5 else "distribution"
+        rows.append({"id": f"s{i:03d}", "partition": part, "input": f"q{i}", "reference": f"a{i}"})
+        outputs.append({"id": f"s{i:03d}", "output": f"a{i}" if i % 3 else "wrong"})
+    (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp / "outputs.jsonl").write_text("".join(json.dumps(o) + "\n" for o in outputs))
+    spec = {
+        "name": "ray-recorded",
+        "dataset": "data.jsonl",
+        "solver": {"type": "recorded", "path": "outputs.jsonl"},
+        "graders": [{"name": "exact"}, {"name": "contains", "gate": False}],
+        "gates": {"distribution": {"min_pass_rate": 0.5}},
+        "concurrency": 4,
+        "epochs": 2,
+    }
+    (tmp / "spec.yaml").write_text(yaml.safe_dump(spec))
+    return tmp / "spec.yaml"
+
+
+def killer_project(tmp: Path, n: int = 24) -> Path:
+    rows = [{"id": f"s{i:03d}", "input": f"q{i}", "reference": f"a{i}"} for i in range(n)]
+    (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp / "app.py").write_text(KILLER)
+    spec = {
+        "name": "ray-killer",
+        "dataset": "data.jsonl",
+        "solver": {
+            "type": "python",
+            "function": "app.py:answer",
+            "options": {"log": str(tmp / "calls.log"), "marker": str(tmp / "killed"), "victim": "s013"},
+        },
+        "graders": [{"name": "exact"}],
+        "concurrency": 2,
+    }
+    (tmp / "spec.yaml").write_text(yaml.safe_dump(spec))
+    return tmp / "spec.yaml"
+
+
+def keys(store: Store, run_id: str) -> Counter[tuple[str, int]]:
+    return Counter((r.sample_id, r.epoch) for r in store.iter_results(run_id, with_output=False))
+
+
+async def test_same_summary_on_both_executors(cluster: None, tmp_path: Path, store_url: str) -> None:
+    spec = recorded_project(tmp_path)
+    store = Store(store_url)
+    local = await run_eval(spec, store=store, baseline="none")
+    distributed = await run_eval(spec, store=store, baseline="none", executor=RayExecutor(shard_size=7))
+    assert local.run_id != distributed.run_id
+    a, b = local.summary.figures(), distributed.summary.figures()
+    a.pop("run_id"), b.pop("run_id")
+    assert a == b
+    assert a["overall"]["samples"] == 40 and 0 < a["overall"]["passed"] < 80
+    ra, rb = local.report.model_dump(), distributed.report.model_dump()
+    ra.pop("run_id"), rb.pop("run_id")
+    for gate in [*ra["gates"], *rb["gates"]]:  # listed in completion order, which concurrency shuffles
+        gate["failing_samples"] = sorted(gate["failing_samples"])
+    assert ra == rb and local.report.exit_code == distributed.report.exit_code
+    assert keys(store, distributed.run_id) == keys(store, local.run_id)
+    assert set(keys(store, distributed.run_id).values()) == {1}
+    assert distributed.outcome.run.status == "finished" and distributed.outcome.executed == 80
+
+
+async def test_worker_killed_mid_shard_is_retried_once(cluster: None, tmp_path: Path) -> None:
+    spec = killer_project(tmp_path)
+    store = Store(tmp_path / "runs.sqlite")
+    executor = RayExecutor(shard_size=6)
+    result = await run_eval(spec, store=store, baseline="none", executor=executor)
+    assert (tmp_path / "killed").exists()  # a worker really died
+    calls = (tmp_path / "calls.log").read_text().split("\n")
+    victim_pids = {line.split()[1] for line in calls if line.startswith("s013 ")}
+    assert len(victim_pids) == 2  # the shard ran again in another process
+    stored = keys(store, result.run_id)
+    assert stored == Counter({(f"s{i:03d}", 0): 1 for i in range(24)})  # nothing lost, nothing twice
+    assert result.outcome.counts == {"passed": 24}
+    assert result.outcome.run.status == "finished"
+
+
+async def test_resume_across_executors(cluster: None, tmp_path: Path) -> None:
+    spec = recorded_project(tmp_path)
+    store = Store(tmp_path / "runs.sqlite")
+    first = await run_eval(spec, store=store, baseline="none", limit=15)
+    assert first.outcome.executed == 15 and first.outcome.run.status == "finished"
+    again = await run_eval(spec, store=store, baseline="none", resume=first.run_id, executor=RayExecutor())
+    assert again.outcome.skipped == 15 and again.outcome.executed == 65
+    stored = keys(store, first.run_id)
+    assert len(stored) == 80 and set(stored.values()) == {1}
+    back = await run_eval(spec, store=store, baseline="none", resume=first.run_id)
+    assert back.outcome.executed == 0 and back.summary.overall.samples == 40
+
+
+def test_cli_executor_ray(cluster: None, tmp_path: Path) -> None:
+    spec = recorded_project(tmp_path)
+    db = tmp_path / "cli.sqlite"
+    res = CliRunner().invoke(
+        app, ["run", str(spec), "--executor", "ray", "--store", str(db), "--json", "--no-progress"]
+    )
+    assert res.exit_code == 1, res.output  # the golden gate fails (s000 is recorded wrong), as locally
+    payload = json.loads(res.stdout)
+    assert payload["executed"] == 80
+    bad = CliRunner().invoke(app, ["run", str(spec), "--executor", "spark", "--store", str(db)])
+    assert bad.exit_code == 2 and "choose one of local, ray" in bad.output
+    with pytest.raises(ExecutorError, match="only meaningful"):
+        get_executor("local", "auto")
