@@ -159,10 +159,11 @@ def main() -> None:
     n_results = sum(Store(db).count_results(i) for i in ids)
     item = ReviewStore(db).queue(limit=1)[0][0]
     port = free_port()
+    log = (folder / "serve.log").open("w")  # the server's log (a pipe nobody reads could fill and block it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "evalwheel.cli", "serve", "--store", str(db), "--port", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"

@@ -335,3 +335,18 @@ async def test_monitoring_failures_are_queued(tmp_path: Path) -> None:
     from evalwheel import __version__
 
     assert label.grader_versions == {"helpful": f"evalwheel {__version__}, monitor:tutor"}
+
+
+def test_an_older_review_schema_is_upgraded_on_open(store_url: str) -> None:
+    from sqlalchemy import text
+
+    rs = ReviewStore(store_url)
+    with rs.engine.begin() as conn:  # the labels table as first shipped, without grader versions
+        conn.execute(text("ALTER TABLE review_labels DROP COLUMN grader_versions_json"))
+    rs = ReviewStore(store_url)
+    rs.runs.create_run(RunInfo(run_id="r", spec_name="s"))
+    rs.runs.add_results([_result("r", "a", "failed", [_score("fid", False, escalate=True)])])
+    rs.enqueue(build_candidates(rs.runs, ["r"], spot_checks=0))
+    rs.add_reviewer("ana")
+    label = rs.save_label(rs.queue()[0][0].item_id, "ana", LabelInput(checks={"fid": "fail"}))
+    assert label.grader_versions

@@ -42,6 +42,7 @@ class ReviewStore:
         self.engine = self.runs.engine
         try:
             review_metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot create the review tables in {self.runs.url}: {exc}") from exc
 
@@ -294,6 +295,21 @@ class ReviewStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(golden.c.approval_json).where(golden.c.item_id == item_id)).first()
         return None if row is None else dict(json.loads(row[0]))
+
+
+# Columns added after the review tables first shipped: (table, column, SQL type and default). Opening an
+# older store adds them, so its labels stay readable.
+_ADDED_COLUMNS = [("review_labels", "grader_versions_json", "TEXT NOT NULL DEFAULT '{}'")]
+
+
+def _add_missing_columns(engine: Any) -> None:
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(engine)
+    for table, column, ddl in _ADDED_COLUMNS:
+        if column not in {c["name"] for c in inspector.get_columns(table)}:
+            with engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
 
 
 def _item(row: Any, assigned: list[str], labelled_by: list[str]) -> ReviewItem:

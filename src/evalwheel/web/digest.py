@@ -171,17 +171,21 @@ def warm_up(store: Store, limit: int = 500) -> int:
 
 
 def start_warm_up(store: Store, *extra: Callable[[], object]) -> threading.Thread:
-    """Compute missing digests (then run `extra` warm-ups, e.g. agreement figures) in a daemon thread."""
+    """Compute missing digests, then run the `extra` warm-ups (templates, agreement figures), each on its
+    own: one failing never stops the others, and pages compute whatever is missing on demand."""
 
     def work() -> None:
         try:
-            for task in extra:
-                task()
             n = warm_up(store)
             if n:
                 log.info("computed %d run digest(s)", n)
-        except Exception:  # a warm-up failure only costs speed; pages compute digests on demand
+        except Exception:
             log.exception("run digest warm-up failed")
+        for task in extra:
+            try:
+                task()
+            except Exception:
+                log.exception("warm-up task failed")
 
     thread = threading.Thread(target=work, name="evalwheel-digests", daemon=True)
     thread.start()
