@@ -410,9 +410,9 @@ async def rubric_judge(sample: Sample, output: Output, ctx: GraderContext) -> Sc
     rubric = rubric_from_config(config)
     models = judge_models(config)
     messages = build_rubric_messages(rubric, sample, output)
+    if len(models) == 1:  # the common case: no gather, so no extra task per judged sample
+        return verdict_score(name, await judge_with(models[0], rubric, messages, config), rubric)
     verdicts = await asyncio.gather(*(judge_with(m, rubric, messages, config) for m in models))
-    if len(verdicts) == 1:
-        return verdict_score(name, verdicts[0], rubric)
     from evalwheel.stats.fleiss import pairwise_agreement  # numpy: only for panels, not on a single judge's path
 
     judges = [v.model_dump(exclude={"reasons"}) for v in verdicts]
