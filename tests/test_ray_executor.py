@@ -151,3 +151,18 @@ def test_cli_executor_ray(cluster: None, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "choose one of local, ray" in bad.output
     with pytest.raises(ExecutorError, match="only meaningful"):
         get_executor("local", "auto")
+
+
+def test_grade_logs_on_ray_matches_local(cluster: None, tmp_path: Path) -> None:
+    from test_grade_logs import write_logs
+
+    logs, cfg = write_logs(tmp_path, bad=True)
+    rows = {}
+    for executor in ("local", "ray"):
+        out = tmp_path / f"{executor}.jsonl"
+        args = ["grade", str(logs), "--graders", str(cfg), "--out", str(out), "--skip-invalid", "--chunk", "5"]
+        res = CliRunner().invoke(app, [*args, "--executor", executor, "--json"])
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout)["invalid"] == 3
+        rows[executor] = sorted(out.read_text().splitlines())
+    assert len(rows["ray"]) == 35 and rows["ray"] == rows["local"]

@@ -44,6 +44,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("evalwheel.studymode.simulate_cli:simulate_command", "Simulated learners talk to each arm."),
     "study-web": ("evalwheel.studymode.web_cli:study_web_command", "Serve the learner-facing Study Mode web chat."),
     "monitor": ("evalwheel.monitor.cli:monitor_app", "Production monitoring: ingest, grade a sample, drift."),
+    "grade": ("evalwheel.grade.cli:grade_command", "Batch-grade logged events or sessions (JSONL/Parquet), no solver."),
     "import": ("evalwheel.integrations.cli:import_app", "Import evals defined elsewhere (OpenAI Evals)."),
     "init": ("evalwheel.init.cli:init_command", "Scaffold a new eval project (spec, dataset + lock, CI workflow)."),
     "data": ("evalwheel.data.cli:data_app", "Labelled dev data shipped with evalwheel (for agree / calibrate)."),

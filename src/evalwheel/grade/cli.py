@@ -1,0 +1,110 @@
+"""`evalwheel grade LOGS --graders CONFIG`: batch-grade logged events or sessions (no solver).
+
+Exit codes: 0 graded, 2 bad input (unreadable file, bad config, invalid rows without --skip-invalid),
+3 the store or the Ray cluster failed part-way. Heavy imports (graders, SQLAlchemy, Ray) happen inside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+err = Console(stderr=True)
+out = Console()
+
+
+def grade_command(
+    logs: Annotated[Path, typer.Argument(help="JSONL or Parquet: monitoring events, or sessions (with `trajectory`).")],
+    graders: Annotated[
+        Path, typer.Option("--graders", help="YAML with `graders:` (events) and/or `session_graders:` (sessions).")
+    ],
+    executor: Annotated[str, typer.Option("--executor", metavar="local|ray", help="Grade here or on Ray.")] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", metavar="auto|ray://HOST:PORT", help="Ray cluster (default: local).")
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write graded rows to FILE.parquet or FILE.jsonl.")
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option("--store", help="Store graded rows as a run (SQLAlchemy URL or file).")
+    ] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Report bad rows and grade the rest.")] = False,
+    chunk: Annotated[int, typer.Option("--chunk", min=1, help="Rows per batch (one Ray task each).")] = 256,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Rows graded at once per worker.")] = 16,
+    judges: Annotated[bool, typer.Option("--judges/--no-judges", help="--no-judges skips LLM-judge graders.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Grade a logged file with no solver: streamed in chunks, results to Parquet/JSONL and/or the store."""
+    from evalwheel.grade.api import grade_logs
+    from evalwheel.grade.batch import LocalGrader, RayGrader
+    from evalwheel.grade.logs import LogsError
+    from evalwheel.grade.sinks import open_sink
+    from evalwheel.monitor.config import ConfigError, load_monitor_config
+    from evalwheel.runs.executors import ExecutorError
+    from evalwheel.runs.writer import RunStoppedError
+    from evalwheel.store import StoreError
+
+    def fail(message: str, code: int = 2) -> typer.Exit:
+        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        return typer.Exit(code)
+
+    if out_path is None and store is None:
+        raise fail("say where results go: --out FILE.parquet|FILE.jsonl and/or --store URL")
+    if executor not in ("local", "ray"):
+        raise fail(f"--executor {executor!r}: choose one of local, ray")
+    if address is not None and executor != "ray":
+        raise fail("--address is only meaningful with --executor ray")
+    runner = RayGrader(address, concurrency=concurrency) if executor == "ray" else LocalGrader(concurrency=concurrency)
+    sinks = []
+    status = "interrupted"
+    try:
+        config = load_monitor_config(graders)
+        sinks = open_sink(out_path, store, logs)
+        outcome = asyncio.run(
+            grade_logs(
+                logs,
+                config,
+                sinks,
+                executor=runner,
+                skip_invalid=skip_invalid,
+                chunk_size=chunk,
+                judges=judges,
+                on_invalid=lambda m: err.print(f"[yellow]skipped[/] {escape(str(logs))}: {escape(m)}", highlight=False),
+            )
+        )
+        status = "finished"
+    except (LogsError, ConfigError, ExecutorError, StoreError) as exc:
+        raise fail(str(exc)) from None
+    except RunStoppedError as exc:
+        raise fail(f"grading stopped: {exc}; rows written so far are kept", 3) from None
+    finally:
+        for sink in sinks:
+            try:
+                sink.close(status)
+            except Exception as exc:  # closing must not hide the error that stopped grading
+                err.print(f"[yellow]warning:[/] closing the output failed: {escape(str(exc))}")
+    run_id = next((s.run_id for s in sinks if hasattr(s, "run_id")), None)
+    payload = {
+        "graded": outcome.graded,
+        "counts": dict(outcome.counts),
+        "invalid": len(outcome.invalid),
+        "wall_s": outcome.wall_s,
+        "rows_per_s": round(outcome.graded / outcome.wall_s, 1) if outcome.wall_s else None,
+        "run_id": run_id,
+        "out": str(out_path) if out_path else None,
+    }
+    if as_json:
+        out.print_json(json.dumps(payload))
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items())) or "nothing"
+    out.print(f"graded {outcome.graded} rows in {outcome.wall_s} s ({counts}); {len(outcome.invalid)} invalid skipped")
+    if out_path:
+        out.print(f"rows: {escape(str(out_path))}")
+    if run_id:
+        out.print(f"run: {run_id} (evalwheel runs show {run_id} --store {escape(str(store))})")

@@ -1,0 +1,142 @@
+"""Where graded rows go: a Parquet or JSONL file (streamed), or the run store as a run of its own.
+
+In the store, a graded file is an ordinary run (spec name `grade:<file name>`, one result per row keyed by its
+request or session id), so `runs show`, `compare` and the review workspace read it like any other run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from evalwheel.grade.batch import Graded
+from evalwheel.grade.logs import LogsError
+
+OUT_SUFFIXES = (".parquet", ".jsonl")
+
+
+class Sink(Protocol):
+    def write(self, rows: Sequence[Graded]) -> None: ...
+
+    def close(self, status: str) -> None: ...
+
+
+class JsonlSink:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = path.open("w", encoding="utf-8")
+
+    def write(self, rows: Sequence[Graded]) -> None:
+        self._fh.write("".join(r.model_dump_json() + "\n" for r in rows))
+
+    def close(self, status: str) -> None:
+        self._fh.close()
+
+
+class ParquetSink:
+    """One row group per written chunk; `scores` is a JSON string column (its shape differs per grader)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise LogsError(f"{path}: writing Parquet needs pyarrow: pip install 'evalwheel[parquet]'") from None
+        self._pa = pa
+        self.schema = pa.schema(
+            [
+                ("line", pa.int64()),
+                ("id", pa.string()),
+                ("kind", pa.string()),
+                ("status", pa.string()),
+                ("value", pa.float64()),
+                ("scores", pa.string()),
+                ("error", pa.string()),
+            ]
+        )
+        self._writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, rows: Sequence[Graded]) -> None:
+        if not rows:
+            return
+        columns: dict[str, list[Any]] = {name: [] for name in self.schema.names}
+        for r in rows:
+            for name in ("line", "id", "kind", "status", "value", "error"):
+                columns[name].append(getattr(r, name))
+            columns["scores"].append(json.dumps(r.scores))
+        self._writer.write_table(self._pa.table(columns, schema=self.schema))
+
+    def close(self, status: str) -> None:
+        self._writer.close()
+
+
+class StoreSink:
+    """A run in the store; rows committed per chunk (retried like the run engine's commits)."""
+
+    def __init__(self, url: str, logs: Path) -> None:
+        from evalwheel.runs.engine import new_run_id
+        from evalwheel.runs.writer import DEFAULT_POLICY, retry_store
+        from evalwheel.store import Store
+        from evalwheel.store.store import now_iso
+        from evalwheel.types import RunInfo
+
+        self.store = Store(url)
+        self._retry = retry_store
+        self._policy = DEFAULT_POLICY
+        self.info = RunInfo(
+            run_id=new_run_id(),
+            spec_name=f"grade:{logs.name}",
+            started_at=now_iso(),
+            metadata={"logs": str(logs), "executor": "grade"},
+        )
+        self._retry(self.store, "creating the run", lambda: self.store.create_run(self.info), policy=self._policy)
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    def write(self, rows: Sequence[Graded]) -> None:
+        from evalwheel.types import SampleResult, Score
+
+        batch = [
+            SampleResult(
+                run_id=self.info.run_id,
+                sample_id=str(r.id),
+                partition="distribution",
+                status=r.status,  # invalid rows never reach a sink
+                value=r.value,
+                scores=[Score.model_validate(s) for s in r.scores],
+                error=r.error,
+                tags=[f"line:{r.line}"],
+            )
+            for r in rows
+        ]
+        if batch:
+            self._retry(
+                self.store,
+                f"a batch of {len(batch)} results",
+                lambda: self.store.add_results(batch),
+                policy=self._policy,
+            )
+
+    def close(self, status: str) -> None:
+        self._retry(
+            self.store,
+            "recording the run's status",
+            lambda: self.store.set_run_status(self.run_id, status),
+            policy=self._policy,
+        )
+
+
+def open_sink(out: Path | None, store: str | None, logs: Path) -> list[Sink]:
+    sinks: list[Sink] = []
+    if out is not None:
+        suffix = out.suffix.lower()
+        if suffix not in OUT_SUFFIXES:
+            raise LogsError(f"--out {out}: expected a .parquet or .jsonl file")
+        sinks.append(ParquetSink(out) if suffix == ".parquet" else JsonlSink(out))
+    if store is not None:
+        sinks.append(StoreSink(store, logs))
+    return sinks

@@ -1,0 +1,115 @@
+"""`evalwheel grade`: logged events and sessions graded with no solver, to Parquet/JSONL and the store."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from evalwheel.cli import app
+from evalwheel.store import Store
+
+runner = CliRunner()
+SESSIONS = Path(__file__).resolve().parents[1] / "examples" / "studymode" / "sessions"
+
+CONFIG = {
+    "graders": [{"name": "regex", "config": {"pattern": r"\?"}}],
+    "session_graders": [{"name": "studymode.fidelity", "gate_scores": ["pedagogical_fidelity"]}],
+}
+
+
+def event(i: int, output: str | None = "Which step comes next?") -> dict[str, object]:
+    row: dict[str, object] = {"request_id": f"r{i}", "app": "tutor", "input": f"question {i}", "timestamp": 1.0}
+    if output is not None:
+        row["output"] = output
+    return row
+
+
+def write_logs(tmp: Path, *, bad: bool = False) -> tuple[Path, Path]:
+    rows: list[str] = []
+    for i in range(30):
+        rows.append(json.dumps(event(i, "Which step comes next?" if i % 2 else "The answer is 4.")))
+    rows.append(json.dumps(event(30, None)))  # the app errored: nothing to grade
+    for path in sorted(SESSIONS.glob("*.json"))[:4]:
+        rows.append(json.dumps(json.loads(path.read_text())))
+    if bad:
+        rows.insert(3, "{not json")
+        rows.insert(7, json.dumps({"request_id": "x", "app": "tutor"}))  # no input
+        rows.append(json.dumps(event(5)))  # duplicate id
+    logs = tmp / "logs.jsonl"
+    logs.write_text("\n".join(rows) + "\n")
+    cfg = tmp / "graders.yaml"
+    cfg.write_text(yaml.safe_dump(CONFIG))
+    return logs, cfg
+
+
+def test_grade_jsonl_to_parquet_and_store(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    logs, cfg = write_logs(tmp_path)
+    db = tmp_path / "runs.sqlite"
+    out = tmp_path / "graded.parquet"
+    res = runner.invoke(
+        app,
+        ["grade", str(logs), "--graders", str(cfg), "--out", str(out), "--store", str(db), "--json", "--chunk", "7"],
+    )
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["graded"] == 35 and payload["invalid"] == 0
+    table = pq.read_table(out).to_pylist()
+    by_id = {r["id"]: r for r in table}
+    assert len(by_id) == 35
+    assert by_id["r1"]["status"] == "passed" and by_id["r2"]["status"] == "failed"
+    assert by_id["r30"]["status"] == "unscored"
+    sessions = [r for r in table if r["kind"] == "session"]
+    assert len(sessions) == 4 and all(r["status"] in ("passed", "failed") for r in sessions)
+    assert any(s["name"] == "pedagogical_fidelity" for s in json.loads(sessions[0]["scores"]))
+    stored = list(Store(db).iter_results(payload["run_id"], with_output=False))
+    assert Counter(r.status for r in stored) == Counter(r["status"] for r in table)
+    assert Store(db).get_run(payload["run_id"]).status == "finished"
+
+
+def test_bad_lines_are_reported_with_numbers(tmp_path: Path) -> None:
+    logs, cfg = write_logs(tmp_path, bad=True)
+    out = tmp_path / "graded.jsonl"
+    res = runner.invoke(app, ["grade", str(logs), "--graders", str(cfg), "--out", str(out)])
+    assert res.exit_code == 2
+    assert "3 invalid rows" in res.output
+    assert "line 4: not JSON" in res.output
+    assert "line 8: row: Value error, an event needs `input`" in res.output
+    assert "line 38: duplicate id 'r5' (first on line 7)" in res.output
+    assert not out.exists() or out.read_text() == ""  # nothing graded from a refused file
+    res = runner.invoke(app, ["grade", str(logs), "--graders", str(cfg), "--out", str(out), "--skip-invalid", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["graded"] == 35 and json.loads(res.stdout)["invalid"] == 3
+    assert "line 4: not JSON" in res.stderr
+    assert len(out.read_text().splitlines()) == 35
+
+
+def test_parquet_input_and_bad_arguments(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    cfg = tmp_path / "graders.yaml"
+    cfg.write_text(yaml.safe_dump({"graders": CONFIG["graders"]}))
+    logs = tmp_path / "logs.parquet"
+    pq.write_table(pa.Table.from_pylist([event(i) for i in range(10)]), logs)
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["grade", str(logs), "--graders", str(cfg), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert {json.loads(line)["status"] for line in out.read_text().splitlines()} == {"passed"}
+    for args, message in [
+        (["--out", str(tmp_path / "o.csv")], "expected a .parquet or .jsonl"),
+        ([], "say where results go"),
+        (["--out", str(out), "--executor", "spark"], "choose one of local, ray"),
+    ]:
+        res = runner.invoke(app, ["grade", str(logs), "--graders", str(cfg), *args])
+        assert res.exit_code == 2 and message in res.output, res.output
+    res = runner.invoke(app, ["grade", str(tmp_path / "none.jsonl"), "--graders", str(cfg), "--out", str(out)])
+    assert res.exit_code == 2 and "file not found" in res.output
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("sampler: {}\n")
+    res = runner.invoke(app, ["grade", str(logs), "--graders", str(empty), "--out", str(out)])
+    assert res.exit_code == 2 and "neither `graders`" in res.output
