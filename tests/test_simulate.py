@@ -87,7 +87,7 @@ def test_persona_file_errors_name_file_persona_and_field(tmp_path: Path) -> None
     assert result.exit_code == 2 and "human" in result.stderr
 
 
-def test_scripted_learner_is_deterministic_and_llm_learner_flips_roles() -> None:
+def test_scripted_learner_is_deterministic_and_llm_learner_stays_in_character() -> None:
     persona = load_personas()[0]
     learner = ScriptedLearner()
     first = asyncio.run(learner.reply(persona, [], 0))
@@ -97,11 +97,19 @@ def test_scripted_learner_is_deterministic_and_llm_learner_flips_roles() -> None
     assert asks_for_answer(persona, 3) == asks_for_answer(persona, 3)
     from evalwheel.types import Turn
 
-    msgs = LLMLearner(ScriptedTutorDouble(["x"])).messages(
-        persona, [Turn(role="user", content="help"), Turn(role="assistant", content="What have you tried?")], 1
-    )
+    transcript = [Turn(role="user", content="help"), Turn(role="assistant", content="What have you tried?")]
+    msgs = LLMLearner(ScriptedTutorDouble(["x"])).messages(persona, transcript, 1)
     assert msgs[0].role == "system" and persona.misconception in msgs[0].content
-    assert [m.role for m in msgs[1:]] == ["assistant", "user"]
+    assert msgs[1].content.startswith("Conversation so far:\nStudent: help\nTutor: What have you tried?")
+    # out-of-character messages (the tutor's voice, an echo of what was said) fall back to the scripted line
+    tutorish = LLMLearner(ScriptedTutorDouble(["Sure, I can help you with that. To find the total, multiply."]))
+    reply = asyncio.run(tutorish.reply(persona, transcript, 1))
+    assert reply.fallback and reply.calls == 1
+    echo = LLMLearner(ScriptedTutorDouble(["help"]))
+    assert asyncio.run(echo.reply(persona, transcript, 2)).fallback
+    fine = LLMLearner(ScriptedTutorDouble(["Student: I think it's 15? Tutor: no"]))
+    good = asyncio.run(fine.reply(persona, transcript, 1))
+    assert not good.fallback and good.text == "I think it's 15?"
     assert (
         clean_learner_text('Student: "I think it is 15. Because. Extra. More."') == "I think it is 15. Because. Extra."
     )

@@ -129,6 +129,7 @@ class LearnerReply(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
     calls: int = 0
+    fallback: bool = False  # the model's message was out of character; the scripted line was used
 
 
 class Learner(Protocol):
@@ -180,12 +181,18 @@ class ScriptedLearner:
         return LearnerReply(text=text)
 
 
-LEARNER_SYSTEM = """You are role-playing a {level} student talking to a tutor. Stay in character.
-Your problem: {problem}
-Your goal: {goal}
-What you wrongly believe: you {misconception}. So you think the answer is {wrong_answer}.
+LEARNER_SYSTEM = """You write the next message of a {level} STUDENT in a tutoring chat (you are not the tutor).
+The student's problem: {problem}
+The student's goal: {goal}
+The student wrongly believes this: they {misconception}. So they think the answer is {wrong_answer}.
 Write ONLY the student's next message: one or two short sentences, plain text, no role label, no quotes.
-Never explain the topic like a tutor and never give the correct answer unless the tutor has led you to it."""
+The student never explains the topic and never gives the correct answer unless the tutor has led them to it."""
+
+TUTOR_LIKE = re.compile(
+    r"^(?:sure|certainly|of course|great question|to (?:find|solve|calculate|fix)|let'?s|here'?s|i can help|"
+    r"absolutely|step \d|the (?:answer|solution) is)\b",
+    re.I,
+)
 
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:student|learner|me|user)(?:\*\*)?\s*:\s*", re.I)
 
@@ -193,7 +200,7 @@ _LABEL = re.compile(r"^\s*(?:\*\*)?(?:student|learner|me|user)(?:\*\*)?\s*:\s*",
 def clean_learner_text(text: str, max_sentences: int = 3) -> str:
     """The model's message as a learner would type it: no role label, no wrapping quotes, a few sentences."""
     t = _LABEL.sub("", text.strip()).strip().strip('"').strip()
-    t = t.split("\nTutor:")[0].split("\nTeacher:")[0].strip()
+    t = re.split(r"\n?\s*(?:Tutor|Teacher)\s*:", t)[0].strip()
     sentences = re.split(r"(?<=[.!?])\s+", t)
     return " ".join(sentences[:max_sentences]).strip()
 
@@ -207,29 +214,46 @@ class LLMLearner:
         self.config = config or GenerateConfig(max_tokens=60, temperature=0.0)
 
     def messages(self, persona: Persona, transcript: Sequence[Turn], turn: int) -> list[Message]:
+        """The persona as instructions, the conversation as a labelled transcript, and this turn's steer.
+
+        A transcript in one message works better on small models than flipping the chat roles: with
+        flipped roles a 0.5B model tends to answer as the tutor it has been trained to be.
+        """
         system = LEARNER_SYSTEM.format(
             **persona.model_dump(include={"level", "problem", "goal", "misconception", "wrong_answer"})
         )
         steer: list[str] = []
         if impatient(persona, turn):
-            steer.append("You are getting impatient: say so briefly.")
+            steer.append("The student is getting impatient and says so briefly.")
         if asks_for_answer(persona, turn):
-            steer.append("In this message, ask the tutor to just tell you the answer.")
+            steer.append("In this message the student asks the tutor to just tell them the answer.")
         else:
-            steer.append("Answer the tutor's question honestly with your own (possibly wrong) attempt.")
-        msgs = [Message(role="system", content=system + "\n" + " ".join(steer))]
-        # From the student's side the tutor is the other party: roles flip.
-        for t in transcript:
-            if t.role == "system":
-                continue
-            msgs.append(Message(role="assistant" if t.role == "user" else "user", content=t.content))
-        return msgs
+            steer.append("The student answers the tutor's last question with their own (possibly wrong) attempt.")
+        lines = [
+            f"{'Student' if t.role == 'user' else 'Tutor'}: {' '.join(t.content.split())}"
+            for t in transcript
+            if t.role != "system"
+        ]
+        prompt = "Conversation so far:\n" + "\n".join(lines) + "\n\n" + " ".join(steer) + "\nStudent:"
+        return [Message(role="system", content=system), Message(role="user", content=prompt)]
+
+    def acceptable(self, persona: Persona, text: str, transcript: Sequence[Turn]) -> bool:
+        """Whether the model's message reads like this student: not empty, not the tutor's voice, not a
+        copy of something already said (small models echo the opening problem)."""
+        flat = " ".join(text.split()).lower()
+        if len(flat) < 2 or TUTOR_LIKE.match(flat):
+            return False
+        said = {" ".join(t.content.split()).lower()[:80] for t in transcript}
+        return flat[:80] not in said
 
     async def reply(self, persona: Persona, transcript: Sequence[Turn], turn: int) -> LearnerReply:
         if turn == 0:
             return LearnerReply(text=persona.first_message())
         done = await self.model.generate(self.messages(persona, transcript, turn), self.config)
         text = clean_learner_text(done.text)
-        if not text:  # a model that says nothing: the learner shrugs rather than sending an empty turn
-            text = "I'm not sure what to do next."
-        return LearnerReply(text=text, usage=done.usage, latency_ms=done.latency_ms, calls=1)
+        fallback = not self.acceptable(persona, text, transcript)
+        if fallback:
+            # Out of character (or empty): the scripted student's line for this turn keeps the session
+            # on track, and the artifact counts how often that happened.
+            text = (await ScriptedLearner().reply(persona, transcript, turn)).text
+        return LearnerReply(text=text, usage=done.usage, latency_ms=done.latency_ms, calls=1, fallback=fallback)

@@ -76,6 +76,7 @@ class SimArtifact(BaseModel):
     turn_latency_ms: list[float] = Field(default_factory=list)
     tutor_calls: int = 0
     learner_calls: int = 0
+    learner_fallbacks: int = 0  # LLM learner messages replaced by the scripted line (out of character)
     guard_fired: int = 0
     guard_extra_calls: int = 0
     guard_extra_latency_ms: float = 0.0
@@ -179,6 +180,7 @@ async def simulate_one(
         art.learner_usage.prompt_tokens += said.usage.prompt_tokens
         art.learner_usage.completion_tokens += said.usage.completion_tokens
         art.learner_calls += said.calls
+        art.learner_fallbacks += int(said.fallback)
         learner_turn = Turn(role="user", content=said.text)
         t0 = time.perf_counter()
         try:
