@@ -30,12 +30,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from evalwheel.review import LabelInput, ReviewStore, build_candidates
 from evalwheel.store import Store
 from evalwheel.types import Evidence, Output, RunInfo, SampleResult, Score, Turn
-from evalwheel.web.digest import digests
 
 CHECKS = [
     "diagnosis_first",
@@ -174,14 +171,15 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        # the server folds each finished run once into a stored digest, in a background thread at start-up
+        # the server folds each finished run once into a stored digest, in a background thread at start-up;
+        # /ready answers 200 when that warm-up is done
         t_warm = time.perf_counter()
-        digests_done = 0
-        while time.perf_counter() - t_warm < 600:
-            with Store(db).engine.connect() as conn:
-                digests_done = conn.execute(select(func.count()).select_from(digests)).scalar_one()
-            if digests_done >= len(ids):
-                break
+        while time.perf_counter() - t_warm < 900:
+            try:
+                if fetch_ms(base + "/ready")[1] == 200:
+                    break
+            except OSError:  # 503 while warming up
+                pass
             time.sleep(0.5)
         warm_up_s = time.perf_counter() - t_warm
         pages = {

@@ -261,6 +261,21 @@ def test_monitor_ingest_is_mounted(client: TestClient) -> None:
     assert re.search(r"\b1 events\b|\b\d+ events\b", client.get("/monitor").text)
 
 
+def test_ready_after_the_warm_up(client: TestClient, filled: tuple[Path, str]) -> None:
+    for _ in range(240):
+        r = client.get("/ready")
+        if r.status_code == 200:
+            break
+        assert r.status_code == 503
+        time.sleep(0.25)
+    assert r.status_code == 200
+    from evalwheel.web.digest import stored_digests
+
+    store = Store(filled[0])
+    finished = [i for i in store.list_runs() if i.status == "finished" and i.finished_at]
+    assert set(stored_digests(store, finished)) == {i.run_id for i in finished}
+
+
 def test_study_chat_is_mounted(client: TestClient) -> None:
     r = client.get("/study")
     assert r.status_code == 200 and "<html" in r.text

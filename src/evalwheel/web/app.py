@@ -77,6 +77,14 @@ def create_app(
         _mount_study(app)
         app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
+        @app.get("/ready")
+        def ready() -> Response:
+            """Readiness: 200 once the start-up warm-up (run digests, templates) is done, 503 before."""
+            done = not app.state.warm_up.is_alive()
+            return Response(
+                "ready" if done else "warming up", status_code=200 if done else 503, media_type="text/plain"
+            )
+
         @app.get("/vendor/plotly.min.js")
         def plotly_js() -> Response:
             path = plotly_js_path()

@@ -30,6 +30,7 @@ PARSED_CACHE = 256  # parsed digests kept in memory (a 10,000-result run's diges
 _parsed: dict[tuple[str, str, str], RunDigest] = {}
 _parsed_lock = threading.Lock()
 _failing: dict[tuple[str, str, str], list[SampleRecord]] = {}
+FAILING_WARM = 8
 log = logging.getLogger("evalwheel.web")
 
 web_metadata = MetaData()
@@ -167,6 +168,8 @@ def warm_up(store: Store, limit: int = 500) -> int:
         if info.run_id not in have:
             save_digest(store, info, compute_digest(store, info))
             done += 1
+    for info in infos[:FAILING_WARM]:  # the newest runs' failing lists, parsed before anyone opens them
+        failing_samples(store, info)
     return done
 
 
