@@ -168,17 +168,18 @@ def _siblings(store: Store, info: RunInfo) -> dict[str, RunInfo]:
     return out
 
 
-def _snapshot_samples(info: RunInfo, ids: set[str]) -> dict[str, dict[str, Any]]:
-    """The dataset's samples for the queued ids (input, reference, context), when the file is still there."""
+def snapshot_samples(info: RunInfo, ids: set[str] | None) -> dict[str, dict[str, Any]]:
+    """The dataset's samples for these ids (None: all), with input, reference and context, when the run's
+    dataset file is still there."""
     path = info.metadata.get("dataset")
-    if not ids or not isinstance(path, str) or not Path(path).is_file():
+    if (ids is not None and not ids) or not isinstance(path, str) or not Path(path).is_file():
         return {}
     from evalwheel.datasets.samples import iter_hashed_samples
 
     found: dict[str, dict[str, Any]] = {}
     try:
         for item in iter_hashed_samples(Path(path)):
-            if item.sample.id in ids:
+            if ids is None or item.sample.id in ids:
                 found[item.sample.id] = item.sample.model_dump(mode="json", exclude_defaults=True)
     except (ValueError, OSError):
         return found
@@ -216,7 +217,7 @@ def build_candidates(
             c = candidate_for(r, info, {}, spot=True)
             if c is not None:
                 chosen.append(c)
-        samples = _snapshot_samples(info, {c.sample_id for c in chosen})
+        samples = snapshot_samples(info, {c.sample_id for c in chosen})
         for c in chosen:
             c.sample = samples.get(c.sample_id)
         out.extend(chosen)

@@ -90,10 +90,27 @@ def _sample_of(rs: ReviewStore, run_id: str, sample_id: str) -> dict[str, Any] |
         snap = rs.get_item(item_id).sample
         if snap is not None:
             return snap
-    from evalwheel.review.queue import _snapshot_samples
+    return _dataset_samples(rs.runs.get_run(run_id)).get(sample_id)
 
-    info = rs.runs.get_run(run_id)
-    return _snapshot_samples(info, {sample_id}).get(sample_id)
+
+_datasets = queries._LRU(size=2)
+DATASET_INDEX_MAX_BYTES = 20_000_000
+
+
+def _dataset_samples(info: Any) -> dict[str, dict[str, Any]]:
+    """Every sample of the run's dataset file by id, read once per file version (path, size, mtime) and kept
+    for the two most recent files; larger files are not indexed (the page then shows no reference)."""
+    from pathlib import Path
+
+    from evalwheel.review.queue import snapshot_samples
+
+    path = info.metadata.get("dataset")
+    if not isinstance(path, str) or not Path(path).is_file():
+        return {}
+    stat = Path(path).stat()
+    if stat.st_size > DATASET_INDEX_MAX_BYTES:
+        return {}
+    return _datasets.get((path, stat.st_size, stat.st_mtime_ns), lambda: snapshot_samples(info, None))
 
 
 def transcript_context(result: Any, sample: dict[str, Any] | None) -> dict[str, Any]:
