@@ -62,8 +62,12 @@ bench: $(VENV)/.test-installed
 need-data:
 	@test -n "$(DATA)" || { echo "set DATA=<folder holding mrbench/ and mathdial/>"; exit 2; }
 
+# The shipped linear models: the eight MRBench dimensions, C and embedding scale fixed (MathDial's telling keeps
+# its full-grid fit; drop --tasks/--C-grid/--alpha-grid to re-run the full nested search on everything).
+RESPONSE_DIMS := Mistake_Identification,Mistake_Location,Revealing_of_the_Answer,Providing_Guidance,Actionability,Coherence,Tutor_Tone,humanlikeness
 train: $(VENV)/.test-installed need-data
-	$(BIN)/python -m evalwheel.graders.pedagogy.response.train_linear --data $(DATA)
+	$(BIN)/python -m evalwheel.graders.pedagogy.response.train_linear --data $(DATA) --tasks $(RESPONSE_DIMS) \
+		--C-grid 0.03 --alpha-grid 3 --docs -
 
 train-encoder: $(VENV)/.test-installed need-data
 	$(BIN)/python -m evalwheel.graders.pedagogy.response.encoder.train --data $(DATA)/mrbench
