@@ -261,6 +261,27 @@ def test_monitor_ingest_is_mounted(client: TestClient) -> None:
     assert re.search(r"\b1 events\b|\b\d+ events\b", client.get("/monitor").text)
 
 
+def test_sample_page_shows_the_reference_from_the_dataset(filled: tuple[Path, str], tmp_path: Path) -> None:
+    dataset = tmp_path / "ref.jsonl"
+    dataset.write_text(json.dumps({"id": "q1", "input": "How much is Pro?", "reference": "$16 per user"}) + "\n")
+    store = Store(filled[0])
+    store.create_run(RunInfo(run_id="ref-run", spec_name="ref", status="finished", metadata={"dataset": str(dataset)}))
+    store.add_results(
+        [
+            SampleResult(
+                run_id="ref-run",
+                sample_id="q1",
+                partition="golden",
+                status="passed",
+                output=Output(text="Pro is $16 per user per month."),
+            )
+        ]
+    )
+    with TestClient(create_app(filled[0])) as c:
+        page = c.get("/runs/ref-run/samples/q1").text
+    assert "How much is Pro?" in page and "$16 per user</div>" in page and "Pro is $16 per user per month." in page
+
+
 def test_ready_after_the_warm_up(client: TestClient, filled: tuple[Path, str]) -> None:
     for _ in range(240):
         r = client.get("/ready")
