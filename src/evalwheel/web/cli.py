@@ -21,7 +21,7 @@ def serve_command(
     host: Annotated[
         str, typer.Option("--host", help="Bind address; anything but loopback needs --token.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0 = any free port).")] = 8765,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8765,
     token: Annotated[
         str | None, typer.Option("--token", help=f"Server token required on every request (or ${TOKEN_ENV}).")
     ] = None,
