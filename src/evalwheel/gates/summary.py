@@ -587,42 +587,60 @@ def summarize(results: Iterable[SampleResult], *, detail_limit: int | None = DET
     is not one run: two run ids, the same (sample, epoch) twice, or one sample id in two partitions. Each
     would silently skew a gate, so they are refused with the ids named.
     """
-    run_id: str | None = None
-    overall = _Counts()
-    parts: dict[str, _Counts] = {}
-    entries: dict[str, bytes | _Record] = {}
-    folder = _Folder(detail_limit)
+    builder = SummaryBuilder(detail_limit=detail_limit)
     for result in results:
-        if run_id is None:
-            run_id = result.run_id
-        elif result.run_id != run_id:
+        builder.add(result)
+    return builder.finish()
+
+
+class SummaryBuilder:
+    """`summarize`, one result at a time: a run folds its results in as they are committed, so the summary is
+    ready when the last one is, instead of re-reading the whole run from the store (same result, same errors)."""
+
+    def __init__(self, *, detail_limit: int | None = DETAIL_LIMIT) -> None:
+        self.run_id: str | None = None
+        self.overall = _Counts()
+        self.parts: dict[str, _Counts] = {}
+        self.entries: dict[str, bytes | _Record] = {}
+        self.folder = _Folder(detail_limit)
+        self.error: SummaryError | None = None  # set by a caller that stopped folding (see runs/api.py)
+
+    def add(self, result: SampleResult) -> None:
+        if self.run_id is None:
+            self.run_id = result.run_id
+        elif result.run_id != self.run_id:
             raise SummaryError(
-                f"results from two runs ({run_id!r} and {result.run_id!r}, sample {result.sample_id!r}); "
+                f"results from two runs ({self.run_id!r} and {result.run_id!r}, sample {result.sample_id!r}); "
                 "summarise one run at a time"
             )
-        part = parts.get(result.partition)
+        part = self.parts.get(result.partition)
         if part is None:
-            part = parts[result.partition] = _Counts()
+            part = self.parts[result.partition] = _Counts()
         sid = result.sample_id
+        entries = self.entries
         entry = entries.get(sid)
-        new_entry = folder.fold(entry, result)
+        new_entry = self.folder.fold(entry, result)
         if entry is None:
             part.samples += 1
-            overall.samples += 1
+            self.overall.samples += 1
         entries[sid] = new_entry
         part.add(result)
-        overall.add(result)
-    # Full records become SampleRecords in place: same dict, same first-seen order, no second copy.
-    pending = [(sid, e) for sid, e in entries.items() if isinstance(e, _Record)]
-    final = cast(dict[str, bytes | SampleRecord], entries)
-    for sid, rec in pending:
-        final[sid] = rec.model(sid)
-    # Canonical partition order, so tables and JUnit suites read the same in every run.
-    order: dict[str, int] = {p: i for i, p in enumerate(PARTITIONS)}
-    ordered = sorted(parts.items(), key=lambda kv: order.get(kv[0], len(order)))
-    return RunSummary(
-        run_id=run_id,
-        partitions={name: counts.model(name) for name, counts in ordered},
-        overall=overall.model("all"),
-        samples=SampleIndex(final),
-    )
+        self.overall.add(result)
+
+    def finish(self) -> RunSummary:
+        """The summary of everything added (call once: the entries are converted in place)."""
+        entries = self.entries
+        # Full records become SampleRecords in place: same dict, same first-seen order, no second copy.
+        pending = [(sid, e) for sid, e in entries.items() if isinstance(e, _Record)]
+        final = cast(dict[str, bytes | SampleRecord], entries)
+        for sid, rec in pending:
+            final[sid] = rec.model(sid)
+        # Canonical partition order, so tables and JUnit suites read the same in every run.
+        order: dict[str, int] = {p: i for i, p in enumerate(PARTITIONS)}
+        ordered = sorted(self.parts.items(), key=lambda kv: order.get(kv[0], len(order)))
+        return RunSummary(
+            run_id=self.run_id,
+            partitions={name: counts.model(name) for name, counts in ordered},
+            overall=self.overall.model("all"),
+            samples=SampleIndex(final),
+        )

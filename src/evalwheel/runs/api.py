@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from evalwheel.gates import GateReport, RunSummary, evaluate_gates, gates_from_spec, summarize
+from evalwheel.gates.summary import SummaryBuilder, SummaryError
 from evalwheel.runs.costing import RunCost, run_cost
 from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
 from evalwheel.runs.engine import Progress, RunOutcome, execute, plan_run
@@ -19,6 +20,7 @@ from evalwheel.runs.executors import Executor
 from evalwheel.runs.preflight import preflight
 from evalwheel.runs.spec import EvalSpec, load_spec, spec_from_dict
 from evalwheel.store import Store
+from evalwheel.types import SampleResult
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ async def run_eval(
     )
     st = store if isinstance(store, Store) else store_for(spec, store)
     plan = plan_run(spec, arm, cache=cache, judges=judges)
+    live = None if resume is not None else SummaryBuilder()
     try:
         warnings = await preflight(spec, plan.models)  # setup errors: exit 2 before a run row exists
         outcome = await execute(
@@ -96,15 +99,40 @@ async def run_eval(
             resume=resume,
             retry_errors=retry_errors,
             limit=limit,
-            progress=progress,
+            progress=progress if live is None else _folding(progress or Progress(), live),
             force=force,
             executor=executor,
         )
     finally:
         await plan.aclose()
     run_id = outcome.run.run_id
-    summary = summarize(st.iter_results(run_id, with_output=False))
+    summary = _live_summary(st, run_id, live)
     base = baseline_summary(st, spec, arm, run_id, baseline)
     report = evaluate_gates(summary, gate_config, baseline=base, judge_requirements=judge_reqs)
     cost = run_cost(st, run_id, dataset, arm, spec.cost_model) if spec.cost_model is not None else None
     return EvalResult(outcome, summary, report, cost, tuple(warnings))
+
+
+def _folding(progress: Progress, live: SummaryBuilder) -> Progress:
+    """`progress`, also folding each acknowledged (committed) result into the run's summary as it arrives.
+
+    Outputs are left out, as when the summary is read back from the store (`with_output=False`), so a fresh
+    run's summary is the one `runs show` or a later baseline computes from the stored rows."""
+
+    def advance(result: SampleResult) -> None:
+        if live.error is None:  # input the summary refuses is reported by the re-read after the run, as before
+            try:
+                live.add(result if result.output is None else result.model_copy(update={"output": None}))
+            except SummaryError as exc:
+                live.error = exc
+        progress.advance(result)
+
+    return Progress(start=progress.start, advance=advance)
+
+
+def _live_summary(store: Store, run_id: str, live: SummaryBuilder | None) -> RunSummary:
+    """The summary folded during the run when it holds every stored result of the run (a fresh run: one COUNT
+    query checks it); otherwise (a resume: earlier executions' results) the summary re-read from the store."""
+    if live is not None and live.error is None and live.overall.n == store.count_results(run_id):
+        return live.finish()
+    return summarize(store.iter_results(run_id, with_output=False))

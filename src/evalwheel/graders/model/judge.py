@@ -154,8 +154,16 @@ def output_schema(rubric: Rubric) -> type[BaseModel]:
     return schema
 
 
-def build_rubric_messages(rubric: Rubric, sample: Sample, output: Output) -> list[Message]:
-    """System rules + the rubric, then the delimited, escaped data."""
+_HEADS: dict[str, tuple[str, str]] = {}
+
+
+def _rubric_head(rubric: Rubric) -> tuple[str, str]:
+    """(system prompt, criterion + anchored scale) of a rubric: the same for every sample, so rendered once per
+    rubric (keyed by its JSON dump) rather than once per judged sample."""
+    key = rubric.model_dump_json()
+    cached = _HEADS.get(key)
+    if cached is not None:
+        return cached
     verdict = "score" if rubric.numeric else "label"
     scale_lines = []
     for point in rubric.points():
@@ -171,11 +179,17 @@ def build_rubric_messages(rubric: Rubric, sample: Sample, output: Output) -> lis
         + f'\nReply with a JSON object only: first "reason" (your justification), then "{verdict}". '
         "Write the reason before deciding the verdict."
     )
-    parts = [
-        f"Criterion: {rubric.criterion}",
-        scale_head + "\n" + "\n".join(scale_lines),
-        delimit("input", render_input(sample)),
-    ]
+    head = (system, f"Criterion: {rubric.criterion}\n\n" + scale_head + "\n" + "\n".join(scale_lines))
+    if len(_HEADS) < 256:  # bounded: a process grading with many ad-hoc rubrics just stops caching
+        _HEADS[key] = head
+    return head
+
+
+def build_rubric_messages(rubric: Rubric, sample: Sample, output: Output) -> list[Message]:
+    """System rules + the rubric, then the delimited, escaped data."""
+    verdict = "score" if rubric.numeric else "label"
+    system, head = _rubric_head(rubric)
+    parts = [head, delimit("input", render_input(sample))]
     if sample.reference:
         parts.append(delimit("reference", sample.reference))
     parts.append(delimit("transcript", render_output(output)))
@@ -381,6 +395,22 @@ def rubric_from_config(config: Mapping[str, Any]) -> Rubric:
     return Rubric(**given)
 
 
+_RUBRICS: dict[str, Rubric] = {}
+
+
+def _cached_rubric(config: Mapping[str, Any]) -> Rubric:
+    """The validated rubric of a grader config, built once per distinct rubric config instead of once per
+    sample (a run grades thousands of samples with one config). Keyed by the repr of the rubric fields, so a
+    config that changes between calls gets its own rubric; callers only read the (shared) instance."""
+    key = repr([(k, config[k]) for k in Rubric.model_fields if k in config])
+    rubric = _RUBRICS.get(key)
+    if rubric is None:
+        rubric = rubric_from_config(config)
+        if len(_RUBRICS) < 256:
+            _RUBRICS[key] = rubric
+    return rubric
+
+
 def _unscored(name: str, reason: str, metadata: dict[str, Any]) -> Score:
     return Score(name=name, value=None, passed=None, reason=reason, metadata=metadata)
 
@@ -407,7 +437,7 @@ async def rubric_judge(sample: Sample, output: Output, ctx: GraderContext) -> Sc
     """One judge or a panel grading one output against a rubric."""
     config = ctx.config
     name = str(config.get("name", "judge.rubric"))
-    rubric = rubric_from_config(config)
+    rubric = _cached_rubric(config)
     models = judge_models(config)
     messages = build_rubric_messages(rubric, sample, output)
     if len(models) == 1:  # the common case: no gather, so no extra task per judged sample
