@@ -2,10 +2,10 @@
 
     python benchmarks/bench_response_graders.py [MRBENCH_FILE] [--limit N]
 
-Grades every reply of an MRBench-format file on all five dimensions:
+Grades every reply of an MRBench-format file on all eight dimensions:
 - rules tier: pure Python, per reply;
 - trained tier: features + MiniLM embeddings (reply and last student turn, batched, no cache) +
-  the five linear models; also the latency of grading one reply on its own (batch of 1).
+  the eight linear models; also the latency of grading one reply on its own (batch of 1).
 Threads are pinned to 1 (OMP/MKL/onnxruntime) so the figures are per core.
 """
 
@@ -24,6 +24,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from evalwheel.agreement.data import mrbench_replies  # noqa: E402
+from evalwheel.data import shipped_root  # noqa: E402
 from evalwheel.datasets.mrbench import load_mrbench  # noqa: E402
 from evalwheel.embed import MiniLMEmbedder  # noqa: E402
 from evalwheel.graders.pedagogy.response.dimensions import DIMENSION_ORDER  # noqa: E402
@@ -31,7 +32,7 @@ from evalwheel.graders.pedagogy.response.rules import grade_rules  # noqa: E402
 from evalwheel.graders.pedagogy.response.trained import load_models, scores_from_matrix  # noqa: E402
 from evalwheel.graders.pedagogy.response.vectorize import design_matrix  # noqa: E402
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mrbench" / "mrbench_v2_dev.json"
+DEFAULT = shipped_root() / "mrbench" / "mrbench_v2_dev.json"  # the dev set that ships with evalwheel
 
 
 def main() -> None:

@@ -190,3 +190,15 @@ def test_encoder_training_smoke(tmp_path: Path) -> None:
     h = torch.nn.functional.gelu(x @ torch.from_numpy(heads.W1).T + torch.from_numpy(heads.b1), approximate="tanh")
     ref = (h @ torch.from_numpy(heads.W2).T + torch.from_numpy(heads.b2)).numpy()
     assert np.allclose(heads.logits(F), ref, atol=1e-4)
+
+
+def test_calibrate_is_the_family_and_agree_its_alias() -> None:
+    from evalwheel.cli import app
+
+    calibrate = runner.invoke(app, ["calibrate", "--help"])
+    agree = runner.invoke(app, ["agree", "--help"])
+    assert calibrate.exit_code == 0 == agree.exit_code
+    for sub in ("mrbench", "mathdial", "sessions", "pairwise", "faithfulness", "similarity", "grader"):
+        assert sub in calibrate.stdout
+    for sub in ("mrbench", "mathdial", "sessions"):
+        assert sub in agree.stdout
