@@ -92,6 +92,10 @@ def grade_items(
     """Predicted labels per task for every item (items without a usable gold label get "" and are
     ignored by the caller), plus the tier used and notes per task. Only labelled items are graded."""
     rows = [i for i, it in enumerate(items) if set(tasks) & it.labels.keys()]
+    if embedder is None:  # one run: the same student turn under eight replies is embedded once
+        from evalwheel.embed import MiniLMEmbedder
+
+        embedder = MiniLMEmbedder(cache=True)
     pairs = [(items[i].ctx, items[i].reply) for i in rows]
     scores, tiers, notes = grade_many(tasks, pairs, str(tier), embedder)
     preds: dict[str, list[str]] = {}

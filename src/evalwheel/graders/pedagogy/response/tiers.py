@@ -103,10 +103,10 @@ def _linear_proba(
     from evalwheel.graders.pedagogy.response.trained import load_models
     from evalwheel.graders.pedagogy.response.vectorize import design_matrix
 
-    if embedder is None:
-        from evalwheel.embed import MiniLMEmbedder
+    if embedder is None:  # the process-wide one: a grader called per sample must not reload the model
+        from evalwheel.embed import default_embedder
 
-        embedder = MiniLMEmbedder(cache=True)
+        embedder = default_embedder()
     X = design_matrix(pairs, embedder)
     bundle = load_models()
     out = {}
