@@ -85,6 +85,20 @@ def _load_sessions_or_exit(paths: list[Path], skip_invalid: bool) -> list[Sessio
     return report.sessions
 
 
+def progress_bar(disable: bool) -> Progress:
+    """The progress bar of the long Study Mode commands (on stderr, gone when done)."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=disable,
+    )
+
+
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f}%"
 
@@ -175,16 +189,7 @@ async def _replay_with_progress(
     show_progress: bool,
 ) -> ReplayReport:
     total = sum(work_units(s, a, max_turns) for s in sessions for a in arms)
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not show_progress,
-    ) as progress:
+    with progress_bar(disable=not show_progress) as progress:
         task = progress.add_task("replaying tutor turns", total=total)
         counts = {"ok": 0, "skipped": 0, "error": 0}
 

@@ -18,11 +18,11 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -41,6 +41,7 @@ REPORT_NAME = "report.json"
 REGENERATED_TAG = "regenerated"
 
 Status = Literal["ok", "skipped", "error"]
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -297,8 +298,6 @@ async def regenerate(
     conversation it would actually have had. With `guard`, every tutor turn goes through the Study Mode
     guard (draft, check, regenerate, rewrite) and carries its `guard:*` tags.
     """
-    if guard is not None:
-        return await _regenerate_guarded(turns, model, instructions, config, guard, solution, on_turn)
     history: list[Message] = [Message(role="system", content=instructions)] if instructions else []
     out: list[Turn] = []
     stats = ReplayArtifactStats()
@@ -310,40 +309,17 @@ async def regenerate(
         if not is_reply_point(turns, i):
             continue
         started = time.perf_counter()
-        completion = await model.generate(list(history), config)
-        stats.add(completion.usage, completion.latency_ms, time.perf_counter() - started, completion.cached)
-        stats.cost_usd += completion.cost_usd
-        out.append(Turn(role="assistant", content=completion.text, tags=[REGENERATED_TAG]))
-        history.append(Message(role="assistant", content=completion.text))
-        if on_turn is not None:
-            on_turn()
-    return out, stats
-
-
-async def _regenerate_guarded(
-    turns: Sequence[Turn],
-    model: Model,
-    instructions: str | None,
-    config: GenerateConfig,
-    guard: GuardConfig,
-    solution: str | list[str] | None,
-    on_turn: Callable[[], None] | None,
-) -> tuple[list[Turn], ReplayArtifactStats]:
-    history: list[Message] = [Message(role="system", content=instructions)] if instructions else []
-    out: list[Turn] = []
-    stats = ReplayArtifactStats()
-    for i, turn in enumerate(turns):
-        if turn.role == "assistant":
-            continue
-        out.append(turn.model_copy(deep=True))
-        history.append(Message(role=turn.role, content=turn.content))
-        if not is_reply_point(turns, i):
-            continue
-        started = time.perf_counter()
-        reply = await guarded_reply(model, list(history), out, config, guard, solution)
-        stats.add_guarded(reply, time.perf_counter() - started)
-        out.append(Turn(role="assistant", content=reply.text, tags=[REGENERATED_TAG, *reply.tags]))
-        history.append(Message(role="assistant", content=reply.text))
+        if guard is not None:
+            reply = await guarded_reply(model, list(history), out, config, guard, solution)
+            stats.add_guarded(reply, time.perf_counter() - started)
+            text, tags = reply.text, [REGENERATED_TAG, *reply.tags]
+        else:
+            completion = await model.generate(list(history), config)
+            stats.add(completion.usage, completion.latency_ms, time.perf_counter() - started, completion.cached)
+            stats.cost_usd += completion.cost_usd
+            text, tags = completion.text, [REGENERATED_TAG]
+        out.append(Turn(role="assistant", content=text, tags=tags))
+        history.append(Message(role="assistant", content=text))
         if on_turn is not None:
             on_turn()
     return out, stats
@@ -545,6 +521,18 @@ def summarize_arm(arm: Arm, results: Sequence[SessionArmResult], artifacts: Sequ
     return summarize_evaluations(arm, evals, len(results), errors, ArmCosts.of(artifacts))
 
 
+async def gather_all(jobs: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run the jobs concurrently; if one raises (or we are cancelled), cancel the rest before re-raising."""
+    tasks = [asyncio.create_task(j) for j in jobs]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 async def replay_sessions(
     sessions: Sequence[Session],
     arms: Sequence[Arm],
@@ -587,14 +575,7 @@ async def replay_sessions(
                     session_id=session.session_id, arm=arm.name, status="error", error=f"{type(exc).__name__}: {exc}"
                 )
 
-    tasks = [asyncio.create_task(job(s, a)) for s in sessions for a in arms]
-    try:
-        results = list(await asyncio.gather(*tasks))
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    results = await gather_all([job(s, a) for s in sessions for a in arms])
 
     artifacts: dict[tuple[str, str], ReplayArtifact] = {}
     for r in results:

@@ -30,7 +30,7 @@ from evalwheel.studymode.guard import GuardConfig, guarded_reply
 from evalwheel.studymode.learners import Learner, Persona
 from evalwheel.studymode.paired import PairedComparison, paired_comparison
 from evalwheel.studymode.prompting import Arm, build_system_message
-from evalwheel.studymode.replay import ArmCosts, ArmSummary, summarize_evaluations
+from evalwheel.studymode.replay import ArmCosts, ArmSummary, gather_all, summarize_evaluations
 from evalwheel.types import Session, SessionEvaluation, Turn, Usage
 
 SIM_FORMAT = 1
@@ -326,14 +326,7 @@ async def simulate(
         write_text_atomic(path, art.model_dump_json(indent=2))
         return SimResult(persona_id=persona.id, arm=arm.name, status="ok", artifact=str(path))
 
-    tasks = [asyncio.create_task(job(p, a)) for p in personas for a in arms]
-    try:
-        results = list(await asyncio.gather(*tasks))
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    results = await gather_all([job(p, a) for p in personas for a in arms])
 
     arts: dict[tuple[str, str], SimArtifact] = {}
     for r in results:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from evalwheel.graders.pedagogy.session import ConfigError, load_config
@@ -150,16 +149,7 @@ def simulate_command(
                 guard=guard.model_dump(mode="json"),
             )
             total = len(personas) * len(arm_list) * turns
-            with Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=err,
-                transient=True,
-                disable=as_json,
-            ) as progress:
+            with sm_cli.progress_bar(disable=as_json) as progress:
                 task = progress.add_task("simulating tutor turns", total=total)
 
                 def on_event(ev: SimEvent) -> None:
