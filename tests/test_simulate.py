@@ -105,6 +105,11 @@ def test_scripted_learner_is_deterministic_and_llm_learner_stays_in_character() 
     tutorish = LLMLearner(ScriptedTutorDouble(["Sure, I can help you with that. To find the total, multiply."]))
     reply = asyncio.run(tutorish.reply(persona, transcript, 1))
     assert reply.fallback and reply.calls == 1
+    refusal = LLMLearner(
+        ScriptedTutorDouble(["The student's next message is: \"I'm sorry, but I can't assist with that."])
+    )
+    assert asyncio.run(refusal.reply(persona, transcript, 1)).fallback
+    assert clean_learner_text('The student\'s next message is: "I got 15."') == "I got 15."
     echo = LLMLearner(ScriptedTutorDouble(["help"]))
     assert asyncio.run(echo.reply(persona, transcript, 2)).fallback
     fine = LLMLearner(ScriptedTutorDouble(["Student: I think it's 15? Tutor: no"]))

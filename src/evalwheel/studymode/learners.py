@@ -190,16 +190,17 @@ The student never explains the topic and never gives the correct answer unless t
 
 TUTOR_LIKE = re.compile(
     r"^(?:sure|certainly|of course|great question|to (?:find|solve|calculate|fix)|let'?s|here'?s|i can help|"
-    r"absolutely|step \d|the (?:answer|solution) is)\b",
+    r"absolutely|step \d|the (?:answer|solution) is)\b|\b(?:i'?m sorry, but i can'?t|i can'?t (?:assist|help) with)",
     re.I,
 )
+_PREAMBLE = re.compile(r"^(?:the )?student'?s? (?:next )?(?:message|reply)(?: is)?\s*:?\s*", re.I)
 
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:student|learner|me|user)(?:\*\*)?\s*:\s*", re.I)
 
 
 def clean_learner_text(text: str, max_sentences: int = 3) -> str:
     """The model's message as a learner would type it: no role label, no wrapping quotes, a few sentences."""
-    t = _LABEL.sub("", text.strip()).strip().strip('"').strip()
+    t = _PREAMBLE.sub("", _LABEL.sub("", text.strip()).strip()).strip().strip('"').strip()
     t = re.split(r"\n?\s*(?:Tutor|Teacher)\s*:", t)[0].strip()
     sentences = re.split(r"(?<=[.!?])\s+", t)
     return " ".join(sentences[:max_sentences]).strip()
@@ -241,7 +242,7 @@ class LLMLearner:
         """Whether the model's message reads like this student: not empty, not the tutor's voice, not a
         copy of something already said (small models echo the opening problem)."""
         flat = " ".join(text.split()).lower()
-        if len(flat) < 2 or TUTOR_LIKE.match(flat):
+        if len(flat) < 2 or TUTOR_LIKE.search(flat):
             return False
         said = {" ".join(t.content.split()).lower()[:80] for t in transcript}
         return flat[:80] not in said
