@@ -118,6 +118,10 @@ def worker_command(
     judges: Annotated[bool, typer.Option("--judges/--no-judges")] = True,
     batch: Annotated[int, typer.Option("--batch", min=1)] = 64,
     as_json: JsonOpt = False,
+    lease_s: Annotated[
+        float, typer.Option("--lease-s", min=0.1, help="A dead worker's batch is claimed again after this.")
+    ] = 60.0,
+    worker_id: Annotated[str | None, typer.Option("--worker-id", help="Name in leases and results.")] = None,
 ) -> None:
     """Grade sampled events (run several against one PostgreSQL store to scale out)."""
     import asyncio
@@ -131,7 +135,9 @@ def worker_command(
     mstore = _open(store)
     mgr = AlertManager(mstore, cfg.alerts)
     try:
-        w = Worker(mstore, cfg, judges=judges, batch=batch, on_results=mgr.on_results)
+        w = Worker(
+            mstore, cfg, judges=judges, batch=batch, on_results=mgr.on_results, lease_s=lease_s, worker_id=worker_id
+        )
     except ConfigError as exc:
         raise _fail(str(exc)) from None
 
