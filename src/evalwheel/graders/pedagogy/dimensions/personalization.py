@@ -248,7 +248,7 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
         for t in ts.assistant:
             if t.prose is None or not (t.has(Action.MICRO_EXPLAIN) or t.has(Action.LECTURE)):
                 continue
-            for term, at in terms_in(t.prose.lower):
+            for term, at in view.scan(t.index).terms:
                 if term not in known:
                     continue
                 sentence = t.prose.sentences[t.prose.sentence_at(at)]
