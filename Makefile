@@ -18,8 +18,11 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[local]'
 	touch $@
 
+# The test install takes scikit-learn from the train extra but not torch: PyPI's Linux torch wheel pulls
+# CUDA (GBs). Tests that need torch skip without it; `pip install -e '.[train]'` with a CPU torch build
+# (https://download.pytorch.org/whl/cpu) is for retraining the encoder heads.
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[local,train,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[local,dev]' 'scikit-learn>=1.4'
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
