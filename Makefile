@@ -73,6 +73,7 @@ train: $(VENV)/.test-installed need-data
 		--C-grid 0.03 --alpha-grid 3 --docs -
 
 train-encoder: $(VENV)/.test-installed need-data
+	@$(BIN)/python -c "import torch" 2>/dev/null || { echo "needs torch (CPU build): $(BIN)/pip install 'torch>=2.13,<2.14' --index-url https://download.pytorch.org/whl/cpu"; exit 2; }
 	$(BIN)/python -m evalwheel.graders.pedagogy.response.encoder.train --data $(DATA)/mrbench
 
 # CV table, default tier per dimension and the shipped calibration records (after train + train-encoder)

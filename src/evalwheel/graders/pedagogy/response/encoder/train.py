@@ -174,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path("build/encoder"), help="features + out-of-fold predictions")
     ap.add_argument("--out-dir", type=Path, default=ENCODER_HEADS.parent, help="where the heads + meta go")
     args = ap.parse_args(argv)
-    import torch
+    try:
+        import torch
+    except ImportError:
+        print("error: training the encoder heads needs torch (the [train] extra; a CPU build)", file=sys.stderr)
+        return 2
 
     torch.set_num_threads(int(os.environ.get("EVALWHEEL_TRAIN_THREADS", "1")))
     items = load_items(args.data)
