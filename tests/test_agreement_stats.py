@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from evalwheel.stats import agreement
+from evalwheel.stats.agreement import agreement
 
 
 def test_binary_hand_computed() -> None:

@@ -1,6 +1,8 @@
 """Statistics: agreement with human labels, intervals, run-vs-run significance tests and the cost model.
 
 Re-exports are lazy (evalwheel.lazy_exports): the gates import `stats.intervals`, which must not pull in numpy.
+The function `agreement` is not re-exported: it shares its name with its module, and the import system would
+shadow a lazy export with the submodule; import it from `evalwheel.stats.agreement`.
 """
 
 from typing import TYPE_CHECKING
@@ -10,7 +12,6 @@ from evalwheel.lazy_exports import lazy_exports
 _EXPORTS = {
     "Agreement": "evalwheel.stats.agreement",
     "LabelStats": "evalwheel.stats.agreement",
-    "agreement": "evalwheel.stats.agreement",
     "cohen_kappa": "evalwheel.stats.agreement",
     "confusion_matrix": "evalwheel.stats.agreement",
     "Comparison": "evalwheel.stats.compare",
@@ -28,7 +29,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from evalwheel.stats.agreement import Agreement, LabelStats, agreement, cohen_kappa, confusion_matrix
+    from evalwheel.stats.agreement import Agreement, LabelStats, cohen_kappa, confusion_matrix
     from evalwheel.stats.compare import Comparison, Outcome, compare_runs
     from evalwheel.stats.cost import (
         PRESETS,
@@ -54,7 +55,6 @@ __all__ = [
     "ErrorRates",
     "LabelStats",
     "Outcome",
-    "agreement",
     "business_cost",
     "cohen_kappa",
     "compare_runs",
