@@ -89,7 +89,16 @@ def main() -> None:
     failing = next(r.sample_id for r in rs.runs.iter_results(study[0].run_id) if r.status == "failed")
     port = free_port()
     proc = subprocess.Popen(
-        [*EVALWHEEL, "serve", "--store", str(db), "--port", str(port)],
+        [
+            *EVALWHEEL,
+            "serve",
+            "--store",
+            str(db),
+            "--port",
+            str(port),
+            "--monitor-config",
+            str(ROOT / "examples" / "support" / "monitor.yaml"),
+        ],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -101,6 +110,27 @@ def main() -> None:
             break
         except OSError:
             time.sleep(0.1)
+    # production traffic for the monitor page: the support example's replay (v1, then the broken v2 prompt)
+    # into this server's mounted ingest, graded once by a monitoring worker
+    support_dir = folder / "support"
+    shutil.copytree(ROOT / "examples" / "support", support_dir)
+    subprocess.run(
+        [sys.executable, str(support_dir / "traffic.py"), "--endpoint", base, "--events", "400", "--break-at", "200"],
+        check=True,
+        capture_output=True,
+        cwd=support_dir,
+    )
+    sh(
+        "monitor",
+        "worker",
+        "--store",
+        str(db),
+        "--config",
+        str(support_dir / "monitor.yaml"),
+        "--once",
+        "--no-judges",
+        cwd=support_dir,
+    )
     pages = {
         "runs": "/",
         "run": f"/runs/{study[0].run_id}",
@@ -118,6 +148,7 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)
             ctx = browser.new_context(viewport={"width": 1400, "height": 900})
             page = ctx.new_page()
+            page.set_default_timeout(120_000)  # a loaded machine: the first pages wait for the start-up warm-up
             page.goto(base + "/login")
             page.fill("input[name=token]", ana)
             page.keyboard.press("Enter")

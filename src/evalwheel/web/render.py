@@ -8,6 +8,7 @@ ever inserted as text (never as markdown or HTML). The one place that builds mar
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,13 @@ def usd(x: float | None) -> str:
     if x is None:
         return "—"
     return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
+
+
+def ts(seconds: float | None) -> str:
+    """Unix seconds as a UTC date and time."""
+    if seconds is None:
+        return "—"
+    return datetime.fromtimestamp(float(seconds), UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def verdict(passed: bool | None) -> Markup:
@@ -84,7 +92,7 @@ def highlight(text: str, snippets: list[str]) -> Markup:
     return Markup("".join(out))
 
 
-env.filters.update(pct=pct, num=num, usd=usd, verdict=verdict, data_json=data_json)
+env.filters.update(pct=pct, num=num, usd=usd, verdict=verdict, data_json=data_json, ts=ts)
 env.globals.update(highlight=highlight, interval=proportion_ci)
 
 
