@@ -225,3 +225,76 @@ def test_study_chat_in_headless_chromium(live_server: tuple[str, ScriptedTutorDo
     assert {"study_mode", "chat", "guard:regenerated"} <= set(first_session.tags)
     turns = first_session.output.trajectory  # type: ignore[union-attr]
     assert turns is not None and turns[0].content.count("\n") == 5  # the pasted code stayed one turn
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("EVALWHEEL_SKIP_LOCAL_MODEL") == "1", reason="local model disabled")
+def test_study_web_on_the_embedded_model(tmp_path: Path) -> None:
+    """The chat on the real small model: a guarded and a plain reply stream, and the session is stored.
+    A contract test (shapes, tags, storage), not a verdict on the tutoring."""
+    import json
+
+    from evalwheel.models.base import GenerateConfig
+    from evalwheel.models.registry import get_model
+
+    store = Store(tmp_path / "study.sqlite")
+    service = StudyService(store, model=get_model("local-small", cache=False), config=GenerateConfig(max_tokens=48))
+    with TestClient(create_study_app(service)) as client:
+        learner = client.post("/study/api/profile", json={"name": "Sam", "level": "beginner"}).json()["learner_id"]
+        sid = client.post(f"/study/api/learners/{learner}/sessions", json={}).json()["session_id"]
+        for study_mode in (True, False):
+            r = client.post(
+                f"/study/api/sessions/{sid}/messages",
+                json={"content": "Why does range(1, 10) stop at 9?", "study_mode": study_mode},
+            )
+            events = [json.loads(line) for line in r.text.splitlines() if line]
+            assert events[-1].get("done") is True, events[-1]
+            assert "".join(e.get("delta", "") for e in events).strip()
+            assert ("study_mode" if study_mode else "chat") in events[-1]["tags"]
+        assert client.post(f"/study/api/sessions/{sid}/end", json={}).json()["saved"] is True
+    stored = list(store.iter_results(f"study-{learner}"))
+    assert len(stored) == 1 and len(stored[0].output.trajectory or []) == 4  # type: ignore[union-attr]
+
+
+def test_ended_session_goes_to_monitoring(tmp_path: Path) -> None:
+    """With a monitor URL, an ended session is sent as turn events plus a close event (monitor SDK)."""
+    import json
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict[str, Any]] = []
+
+    class Ingest(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.extend(
+                body["events"]
+                if isinstance(body, dict) and "events" in body
+                else body
+                if isinstance(body, list)
+                else [body]
+            )
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"accepted": 1}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Ingest)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        store = Store(tmp_path / "m.sqlite")
+        service = StudyService(
+            store, model=ScriptedTutorDouble(tutor_script), monitor_url=f"http://127.0.0.1:{httpd.server_port}"
+        )
+        with TestClient(create_study_app(service)) as client:
+            learner = client.post("/study/api/profile", json={"name": "Ana"}).json()["learner_id"]
+            sid = client.post(f"/study/api/learners/{learner}/sessions", json={}).json()["session_id"]
+            client.post(f"/study/api/sessions/{sid}/messages", json={"content": "how do loops work?"})
+            assert client.post(f"/study/api/sessions/{sid}/end", json={}).json()["saved"] is True
+    finally:
+        httpd.shutdown()
+    assert {e["session_id"] for e in received} == {sid}
+    assert any(e.get("output") for e in received) and any(e.get("metadata", {}).get("session_end") for e in received)
