@@ -47,9 +47,9 @@ def _failed(rid: str, grader: str) -> GradeResult:
     return GradeResult(rid, "support", 1.0, "failed", 0.0, 1.0, scores)
 
 
-def test_webhook_down_then_up_alert_is_retried_not_lost(tmp_path: Path) -> None:
+def test_webhook_down_then_up_alert_is_retried_not_lost(tmp_path: Path, store_url: str) -> None:
     port = free_port()
-    st = MonitorStore(str(tmp_path / "m.sqlite"))
+    st = MonitorStore(store_url)
     mgr = AlertManager(st, _config(port))
     fired = mgr.on_results([_failed("r1", "faithfulness"), _failed("r2", "constraints")])
     assert len(fired) == 1  # only the faithfulness failure matches the rule
@@ -69,8 +69,8 @@ def test_webhook_down_then_up_alert_is_retried_not_lost(tmp_path: Path) -> None:
     assert _Hook.received[-1]["rule"] == "halluc" and _Hook.received[-1]["request_id"] == "r1"
 
 
-def test_cooldown_dedupes_and_window_threshold_fires(tmp_path: Path) -> None:
-    st = MonitorStore(str(tmp_path / "m.sqlite"))
+def test_cooldown_dedupes_and_window_threshold_fires(store_url: str) -> None:
+    st = MonitorStore(store_url)
     mgr = AlertManager(st, _config(free_port()))
     assert len(mgr.on_results([_failed("a", "faithfulness")])) == 1
     assert mgr.on_results([_failed("b", "faithfulness")]) == []  # same rule, app and grader inside the cooldown
@@ -82,8 +82,8 @@ def test_cooldown_dedupes_and_window_threshold_fires(tmp_path: Path) -> None:
     assert rules == {"halluc", "errors"}
 
 
-def test_failed_deliveries_stop_after_max_attempts_and_stay_in_history(tmp_path: Path) -> None:
-    st = MonitorStore(str(tmp_path / "m.sqlite"))
+def test_failed_deliveries_stop_after_max_attempts_and_stay_in_history(store_url: str) -> None:
+    st = MonitorStore(store_url)
     cfg = _config(free_port())
     cfg.sinks[1].max_attempts = 2
     mgr = AlertManager(st, cfg)

@@ -51,9 +51,9 @@ def _turn_events(sessions_dir: Path) -> tuple[list[Event], object]:
     return evs, session
 
 
-def test_a_closed_session_is_graded_whole_like_offline(tmp_path: Path, sessions_dir: Path) -> None:
+def test_a_closed_session_is_graded_whole_like_offline(tmp_path: Path, sessions_dir: Path, store_url: str) -> None:
     evs, session = _turn_events(sessions_dir)
-    st = MonitorStore(str(tmp_path / "m.sqlite"))
+    st = MonitorStore(store_url)
     st.enqueue([(e, Decision("t", False, 0.0, "stratum")) for e in reversed(evs)])  # order does not matter
     close = Event(
         request_id="close-1",
@@ -73,9 +73,9 @@ def test_a_closed_session_is_graded_whole_like_offline(tmp_path: Path, sessions_
     assert {c.name for c in offline.checks} <= set(scores)
 
 
-def test_idle_sessions_get_a_close_event_once(tmp_path: Path, sessions_dir: Path) -> None:
+def test_idle_sessions_get_a_close_event_once(tmp_path: Path, sessions_dir: Path, store_url: str) -> None:
     evs, _ = _turn_events(sessions_dir)
-    st = MonitorStore(str(tmp_path / "m.sqlite"))
+    st = MonitorStore(store_url)
     st.enqueue([(e, Decision("t", False, 0.0, "stratum")) for e in evs])
     assert close_idle_sessions(st, idle_s=60, now=1000.0) == 0  # still active
     assert close_idle_sessions(st, idle_s=60, now=10_000.0) == 1

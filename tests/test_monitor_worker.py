@@ -4,7 +4,6 @@ and drift against an offline run as the baseline."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from evalwheel.graders.registry import grader
 from evalwheel.monitor.config import MonitorConfig
@@ -36,8 +35,8 @@ def _enqueue(st: MonitorStore, texts: list[str]) -> None:
     )
 
 
-async def test_judge_grader_scores_and_unscored_on_garbage(tmp_path: Path) -> None:
-    st = MonitorStore(str(tmp_path / "m.sqlite"))
+async def test_judge_grader_scores_and_unscored_on_garbage(store_url: str) -> None:
+    st = MonitorStore(store_url)
     _enqueue(st, ["answer one", "answer two", "answer three"])
     replies = [json.dumps({"reason": "fine", "score": 4}), json.dumps({"reason": "poor", "score": 1})]
     replies += ["garbage"] * 3
@@ -57,8 +56,8 @@ async def test_judge_grader_scores_and_unscored_on_garbage(tmp_path: Path) -> No
     assert win.judge_mean is not None and 0.0 <= win.judge_mean <= 1.0
 
 
-async def test_a_raising_grader_is_retried_then_stored_as_error(tmp_path: Path) -> None:
-    st = MonitorStore(str(tmp_path / "m.sqlite"))
+async def test_a_raising_grader_is_retried_then_stored_as_error(store_url: str) -> None:
+    st = MonitorStore(store_url)
     _enqueue(st, ["fine", "boom", "fine too"])
     cfg = MonitorConfig.model_validate({"graders": [{"name": "test.monitor_flaky"}], "max_attempts": 3})
     w = Worker(st, cfg)
@@ -69,8 +68,8 @@ async def test_a_raising_grader_is_retried_then_stored_as_error(tmp_path: Path) 
     assert "grader bug" in res["e1"]["error"]
 
 
-def test_drift_against_an_offline_run(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+def test_drift_against_an_offline_run(store_url: str) -> None:
+    url = store_url
     store = Store(url)
     store.create_run(RunInfo(run_id="off1", spec_name="support", status="finished"))
     score = {"name": "c.rule", "metadata": {"grader": "c"}}
