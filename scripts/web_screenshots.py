@@ -151,8 +151,8 @@ def main() -> None:
             page.set_default_timeout(120_000)  # a loaded machine: the first pages wait for the start-up warm-up
             page.goto(base + "/login")
             page.fill("input[name=token]", ana)
-            page.keyboard.press("Enter")
-            page.wait_for_load_state("load")
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
             for name, path in pages.items():
                 page.goto(base + path)
                 if name == "compare":  # computed in the background; the page reloads itself until done

@@ -30,8 +30,12 @@
   Plotly.newPlot("trend-runs", traces, {margin: {t: 20, r: 10}, yaxis: {title: {text: "pass rate"}, range: [0, 1.05]},
                  xaxis: {title: {text: "run started"}}}, {displaylogo: false, responsive: true});
   if (data.windows.length && document.getElementById("trend-windows")) {
+    var drifted = data.windows.filter(function (w) { return w.drifted && w.drifted.length; });
     Plotly.newPlot("trend-windows", [{x: data.windows.map(function (w) { return w.start_iso; }),
-      y: data.windows.map(function (w) { return w.pass_rate; }), mode: "lines+markers", name: "window pass rate"}],
+      y: data.windows.map(function (w) { return w.pass_rate; }), mode: "lines+markers", name: "window pass rate"},
+      {x: drifted.map(function (w) { return w.start_iso; }), y: drifted.map(function (w) { return w.pass_rate; }),
+       text: drifted.map(function (w) { return "drift: " + w.drifted.join(", "); }), mode: "markers",
+       name: "drift alert", marker: {symbol: "x", size: 14, color: "#b42318"}}],
       {margin: {t: 20, r: 10}, yaxis: {title: {text: "pass rate"}, range: [0, 1.05]}}, {displaylogo: false, responsive: true});
   }
 })();
