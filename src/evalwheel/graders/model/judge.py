@@ -320,9 +320,12 @@ async def judge_with(
         raise ValueError(f"n must be >= 1, got {n}")
     schema = output_schema(rubric)
     max_repairs = int(config.get("max_repairs", 1))
-    results = await asyncio.gather(
-        *(structured_call(model, messages, schema, generate_config(config, i), max_repairs) for i in range(n))
-    )
+    if n == 1:  # the common case: awaited directly, no gather task per judged sample
+        results = [await structured_call(model, messages, schema, generate_config(config, 0), max_repairs)]
+    else:
+        results = await asyncio.gather(
+            *(structured_call(model, messages, schema, generate_config(config, i), max_repairs) for i in range(n))
+        )
     points = rubric.points()
     values: list[float] = []
     reasons: list[str] = []
@@ -332,7 +335,7 @@ async def judge_with(
             assert failure is not None
             failures.append(failure)
             continue
-        data = verdict.model_dump()
+        data = vars(verdict)  # the validated fields, without a model_dump copy per verdict
         values.append(float(data["score"]) if rubric.numeric else float(points.index(data["label"])))
         reasons.append(str(data["reason"]))
     name = getattr(model, "name", type(model).__name__)
