@@ -218,7 +218,10 @@ async def test_seed_eval_on_the_embedded_model(tmp_path: Path) -> None:
     """The same import on `local`: shapes and contracts only (the 1.5B judge's verdicts are near chance)."""
     out_dir = tmp_path / "tutoring"
     eval_def = json.loads((FIX / "tutoring_eval.json").read_text())
-    for criterion in eval_def["testing_criteria"]:  # short verdicts keep the CPU model's 7 calls near a minute
+    # CI budget: the three "basic support" criteria, short verdicts (~20 s per judge call on 2 idle cores;
+    # the full seven passed here too, 2026-12-02, but took 19 min on the shared machine)
+    eval_def["testing_criteria"] = eval_def["testing_criteria"][:3]
+    for criterion in eval_def["testing_criteria"]:
         criterion["sampling_params"] = {"max_completions_tokens": 96, "temperature": 0.0}
     (tmp_path / "eval.json").write_text(json.dumps(eval_def))
     code, _, stderr = await _cli("import", "openai-eval", str(tmp_path / "eval.json"), "--data",
@@ -229,6 +232,6 @@ async def test_seed_eval_on_the_embedded_model(tmp_path: Path) -> None:
     assert code in (0, 1), stderr
     payload = json.loads(stdout)
     results = list(Store(tmp_path / "s.db").iter_results(payload["run_id"]))
-    assert len(results) == 1 and len(results[0].scores) == 7
+    assert len(results) == 1 and len(results[0].scores) == 3
     for s in results[0].scores:
         assert s.passed is None or (s.value is not None and 0 <= s.value <= 10)
