@@ -16,7 +16,12 @@ CPU (user + system) of the child process; CPU per model call divides by the requ
 Targets: CPU per call <= 1.2x the bare loop's; wall <= 1.15x at N=500 and <= 1.05x at N=2000. Medians of
 `--repeats` (default 3): the machine is shared.
 
-    python benchmarks/bench_floor.py [--samples 500,2000] [--repeats 3] [--json]
+`--steady` also measures both with start-up excluded: each still runs in its own process, but the clock and
+the CPU count start once the libraries are imported (and, for evalwheel, the spec is loaded) and stop when the
+run returns: `run_eval` with everything a run does (preflight, store, writer thread, summary, gates), CPU of
+all the process's threads. That isolates framework CPU per call from import time.
+
+    python benchmarks/bench_floor.py [--samples 500,2000] [--repeats 3] [--steady] [--json]
 """
 
 from __future__ import annotations
@@ -105,6 +110,30 @@ async def bare_loop(base_url: str, n: int, concurrency: int) -> int:
     return done
 
 
+def steady_child(kind: str, base_url: str, n: int, concurrency: int, spec: str) -> dict[str, float]:
+    """One run with start-up excluded (its own process): wall and process CPU from after the imports to the end."""
+    if kind == "bare":
+        import aiohttp  # noqa: F401  (imported before the clock starts, like evalwheel's modules below)
+
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        done = asyncio.run(bare_loop(base_url, n, concurrency))
+        if done != n:
+            raise RuntimeError(f"bare loop finished {done}/{n}")
+    else:
+        os.chdir(Path(spec).parent)
+        import evalwheel.graders.model.judge  # the grader and solver the spec uses, imported before the clock
+        import evalwheel.solvers.prompt  # noqa: F401
+        from evalwheel.runs.api import run_eval
+        from evalwheel.runs.spec import load_spec
+
+        loaded = load_spec(Path(spec))
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        result = asyncio.run(run_eval(loaded, cache=False, baseline="none"))
+        if result.outcome.executed != n:
+            raise RuntimeError(f"evalwheel executed {result.outcome.executed}/{n}")
+    return {"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0}
+
+
 # --- the harness ---------------------------------------------------------------------------------------------
 
 
@@ -150,11 +179,21 @@ def write_project(root: Path, n: int, base_url: str, concurrency: int) -> Path:
     return path
 
 
-def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+def measure(kind: str, n: int, args: argparse.Namespace, steady: bool = False) -> dict[str, Any]:
     from bench_models import fake_server
 
     with fake_server(args.latency_ms) as url, tempfile.TemporaryDirectory() as tmp:
-        if kind == "bare":
+        if steady:
+            spec = write_project(Path(tmp), n, url, args.concurrency)
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--steady-child", kind, url, str(n)]
+            cmd += [str(args.concurrency), str(spec)]
+            env = dict(os.environ, EVALWHEEL_CACHE_DIR=str(Path(tmp) / "cache"))
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+            if proc.returncode != 0:
+                raise RuntimeError(f"steady {kind} run failed: {proc.stderr[-2000:]}")
+            timing = json.loads(proc.stdout.strip().splitlines()[-1])
+            wall, cpu = timing["wall_s"], timing["cpu_s"]
+        elif kind == "bare":
             cmd = [sys.executable, str(Path(__file__).resolve()), "--bare", url, str(n), str(args.concurrency)]
             wall, cpu, _ = timed_child(cmd)
         else:
@@ -166,12 +205,12 @@ def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "calls": calls, "cpu_ms_per_call": 1000 * cpu / calls}
 
 
-def compare(n: int, args: argparse.Namespace) -> dict[str, Any]:
+def compare(n: int, args: argparse.Namespace, steady: bool = False) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"bare": [], "evalwheel": []}
     for _ in range(args.repeats):  # interleaved, so a noisy minute hits both
         for kind in ("bare", "evalwheel"):
-            runs[kind].append(measure(kind, n, args))
-    out: dict[str, Any] = {"samples": n}
+            runs[kind].append(measure(kind, n, args, steady))
+    out: dict[str, Any] = {"samples": n, "startup": "excluded" if steady else "included"}
     for kind, rs in runs.items():
         out[kind] = {
             "median_wall_s": round(statistics.median(r["wall_s"] for r in rs), 3),
@@ -193,14 +232,21 @@ def main() -> None:
         n = int(sys.argv[3])
         done = asyncio.run(bare_loop(sys.argv[2], n, int(sys.argv[4])))
         sys.exit(0 if done == n else 3)
+    if len(sys.argv) == 7 and sys.argv[1] == "--steady-child":
+        kind, url, n_text, conc, spec = sys.argv[2:]
+        print(json.dumps(steady_child(kind, url, int(n_text), int(conc), spec)))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--samples", default="500,2000", help="comma-separated sample counts")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steady", action="store_true", help="also measure with start-up excluded")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     results = [compare(int(n), args) for n in args.samples.split(",")]
+    if args.steady:
+        results += [compare(int(n), args, steady=True) for n in args.samples.split(",")]
     out = {
         "concurrency": args.concurrency,
         "latency_ms": args.latency_ms,
@@ -214,7 +260,8 @@ def main() -> None:
     for r in results:
         b, e = r["bare"], r["evalwheel"]
         print(
-            f"N={r['samples']}: wall bare {b['median_wall_s']:.2f} s, evalwheel {e['median_wall_s']:.2f} s "
+            f"N={r['samples']} (start-up {r['startup']}): wall bare {b['median_wall_s']:.2f} s, "
+            f"evalwheel {e['median_wall_s']:.2f} s "
             f"(x{r['wall_ratio']}, target <= {r['wall_target']}); CPU/call bare {b['median_cpu_ms_per_call']:.2f} ms, "
             f"evalwheel {e['median_cpu_ms_per_call']:.2f} ms (x{r['cpu_per_call_ratio']}, target <= 1.2); "
             f"calls {b['calls']} / {e['calls']}"
