@@ -19,6 +19,7 @@ from evalwheel.runs.api import run_eval
 from evalwheel.runs.executors import ExecutorError, get_executor
 from evalwheel.runs.executors.ray import RayExecutor
 from evalwheel.store import Store
+from test_scale_writers import recorded_project
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -43,28 +44,6 @@ def cluster() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     yield
     ray.shutdown()
-
-
-def recorded_project(tmp: Path, n: int = 40) -> Path:
-    """A recorded-output spec: every third answer is wrong, two partitions, gates on both."""
-    rows, outputs = [], []
-    for i in range(n):
-        part = "golden" if i < 5 else "distribution"
-        rows.append({"id": f"s{i:03d}", "partition": part, "input": f"q{i}", "reference": f"a{i}"})
-        outputs.append({"id": f"s{i:03d}", "output": f"a{i}" if i % 3 else "wrong"})
-    (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp / "outputs.jsonl").write_text("".join(json.dumps(o) + "\n" for o in outputs))
-    spec = {
-        "name": "ray-recorded",
-        "dataset": "data.jsonl",
-        "solver": {"type": "recorded", "path": "outputs.jsonl"},
-        "graders": [{"name": "exact"}, {"name": "contains", "gate": False}],
-        "gates": {"distribution": {"min_pass_rate": 0.5}},
-        "concurrency": 4,
-        "epochs": 2,
-    }
-    (tmp / "spec.yaml").write_text(yaml.safe_dump(spec))
-    return tmp / "spec.yaml"
 
 
 def killer_project(tmp: Path, n: int = 24) -> Path:

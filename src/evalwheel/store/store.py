@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, create_engine, event, func, insert, inspect, or_, select, text, update
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from evalwheel.store.schema import MIGRATIONS, SCHEMA_VERSION, meta, metadata, results, runs
 from evalwheel.types import Output, RunInfo, SampleResult, Score
@@ -100,10 +100,22 @@ class Store:
                 event.listen(self.engine, "connect", _sqlite_pragmas(int(busy_timeout_s * 1000)))
             elif self.engine.dialect.name == "postgresql":
                 event.listen(self.engine, "connect", _postgres_lock_timeout(int(busy_timeout_s * 1000)))
-            metadata.create_all(self.engine)
-            self._check_version()
+            self._create_schema()
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the run store {self.safe_url}: {exc.__class__.__name__}: {exc}") from exc
+
+    def _create_schema(self, attempts: int = 5) -> None:
+        """Create missing tables and record the version. Two processes opening a new store at once race here
+        ("table already exists", a duplicate version row): the loser looks again and finds the winner's work."""
+        for attempt in range(attempts):
+            try:
+                metadata.create_all(self.engine)
+                self._check_version()
+                return
+            except (OperationalError, IntegrityError, ProgrammingError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def _check_version(self) -> None:
         with self.engine.begin() as conn:
