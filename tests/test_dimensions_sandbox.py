@@ -18,10 +18,11 @@ def test_ok_and_error() -> None:
 
 
 def test_infinite_loop_is_stopped() -> None:
+    # The CPU rlimit stops it; the wall-clock deadline is generous so a busy machine cannot pre-empt the check.
     started = time.monotonic()
-    r = run_python("while True:\n    pass\n", SandboxLimits(timeout_s=4.0, cpu_s=1))
+    r = run_python("while True:\n    pass\n", SandboxLimits(timeout_s=30.0, cpu_s=1))
     assert r.status == "timeout" and r.stopped and "CPU" in r.reason
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30
 
 
 def test_sleeping_forever_hits_the_wall_clock() -> None:
