@@ -7,7 +7,7 @@ from pathlib import Path
 
 from evalwheel.sandbox import SandboxLimits, run_python, run_python_many, split_outputs
 
-FAST = SandboxLimits(timeout_s=1.0, cpu_s=1)
+FAST = SandboxLimits(timeout_s=10.0, cpu_s=1)
 
 
 def test_ok_and_error() -> None:

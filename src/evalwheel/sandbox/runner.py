@@ -40,7 +40,7 @@ class SandboxLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    timeout_s: float = Field(default=2.0, gt=0)
+    timeout_s: float = Field(default=5.0, gt=0)  # wall clock; the CPU limit stops busy loops sooner
     cpu_s: int = Field(default=1, ge=1)
     memory_mb: int = Field(default=512, ge=64)
     max_output_bytes: int = Field(default=64_000, ge=1_000)
