@@ -33,8 +33,11 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/evalwheel data fetch artifacts/data
 	$(BIN)/evalwheel agree mrbench artifacts/data/mrbench/mrbench_v2_dev.json
 	$(BIN)/evalwheel agree mathdial artifacts/data/mathdial/test_dev.jsonl
-	$(BIN)/evalwheel replay $(DEMO_REPLAY) --arms base,overlay:v2,human --model local \
-	  --max-turns 2 --max-tokens 160 --out artifacts/demo
+	$(BIN)/evalwheel replay $(DEMO_REPLAY) --arms base,overlay:v3,human --model local-small \
+	  --max-turns 2 --max-tokens 96 --out artifacts/demo
+	# Study Mode A/B on simulated learners: 30 personas, base vs the guarded overlay, paired statistics
+	$(BIN)/evalwheel simulate --model local-small --arms base,overlay:v3 --turns 1 --limit 30 --max-tokens 64 \
+	  --max-regenerations 0 --out artifacts/demo/simulate
 	$(BIN)/evalwheel run examples/support/spec.yaml --no-judges --no-progress --store artifacts/demo/runs.sqlite \
 	  --junit artifacts/demo/support-junit.xml --markdown artifacts/demo/support-summary.md
 	$(BIN)/evalwheel run examples/support/spec-candidate.yaml --no-judges --no-progress --store artifacts/demo/runs.sqlite
