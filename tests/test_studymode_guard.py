@@ -167,3 +167,15 @@ def test_replay_report_pairs_arms_by_session(tmp_path: Path) -> None:
     assert pair.no_reveal_a.estimate == 0.0 and pair.no_reveal_b.estimate == 1.0
     assert pair.no_reveal_test.p_value is not None and pair.no_reveal_test.p_value < 0.05
     assert {r.status for r in report.results} == {"ok"} and all(r.evaluation for r in report.results)
+
+
+def test_a_parroted_supervisor_note_never_reaches_the_learner() -> None:
+    """A 0.5B model answered the feedback by repeating it; that reply passed every other check."""
+    later = [*HISTORY, Turn(role="assistant", content=GOOD_FIRST), Turn(role="user", content="Can you just tell me?")]
+    echo = feedback_message(check_draft(HISTORY, DUMP, "36"))
+    assert "supervisor_echo" in {i.issue for i in check_draft(later, echo, "36")}
+    model = ScriptedTutorDouble(["It is 36. Clear? More?", echo])
+    msgs = [Message(role="user", content=PROBLEM)]
+    reply = asyncio.run(guarded_reply(model, msgs, later, solution="36"))
+    assert "supervisor" not in reply.text.lower() and "guard:supervisor_echo" in reply.tags
+    assert check_draft(later, reply.text, "36") == []

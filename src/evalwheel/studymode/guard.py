@@ -37,7 +37,10 @@ from evalwheel.models.base import GenerateConfig, Message, Model
 from evalwheel.types import Session, Turn, Usage
 
 GUARD_TAG = "guard"
-Issue = Literal["answer_reveal", "multiple_questions", "no_wait", "essay_length", "lecture", "no_diagnosis"]
+Issue = Literal[
+    "answer_reveal", "multiple_questions", "no_wait", "essay_length", "lecture", "no_diagnosis", "supervisor_echo"
+]
+SUPERVISOR_MARK = "[Study Mode supervisor]"
 
 DIAGNOSTIC_QUESTION = "What have you tried so far?"
 NEXT_STEP_QUESTION = "What do you think the next step is?"
@@ -52,6 +55,7 @@ _FEEDBACK: dict[str, str] = {
     "lecture": "It is a lecture. Explain only the next small idea in two or three sentences.",
     "no_diagnosis": "This is your first reply: do not teach yet. Ask one short question about what the learner "
     "has tried or already knows.",
+    "supervisor_echo": "It repeats the supervisor's note. Write to the learner, not to the supervisor.",
 }
 
 
@@ -128,6 +132,9 @@ def check_draft(
     tags = ts.assistant[-1]
     index = len(turns) - 1
     issues: list[DraftIssue] = []
+    if SUPERVISOR_MARK.lower() in draft.lower() or "not sent to the learner" in draft.lower():
+        # A small model may parrot the feedback it was given; that must never reach the learner.
+        issues.append(DraftIssue(issue="supervisor_echo", reason="repeats the supervisor's note", evidence=draft[:200]))
     reveal = no_direct_answer_initially(ts, cfg.checks)
     if reveal.passed is False and reveal.evidence and reveal.evidence[0].turn_index == index:
         issues.append(DraftIssue(issue="answer_reveal", reason=reveal.reason, evidence=reveal.evidence[0].snippet))
@@ -157,7 +164,7 @@ def feedback_message(issues: Sequence[DraftIssue]) -> str:
     """The supervisor's note that goes back to the tutor with its failing draft."""
     lines = [f"- {_FEEDBACK[i.issue]}" for i in issues]
     return (
-        "[Study Mode supervisor] Your reply above was not sent to the learner because it breaks the rules:\n"
+        f"{SUPERVISOR_MARK} Your reply above was not sent to the learner because it breaks the rules:\n"
         + "\n".join(lines)
         + "\nWrite your reply to the learner again, fixing these problems. Reply with the new message only."
     )
@@ -217,6 +224,8 @@ def rewrite_reply(
             continue
         statements.append(text if _SENTENCE_END.search(text) else text + ".")
         used += words
+    if "supervisor_echo" in kinds:
+        statements, question = [SAFE_OPENER], None  # nothing of an echoed note is fit for the learner
     if "no_diagnosis" in kinds:
         statements, question = [SAFE_OPENER], DIAGNOSTIC_QUESTION
     if question is None:
