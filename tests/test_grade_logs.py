@@ -113,3 +113,14 @@ def test_parquet_input_and_bad_arguments(tmp_path: Path) -> None:
     empty.write_text("sampler: {}\n")
     res = runner.invoke(app, ["grade", str(logs), "--graders", str(empty), "--out", str(out)])
     assert res.exit_code == 2 and "neither `graders`" in res.output
+
+
+def test_unreachable_ray_cluster_is_bad_input_before_anything_is_written(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    logs, cfg = write_logs(tmp_path)
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(
+        app, ["grade", str(logs), "--graders", str(cfg), "--executor", "ray", "--address", "auto", "--out", str(out)]
+    )
+    assert res.exit_code == 2 and "cannot connect to the Ray cluster" in res.output
+    assert not out.exists()

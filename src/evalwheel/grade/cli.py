@@ -65,6 +65,10 @@ def grade_command(
     status = "interrupted"
     try:
         config = load_monitor_config(graders)
+        if executor == "ray":  # connect first: an unreachable cluster must not leave an empty output behind
+            from evalwheel.runs.executors.ray import connect
+
+            connect(address)
         sinks = open_sink(out_path, store, logs)
         outcome = asyncio.run(
             grade_logs(

@@ -47,8 +47,9 @@ def get_executor(name: str, address: str | None = None) -> Executor | None:
             raise ExecutorError("--address is only meaningful with --executor ray")
         return None
     if name == "ray":
-        from evalwheel.runs.executors.ray import RayExecutor
+        from evalwheel.runs.executors.ray import RayExecutor, connect
 
+        connect(address)  # now, so an unreachable cluster is exit 2 before a run row exists
         return RayExecutor(address)
     raise ExecutorError(f"--executor {name!r}: choose one of {', '.join(EXECUTORS)}")
 
