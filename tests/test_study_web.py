@@ -292,9 +292,11 @@ def test_ended_session_goes_to_monitoring(tmp_path: Path) -> None:
         with TestClient(create_study_app(service)) as client:
             learner = client.post("/study/api/profile", json={"name": "Ana"}).json()["learner_id"]
             sid = client.post(f"/study/api/learners/{learner}/sessions", json={}).json()["session_id"]
-            client.post(f"/study/api/sessions/{sid}/messages", json={"content": "how do loops work?"})
+            client.post(f"/study/api/sessions/{sid}/messages", json={"content": "why does range stop early?"})
             assert client.post(f"/study/api/sessions/{sid}/end", json={}).json()["saved"] is True
     finally:
         httpd.shutdown()
     assert {e["session_id"] for e in received} == {sid}
     assert any(e.get("output") for e in received) and any(e.get("metadata", {}).get("session_end") for e in received)
+    turn = next(e for e in received if e.get("output"))
+    assert "guard:regenerated" in turn["metadata"]["tags"] and turn["metadata"]["guard_fired"] is True

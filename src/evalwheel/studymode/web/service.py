@@ -256,10 +256,7 @@ class StudyService:
             model = await self.model()
             result = await asyncio.to_thread(self._persist, state, model.name)
             if self.monitor_url:
-                from evalwheel.monitor.sdk import log_session
-
-                session = self.session_of(state, model.name)
-                await asyncio.to_thread(log_session, self.monitor_url, session, prompt_version=STUDY_ARM)
+                await asyncio.to_thread(self._send_to_monitor, state, model.name)
             self.sessions.pop(session_id, None)
             return result
 
@@ -282,6 +279,35 @@ class StudyService:
                 "started_at": state.started_at.isoformat(),
             },
         )
+
+    def _send_to_monitor(self, state: ChatState, model_name: str) -> None:
+        """One event per exchange (with the turn's tags, so monitoring sees the guard fire) and a close event."""
+        from evalwheel.monitor.sdk import Monitor
+
+        mon = Monitor(self.monitor_url or "", "studymode-web", prompt_version=STUDY_ARM)
+        now = time.time()
+        base = {"domain": self.domain, "learner_id": state.learner_id}
+        pairs = list(zip(state.turns[0::2], state.turns[1::2], strict=False))
+        for k, (learner, tutor) in enumerate(pairs):
+            mon.log(
+                request_id=f"{state.session_id}#{k}",
+                session_id=state.session_id,
+                turn=k,
+                input=learner.content,
+                output=tutor.content,
+                model=model_name,
+                timestamp=now,
+                metadata={**base, "tags": tutor.tags, "guard_fired": any(t.startswith("guard:") for t in tutor.tags)},
+            )
+        mon.log(
+            request_id=f"{state.session_id}#close",
+            session_id=state.session_id,
+            turn=len(pairs),
+            input="(session closed)",
+            timestamp=now,
+            metadata={**base, "session_end": True},
+        )
+        mon.close(30.0)
 
     def _persist(self, state: ChatState, model_name: str) -> SampleResult:
         """Grade and (re)write the session's result: durable after every completed exchange."""
