@@ -73,7 +73,9 @@ async def test_same_summary_on_both_executors(cluster: None, tmp_path: Path, sto
     spec = recorded_project(tmp_path)
     store = Store(store_url)
     local = await run_eval(spec, store=store, baseline="none")
-    distributed = await run_eval(spec, store=store, baseline="none", executor=RayExecutor(shard_size=7))
+    executor = RayExecutor(shard_size=7)
+    distributed = await run_eval(spec, store=store, baseline="none", executor=executor)
+    assert executor.stats["slots"] == 2 and executor.stats["per_task"] == 2  # concurrency 4 is the cluster total
     assert local.run_id != distributed.run_id
     a, b = local.summary.figures(), distributed.summary.figures()
     a.pop("run_id"), b.pop("run_id")
@@ -87,6 +89,11 @@ async def test_same_summary_on_both_executors(cluster: None, tmp_path: Path, sto
     assert keys(store, distributed.run_id) == keys(store, local.run_id)
     assert set(keys(store, distributed.run_id).values()) == {1}
     assert distributed.outcome.run.status == "finished" and distributed.outcome.executed == 80
+    res = CliRunner().invoke(app, ["compare", local.run_id, distributed.run_id, "--store", store_url, "--json"])
+    assert res.exit_code == 0, res.output
+    compared = json.loads(res.stdout)
+    assert compared["verdict"] == "no_change" and compared["n_paired"] == 40
+    assert compared["pass_fail"]["discordant"]["a_only"] == compared["pass_fail"]["discordant"]["b_only"] == 0
 
 
 async def test_worker_killed_mid_shard_is_retried_once(cluster: None, tmp_path: Path) -> None:
