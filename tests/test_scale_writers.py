@@ -8,10 +8,13 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 
 from evalwheel.runs.api import run_eval
 from evalwheel.store import Store
+
+pytestmark = pytest.mark.slow  # two full runs per case, on each backend: 4-9 s
 
 
 def recorded_project(tmp: Path, n: int = 40) -> Path:
