@@ -152,3 +152,50 @@ def test_grade_logs_on_ray_matches_local(cluster: None, tmp_path: Path) -> None:
         assert json.loads(res.stdout)["invalid"] == 3
         rows[executor] = sorted(out.read_text().splitlines())
     assert len(rows["ray"]) == 35 and rows["ray"] == rows["local"]
+
+
+async def test_store_going_away_mid_run_stops_then_resumes_on_ray(cluster: None, tmp_path: Path) -> None:
+    """The database locked mid-run: the Ray run stops (exit 3 in the CLI), a Ray resume finishes it,
+    and nothing acknowledged is computed again."""
+    from evalwheel.runs.dataset_source import prepare_dataset
+    from evalwheel.runs.engine import Progress, execute, plan_run
+    from evalwheel.runs.spec import load_spec
+    from evalwheel.runs.writer import StoreUnavailableError, WritePolicy
+    from test_runs_durability import calls, start_locker, stop, stored_ids
+    from test_runs_engine import write_project
+
+    n = 40
+    spec = load_spec(write_project(tmp_path, n=n, delay=0.05))
+    db = tmp_path / "runs.sqlite"
+    store = Store(db, busy_timeout_s=0.1)
+    acknowledged: list[str] = []
+    locker = start_locker(db, tmp_path / "calls.log", 10)
+    plan = plan_run(spec)
+    try:
+        with pytest.raises(StoreUnavailableError) as info:
+            await execute(
+                plan,
+                prepare_dataset(spec.dataset_path),
+                store,
+                write_policy=WritePolicy(retry_base_s=0.05, retry_max_s=0.2, give_up_after_s=1.5),
+                progress=Progress(advance=lambda r: acknowledged.append(r.sample_id)),
+                executor=RayExecutor(shard_size=4),
+            )
+    finally:
+        await plan.aclose()
+        stop(locker)
+    assert "stayed unavailable" in str(info.value) and info.value.run_id is not None
+    assert len(acknowledged) < n and set(acknowledged) <= stored_ids(db)
+    before = calls(tmp_path)
+    plan = plan_run(spec)
+    try:
+        again = await execute(
+            plan, prepare_dataset(spec.dataset_path), store, resume=info.value.run_id, executor=RayExecutor()
+        )
+    finally:
+        await plan.aclose()
+    assert len(stored_ids(db)) == n and store.count_results(info.value.run_id) == n
+    assert again.executed == n - again.skipped
+    after = calls(tmp_path)
+    assert all(after[sid] == before[sid] == 1 for sid in acknowledged)
+    assert store.get_run(info.value.run_id).status == "finished"
