@@ -14,12 +14,14 @@ fallback (`graders.py`) is where the rest of the content gets read.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from evalwheel.graders.pedagogy.dimensions.codecheck import CodeReport, check_code
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
 from evalwheel.graders.pedagogy.dimensions.mathcheck import math_claims
 from evalwheel.graders.pedagogy.tagger import Action, TurnTags
+from evalwheel.graders.pedagogy.text import Cue
 from evalwheel.types import DimensionName, Evidence
 
 NAME = DimensionName.ACCURACY
@@ -154,11 +156,34 @@ _COMPILED = tuple((_KEYWORD[i], re.compile(p), why) for i, (p, why) in enumerate
 _NEGATION = re.compile(r"\b(?:not|never)\b|n't\b")
 
 
+@cache
+def _any_statement() -> tuple[re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]]:
+    """An exact prefilter: one trie-shaped search that matches iff some word-initial statement does, plus
+    the few statements that start with punctuation (keyword-gated as before).
+
+    A leading optional backtick cannot decide whether a statement occurs anywhere, so it is dropped here;
+    the trie is compiled without re.ASCII so word boundaries, spaces and digits mean what the statements mean.
+    """
+    words: list[str] = []
+    others: list[tuple[str, re.Pattern[str]]] = []
+    for i, (pattern, _) in enumerate(MISCONCEPTIONS):
+        core = pattern.removeprefix("`?")
+        if core.startswith("\\b"):
+            words.append(core)
+        else:
+            others.append((_KEYWORD[i], re.compile(pattern)))
+    return re.compile(Cue(*words).regex.pattern), tuple(others)
+
+
 def _misconception(tags: TurnTags) -> tuple[str, str] | None:
     prose = tags.prose
     if prose is None:
         return None
     low = prose.text.lower()
+    words, others = _any_statement()
+    # Most turns state none of the false rules: one pass says so instead of ~30 keyword-gated scans.
+    if words.search(low) is None and not any(k in low and p.search(low) for k, p in others):
+        return None
     for keyword, pattern, why in _COMPILED:
         if keyword not in low:
             continue

@@ -4,13 +4,15 @@ jargon relied on before it is explained (for beginners), walls of text, density 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
 from evalwheel.graders.pedagogy.text import Cue, any_of
-from evalwheel.types import DimensionName, Evidence
+from evalwheel.types import DimensionName, Evidence, Turn
 
 NAME = DimensionName.CLARITY
 BUDGET = {"beginner": 90, "intermediate": 120, "advanced": 150}  # words of prose per turn, from the rubric
@@ -58,20 +60,22 @@ def turn_loads(view: View) -> list[TurnLoad]:
     traj = view.ts.session.trajectory
     # What the learner has already met: the profile and every earlier turn (lowercased), searched only for
     # the few terms a tutor turn brings rather than scanned in full.
-    earlier: list[str] = [view.profile_text]
+    # Joined with a separator no term contains, so one substring search covers every earlier text.
+    earlier = view.profile_text
     seen: set[str] = set()
     loads: list[TurnLoad] = []
+    by_index = view.by_index
     for i, turn in enumerate(traj):
-        tags = view.by_index.get(i)
+        tags = by_index.get(i)
         if tags is None or tags.prose is None:
-            earlier.append(turn.content.lower())
+            earlier += "\0" + turn.content.lower()
             continue
         prose = tags.prose
         load = TurnLoad(i, prose.words)
         for term, at in view.scan(i).terms:
             if term in seen or term in load.new_terms:
                 continue
-            if any(term in text for text in earlier):
+            if term in earlier:
                 seen.add(term)
                 continue
             load.new_terms.append(term)
@@ -79,7 +83,7 @@ def turn_loads(view: View) -> list[TurnLoad]:
             if not _EXPLAINS.search(prose.lower_of(sentence)):
                 load.unexplained.append(term)
         seen.update(load.new_terms)
-        earlier.append(prose.lower)
+        earlier += "\0" + prose.lower
         load.longest_sentence = max((s.text.count(" ") + 1 for s in prose.sentences), default=0)
         if "\n\n" in prose.text:
             load.longest_paragraph = max(p.count(" ") + p.count("\n") + 1 for p in prose.text.split("\n\n"))
@@ -90,6 +94,21 @@ def turn_loads(view: View) -> list[TurnLoad]:
     return list(loads)
 
 
+class _Lazy(NamedTuple):
+    """A turn's evidence, built (clipped and validated) only if the turn ends up cited."""
+
+    text: str
+    index: int
+
+    def evidence(self) -> Evidence:
+        return Evidence.quote(self.index, self.text)
+
+
+def _confused_before(traj: Sequence[Turn], index: int) -> bool:
+    """Whether the learner turn right before `index` says they are lost."""
+    return index > 0 and traj[index - 1].role == "user" and confusion_cue().find(traj[index - 1].content) is not None
+
+
 def clarity(view: View, cfg: DimensionsConfig) -> DimensionResult:
     ts = view.ts
     if not ts.assistant:
@@ -98,17 +117,12 @@ def clarity(view: View, cfg: DimensionsConfig) -> DimensionResult:
     budget = BUDGET.get(level, 120)
     loads = turn_loads(view)
     traj = ts.session.trajectory
-    severe: list[tuple[str, Evidence]] = []
-    mild: list[tuple[str, Evidence]] = []
+    severe: list[tuple[str, _Lazy]] = []
+    mild: list[tuple[str, _Lazy]] = []
     prev_words = 0
     for load in loads:
-        text = traj[load.index].content
-        ev = Evidence.quote(load.index, text)
-        confused = (
-            load.index > 0
-            and traj[load.index - 1].role == "user"
-            and confusion_cue().find(traj[load.index - 1].content)
-        )
+        # Evidence and the learner-confusion test are only built for the turns that need them.
+        ev = _Lazy(traj[load.index].content, load.index)
         over = load.words > budget or load.longest_paragraph > budget
         terms = ", ".join(load.new_terms[:6])
         if load.words > 2 * budget:
@@ -125,7 +139,7 @@ def clarity(view: View, cfg: DimensionsConfig) -> DimensionResult:
             )
         elif level == "beginner" and len(load.unexplained) >= 3:
             severe.append((f"turn {load.index} relies on unexplained jargon ({', '.join(load.unexplained[:4])})", ev))
-        elif confused and load.words > max(budget, prev_words):
+        elif load.words > max(budget, prev_words) and _confused_before(traj, load.index):
             severe.append(
                 (f"the learner is lost and turn {load.index} answers with a longer turn ({load.words} words)", ev)
             )
@@ -145,9 +159,9 @@ def clarity(view: View, cfg: DimensionsConfig) -> DimensionResult:
     }
     if severe:
         conf = 0.8 if len(severe) > 1 or worst.words > 2.5 * budget else 0.65
-        return DimensionResult(NAME, 0, severe[0][0], conf, [e for _, e in severe[:3]], meta)
+        return DimensionResult(NAME, 0, severe[0][0], conf, [e.evidence() for _, e in severe[:3]], meta)
     if mild:
-        return DimensionResult(NAME, 1, mild[0][0], 0.6, [e for _, e in mild[:3]], meta)
+        return DimensionResult(NAME, 1, mild[0][0], 0.6, [e.evidence() for _, e in mild[:3]], meta)
     return DimensionResult(
         NAME, 2, f"every turn is within the {level} yardstick and brings few new terms", 0.7, [], meta
     )
