@@ -9,8 +9,8 @@ clients) per task; each worker process caches its plan per (spec hash, arm, flag
 process, not once per shard.
 
 Exactly once: workers never touch the store. A shard returns all its results when it completes; the driver
-hands each one to the run's durable writer (`runs/writer.py`) unless that (sample, epoch) was already handed
-over in this execution, and the store's unique (run, sample, epoch) key backs that up. A shard whose worker
+hands each one to the run's durable writer (`runs/writer.py`) only if it is one of that shard's undelivered
+(sample, epoch) keys, and the store's unique (run, sample, epoch) key backs that up. A shard whose worker
 was killed returns nothing, is retried whole, and its results arrive once.
 
 Concurrency: the spec's `concurrency` is the cluster total. With S task slots (cluster CPUs, at most the
@@ -131,8 +131,8 @@ class RayExecutor:
         size = self.shard_size or per_task * 8
         task = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(solve_shard)
         spec_ref = ray.put(spec)
-        seen: set[tuple[str, int]] = set()
-        pending: dict[asyncio.Future[Any], int] = {}
+        # each in-flight shard's undelivered (sample, epoch) keys: memory follows the shards in flight, not the run
+        pending: dict[asyncio.Future[Any], set[tuple[str, int]]] = {}
         self.stats = {"slots": slots, "per_task": per_task, "shard_size": size, "shards": 0, "dropped": 0}
         exhausted = False
         source = iter(units)
@@ -146,7 +146,7 @@ class RayExecutor:
             if not shard:
                 return False
             ref = task.remote(spec_ref, plan.arm, plan.cache, plan.judges, per_task, run_id, shard)
-            pending[asyncio.wrap_future(ref.future())] = len(shard)
+            pending[asyncio.wrap_future(ref.future())] = {(s.id, epoch) for s, _, epoch in shard}
             self.stats["shards"] += 1
             return True
 
@@ -163,7 +163,7 @@ class RayExecutor:
                     return exhausted
                 finished, _ = await asyncio.wait(set(pending), return_when=asyncio.FIRST_COMPLETED)
                 for fut in finished:
-                    pending.pop(fut)
+                    expected = pending.pop(fut)
                     try:
                         results = fut.result()
                     except Exception as exc:
@@ -173,10 +173,10 @@ class RayExecutor:
                         ) from exc
                     for result, cost in results:
                         key = (result.sample_id, result.epoch)
-                        if key in seen:
+                        if key not in expected:  # a repeat, or not this shard's unit: never stored twice
                             self.stats["dropped"] += 1
                             continue
-                        seen.add(key)
+                        expected.discard(key)
                         await deliver(result, cost)
         finally:
             for fut in pending:
