@@ -98,10 +98,10 @@ class _Lazy(NamedTuple):
     """A turn's evidence, built (clipped and validated) only if the turn ends up cited."""
 
     text: str
-    index: int
+    turn: int
 
     def evidence(self) -> Evidence:
-        return Evidence.quote(self.index, self.text)
+        return Evidence.quote(self.turn, self.text)
 
 
 def _confused_before(traj: Sequence[Turn], index: int) -> bool:
