@@ -22,7 +22,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 # CUDA (GBs). Tests that need torch skip without it; `pip install -e '.[train]'` with a CPU torch build
 # (https://download.pytorch.org/whl/cpu) is for retraining the encoder heads.
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[local,dev]' 'scikit-learn>=1.4'
+	$(BIN)/python -m pip install --quiet -e '.[local,dev,ray]' 'scikit-learn>=1.4'
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
