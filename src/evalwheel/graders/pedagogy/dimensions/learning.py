@@ -111,7 +111,9 @@ def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResu
     ):
         return DimensionResult(NAME, None, "a refused sensitive request: no lesson to learn from", 0.6)
     learner_cues = cues()
-    events: dict[str, list[Evidence]] = {
+    # (turn, text, offset) of each event; only the first of each kind becomes Evidence (clipping and
+    # validation are the costly part, and the rest are only counted).
+    events: dict[str, list[tuple[int, str, int]]] = {
         "attempt": [],
         "restatement": [],
         "practice_success": [],
@@ -122,17 +124,17 @@ def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResu
         prev = view.by_index.get(i - 1)
         if prev is None or not invites_work(prev) or not is_try(content):
             continue
-        events["attempt"].append(Evidence.quote(i, content))
+        events["attempt"].append((i, content, 0))
         low = content.lower()
         words = len(content.split())
         if words >= 8 and (view.scan(prev.index).has("restate_ask") or learner_cues["restate"].search(low.lstrip())):
-            events["restatement"].append(Evidence.quote(i, content))
+            events["restatement"].append((i, content, 0))
         m = learner_cues["self_correct"].search(low)
         if m is not None:
-            events["self_correction"].append(Evidence.quote(i, content, max(m.start() - 20, 0)))
+            events["self_correction"].append((i, content, max(m.start() - 20, 0)))
         reply = view.by_index.get(i + 1)
         if reply is not None and confirms(view, reply.index):
-            events["practice_success"].append(Evidence.quote(reply.index, traj[reply.index].content))
+            events["practice_success"].append((reply.index, traj[reply.index].content, 0))
             # Getting there after a hint that did not give the answer away is correcting oneself.
             if (
                 m is None
@@ -141,12 +143,13 @@ def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResu
                 and i - 2 in ts.user_indices
                 and sig.is_attempt(traj[i - 2].content)
             ):
-                events["self_correction"].append(Evidence.quote(i, content))
+                events["self_correction"].append((i, content, 0))
     counts = {k: len(v) for k, v in events.items()}
     total = sum(counts.values())
     strong = counts["restatement"] + counts["practice_success"] + counts["self_correction"]
     meta: dict[str, object] = {"events": counts}
-    evidence = [e for k in ("practice_success", "self_correction", "restatement", "attempt") for e in events[k][:1]]
+    order = ("practice_success", "self_correction", "restatement", "attempt")
+    evidence = [Evidence.quote(*e) for k in order for e in events[k][:1]]
     summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v) or "no learning events"
     if counts["attempt"] == 0:
         return DimensionResult(

@@ -187,8 +187,11 @@ def _uses(view: View) -> list[str]:
         hits = sorted(profile & set(_WORD.findall(tutor_raw.lower())))
         if hits:
             return ["profile/memory words: " + ", ".join(hits[:4])]
+    brought = _learner_identifiers(view)
+    if not brought:
+        return []
     tutor_tokens = set(_TOKEN.findall(tutor_raw))
-    idents = sorted(x for x in _learner_identifiers(view) if x in tutor_tokens)
+    idents = sorted(x for x in brought if x in tutor_tokens)
     return ["works with the learner's own code: " + ", ".join(idents[:3])] if idents else []
 
 
