@@ -108,8 +108,12 @@ def main() -> None:
     sympy_import_s = time.perf_counter() - started
     sessions = generate(args.sessions, args.seed)
     turns = sum(len(s.trajectory) for s in sessions)
+    from evalwheel.graders.pedagogy.dimensions.mathcheck import _symbolic
+
     checks = rate(sessions, CHECKS_ONLY, args.repeats)
+    _symbolic.cache_clear()
     seven = rate(sessions, ALL_SEVEN, args.repeats)
+    symbolic = _symbolic.cache_info()
     result: dict[str, object] = {
         "benchmark": "deterministic tier: tagging + checks, and + all seven reviewer dimensions",
         "sessions": len(sessions),
@@ -122,6 +126,9 @@ def main() -> None:
         "all_seven_turns_per_s_median": round(statistics.median(seven) * turns / len(sessions), 1),
         "target_sessions_per_s": 2000,
         "sympy_import_s": round(sympy_import_s, 2),
+        # Generated sessions reuse seed turns, so most algebra identities repeat and hit the memo of sympy
+        # verdicts; fresh text pays sympy for each new identity (a few ms each).
+        "sympy_identity_checks": {"distinct": symbolic.misses, "memo_hits": symbolic.hits},
     }
     if not args.no_exec:
         result["code_execution"] = code_execution()
