@@ -52,3 +52,39 @@ def test_golden_record_covers_every_dimension_level() -> None:
 if __name__ == "__main__" and "--regenerate" in sys.argv:
     GOLDEN.write_text(json.dumps(current(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {GOLDEN}")
+
+
+def test_misconception_prefilter_agrees_with_the_statement_list() -> None:
+    # The one-pass prefilter must say "something matches" exactly when one of the statements matches:
+    # checked on every tutor turn of the seed and held-out sets and on each statement's own wording.
+    import importlib
+    import re
+
+    accuracy = importlib.import_module("evalwheel.graders.pedagogy.dimensions.accuracy")
+    words, others = accuracy._any_statement()
+    compiled = [re.compile(p) for p, _ in accuracy.MISCONCEPTIONS]
+    texts = [
+        t.content.lower()
+        for folder in ("sessions", "heldout", "heldout_dimensions")
+        for s in load_sessions([ROOT / "examples" / "studymode" / folder]).sessions
+        for t in s.trajectory
+        if t.role == "assistant"
+    ]
+    texts += [
+        "remember, lists are immutable in python.",
+        "`is` works like `==` here.",
+        "`//` rounds to the nearest whole number.",
+        "`.sort()` returns a new sorted list.",
+        "`%` gives the quotient.",
+        "range(1, 5) gives you 1 to 5.",
+        "a recursive function doesn't need a base case.",
+        "the stop value is included.",
+        "think of a list as a shelf.",
+    ]
+    hits = 0
+    for text in texts:
+        expected = any(p.search(text) for p in compiled)
+        got = words.search(text) is not None or any(k in text and p.search(text) for k, p in others)
+        assert got == expected, text
+        hits += expected
+    assert hits >= 8
