@@ -72,6 +72,7 @@ def turn_loads(view: View) -> list[TurnLoad]:
             continue
         prose = tags.prose
         load = TurnLoad(i, prose.words)
+        explains: dict[int, bool] = {}  # sentence index -> whether it explains (several terms share one)
         for term, at in view.scan(i).terms:
             if term in seen or term in load.new_terms:
                 continue
@@ -79,12 +80,16 @@ def turn_loads(view: View) -> list[TurnLoad]:
                 seen.add(term)
                 continue
             load.new_terms.append(term)
-            sentence = prose.sentences[prose.sentence_at(at)]
-            if not _EXPLAINS.search(prose.lower_of(sentence)):
+            k = prose.sentence_at(at)
+            explained = explains.get(k)
+            if explained is None:
+                explained = explains[k] = _EXPLAINS.search(prose.lower_of(prose.sentences[k])) is not None
+            if not explained:
                 load.unexplained.append(term)
         seen.update(load.new_terms)
         earlier += "\0" + prose.lower
-        load.longest_sentence = max((s.text.count(" ") + 1 for s in prose.sentences), default=0)
+        sents = prose.sentences
+        load.longest_sentence = max([s.text.count(" ") for s in sents]) + 1 if sents else 0
         if "\n\n" in prose.text:
             load.longest_paragraph = max(p.count(" ") + p.count("\n") + 1 for p in prose.text.split("\n\n"))
         else:

@@ -114,7 +114,8 @@ def engagement(view: View, cfg: DimensionsConfig) -> DimensionResult:
         soft = sc.has("soft")
         if t.has(Action.ENCOURAGEMENT) or soft:
             warm += 1
-        marks = prose.text.count("!") + len(_EMOJI.findall(prose.text))
+        # Every emoji is outside ASCII: an all-ASCII turn (most of them) needs no emoji scan.
+        marks = prose.text.count("!") + (0 if prose.text.isascii() else len(_EMOJI.findall(prose.text)))
         if marks >= 3:
             excess.append(Evidence.quote(t.index, f"({marks} exclamation marks/emoji) " + prose.text))
         if sc.has("gush"):

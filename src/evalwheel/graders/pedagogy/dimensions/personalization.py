@@ -184,7 +184,10 @@ def _uses(view: View) -> list[str]:
         return [f"addresses {learner.name} by name"]
     profile = _profile_words(view)
     if profile:
-        hits = sorted(profile & set(_WORD.findall(tutor_raw.lower())))
+        tutor_low = tutor_raw.lower()
+        # A word the text does not even contain cannot be one of its tokens: tokenise only if one might be.
+        maybe = [w for w in profile if w in tutor_low]
+        hits = sorted(profile & set(_WORD.findall(tutor_low))) if maybe else []
         if hits:
             return ["profile/memory words: " + ", ".join(hits[:4])]
     brought = _learner_identifiers(view)
