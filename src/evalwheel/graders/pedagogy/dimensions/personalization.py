@@ -212,9 +212,11 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
             continue
         content = traj[i].content
         sc = view.scan(reply.index)
-        prev = view.prev_assistant(i)
-        taught = prev is not None and _explains(prev)
-        if taught and learner_confused(content) and not sig.IMPATIENCE.find(content):
+        # Cheapest tests first; each is pure, so the order does not change the outcome.
+        impatient = sig.IMPATIENCE.find(content) is not None
+        confused = not impatient and learner_confused(content)
+        prev = view.prev_assistant(i) if confused else None
+        if confused and prev is not None and _explains(prev):
             shorter = prev is not None and reply.words <= 0.7 * max(prev.words, 1)
             if sc.has("adapt") or shorter:
                 adapted += 1
@@ -232,7 +234,7 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
                         Evidence.quote(i, content),
                     )
                 )
-        elif sig.IMPATIENCE.find(content):
+        elif impatient:
             faster = (
                 sc.has("pace")
                 or reply.has(Action.ANSWER_REVEAL)
