@@ -211,6 +211,19 @@ def _is_revealing(sentence: str, solutions: list[str], evidence: str) -> bool:
     return bool(snippet) and len(flat) >= 12 and (flat[:60] in snippet or snippet[:60] in flat)
 
 
+def safety_reply(history: Sequence[Turn]) -> str | None:
+    """The fixed reply owed to the learner's last message when it is a harmful request (a refusal with a
+    safe alternative) or distress (care and a crisis line) that the tutor has not answered yet; else None."""
+    turns = [t for t in history if t.role != "system"]
+    if not turns or turns[-1].role != "user":
+        return None
+    ts = tag_session(Session(session_id="safety", domain="guard", prompt=turns[0].content, trajectory=turns))
+    req = ts.sensitive_request
+    if req is None or any(t.index > req for t in ts.assistant):
+        return None
+    return CARE_REPLY if DISTRESS.find(turns[req].content) else DECLINE_REPLY
+
+
 def rewrite_reply(
     history: Sequence[Turn],
     draft: str,
@@ -227,9 +240,10 @@ def rewrite_reply(
     """
     cfg = config or GuardConfig()
     kinds = {i.issue for i in issues}
-    if "unsafe" in kinds:
-        request = next((t.content for t in reversed(history) if t.role == "user"), "")
-        return CARE_REPLY if DISTRESS.find(request) else DECLINE_REPLY
+    safe = safety_reply(history)
+    if safe is not None and ("unsafe" in kinds or check_draft(history, draft, solution, cfg)):
+        # Whatever else is wrong with a reply to a harmful request or to distress, the fix is this one.
+        return safe
     solutions = solution_list(solution)
     evidence = " ".join(i.evidence for i in issues if i.issue == "answer_reveal")
     prose = split_prose(draft)
