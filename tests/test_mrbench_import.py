@@ -91,12 +91,13 @@ def test_label_mapping_and_unknown_labels() -> None:
 
 def test_labelled_dimensions_in_report_order() -> None:
     f = load_mrbench(FIX / "mrbench_tiny.json")
+    # report order is MRBench's own dimension order (all eight), filtered to those the file labels
     assert labelled_dimensions(f) == [
+        "Mistake_Identification",
         "Revealing_of_the_Answer",
         "Providing_Guidance",
         "Actionability",
         "Tutor_Tone",
-        "Mistake_Identification",
     ]
 
 
