@@ -125,6 +125,13 @@ def _run(
                 task = bar.add_task(label, total=total)
                 return await job(lambda k: bar.advance(task, k))
         finally:
+            # A failed call ends the job while sibling calls may still be retrying; cancel them first, or one can
+            # open a fresh HTTP session after the close below and leave "Unclosed client session" noise at exit.
+            current = asyncio.current_task()
+            others = [t for t in asyncio.all_tasks() if t is not current]
+            for t in others:
+                t.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
             if model is not None:
                 await model.aclose()
 
