@@ -273,6 +273,8 @@ async def execute(
                 "samples": dataset.count,
                 "epochs": spec.epochs,
                 "solver": spec.solver.type,
+                # the spec's own gate thresholds, so readers of the store (the web workspace) judge the run by them
+                "gates": spec.gates,
             },
         )
         lease = RunLease.for_new_run(info.run_id, store, ttl_s=lease_ttl_s, heartbeat_s=heartbeat_s)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from evalwheel.gates.config import GateConfig
+from evalwheel.gates.config import GateConfig, GateConfigError, parse_gate_config
 from evalwheel.gates.evaluate import GateReport, evaluate_gates
 from evalwheel.gates.summary import PartitionSummary, SampleRecord, summarize
 from evalwheel.store import Store
@@ -46,7 +46,7 @@ digests = Table(
 
 
 class RunDigest(BaseModel):
-    """A run as the pages show it; gates use the default thresholds (the spec is not stored with the run)."""
+    """A run as the pages show it; gates use the spec's thresholds stored with the run (defaults for older runs)."""
 
     run_id: str
     partitions: dict[str, PartitionSummary]
@@ -55,6 +55,18 @@ class RunDigest(BaseModel):
     cost: float
     failing: list[SampleRecord] = Field(default_factory=list)  # loaded by `failing_samples` when stored
     mean_value: float | None = None
+
+
+def run_gate_config(info: RunInfo) -> GateConfig:
+    """The gates the run's spec declared (recorded in the run's metadata); the defaults when absent or unreadable.
+
+    Runs recorded before the engine stored them, or whose stored config no longer validates, fall back to the
+    defaults rather than failing the page.
+    """
+    try:
+        return parse_gate_config(info.metadata.get("gates") or {}, source=f"run {info.run_id}")
+    except GateConfigError:
+        return GateConfig()
 
 
 def compute_digest(store: Store, info: RunInfo) -> RunDigest:
@@ -71,7 +83,7 @@ def compute_digest(store: Store, info: RunInfo) -> RunDigest:
         run_id=info.run_id,
         partitions=summary.partitions,
         overall=summary.overall,
-        gates=evaluate_gates(summary, GateConfig()),
+        gates=evaluate_gates(summary, run_gate_config(info)),
         cost=store.run_cost(info.run_id),
         failing=summary.failing_samples(),
         mean_value=sum(values) / len(values) if values else None,

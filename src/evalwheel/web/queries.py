@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import case, func, select
 
-from evalwheel.gates.config import GateConfig
 from evalwheel.gates.evaluate import GateReport, evaluate_gates
 from evalwheel.gates.summary import PartitionSummary, RunSummary, SampleRecord
 from evalwheel.review.agreement import GraderAgreement, RaterAgreement, grader_vs_human, inter_annotator
@@ -25,7 +24,7 @@ from evalwheel.review.store import ReviewStore
 from evalwheel.store import Store, StoreError
 from evalwheel.store.schema import results, runs
 from evalwheel.types import RunInfo, SampleResult
-from evalwheel.web.digest import RunDigest, compute_digest, run_digest, stored_digests
+from evalwheel.web.digest import RunDigest, compute_digest, run_digest, run_gate_config, stored_digests
 
 PAGE_SIZE = 50
 T = TypeVar("T")
@@ -139,7 +138,7 @@ def list_runs(store: Store, *, spec: str | None, arm: str | None, page: int) -> 
             parts = counts.get(info.run_id, {})
             summary = _summary_from_counts(info.run_id, parts)
             o, cost = summary.overall, sum(float(p["cost"]) for p in parts.values())
-            gates = evaluate_gates(summary, GateConfig())
+            gates = evaluate_gates(summary, run_gate_config(info))
         rows.append(
             RunRow(
                 info=info,
