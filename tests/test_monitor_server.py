@@ -82,7 +82,7 @@ def test_token_required_beyond_loopback_and_401_without_it(tmp_path: Path) -> No
         timeout=60,
         env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
     )
-    assert out.returncode == 2 and "needs a token" in out.stderr
+    assert out.returncode == 2 and "refusing to serve without a token" in out.stderr
     with monitor_server(store, "--no-worker", "--token", "s3cret", token="s3cret") as (url, _):
         assert post(url + "/v1/events", ev(1))[0] == 401
         assert get(url + "/metrics")[0] == 401

@@ -78,11 +78,12 @@ def serve_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the ingest server: POST /v1/events, POST /v1/traces (OTLP), GET /healthz, GET /metrics."""
-    from evalwheel.monitor.server import check_bind, create_app
+    from evalwheel.monitor.server import create_app
+    from evalwheel.serving import BindRefused, check_bind
 
     try:
-        check_bind(host, token)
-    except ValueError as exc:
+        check_bind(host, token, token_source="--token or EVALWHEEL_MONITOR_TOKEN")
+    except BindRefused as exc:
         raise _fail(str(exc)) from None
     cfg = _config(config)
     mstore = _open(store)

@@ -33,15 +33,14 @@ def study_web_command(
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Cap on each tutor reply.")] = 300,
 ) -> None:
     """Serve the Study Mode web chat (/study): profile, Study Mode toggle, streamed replies, memory, logging."""
-    from evalwheel.web.security import is_loopback
+    from evalwheel.serving import BindRefused, check_bind
 
     token = token or os.environ.get(TOKEN_ENV) or None
-    if not is_loopback(host) and not token:
-        typer.echo(
-            f"error: --host {host} is not loopback: refusing to serve without a token (--token or ${TOKEN_ENV})",
-            err=True,
-        )
-        raise typer.Exit(2)
+    try:
+        check_bind(host, token, token_source=f"--token or ${TOKEN_ENV}")
+    except BindRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     import uvicorn
 
     from evalwheel.models.base import GenerateConfig

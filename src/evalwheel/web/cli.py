@@ -36,15 +36,14 @@ def serve_command(
     ] = None,
 ) -> None:
     """Serve the review workspace: runs, run, sample, compare, trends, monitor and the review queue."""
-    from evalwheel.web.security import is_loopback
+    from evalwheel.serving import BindRefused, check_bind
 
     token = token or os.environ.get(TOKEN_ENV) or None
-    if not is_loopback(host) and not token:
-        typer.echo(
-            f"error: --host {host} is not loopback: refusing to serve without a token (--token or ${TOKEN_ENV})",
-            err=True,
-        )
-        raise typer.Exit(2)
+    try:
+        check_bind(host, token, token_source=f"--token or ${TOKEN_ENV}")
+    except BindRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     import uvicorn
 
     from evalwheel.monitor import ConfigError

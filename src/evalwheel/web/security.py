@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -22,15 +21,6 @@ from starlette.responses import Response
 TOKEN_COOKIE = "ew_token"
 CSRF_COOKIE = "ew_csrf"
 OPEN_PATHS = ("/login",)
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
