@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from evalwheel.stats.intervals import Interval, mean_ci, proportion_ci
+from evalwheel.stats.intervals import Interval, TestResult, mean_ci, proportion_ci
 
 
 def _scipy_stats() -> Any:
@@ -61,17 +61,6 @@ class Outcome(BaseModel):
     sample_id: str
     passed: bool | None = None
     value: float | None = Field(default=None, allow_inf_nan=False)
-
-
-class TestResult(BaseModel):
-    """A hypothesis test: its name, statistic (None where it has no useful scalar), p-value and df."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    statistic: float | None
-    p_value: float | None
-    df: float | None = None
 
 
 class EffectSize(BaseModel):

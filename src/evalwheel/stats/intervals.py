@@ -118,3 +118,18 @@ def proportion_ci(successes: int, n: int, confidence: float = 0.95) -> Interval:
         confidence=confidence,
         method="wilson",
     )
+
+
+class TestResult(BaseModel):
+    """A hypothesis test: its name, statistic (None where it has no useful scalar), p-value and df.
+
+    Lives here, beside `Interval`, rather than in `stats.compare`: reports that only carry test results (the Study
+    Mode A/B tables) can import it without numpy and scipy.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    statistic: float | None
+    p_value: float | None
+    df: float | None = None

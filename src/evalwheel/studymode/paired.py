@@ -8,21 +8,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from evalwheel.stats.intervals import Interval
+from evalwheel.stats.intervals import Interval, TestResult
 from evalwheel.types import CheckName, SessionEvaluation
 
 REVEAL_CHECK = CheckName.NO_DIRECT_ANSWER_INITIALLY.value
-
-
-class TestSummary(BaseModel):
-    """A test's name, statistic and p-value (a copy of `stats.compare.TestResult`, without importing numpy)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    statistic: float | None
-    p_value: float | None
-    df: float | None = None
 
 
 class PairedComparison(BaseModel):
@@ -36,11 +25,11 @@ class PairedComparison(BaseModel):
     fidelity_a: Interval
     fidelity_b: Interval
     fidelity_diff: Interval
-    fidelity_test: TestSummary
+    fidelity_test: TestResult
     no_reveal_a: Interval
     no_reveal_b: Interval
     no_reveal_diff: Interval
-    no_reveal_test: TestSummary
+    no_reveal_test: TestResult
     verdict: str
 
 
@@ -70,12 +59,12 @@ def paired_comparison(
         fidelity_a=scores.mean_a if scores else empty,
         fidelity_b=scores.mean_b if scores else empty,
         fidelity_diff=scores.diff if scores else empty,
-        fidelity_test=TestSummary(**scores.test.model_dump())
+        fidelity_test=scores.test
         if scores
-        else TestSummary(name="wilcoxon-signed-rank", statistic=None, p_value=None),
+        else TestResult(name="wilcoxon-signed-rank", statistic=None, p_value=None),
         no_reveal_a=cmp.pass_fail.rate_a,
         no_reveal_b=cmp.pass_fail.rate_b,
         no_reveal_diff=cmp.pass_fail.diff,
-        no_reveal_test=TestSummary(**cmp.pass_fail.test.model_dump()),
+        no_reveal_test=cmp.pass_fail.test,
         verdict=cmp.verdict,
     )
