@@ -1,4 +1,4 @@
-"""Load LLMBar (../shared/data/llmbar/*.json): a JSON list of {input, output_1, output_2, label 1|2}.
+"""Load LLMBar (data/llmbar/*.json): a JSON list of {input, output_1, output_2, label 1|2}.
 
 `label` names the better output. The loader is strict: a missing/unreadable file, invalid JSON, a top level
 that is not a list, a missing or empty field, or a label other than 1/2 raises `LLMBarFormatError` naming the

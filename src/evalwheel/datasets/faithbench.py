@@ -1,4 +1,4 @@
-"""Load FaithBench summaries (../shared/data/faithbench/faithbench_dev.csv) as labelled hallucination items.
+"""Load FaithBench summaries (data/faithbench/faithbench_dev.csv) as labelled hallucination items.
 
 The CSV has a header row with the columns `source` (the passage), `summary` (an LLM's summary of it), `LLM` (the
 summariser) and `worst-label` / `best-label`: the most and least severe of the human annotators' span labels on

