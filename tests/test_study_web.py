@@ -12,29 +12,19 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from chromium import CHROMIUM, in_browser
 from evalwheel.models.base import Message
 from evalwheel.store import Store
 from evalwheel.studymode.web.app import create_study_app
 from evalwheel.studymode.web.service import StudyService
 from scripted_tutor import ScriptedTutorDouble
 
-CHROMIUM = os.environ.get("EVALWHEEL_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 FIX = "Here is the fix:\n```python\nfor i in range(1, 11):\n    print(i)\n```\nThat prints 1 to 10."
 
 
@@ -136,21 +126,6 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, ScriptedTutorDouble, Stor
     server.should_exit = True
     thread.join(10)
 
-
-def in_browser(fn: Any) -> None:
-    """Run `fn(browser)` in a worker thread (Playwright's sync API runs its own event loop)."""
-    from playwright.sync_api import sync_playwright
-
-    def session() -> None:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                fn(browser)
-            finally:
-                browser.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(session).result(timeout=300)
 
 
 @pytest.mark.slow

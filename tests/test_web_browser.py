@@ -7,33 +7,21 @@ locally; CI installs both. No browser is ever downloaded.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chromium import CHROMIUM, in_browser
 from evalwheel.review import ReviewStore
 from evalwheel.store import Store
 from test_web_app import EVALWHEEL, add_xss_result, run_studymode
-
-CHROMIUM = os.environ.get("EVALWHEEL_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (CI installs it)"),
@@ -106,22 +94,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     stop(proc)
 
 
-def in_browser(fn: Callable[[Any], None]) -> None:
-    """Run `fn(browser)` in a worker thread: Playwright's sync API runs its own event loop, which must not
-    share the test thread with pytest-asyncio's."""
-    from playwright.sync_api import sync_playwright
-
-    def session() -> None:
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                fn(b)
-            finally:
-                b.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(session).result(timeout=600)
-
 
 def browse_and_label(browser: Any, db: Path, run_id: str, token: str, port: int) -> tuple[int, list[str]]:
     """Open every page, check the inert transcript and the 404 page, then label the top item by keyboard."""
@@ -192,7 +164,7 @@ def test_every_page_in_the_browser_and_label_with_the_keyboard(
 ) -> None:
     db, run_id, token, port = workspace
     found: list[tuple[int, list[str]]] = []
-    in_browser(lambda b: found.append(browse_and_label(b, db, run_id, token, port)))
+    in_browser(lambda b: found.append(browse_and_label(b, db, run_id, token, port)), timeout=600)
     item_id, checks = found[0]
     label = ReviewStore(db).labels_for(item_id)["ana"]
     assert label.checks[checks[0]] == "fail" and label.checks[checks[1]] == "pass"
