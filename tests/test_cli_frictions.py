@@ -68,6 +68,7 @@ def test_runs_show_table_and_json(tmp_path: Path) -> None:
     }  # fmt: skip
     assert [r["sample_id"] for r in data["results"]] == ["s[1]", "s2", "s3"]
     assert data["results"][1]["scores"][0] == {"name": "recap", "value": 0.0, "verdict": "fail",
+                                               "agreement": {"calibrated": False, "text": "not calibrated"},
                                                "reason": "no [bold]recap[/bold] at the end"}  # fmt: skip
     failed = json.loads(
         runner.invoke(app, ["runs", "show", "r1", "--store", url, "--json", "--status", "failed"]).output

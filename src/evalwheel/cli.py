@@ -185,7 +185,41 @@ def _results_table(results: list[SessionEvaluation]) -> Table:
     return table
 
 
+def _agreements(results: list[SessionEvaluation]) -> dict[str, dict[str, Any] | None]:
+    """Each check's and dimension's agreement note (None: not calibrated), from its Scores' metadata."""
+    from evalwheel.calibration.shipped import score_note
+
+    notes: dict[str, dict[str, Any] | None] = {}
+    for r in results:
+        for s in (*r.checks, *r.dimensions):
+            if notes.get(s.name) is None:
+                notes[s.name] = score_note(s.metadata)
+    return notes
+
+
+def _result_json(result: SessionEvaluation) -> dict[str, Any]:
+    """A result as JSON, each check and dimension with its `agreement` next to its verdict."""
+    from evalwheel.calibration.shipped import agreement_view, score_note
+
+    data = result.model_dump(mode="json")
+    for key, scores in (("checks", result.checks), ("dimensions", result.dimensions)):
+        for row, s in zip(data[key], scores, strict=True):
+            row["agreement"] = agreement_view(score_note(s.metadata))
+    return data
+
+
+def _agreement_line(notes: dict[str, dict[str, Any] | None]) -> str:
+    """'agreement: X macro-F1 0.64 (...); not calibrated: a, b' under the results table."""
+    from evalwheel.calibration.shipped import NOT_CALIBRATED, format_note
+
+    measured = [f"{name} {format_note(n)}" for name, n in notes.items() if n]
+    missing = [name for name, n in notes.items() if not n]
+    parts = measured + ([f"{NOT_CALIBRATED}: {', '.join(missing)}"] if missing else [])
+    return "agreement with humans: " + ("; ".join(parts) or "no graders")
+
+
 def _explain(session: Session, result: SessionEvaluation) -> None:
+    from evalwheel.calibration.shipped import agreement_text, score_note
     from evalwheel.graders.pedagogy.dimensions.report import dimensions_table
     from evalwheel.graders.pedagogy.tagger import tag_turn
 
@@ -195,7 +229,7 @@ def _explain(session: Session, result: SessionEvaluation) -> None:
     out.print(escape(f"fidelity {fid}; escalate: {result.escalate} {result.escalation_reasons or ''}"), highlight=False)
     out.print("taxonomy: " + (", ".join(m.value for m in result.taxonomy) or "none"), highlight=False)
     checks = Table(title="checks", show_lines=True)
-    for col in ("check", "verdict", "conf", "reason", "evidence"):
+    for col in ("check", "verdict", "conf", "agreement", "reason", "evidence"):
         checks.add_column(col, no_wrap=col in ("check", "verdict"))
     for s in result.checks:
         verdict = {True: "[green]pass[/]", False: "[red]fail[/]", None: "[yellow]unscored[/]"}[s.passed]
@@ -203,7 +237,8 @@ def _explain(session: Session, result: SessionEvaluation) -> None:
             f"turn {e.turn_index}: “{e.snippet}”" if e.turn_index is not None else f"“{e.snippet}”" for e in s.evidence
         )
         conf = "" if s.confidence is None else f"{s.confidence:.2f}"
-        checks.add_row(s.name, verdict, conf, escape(s.reason), escape(evidence))  # user text, not markup
+        agreement = escape(agreement_text(score_note(s.metadata)))
+        checks.add_row(s.name, verdict, conf, agreement, escape(s.reason), escape(evidence))  # user text, not markup
     out.print(checks)
     out.print(dimensions_table(result))
     turns = Table(title="assistant turns", show_lines=False)
@@ -263,7 +298,7 @@ def evaluate(
     if as_json:
         payload = {
             "summary": summary,
-            "results": [r.model_dump(mode="json") for r in results],
+            "results": [_result_json(r) for r in results],
             "invalid": [{"path": e.path, "json_path": e.json_path, "cause": e.cause} for e in report.errors],
         }
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -281,6 +316,7 @@ def evaluate(
         f"escalated {summary['escalated']} · failures: {top}",
         highlight=False,
     )
+    out.print(escape(_agreement_line(_agreements(results))), highlight=False, soft_wrap=True)
     if out_file is not None:
         out.print(f"wrote {len(results)} results to {out_file}")
 

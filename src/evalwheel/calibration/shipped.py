@@ -9,6 +9,7 @@ condenses a record into the small dict a Score carries in `metadata["agreement"]
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,11 @@ def agreement_note(grader: str, tier: str | None = None) -> dict[str, Any] | Non
     record = shipped_record(grader)
     if record is None:
         return None
+    return note_from_record(record, tier)
+
+
+def note_from_record(record: Any, tier: str | None = None) -> dict[str, Any] | None:
+    """The agreement note of any `CalibrationRecord` (shipped, or a spec's `calibration:` file)."""
     tiers = record.details.get("tiers", {})
     default = record.details.get("default_tier")
     chosen = tier or default
@@ -52,8 +58,11 @@ def agreement_note(grader: str, tier: str | None = None) -> dict[str, Any] | Non
     value = fig["macro_f1"] if fig else record.macro_f1
     kappa = fig["kappa"] if fig else record.kappa
     n = fig["n"] if fig else record.n
+    metric = "macro_f1"
+    if value is None and kappa is not None:  # a pass/fail judge's record may carry kappa alone
+        metric, value = "kappa", kappa
     return {
-        "metric": "macro_f1",
+        "metric": metric,
         "value": None if value is None else round(float(value), 4),
         "kappa": None if kappa is None else round(float(kappa), 4),
         "n": int(n),
@@ -64,8 +73,35 @@ def agreement_note(grader: str, tier: str | None = None) -> dict[str, Any] | Non
     }
 
 
-def format_note(note: dict[str, Any]) -> str:
-    """One line for reports: 'macro-F1 0.71 (n=1118, MRBench dev, 5-fold grouped CV, 2026-12-02)'."""
+def format_note(note: Mapping[str, Any]) -> str:
+    """One line for reports: 'macro-F1 0.64 (linear tier; n=1118; MRBench dev, 5-fold grouped CV, 2026-12-02)'."""
     value = "n/a" if note.get("value") is None else f"{note['value']:.2f}"
     where = ", ".join(x for x in (note.get("dataset", ""), note.get("method", ""), note.get("date", "")) if x)
-    return f"{note['metric'].replace('_', '-')} {value} (n={note['n']}; {where})"
+    tier = f"{note['tier']} tier; " if note.get("tier") else ""
+    metric = {"macro_f1": "macro-F1"}.get(note["metric"], str(note["metric"]).replace("_", "-"))
+    return f"{metric} {value} ({tier}n={note['n']}; {where})"
+
+
+NOT_CALIBRATED = "not calibrated"
+
+
+def agreement_text(note: Mapping[str, Any] | None) -> str:
+    """The figure a report prints next to a verdict, or "not calibrated" when the grader has no record.
+
+    Saying so beats printing nothing: a verdict without a measured agreement is an unmeasured instrument,
+    and a reader should see that as plainly as they see a figure.
+    """
+    return format_note(note) if note else NOT_CALIBRATED
+
+
+def agreement_view(note: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The note as `--json` shows it: its fields plus `calibrated` and the printed `text`."""
+    if not note:
+        return {"calibrated": False, "text": NOT_CALIBRATED}
+    return {**note, "calibrated": True, "text": format_note(note)}
+
+
+def score_note(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The agreement note a Score carries in `metadata["agreement"]`, or None (a malformed one is None too)."""
+    note = metadata.get("agreement")
+    return note if isinstance(note, dict) and "metric" in note and "n" in note else None

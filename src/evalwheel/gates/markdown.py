@@ -1,7 +1,8 @@
 """A compact markdown summary of a gated run, meant to be posted as a (sticky) pull-request comment.
 
 Read top to bottom by a reviewer with a minute to spare: verdict and exit code first, then the
-per-partition numbers with their intervals, the gates, what newly broke against the baseline, and the top
+per-partition numbers with their intervals, the gates, each grader's verdicts next to the agreement with
+humans it was measured at ("not calibrated" when it has no record), what newly broke against the baseline, and the top
 failing samples with their graders' reasons. Sections from other modules (an A/B comparison, a cost
 estimate) are accepted as plain markdown, an object with a `markdown()` method, or a flat mapping
 rendered as a two-column table, so this module does not depend on them. The first line is an HTML marker
@@ -88,6 +89,18 @@ def _gate_table(gates: list[GateResult]) -> list[str]:
     return lines
 
 
+def _grader_table(summary: RunSummary) -> list[str]:
+    """Each grader's verdict counts with the agreement figure it was measured at, or "not calibrated"."""
+    from evalwheel.calibration.shipped import agreement_text
+
+    lines = ["| grader | passed | failed | unscored | agreement with humans |", "|---|---:|---:|---:|---|"]
+    for name, g in summary.overall.graders.items():
+        lines.append(
+            f"| {cell(name)} | {g.passed} | {g.failed} | {g.unscored} | {cell(agreement_text(g.agreement), 240)} |"
+        )
+    return lines
+
+
 def _failing_rows(summary: RunSummary, limit: int) -> tuple[list[str], int]:
     """The first `limit` failing samples (golden first, then first-seen order) and the exact total.
 
@@ -127,7 +140,8 @@ def markdown_summary(
     max_failures: int = 10,
     max_chars: int = GITHUB_COMMENT_LIMIT - 1_536,
 ) -> str:
-    """The PR comment: verdict, partitions, gates, newly failing samples, top failures, optional extras."""
+    """The PR comment: verdict, partitions, gates, graders with their agreement, newly failing samples, top
+    failures, optional extras."""
     failed = len(report.failed_gates)
     head = _HEADLINE[report.exit_code].format(title=title, n=failed)
     meta = [f"exit code **{int(report.exit_code)}**"]
@@ -139,6 +153,8 @@ def markdown_summary(
     out = [MARKER, f"### {head}", "", " · ".join(meta), "", *_partition_table(summary), ""]
     if report.gates:
         out += ["#### Gates", "", *_gate_table(report.gates), ""]
+    if summary.overall.graders:
+        out += ["#### Graders", "", *_grader_table(summary), ""]
     regression = next((g for g in report.gates if g.name == "baseline" and g.failing_samples), None)
     if regression is not None:
         more = regression.failing_total - len(regression.failing_samples)

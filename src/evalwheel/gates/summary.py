@@ -64,6 +64,9 @@ class GraderCounts(BaseModel):
     passed: int = 0
     failed: int = 0
     unscored: int = 0
+    # The figure this grader's verdicts were measured at (its Scores' `metadata["agreement"]`); None: not
+    # calibrated. Reports print it next to the grader's counts so a pass rate is read with its instrument's error.
+    agreement: dict[str, Any] | None = None
 
     @property
     def scored(self) -> int:
@@ -423,6 +426,7 @@ class _Counts:
     unscored: int = 0
     errors: int = 0
     graders: dict[str, list[int]] = field(default_factory=dict)  # name -> [passed, failed, unscored]
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> agreement note (first one seen)
 
     def add(self, result: SampleResult) -> None:
         self.n += 1
@@ -440,9 +444,16 @@ class _Counts:
             if counts is None:
                 counts = self.graders[score.name] = [0, 0, 0]
             counts[0 if score.passed is True else 1 if score.passed is False else 2] += 1
+            if score.name not in self.notes:
+                note = score.metadata.get("agreement")
+                if isinstance(note, dict):
+                    self.notes[score.name] = note
 
     def model(self, partition: str) -> PartitionSummary:
-        graders = {k: GraderCounts(passed=v[0], failed=v[1], unscored=v[2]) for k, v in self.graders.items()}
+        graders = {
+            k: GraderCounts(passed=v[0], failed=v[1], unscored=v[2], agreement=self.notes.get(k))
+            for k, v in self.graders.items()
+        }
         return PartitionSummary(
             partition=partition, n=self.n, samples=self.samples, passed=self.passed, failed=self.failed,
             unscored=self.unscored, errors=self.errors, graders=graders,
@@ -577,6 +588,20 @@ class _Folder:
             )
         if seen_epoch:
             raise SummaryError(f"run {result.run_id!r}: sample {result.sample_id!r} epoch {result.epoch} appears twice")
+
+
+class GraderTally:
+    """Per-grader verdict counts and agreement notes over a stream of results, without the rest of a summary
+    (what `runs show` lists under a stored run)."""
+
+    def __init__(self) -> None:
+        self._counts = _Counts()
+
+    def add(self, result: SampleResult) -> None:
+        self._counts.add(result)
+
+    def graders(self) -> dict[str, GraderCounts]:
+        return self._counts.model("all").graders
 
 
 def summarize(results: Iterable[SampleResult], *, detail_limit: int | None = DETAIL_LIMIT) -> RunSummary:

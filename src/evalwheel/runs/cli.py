@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,7 +22,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from evalwheel.gates import ExitCode, GateReport, RunSummary
+    from evalwheel.gates import ExitCode, GateReport, GraderCounts, RunSummary
     from evalwheel.runs.dataset_source import PreparedDataset
     from evalwheel.runs.engine import Progress as EngineProgress
     from evalwheel.runs.spec import EvalSpec
@@ -117,6 +117,19 @@ def _partition_table(summary: RunSummary, title: str) -> Table:
         table.add_row(
             name, str(p.samples), str(p.passed), str(p.failed), str(p.unscored), str(p.errors), p.interval.format(3)
         )
+    return table
+
+
+def grader_table(graders: Mapping[str, GraderCounts], title: str = "graders") -> Table:
+    """Each grader's verdict counts next to the agreement figure it was measured at ("not calibrated" if none)."""
+    from evalwheel.calibration.shipped import agreement_text
+
+    table = Table(title=title)
+    for col in ("grader", "passed", "failed", "unscored", "agreement with humans"):
+        table.add_column(col, justify="left" if col in ("grader", "agreement with humans") else "right",
+                         overflow="fold")
+    for name, g in graders.items():
+        table.add_row(escape(name), str(g.passed), str(g.failed), str(g.unscored), escape(agreement_text(g.agreement)))
     return table
 
 
@@ -389,6 +402,8 @@ def _run_arm(
             highlight=False,
         )
         out.print(_partition_table(summary, escape(f"{label} — results")))
+        if summary.overall.graders:
+            out.print(grader_table(summary.overall.graders))
         out.print(_gate_table(report))
         if cost is not None:
             out.print(cost.markdown().replace("**", ""), highlight=False)

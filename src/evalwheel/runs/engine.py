@@ -27,7 +27,7 @@ from evalwheel.models.registry import get_model
 from evalwheel.runs import writer as writer_module
 from evalwheel.runs.dataset_source import PreparedDataset
 from evalwheel.runs.executors import Executor
-from evalwheel.runs.grading import BoundGrader, GraderFailure, fold, grade
+from evalwheel.runs.grading import BoundGrader, GraderFailure, fold, grade, spec_agreement
 from evalwheel.runs.lease import HEARTBEAT_S, LEASE_TTL_S, LeaseLostError, RunLease
 from evalwheel.runs.spec import EvalSpec, SpecError
 from evalwheel.runs.writer import ResultWriter, RunStoppedError, StoreUnavailableError, WritePolicy, retry_store
@@ -114,8 +114,11 @@ def plan_run(spec: EvalSpec, arm: str | None = None, *, cache: bool = True, judg
             continue
         config = _resolve_models(raw, resolve)
         gate_scores = tuple(g.gate_scores) if g.gate_scores is not None else None
+        note, note_score = spec_agreement(spec.resolve(g.calibration) if g.calibration else None, g.name)
         graders.append(
-            BoundGrader(g.name, tracing.traced_grader(g.name, fn), GraderContext(config), g.gate, gate_scores)
+            BoundGrader(
+                g.name, tracing.traced_grader(g.name, fn), GraderContext(config), g.gate, gate_scores, note, note_score
+            )
         )
 
     s = spec.solver

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from evalwheel.graders.registry import GraderContext, GraderFn
 from evalwheel.types import Output, Sample, SampleStatus, Score
@@ -23,9 +25,41 @@ class BoundGrader:
     ctx: GraderContext
     gate: bool
     gate_scores: tuple[str, ...] | None = None
+    # The agreement note of the spec's `calibration:` record (None: none given or unreadable), put on the
+    # Scores that lack one so reports show the figure next to the verdict; `agreement_score` limits it to the
+    # score the record measured (a grader may return several).
+    agreement: dict[str, Any] | None = None
+    agreement_score: str | None = None
 
     def gates_on(self, score: Score) -> bool:
         return self.gate and (self.gate_scores is None or score.name in self.gate_scores)
+
+    def with_agreement(self, score: Score) -> Score:
+        if self.agreement is None or "agreement" in score.metadata:
+            return score
+        if self.agreement_score is not None and score.name != self.agreement_score:
+            return score
+        return score.model_copy(update={"metadata": {**score.metadata, "agreement": self.agreement}})
+
+
+def spec_agreement(calibration: Path | None, grader: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(note, score name) of a spec grader's `calibration:` record, or (None, None).
+
+    A missing, unreadable or other-grader record gives no note here: the judge-agreement gate is where such a
+    record is reported as bad input, and a report must not print a figure measured for another grader.
+    """
+    if calibration is None or not calibration.is_file():
+        return None, None
+    from evalwheel.calibration.record import CalibrationRecordError, load_calibration_record
+    from evalwheel.calibration.shipped import note_from_record
+
+    try:
+        record = load_calibration_record(calibration)
+    except CalibrationRecordError:
+        return None, None
+    if record.grader != grader:
+        return None, None
+    return note_from_record(record), record.score_name
 
 
 class GraderFailure(RuntimeError):
@@ -44,6 +78,7 @@ async def grade(sample: Sample, output: Output, graders: Sequence[BoundGrader]) 
         for score in result if isinstance(result, list) else [result]:
             if "grader" not in score.metadata:
                 score = score.model_copy(update={"metadata": {**score.metadata, "grader": g.name}})
+            score = g.with_agreement(score)
             scores.append(score)
             if g.gates_on(score):
                 gating.append(score)

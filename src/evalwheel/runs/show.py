@@ -2,7 +2,9 @@
 
 The run's header (spec, arm, status, times, metadata), its counts per partition and status, and one row per
 result with the scores that decided it: failing and unscored scores first, with their reasons, because those
-are what a reader opens a run to see. `--json` prints the same data, every score included, for scripts.
+are what a reader opens a run to see. Each grader's counts and each shown verdict carry the agreement with
+humans the grader was measured at, or "not calibrated". `--json` prints the same data, every score included,
+for scripts.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from evalwheel.calibration.shipped import NOT_CALIBRATED, agreement_view, format_note, score_note
+from evalwheel.gates.summary import GraderTally
 from evalwheel.store import Store, StoreError
 from evalwheel.types import SampleResult
 
@@ -40,8 +44,13 @@ def result_row(r: SampleResult) -> dict[str, Any]:
         "error": r.error,
         "output": None if r.output is None else (r.output.text if r.output.text is not None else "(trajectory)"),
         "scores": [
-            {"name": s.name, "value": s.value, "verdict": _verdict(s.passed), "reason": s.reason}
-            | ({"agreement": s.metadata["agreement"]} if "agreement" in s.metadata else {})
+            {
+                "name": s.name,
+                "value": s.value,
+                "verdict": _verdict(s.passed),
+                "agreement": agreement_view(score_note(s.metadata)),
+                "reason": s.reason,
+            }
             for s in r.scores
         ],
     }
@@ -55,13 +64,9 @@ def _why(r: SampleResult) -> str:
 
 
 def _measured(s: Any) -> str:
-    """' [grader measured at macro-F1 0.63 (n=1118; ...)]' for verdicts that carry their agreement figure."""
-    note = s.metadata.get("agreement")
-    if not note:
-        return ""
-    from evalwheel.calibration.shipped import format_note
-
-    return f" [measured at {format_note(note)}]"
+    """' [measured at macro-F1 0.63 (n=1118; ...)]' next to a verdict, or ' [not calibrated]'."""
+    note = score_note(s.metadata)
+    return f" [measured at {format_note(note)}]" if note else f" [{NOT_CALIBRATED}]"
 
 
 def show_command(
@@ -89,8 +94,10 @@ def show_command(
     counts: dict[str, Counter[str]] = {}
     rows: list[dict[str, Any]] = []
     shown: list[SampleResult] = []
+    tally = GraderTally()
     for r in store.iter_results(info.run_id, with_output=as_json):
         counts.setdefault(r.partition, Counter())[r.status] += 1
+        tally.add(r)
         if status and r.status not in status:
             continue
         if as_json:
@@ -99,7 +106,11 @@ def show_command(
             shown.append(r)
     summary = {p: {s: c[s] for s in STATUSES} for p, c in counts.items()}
     if as_json:
-        payload = {"run": info.model_dump(mode="json"), "counts": summary, "results": rows}
+        per_grader = {
+            name: g.model_dump(exclude={"agreement"}) | {"agreement": agreement_view(g.agreement)}
+            for name, g in tally.graders().items()
+        }
+        payload = {"run": info.model_dump(mode="json"), "counts": summary, "graders": per_grader, "results": rows}
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     arm = f" [{info.arm}]" if info.arm else ""
@@ -117,6 +128,11 @@ def show_command(
     for partition, c in summary.items():
         table.add_row(partition, *(str(c[s]) for s in STATUSES), str(sum(c.values())))
     out.print(table)
+    graders = tally.graders()
+    if graders:
+        from evalwheel.runs.cli import grader_table
+
+        out.print(grader_table(graders))
     if not shown:
         return
     detail = Table(title=f"results (first {len(shown)})" if len(shown) == limit else "results")

@@ -42,9 +42,11 @@ def dimension_means(results: Iterable[SessionEvaluation]) -> dict[str, float | N
 
 
 def dimensions_table(result: SessionEvaluation) -> Table:
-    """`--explain`: every dimension with level, confidence, tier, reason and evidence."""
+    """`--explain`: every dimension with level, confidence, tier, measured agreement, reason and evidence."""
+    from evalwheel.calibration.shipped import agreement_text, score_note
+
     table = Table(title="reviewer dimensions (0-2, docs/rubric.md)", show_lines=True)
-    for col in ("dimension", "level", "conf", "tier", "reason", "evidence"):
+    for col in ("dimension", "level", "conf", "tier", "agreement", "reason", "evidence"):
         table.add_column(col, no_wrap=col in ("dimension", "level", "conf", "tier"))
     for s in result.dimensions:
         evidence = "\n".join(
@@ -52,7 +54,8 @@ def dimensions_table(result: SessionEvaluation) -> Table:
         )
         level = _level(s) if s.value is None else f"[{_COLOUR.get(int(s.value), 'white')}]{_level(s)}[/]"
         conf = "" if s.confidence is None else f"{s.confidence:.2f}"
-        table.add_row(s.name, level, conf, str(s.metadata.get("tier", "")), s.reason, evidence)
+        agreement = agreement_text(score_note(s.metadata))
+        table.add_row(s.name, level, conf, str(s.metadata.get("tier", "")), agreement, s.reason, evidence)
     return table
 
 
