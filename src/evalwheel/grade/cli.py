@@ -39,6 +39,14 @@ def grade_command(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Rows graded at once per worker.")] = 16,
     judges: Annotated[bool, typer.Option("--judges/--no-judges", help="--no-judges skips LLM-judge graders.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+    otel_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--otel-endpoint",
+            metavar="URL",
+            help="--executor ray: export a span per file, shard and batch (driver and workers) over OTLP/HTTP.",
+        ),
+    ] = None,
 ) -> None:
     """Grade a logged file with no solver: streamed in chunks, results to Parquet/JSONL and/or the store."""
     from evalwheel.grade.api import grade_logs
@@ -60,6 +68,8 @@ def grade_command(
         raise fail(f"--executor {executor!r}: choose one of local, ray")
     if address is not None and executor != "ray":
         raise fail("--address is only meaningful with --executor ray")
+    if otel_endpoint is not None and not otel_endpoint.startswith(("http://", "https://")):
+        raise fail(f"--otel-endpoint {otel_endpoint!r}: expected an http(s):// URL (OTLP/HTTP)")
     runner = RayGrader(address, concurrency=concurrency) if executor == "ray" else LocalGrader(concurrency=concurrency)
     sinks = []
     status = "interrupted"
@@ -79,6 +89,8 @@ def grade_command(
                 skip_invalid=skip_invalid,
                 chunk_size=chunk,
                 judges=judges,
+                parts_dir=out_path.with_name(out_path.name + ".parts") if out_path and executor == "ray" else None,
+                otel_endpoint=otel_endpoint,
                 on_invalid=lambda m: err.print(f"[yellow]skipped[/] {escape(str(logs))}: {escape(m)}", highlight=False),
             )
         )
@@ -88,6 +100,10 @@ def grade_command(
     except RunStoppedError as exc:
         raise fail(f"grading stopped: {exc}; rows written so far are kept", 3) from None
     finally:
+        if otel_endpoint is not None:
+            from evalwheel.tracing import shutdown
+
+            shutdown()  # flush the driver's span
         for sink in sinks:
             try:
                 sink.close(status)

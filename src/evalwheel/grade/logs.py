@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from evalwheel.types import Output, Sample
 
@@ -32,8 +32,9 @@ class NotJSON:
     reason: str
 
 
-class Item(BaseModel):
-    """One valid row, ready for graders."""
+@dataclass(frozen=True)
+class Item:
+    """One valid row, ready for graders (a plain dataclass: its parts were validated once, by `parse`)."""
 
     line: int
     kind: Kind
@@ -55,14 +56,23 @@ def raw_rows(path: Path) -> Iterator[tuple[int, Any]]:
     try:
         with path.open("rb") as fh:
             for n, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    yield n, json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    yield n, NotJSON(str(exc))
+                if raw.strip():
+                    yield n, decode_line(raw)
     except OSError as exc:
         raise LogsError(f"{path}: cannot read: {exc}") from None
+
+
+def decode_line(raw: bytes) -> Any:
+    """One JSONL line: its JSON value, or NotJSON (the row is reported with its number, never raised)."""
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return NotJSON(str(exc))
+
+
+def parquet_dicts(batch: Any) -> list[dict[str, Any]]:
+    """A Parquet record batch as row dicts; null columns are dropped so optional fields keep their defaults."""
+    return [{k: v for k, v in row.items() if v is not None} for row in batch.to_pylist()]
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -76,9 +86,9 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
         raise LogsError(f"{path}: not a readable Parquet file: {exc}") from None
     n = 0
     for batch in reader.iter_batches(batch_size=4096):
-        for row in batch.to_pylist():
+        for row in parquet_dicts(batch):
             n += 1
-            yield n, {k: v for k, v in row.items() if v is not None}
+            yield n, row
 
 
 def row_id(raw: Any) -> str | None:

@@ -6,7 +6,6 @@ request or session id), so `runs show`, `compare` and the review workspace read 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,33 +39,24 @@ class ParquetSink:
 
     def __init__(self, path: Path) -> None:
         try:
-            import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:  # pragma: no cover - depends on the environment
             raise LogsError(f"{path}: writing Parquet needs pyarrow: pip install 'evalwheel[parquet]'") from None
-        self._pa = pa
-        self.schema = pa.schema(
-            [
-                ("line", pa.int64()),
-                ("id", pa.string()),
-                ("kind", pa.string()),
-                ("status", pa.string()),
-                ("value", pa.float64()),
-                ("scores", pa.string()),
-                ("error", pa.string()),
-            ]
-        )
+        from evalwheel.grade.shards import graded_schema
+
+        self.schema = graded_schema()
         self._writer = pq.ParquetWriter(path, self.schema)
 
     def write(self, rows: Sequence[Graded]) -> None:
-        if not rows:
-            return
-        columns: dict[str, list[Any]] = {name: [] for name in self.schema.names}
-        for r in rows:
-            for name in ("line", "id", "kind", "status", "value", "error"):
-                columns[name].append(getattr(r, name))
-            columns["scores"].append(json.dumps(r.scores))
-        self._writer.write_table(self._pa.table(columns, schema=self.schema))
+        from evalwheel.grade.shards import graded_table
+
+        if rows:
+            self._writer.write_table(graded_table(list(rows)))
+
+    def write_table(self, table: Any) -> None:
+        """A Ray shard's part, copied as is (no per-row work on the driver)."""
+        if table.num_rows:
+            self._writer.write_table(table)
 
     def close(self, status: str) -> None:
         self._writer.close()

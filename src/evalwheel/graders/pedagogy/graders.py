@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.graders.registry import GraderContext, grader
 from evalwheel.types import Output, Sample, Score, Session
@@ -21,10 +23,32 @@ def session_of(sample: Sample, output: Output) -> Session:
     return sample.input.model_copy(update=update)
 
 
+_CONFIGS: dict[int, tuple[Any, EvaluationConfig]] = {}
+
+
+def evaluation_config(raw: Any) -> EvaluationConfig:
+    """`EvaluationConfig` for a grader's `studymode` option, parsed once per bound config object.
+
+    The grader is called per session with the same bound config dict (batch grading: a million times), so
+    the memo is keyed by the dict's identity and holds the dict, so that its id cannot be reused."""
+    if not raw:
+        raw = _EMPTY
+    hit = _CONFIGS.get(id(raw))
+    if hit is not None and hit[0] is raw:
+        return hit[1]
+    parsed = EvaluationConfig.model_validate(raw)
+    if len(_CONFIGS) < 256:
+        _CONFIGS[id(raw)] = (raw, parsed)
+    return parsed
+
+
+_EMPTY: dict[str, Any] = {}
+
+
 @grader("studymode.fidelity")
 async def studymode_fidelity(sample: Sample, output: Output, ctx: GraderContext) -> list[Score]:
     """Every check's Score plus a `pedagogical_fidelity` Score (mean of the scored checks)."""
-    cfg = EvaluationConfig.model_validate(ctx.config.get("studymode", {}))
+    cfg = evaluation_config(ctx.config.get("studymode", {}))
     result = evaluate_session(session_of(sample, output), cfg)
     fidelity = Score(
         name="pedagogical_fidelity",

@@ -6,11 +6,16 @@ solution when known, and `output.text` the reply being judged. Config: `tier` (b
 | encoder | ensemble; default best = the tier the shipped calibration record chose by grouped-CV
 macro-F1). The learned tiers are CPU-bound, so they run in a worker thread. Every Score carries the
 agreement figure its tier was measured at in `metadata["agreement"]`.
+
+Each grader also has a `batch` attribute, `batch(samples, outputs, ctx) -> list[Score]`: the same verdicts for
+many replies in one `grade_many` call, so the embedder / ONNX encoder sees one padded batch instead of one
+reply at a time. Batch graders (`evalwheel grade`) use it per chunk; a run calls the per-sample form.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from evalwheel.graders.pedagogy.response.context import ResponseContext, from_mrbench, from_turns
 from evalwheel.graders.pedagogy.response.dimensions import DIMENSION_ORDER
@@ -41,6 +46,22 @@ def _make(dimension: str) -> GraderFn:
             scores, _, _ = await asyncio.to_thread(grade_many, [dimension], [pair], tier)
         return scores[dimension][0]
 
+    async def batch(samples: Sequence[Sample], outputs: Sequence[Output], ctx: GraderContext) -> list[Score]:
+        """`grade` for many samples at once (rows without reply text get the same unscored Score)."""
+        tier = str(ctx.config.get("tier", "best"))
+        pairs = [(reply_context(s), o.text) for s, o in zip(samples, outputs, strict=True) if o.text is not None]
+        graded: list[Score] = []
+        if pairs:
+            scores, _, _ = await asyncio.to_thread(grade_many, [dimension], pairs, tier)
+            graded = scores[dimension]
+        it = iter(graded)
+        return [
+            next(it) if o.text is not None
+            else Score(name=dimension, passed=None, reason="no reply text to judge (output.text is empty)")
+            for o in outputs
+        ]
+
+    grade.batch = batch  # type: ignore[attr-defined]
     grade.__name__ = grader_name(dimension).replace(".", "_")
     grade.__doc__ = f"MRBench {dimension}: one label per tutor reply (see graders.pedagogy.response)."
     return grade
