@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -83,3 +84,34 @@ def test_looking_up_exact_does_not_import_the_study_mode_graders() -> None:
     probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert "evalwheel.graders.pedagogy" not in out and "numpy" not in out
+
+
+def test_a_run_probes_its_models_before_importing_sqlalchemy(tmp_path: Path) -> None:
+    """`evalwheel run` opens the store after the preflight probe, so SQLAlchemy's import (the largest of a run)
+    is not on the path to the first model request; the results are still stored."""
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "input": "q", "reference": "yes"}\n')
+    (tmp_path / "rec.jsonl").write_text('{"id": "a", "output": "yes"}\n')
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: tiny\ndataset: d.jsonl\nsolver: {type: recorded, path: rec.jsonl}\ngraders: [{name: exact}]\n"
+    )
+    code = f"""
+import sys
+import evalwheel.runs.api as api
+seen = []
+real = api.preflight
+async def spy(spec, models):
+    seen.append("sqlalchemy" in sys.modules)
+    return await real(spec, models)
+api.preflight = spy
+from typer.testing import CliRunner
+from evalwheel.cli import app
+res = CliRunner().invoke(app, ["run", {str(spec)!r}, "--store", {str(tmp_path / "r.db")!r}, "--no-progress", "--json"])
+print(res.exit_code, seen, "sqlalchemy" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.split("\n")[-2] == "0 [False] True", out.stdout + out.stderr
+    from evalwheel.store import Store
+
+    runs = Store(str(tmp_path / "r.db")).list_runs("tiny")
+    assert len(runs) == 1 and Store(str(tmp_path / "r.db")).count_results(runs[0].run_id) == 1

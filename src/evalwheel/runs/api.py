@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalwheel.gates import GateReport, RunSummary, evaluate_gates, gates_from_spec, summarize
 from evalwheel.gates.summary import SummaryBuilder, SummaryError
@@ -19,8 +19,10 @@ from evalwheel.runs.engine import Progress, RunOutcome, execute, plan_run
 from evalwheel.runs.executors import Executor
 from evalwheel.runs.preflight import preflight
 from evalwheel.runs.spec import EvalSpec, load_spec, spec_from_dict
-from evalwheel.store import Store
 from evalwheel.types import SampleResult
+
+if TYPE_CHECKING:
+    from evalwheel.store import Store
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ def as_spec(spec: EvalSpec | str | Path | dict[str, Any], base_dir: Path | None 
 
 def store_for(spec: EvalSpec, override: str | Path | None = None) -> Store:
     """An explicit store wins; else the spec's `store` (a path relative to the spec, or a URL); else the default."""
+    from evalwheel.store import Store  # SQLAlchemy: imported when a store is opened, not when a run starts
+
     if override:
         return Store(override)
     if spec.store:
@@ -87,11 +91,13 @@ async def run_eval(
     dataset = dataset or prepare_dataset(
         spec.dataset_path, spec.lock_path, require_lock=spec.dataset.require_lock, root=spec.data_root
     )
-    st = store if isinstance(store, Store) else store_for(spec, store)
     plan = plan_run(spec, arm, cache=cache, judges=judges)
     live = None if resume is not None else SummaryBuilder()
     try:
         warnings = await preflight(spec, plan.models)  # setup errors: exit 2 before a run row exists
+        # The store is opened after the probe, so SQLAlchemy's import is not on the path to the first model call
+        # (start-up target, issue 15); a store that cannot be opened is still exit 2 before any sample runs.
+        st = store_for(spec, store) if store is None or isinstance(store, (str, Path)) else store
         outcome = await execute(
             plan,
             dataset,

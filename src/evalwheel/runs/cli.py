@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from evalwheel.runs.dataset_source import PreparedDataset
     from evalwheel.runs.engine import Progress as EngineProgress
     from evalwheel.runs.spec import EvalSpec
-    from evalwheel.store import Store
 
 # Start-up rule: this module is imported for `evalwheel run --help`, so the engine, store (SQLAlchemy), HTTP
 # client (aiohttp) and graders are imported inside the functions that use them, not here.
@@ -237,7 +236,6 @@ def run_command(
     """Run an eval spec: solve and grade every sample, store each result as it completes, apply the gates."""
     from evalwheel import tracing
     from evalwheel.gates import gates_from_spec, worst
-    from evalwheel.runs.api import store_for
     from evalwheel.runs.dataset_source import prepare_dataset
     from evalwheel.runs.partition import scope_partitions
     from evalwheel.runs.spec import SpecError, load_spec
@@ -276,7 +274,6 @@ def run_command(
             estimates = [estimate_run(spec, dataset, a, cache=cache, judges=judges) for a in arms]
             _print_estimates(estimates, as_json)
             return
-        store = store_for(spec, store_target)
     except bad_input_errors() as exc:
         raise _fail(str(exc)) from None
     opts = RunOptions(
@@ -298,7 +295,7 @@ def run_command(
     codes: list[ExitCode] = []
     payloads: list[dict[str, Any]] = []
     for a in arms:
-        code, payload = _run_arm(spec, spec_path, dataset, store, a, opts)
+        code, payload = _run_arm(spec, spec_path, dataset, store_target, a, opts)
         payloads.append(payload)
         if a is None or spec.solver.gate_arms is None or a in spec.solver.gate_arms:
             codes.append(code)
@@ -331,7 +328,7 @@ def _run_arm(
     spec: EvalSpec,
     spec_path: Path,
     dataset: PreparedDataset,
-    store: Store,
+    store: str | None,  # opened by run_eval after the preflight probe (start-up: SQLAlchemy is imported then)
     arm: str | None,
     opts: RunOptions,
 ) -> tuple[ExitCode, dict[str, Any]]:

@@ -9,13 +9,17 @@ conversation, not the new one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel
 
 from evalwheel.runs.dataset_source import PreparedDataset
 from evalwheel.runs.spec import CostModelSpec
 from evalwheel.stats.cost import CostBreakdown, ErrorRates, business_cost, error_rates, preset
-from evalwheel.store import Store
 from evalwheel.types import Sample, Session
+
+if TYPE_CHECKING:
+    from evalwheel.store import Store
 
 
 class RunCost(BaseModel):

@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -33,9 +33,11 @@ from evalwheel.runs.spec import EvalSpec, SpecError
 from evalwheel.runs.writer import ResultWriter, RunStoppedError, StoreUnavailableError, WritePolicy, retry_store
 from evalwheel.solvers.base import SolverContext, SolverFn
 from evalwheel.solvers.build import build_solver
-from evalwheel.store import Store
-from evalwheel.store.store import now_iso
+from evalwheel.store.errors import now_iso
 from evalwheel.types import RunInfo, Sample, SampleResult
+
+if TYPE_CHECKING:
+    from evalwheel.store import Store  # imported (SQLAlchemy) only once the store is opened
 
 JUDGE_MODEL_KEYS = ("judge_model", "judge_models")
 

@@ -19,9 +19,13 @@ import os
 import socket
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from evalwheel.runs.writer import RunStoppedError
-from evalwheel.store import Store, StoreError
+from evalwheel.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from evalwheel.store import Store
 
 LEASE_TTL_S = 60.0
 HEARTBEAT_S = 15.0

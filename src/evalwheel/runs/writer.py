@@ -21,10 +21,12 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from evalwheel.store import Store
 from evalwheel.types import SampleResult
+
+if TYPE_CHECKING:
+    from evalwheel.store import Store
 
 T = TypeVar("T")
 

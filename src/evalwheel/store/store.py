@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +19,12 @@ from sqlalchemy import Engine, and_, bindparam, create_engine, event, func, inse
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
+from evalwheel.store.errors import StoreError, now_iso
 from evalwheel.store.schema import MIGRATIONS, SCHEMA_VERSION, meta, metadata, results, runs
 from evalwheel.types import Output, RunInfo, SampleResult, Score
 
 DEFAULT_STORE = ".evalwheel/runs.sqlite"  # relative to the project root (evalwheel.project), else the cwd
 DEFAULT_BUSY_TIMEOUT_S = 5.0
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened or a run is unknown (bad input: exit code 2)."""
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")  # orders runs started in the same second
 
 
 def store_url(target: str | Path | None) -> str:
