@@ -30,7 +30,7 @@ def run_json(*args: str) -> dict[str, Any]:
 
 
 def test_mrbench_rules_json() -> None:
-    out = run_json("mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "rules")
+    out = run_json("mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "rules", "--skip-invalid")
     assert list(out) == FIVE
     rev = out["Revealing_of_the_Answer"]
     assert rev["n"] == 4 and rev["skipped_unknown"] == 1 and rev["unknown_labels"] == {"Maybe": 1}
@@ -47,20 +47,20 @@ def test_v3_only_file_reports_only_its_dimensions(tmp_path: Path) -> None:
     data = json.loads((FIX / "mrbench_tiny.json").read_text())
     p = tmp_path / "v3.json"
     p.write_text(json.dumps([data[1]]))
-    out = run_json("mrbench", str(p), "--tier", "rules")
+    out = run_json("mrbench", str(p), "--tier", "rules", "--skip-invalid")  # its replies A/B lack Tutor_Tone
     assert list(out) == ["Mistake_Identification", "Providing_Guidance", "Actionability"]
 
 
 def test_skipped_items_go_to_stderr() -> None:
     result = runner.invoke(
-        agree_app, ["mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "rules", "--json"]
+        agree_app, ["mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "rules", "--json", "--skip-invalid"]
     )
-    assert "item 2: no tutor responses" in result.stderr
+    assert result.exit_code == 0 and "item 2 (conversation fx-3): no tutor responses" in result.stderr
     json.loads(result.stdout)  # stdout stays pure JSON
 
 
 def test_tables_without_json() -> None:
-    result = runner.invoke(agree_app, ["mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "rules"])
+    result = runner.invoke(agree_app, ["mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "rules", "--skip-invalid"])
     assert result.exit_code == 0
     assert "Providing_Guidance" in result.stdout and "human" in result.stdout
 
@@ -94,11 +94,11 @@ def test_mathdial_bad_file_exits_2() -> None:
 
 @pytest.mark.slow
 def test_mrbench_best_tier_runs_trained_models() -> None:
-    out = run_json("mrbench", str(FIX / "mrbench_tiny.json"))
+    out = run_json("mrbench", str(FIX / "mrbench_tiny.json"), "--skip-invalid")
     assert list(out) == FIVE
     assert {out[d]["tier"] for d in FIVE} <= {"rules", "linear", "encoder", "ensemble"}
     assert any(out[d]["tier"] != "rules" for d in FIVE)
-    out = run_json("mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "trained")  # old name of linear
+    out = run_json("mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "trained", "--skip-invalid")  # old name
     assert all(out[d]["tier"] == "linear" for d in FIVE)
 
 
@@ -108,10 +108,11 @@ def test_best_tier_falls_back_to_rules_without_embed_extra(monkeypatch: pytest.M
 
     monkeypatch.setattr(tiers, "default_tier", lambda dim: "linear")  # as if the records chose a learned tier
     monkeypatch.setattr(minilm, "unavailable_reason", lambda: "package 'onnxruntime' is not installed")
-    result = runner.invoke(agree_app, ["mrbench", str(FIX / "mrbench_tiny.json"), "--json"])
+    result = runner.invoke(agree_app, ["mrbench", str(FIX / "mrbench_tiny.json"), "--json", "--skip-invalid"])
     assert result.exit_code == 0
     out = json.loads(result.stdout)
     assert all(v["tier"] == "rules" and "onnxruntime" in v["note"] for v in out.values())
     assert "note:" in result.stderr
-    result = runner.invoke(agree_app, ["mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "trained"])
+    args = ["mrbench", str(FIX / "mrbench_tiny.json"), "--tier", "trained", "--skip-invalid"]
+    result = runner.invoke(agree_app, args)
     assert result.exit_code == 2 and "onnxruntime" in result.stderr

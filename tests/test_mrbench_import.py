@@ -20,7 +20,7 @@ def test_loads_both_keys_and_skips_bad_items() -> None:
     assert [c.conversation_id for c in f.conversations] == ["fx-1", "fx-2"]
     assert f.n_responses == 8
     assert len(f.issues) == 2
-    assert f.issues[0].startswith("item 2: no tutor responses")
+    assert f.issues[0].startswith("item 2 (conversation fx-3): no tutor responses")
     assert f.issues[1].startswith("item 3: expected an object")
     first, second = f.conversations
     assert first.ground_truth is not None and second.ground_truth is None

@@ -5,8 +5,11 @@ One family: these commands are registered on the `calibrate` app next to `calibr
 alias, kept so existing scripts work). `--out` writes the same validated `CalibrationRecord` every
 other `calibrate` command writes: one file per dimension's grader (`pedagogy.<dimension>.json`) in
 the given folder. Bad input (unreadable file, wrong format, nothing
-usable) exits with code 2 and one line naming the file and the cause; skipped items are reported
-on stderr so that `--json` output on stdout stays machine-readable.
+usable) exits with code 2 and one line naming the file and the cause. Problems inside an MRBench file
+(a broken conversation or reply, an unknown label, a missing or unknown dimension) exit 2 too, one line per
+problem naming the item and the field, unless `--skip-invalid`: then they are skipped, counted
+(`unknown_labels`, `unlabelled`) and listed on stderr, so that `--json` output on stdout stays
+machine-readable.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from evalwheel.agreement.runner import AgreementReport, Tier, agree_mathdial, agree_mrbench
+from evalwheel.agreement.runner import AgreementReport, LabelledFileError, Tier, agree_mathdial, agree_mrbench
 from evalwheel.calibration.cli import calibrate_app
 from evalwheel.datasets.mathdial import MathDialFormatError
 from evalwheel.datasets.mrbench import MRBenchFormatError
@@ -63,7 +66,7 @@ def _emit(report: AgreementReport, as_json: bool) -> None:
     for issue in report.issues[:MAX_ISSUES]:
         typer.echo(f"warning: {report.path}: {issue} (skipped)", err=True)
     if len(report.issues) > MAX_ISSUES:
-        typer.echo(f"warning: {report.path}: {len(report.issues) - MAX_ISSUES} more items skipped", err=True)
+        typer.echo(f"warning: {report.path}: {len(report.issues) - MAX_ISSUES} more problems skipped", err=True)
     for r in report.results.values():
         if r.note:
             typer.echo(f"note: {r.task}: {r.note}", err=True)
@@ -75,13 +78,44 @@ def _emit(report: AgreementReport, as_json: bool) -> None:
         print_report(report)
 
 
+SkipOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-invalid",
+        help="Grade the usable replies: skip broken conversations and unmappable labels (counted and listed).",
+    ),
+]
+MAX_ERRORS = 20
+
+
+def _refuse(exc: LabelledFileError) -> typer.Exit:
+    """Exit 2 listing the problems (each naming item and field), and how to grade the rest anyway."""
+    for issue in exc.issues[:MAX_ERRORS]:
+        typer.echo(f"error: {exc.path}: {issue}", err=True)
+    if len(exc.issues) > MAX_ERRORS:
+        typer.echo(f"error: {exc.path}: ... and {len(exc.issues) - MAX_ERRORS} more problem(s)", err=True)
+    return _fail(
+        f"{exc.path}: {len(exc.issues)} problem(s) in the labelled items, nothing graded; fix them, or pass "
+        "--skip-invalid to grade the rest (unmappable labels are then counted in unknown_labels and left out)"
+    )
+
+
 @agree_app.command("mrbench")
-def mrbench(file: FileArg, as_json: JsonOpt = False, tier: TierOpt = Tier.BEST, out: OutOpt = None) -> None:
+def mrbench(
+    file: FileArg,
+    as_json: JsonOpt = False,
+    tier: TierOpt = Tier.BEST,
+    out: OutOpt = None,
+    skip_invalid: SkipOpt = False,
+) -> None:
     """Grade every tutor reply of an MRBench-format file on the dimensions it has human labels for (any of
     the eight: Mistake_Identification, Mistake_Location, Revealing_of_the_Answer, Providing_Guidance,
-    Actionability, Coherence, Tutor_Tone, humanlikeness)."""
+    Actionability, Coherence, Tutor_Tone, humanlikeness). A broken conversation, an unknown label, a
+    missing or unknown dimension exits 2 naming the item and the field, unless --skip-invalid."""
     try:
-        report = agree_mrbench(file, tier)
+        report = agree_mrbench(file, tier, skip_invalid=skip_invalid)
+    except LabelledFileError as exc:
+        raise _refuse(exc) from None
     except (MRBenchFormatError, TierUnavailableError) as exc:
         raise _fail(str(exc)) from None
     _emit(report, as_json)

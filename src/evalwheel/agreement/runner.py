@@ -72,6 +72,17 @@ class TaskResult(BaseModel):
         return out
 
 
+class LabelledFileError(ValueError):
+    """A labelled file whose items have problems (broken conversations, unknown labels, missing or unknown
+    dimensions); `issues` has one line per problem, each naming the item and the field. Raised before any
+    grading unless the caller asked to skip such items."""
+
+    def __init__(self, path: Path | str, issues: Sequence[str]) -> None:
+        self.path = str(path)
+        self.issues = list(issues)
+        super().__init__(f"{self.path}: {len(self.issues)} problem(s) in labelled items; first: {self.issues[0]}")
+
+
 class AgreementReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -130,35 +141,60 @@ def measure(
 
 
 def agree_mrbench(
-    path: Path | str, tier: Tier = Tier.BEST, embedder: Embedder | None = None
+    path: Path | str, tier: Tier = Tier.BEST, embedder: Embedder | None = None, *, skip_invalid: bool = True
 ) -> AgreementReport:
-    """Agreement on every MRBench dimension the file has labels for."""
+    """Agreement on every MRBench dimension the file has labels for.
+
+    With `skip_invalid=False` any item problem (see `label_issues`) raises `LabelledFileError` before
+    anything is graded; otherwise the problem items / labels are skipped, counted and listed in `issues`.
+    """
     f = load_mrbench(path)
     items = mrbench_replies(f)
     tasks = labelled_dimensions(f)
+    issues = [*f.issues, *label_issues(f, items, tasks)]
+    if issues and not skip_invalid:
+        raise LabelledFileError(path, issues)
     return AgreementReport(
         kind="mrbench",
         path=str(path),
         n_items=len(items),
-        issues=[*f.issues, *label_issues(f, items)],
+        issues=issues,
         results=measure(items, tasks, tier, embedder),
     )
 
 
-def label_issues(f: MRBenchFile, items: Sequence[LabelledReply]) -> list[str]:
-    """One line per label that could not be mapped (naming conversation, tutor and field), then one per
-    annotation key that is not a known dimension: skipped for that dimension, counted, never folded."""
+def label_issues(f: MRBenchFile, items: Sequence[LabelledReply], tasks: Sequence[str] = ()) -> list[str]:
+    """One line per problem with a reply's labels, each naming item, conversation, tutor and field:
+
+    - a label that cannot be mapped to the dimension's classes (skipped for that dimension, counted in
+      `unknown_labels`, never folded into a class);
+    - a dimension of `tasks` (those the file labels) that this reply has no label for (counted as unlabelled);
+    - an annotation field that is not one of the eight dimensions (ignored: a misspelt dimension would
+      otherwise just look unlabelled), named at the first reply that has it, with how many replies do.
+    """
     out = []
     index = {c.conversation_id: c.index for c in f.conversations}
     for it in items:
         conv, tutor = it.key.split("\x1f")[:2]
+        where = f"item {index.get(conv, '?')} (conversation {conv}), tutor {tutor!r}"
         for dim, raw in it.unknown.items():
             out.append(
-                f"item {index.get(conv, '?')} (conversation {conv}), tutor {tutor!r}: {dim}: unknown label {raw!r} "
+                f"{where}: {dim}: unknown label {raw!r} "
                 f"(expected one of {', '.join(TASKS[dim].labels)}; not counted for {dim})"
             )
-    for name, n in unknown_dimensions(f).items():
-        out.append(f"annotation field {name!r} on {n} replies is not an MRBench dimension (ignored)")
+        missing = [d for d in tasks if d not in it.labels and d not in it.unknown]
+        if missing:
+            out.append(f"{where}: no label for {', '.join(missing)} (the file labels them on other replies; "
+                       "left out of those dimensions)")  # fmt: skip
+    counts = unknown_dimensions(f)
+    for name, n in counts.items():
+        first = next(
+            (c, r) for c in f.conversations for r in c.responses if name in r.annotation
+        )
+        out.append(
+            f"item {first[0].index} (conversation {first[0].conversation_id}), tutor {first[1].tutor!r}: annotation "
+            f"field {name!r} is not an MRBench dimension (ignored; on {n} replies)"
+        )
     return out
 
 

@@ -127,7 +127,10 @@ _BY_LOWER = {name.lower(): d for name, d in DIMENSIONS.items()}
 def canonical_label(dimension: str, raw: str | None) -> str | None:
     """Map a human label to the dimension's label set; None if it is missing or unknown.
 
-    Matching ignores case and surrounding punctuation; Revealing maps any "Yes ..." to "Yes".
+    Matching ignores case and surrounding punctuation. Revealing's two qualified labels ("Yes (and the
+    answer is correct)", "Yes (but the answer is incorrect)", or the same qualifier after a comma / "and" /
+    "but") are "Yes"; anything else that merely starts with "yes" or "no" ("no idea", "yesterday") is
+    unknown, so the caller counts it instead of folding it into a class.
     """
     dim = dimension_named(dimension)
     if dim is None or raw is None:
@@ -136,9 +139,9 @@ def canonical_label(dimension: str, raw: str | None) -> str | None:
     if not text:
         return None
     if dim is REVEALING:
-        if text == "no" or text.startswith("no "):
+        if text == "no":
             return "No"
-        if text == "yes" or text.startswith(("yes ", "yes(", "yes,")):
+        if text == "yes" or text.startswith(("yes (", "yes(", "yes, ", "yes and ", "yes but ")):
             return "Yes"
         return None
     for label in dim.labels:
