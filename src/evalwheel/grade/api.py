@@ -157,7 +157,7 @@ async def _grade_sharded(
     from evalwheel.grade.shards import plan_shards, table_rows
 
     started = time.perf_counter()
-    shards = plan_shards(logs)
+    shards = plan_shards(logs, runner.shard_bytes)
     made = parts_dir is None
     parts = Path(tempfile.mkdtemp(prefix="evalwheel-grade-")) if parts_dir is None else parts_dir
     parts.mkdir(parents=True, exist_ok=True)
@@ -191,8 +191,9 @@ async def _grade_sharded(
         if made:
             shutil.rmtree(parts, ignore_errors=True)
         else:
-            for leftover in parts.glob("part-*.parquet"):
-                leftover.unlink(missing_ok=True)
+            for pattern in ("part-*.parquet", ".part-*.tmp"):  # a killed worker leaves its temporary part
+                for leftover in parts.glob(pattern):
+                    leftover.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 parts.rmdir()
     outcome.wall_s = round(time.perf_counter() - started, 3)

@@ -164,6 +164,7 @@ class RayGrader:
     address: str | None = None
     concurrency: int = 16  # rows in flight per task (graders that call a judge model use it)
     max_retries: int = 3
+    shard_bytes: int = 8 << 20  # JSONL bytes (or Parquet row-group bytes) per task
 
     async def grade_shards(
         self,

@@ -36,6 +36,9 @@ def grade_command(
     ] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Report bad rows and grade the rest.")] = False,
     chunk: Annotated[int, typer.Option("--chunk", min=1, help="Rows per batch (one Ray task each).")] = 256,
+    shard_mb: Annotated[
+        float, typer.Option("--shard-mb", min=0.001, help="--executor ray: MB of the file per task (default 8).")
+    ] = 8.0,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Rows graded at once per worker.")] = 16,
     judges: Annotated[bool, typer.Option("--judges/--no-judges", help="--no-judges skips LLM-judge graders.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
@@ -70,7 +73,9 @@ def grade_command(
         raise fail("--address is only meaningful with --executor ray")
     if otel_endpoint is not None and not otel_endpoint.startswith(("http://", "https://")):
         raise fail(f"--otel-endpoint {otel_endpoint!r}: expected an http(s):// URL (OTLP/HTTP)")
-    runner = RayGrader(address, concurrency=concurrency) if executor == "ray" else LocalGrader(concurrency=concurrency)
+    runner: LocalGrader | RayGrader = LocalGrader(concurrency=concurrency)
+    if executor == "ray":
+        runner = RayGrader(address, concurrency=concurrency, shard_bytes=int(shard_mb * 2**20))
     sinks = []
     status = "interrupted"
     try:

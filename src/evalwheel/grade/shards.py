@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from evalwheel.grade.tracing import TraceLink
     from evalwheel.monitor.config import MonitorConfig
 
-SHARD_BYTES = 8 << 20  # ~3,000 synthetic sessions of ~2.4 KB: seconds of work per task, small retries
+SHARD_BYTES = 8 << 20  # ~3,000 synthetic sessions of ~2.4 KB: seconds of work per task, small retries (RayGrader)
 
 
 class Shard(BaseModel):
