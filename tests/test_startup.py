@@ -115,3 +115,15 @@ print(res.exit_code, seen, "sqlalchemy" in sys.modules)
 
     runs = Store(str(tmp_path / "r.db")).list_runs("tiny")
     assert len(runs) == 1 and Store(str(tmp_path / "r.db")).count_results(runs[0].run_id) == 1
+
+
+@pytest.mark.parametrize("args", [["run", "--help"], ["--help"], ["runs", "--help"], ["run"]])
+def test_help_and_usage_errors_skip_rich_help_rendering(args: list[str]) -> None:
+    """Help and usage errors are plain click text: typer's rich rendering (typer.rich_utils: rich.markdown,
+    pygments, rich.traceback) was about a third of `evalwheel run --help`'s start-up."""
+    code = f"from evalwheel.cli import app\nimport typer.testing\ntyper.testing.CliRunner().invoke(app, {args!r})"
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert not {"typer.rich_utils", "pygments", "markdown_it"} & set(out)
+    result = CliRunner().invoke(app, args)
+    assert "Usage:" in result.output and "╭" not in result.output

@@ -88,6 +88,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich's help rendering costs ~0.2 s of start-up (evalwheel.cli_lazy.plain_help)
     cls=lazy_group(LAZY_COMMANDS),
 )
 out = Console()
