@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict
 
 from evalwheel.graders.pedagogy import signals as sig
+from evalwheel.graders.pedagogy.scores import trusted_score
 from evalwheel.graders.pedagogy.tagger import LECTURE_WORDS, Action, TaggedSession, TurnTags
 from evalwheel.types import CheckName, Evidence, Score
 
@@ -38,9 +39,7 @@ def _score(
     name: CheckName, passed: bool | None, reason: str, confidence: float, evidence: list[Evidence] | None = None
 ) -> Score:
     value = None if passed is None else float(passed)
-    return Score(
-        name=name.value, value=value, passed=passed, reason=reason, evidence=evidence or [], confidence=confidence
-    )
+    return trusted_score(name.value, value, passed, reason, evidence or [], float(confidence))
 
 
 def _turn_text(ts: TaggedSession, index: int) -> str:

@@ -175,6 +175,23 @@ def _any_statement() -> tuple[re.Pattern[str], tuple[tuple[str, re.Pattern[str]]
     return re.compile(Cue(*words).regex.pattern), tuple(others)
 
 
+@cache
+def _ascii_statements() -> re.Pattern[str]:
+    """The prefilter's trie compiled with re.ASCII, for texts where ASCII and Unicode matching agree
+    (`_ascii_safe`): faster, since a Unicode word boundary costs a character-database lookup per position."""
+    return re.compile(_any_statement()[0].pattern, re.ASCII)
+
+
+# ASCII characters that Unicode `\s` counts as whitespace and re.ASCII's `\s` does not.
+_UNICODE_ONLY_SPACE = re.compile(r"[\x1c-\x1f]")
+
+
+def _ascii_safe(text: str) -> bool:
+    r"""Whether re.ASCII and Unicode matching agree on this text: `\b`, `\w`, `\d` agree on ASCII, and `\s`
+    too unless one of the four separator controls occurs."""
+    return text.isascii() and _UNICODE_ONLY_SPACE.search(text) is None
+
+
 def _misconception(tags: TurnTags) -> tuple[str, str] | None:
     prose = tags.prose
     if prose is None:
@@ -182,7 +199,8 @@ def _misconception(tags: TurnTags) -> tuple[str, str] | None:
     low = prose.text.lower()
     words, others = _any_statement()
     # Most turns state none of the false rules: one pass says so instead of ~30 keyword-gated scans.
-    if words.search(low) is None and not any(k in low and p.search(low) for k, p in others):
+    prefilter = _ascii_statements() if _ascii_safe(low) else words
+    if prefilter.search(low) is None and not any(k in low and p.search(low) for k, p in others):
         return None
     for keyword, pattern, why in _COMPILED:
         if keyword not in low:

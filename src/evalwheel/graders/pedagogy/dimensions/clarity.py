@@ -59,16 +59,16 @@ def turn_loads(view: View) -> list[TurnLoad]:
         return list(cached)
     traj = view.ts.session.trajectory
     # What the learner has already met: the profile and every earlier turn (lowercased), searched only for
-    # the few terms a tutor turn brings rather than scanned in full.
-    # Joined with a separator no term contains, so one substring search covers every earlier text.
-    earlier = view.profile_text
+    # the few terms a tutor turn brings rather than scanned in full. Kept as separate texts: a term never
+    # spans two of them, and one non-ASCII turn would otherwise make every later search run on a wide string.
+    earlier = [view.profile_text]
     seen: set[str] = set()
     loads: list[TurnLoad] = []
     by_index = view.by_index
     for i, turn in enumerate(traj):
         tags = by_index.get(i)
         if tags is None or tags.prose is None:
-            earlier += "\0" + turn.content.lower()
+            earlier.append(turn.content.lower())
             continue
         prose = tags.prose
         load = TurnLoad(i, prose.words)
@@ -76,7 +76,7 @@ def turn_loads(view: View) -> list[TurnLoad]:
         for term, at in view.scan(i).terms:
             if term in seen or term in load.new_terms:
                 continue
-            if term in earlier:
+            if any(term in text for text in earlier):
                 seen.add(term)
                 continue
             load.new_terms.append(term)
@@ -87,7 +87,7 @@ def turn_loads(view: View) -> list[TurnLoad]:
             if not explained:
                 load.unexplained.append(term)
         seen.update(load.new_terms)
-        earlier += "\0" + prose.lower
+        earlier.append(prose.lower)
         sents = prose.sentences
         load.longest_sentence = max([s.text.count(" ") for s in sents]) + 1 if sents else 0
         if "\n\n" in prose.text:

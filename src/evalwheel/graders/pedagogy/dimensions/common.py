@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from evalwheel.graders.pedagogy.dimensions.scan import TurnScan, scan_text
+from evalwheel.graders.pedagogy.scores import trusted_score
 from evalwheel.graders.pedagogy.tagger import TaggedSession, TurnTags
 from evalwheel.types import DimensionName, Evidence, Score
 
@@ -26,14 +27,14 @@ class DimensionResult:
     def score(self, pass_at: int) -> Score:
         # Built from values this package produced (finite 0-2 levels, confidences in [0, 1], validated
         # Evidence): skipping re-validation keeps the deterministic tier fast.
-        return Score.model_construct(
-            name=self.name.value,
-            value=None if self.value is None else float(self.value),
-            passed=None if self.value is None else self.value >= pass_at,
-            reason=self.reason,
-            evidence=self.evidence,
-            confidence=round(self.confidence, 3),
-            metadata={"scale": SCALE, "tier": "deterministic", **self.metadata},
+        return trusted_score(
+            self.name.value,
+            None if self.value is None else float(self.value),
+            None if self.value is None else self.value >= pass_at,
+            self.reason,
+            self.evidence,
+            round(float(self.confidence), 3),
+            {"scale": SCALE, "tier": "deterministic", **self.metadata},
         )
 
 

@@ -180,7 +180,13 @@ def _uses(view: View) -> list[str]:
         return [f"refers to the learner ('{personal[1]}')"]
     tutor_raw = " ".join(traj[t.index].content for t in ts.assistant)
     learner = ts.session.learner
-    if learner is not None and learner.name and re.search(rf"\b{re.escape(learner.name)}\b", tutor_raw):
+    if (
+        learner is not None
+        and learner.name
+        # The plain substring test first: most tutors never write the name, and the regex scans every position.
+        and learner.name in tutor_raw
+        and re.search(rf"\b{re.escape(learner.name)}\b", tutor_raw)
+    ):
         return [f"addresses {learner.name} by name"]
     profile = _profile_words(view)
     if profile:
@@ -192,6 +198,9 @@ def _uses(view: View) -> list[str]:
             return ["profile/memory words: " + ", ".join(hits[:4])]
     brought = _learner_identifiers(view)
     if not brought:
+        return []
+    # A name that is not even a substring of the tutor's text cannot be one of its tokens: tokenise only if needed.
+    if not any(x in tutor_raw for x in brought):
         return []
     tutor_tokens = set(_TOKEN.findall(tutor_raw))
     idents = sorted(x for x in brought if x in tutor_tokens)
