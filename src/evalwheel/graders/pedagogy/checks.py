@@ -143,7 +143,7 @@ def no_direct_answer_initially(ts: TaggedSession, cfg: CheckConfig) -> Score:
         if turn.role == "user":
             if (
                 seen_first_user
-                and sig.is_attempt(turn.content)
+                and ts.attempt(i)
                 and not (
                     prev_assistant is not None
                     and prev_assistant.has(Action.DIAGNOSE)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 
-from evalwheel.graders.pedagogy.signals import DEMEANING, SENSITIVE_REQUEST, SUCCESS
+from evalwheel.graders.pedagogy.signals import DEMEANING, SENSITIVE_REQUEST, SUCCESS, is_attempt
 from evalwheel.graders.pedagogy.text import (
     Cue,
     Prose,
@@ -409,20 +409,41 @@ class TaggedSession:
     assistant: list[TurnTags]
     user_indices: list[int]
     sensitive_request: int | None = None  # first learner turn with a safety-sensitive request
+    # Per-turn text facts that several checks and dimensions read, computed once per session.
+    _lower: dict[int, str] = field(default_factory=dict, repr=False)
+    _attempt: dict[int, bool] = field(default_factory=dict, repr=False)
+
+    def lower(self, index: int) -> str:
+        """`text.lowered` of a turn's content, for Cue searches (learner turns are lowered while tagging)."""
+        low = self._lower.get(index)
+        if low is None:
+            low = self._lower[index] = lowered(self.session.trajectory[index].content)
+        return low
+
+    def attempt(self, index: int) -> bool:
+        """`signals.is_attempt` of a turn's content, computed once (the checks and two dimensions ask)."""
+        found = self._attempt.get(index)
+        if found is None:
+            found = self._attempt[index] = is_attempt(self.session.trajectory[index].content)
+        return found
 
 
 def tag_session(session: Session) -> TaggedSession:
     assistant: list[TurnTags] = []
     users: list[int] = []
     sensitive: int | None = None
+    lower: dict[int, str] = {}
     for i, turn in enumerate(session.trajectory):
         if turn.role == "assistant":
             assistant.append(tag_turn(turn.content, i))
         elif turn.role == "user":
             users.append(i)
-            if sensitive is None and SENSITIVE_REQUEST.find(turn.content):
+            low = lower[i] = lowered(turn.content)
+            if sensitive is None and SENSITIVE_REQUEST.search(low):
                 sensitive = i
-    return TaggedSession(session=session, assistant=assistant, user_indices=users, sensitive_request=sensitive)
+    return TaggedSession(
+        session=session, assistant=assistant, user_indices=users, sensitive_request=sensitive, _lower=lower
+    )
 
 
 def tagged_turns(session: Session) -> list[Turn]:

@@ -4,7 +4,6 @@ jargon relied on before it is explained (for beginners), walls of text, density 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
@@ -12,7 +11,7 @@ from typing import NamedTuple
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
 from evalwheel.graders.pedagogy.text import Cue, any_of
-from evalwheel.types import DimensionName, Evidence, Turn
+from evalwheel.types import DimensionName, Evidence
 
 NAME = DimensionName.CLARITY
 BUDGET = {"beginner": 90, "intermediate": 120, "advanced": 150}  # words of prose per turn, from the rubric
@@ -109,9 +108,10 @@ class _Lazy(NamedTuple):
         return Evidence.quote(self.turn, self.text)
 
 
-def _confused_before(traj: Sequence[Turn], index: int) -> bool:
+def _confused_before(view: View, index: int) -> bool:
     """Whether the learner turn right before `index` says they are lost."""
-    return index > 0 and traj[index - 1].role == "user" and confusion_cue().find(traj[index - 1].content) is not None
+    traj = view.ts.session.trajectory
+    return index > 0 and traj[index - 1].role == "user" and confusion_cue().search(view.ts.lower(index - 1)) is not None
 
 
 def clarity(view: View, cfg: DimensionsConfig) -> DimensionResult:
@@ -144,7 +144,7 @@ def clarity(view: View, cfg: DimensionsConfig) -> DimensionResult:
             )
         elif level == "beginner" and len(load.unexplained) >= 3:
             severe.append((f"turn {load.index} relies on unexplained jargon ({', '.join(load.unexplained[:4])})", ev))
-        elif load.words > max(budget, prev_words) and _confused_before(traj, load.index):
+        elif load.words > max(budget, prev_words) and _confused_before(view, load.index):
             severe.append(
                 (f"the learner is lost and turn {load.index} answers with a longer turn ({load.words} words)", ev)
             )

@@ -83,13 +83,17 @@ def invites_work(t: TurnTags) -> bool:
     return False
 
 
-def is_try(text: str) -> bool:
-    """A genuine try (`signals.is_attempt`), and not just a new question back to the tutor."""
-    if not sig.is_attempt(text):
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_TRY_CHARS = re.compile(r"[\d()=\[\]]")
+
+
+def is_try(text: str, attempt: bool | None = None) -> bool:
+    """A genuine try (`signals.is_attempt`, passed in when already known), and not just a new question back."""
+    if not (sig.is_attempt(text) if attempt is None else attempt):
         return False
     stripped = text.strip()
-    only_questions = all(part.strip().endswith("?") for part in re.split(r"(?<=[.!?])\s+", stripped) if part.strip())
-    return not (only_questions and "```" not in stripped and not re.search(r"[\d()=\[\]]", stripped))
+    only_questions = all(part.strip().endswith("?") for part in _SENTENCE_END.split(stripped) if part.strip())
+    return not (only_questions and "```" not in stripped and not _TRY_CHARS.search(stripped))
 
 
 def confirms(view: View, index: int) -> bool:
@@ -122,7 +126,7 @@ def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResu
     for i in ts.user_indices[1:]:
         content = traj[i].content
         prev = view.by_index.get(i - 1)
-        if prev is None or not invites_work(prev) or not is_try(content):
+        if prev is None or not invites_work(prev) or not is_try(content, ts.attempt(i)):
             continue
         events["attempt"].append((i, content, 0))
         low = content.lower()
@@ -141,7 +145,7 @@ def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResu
                 and prev.has(Action.HINT)
                 and not prev.has(Action.ANSWER_REVEAL)
                 and i - 2 in ts.user_indices
-                and sig.is_attempt(traj[i - 2].content)
+                and ts.attempt(i - 2)
             ):
                 events["self_correction"].append((i, content, 0))
     counts = {k: len(v) for k, v in events.items()}

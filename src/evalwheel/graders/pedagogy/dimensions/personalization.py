@@ -222,7 +222,7 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
         content = traj[i].content
         sc = view.scan(reply.index)
         # Cheapest tests first; each is pure, so the order does not change the outcome.
-        impatient = sig.IMPATIENCE.find(content) is not None
+        impatient = sig.IMPATIENCE.search(ts.lower(i)) is not None
         confused = not impatient and learner_confused(content)
         prev = view.prev_assistant(i) if confused else None
         if confused and prev is not None and _explains(prev):
