@@ -50,6 +50,10 @@ class WritePolicy:
 
     queue_size: int = 1024  # results handed over but not yet committed (the bounded hand-off)
     max_batch: int = 500  # results per transaction at most
+    # How long the writer waits for more results before committing a batch smaller than max_batch. Each commit
+    # costs about 1.5 ms of CPU (SQLAlchemy, SQLite WAL); at concurrency 50 without a wait, batches averaged 4
+    # results (474 commits for 2,000 samples). Acknowledgement is delayed by at most this, never lost.
+    linger_s: float = 0.05
     retry_base_s: float = 0.1
     retry_max_s: float = 5.0
     give_up_after_s: float = 60.0
@@ -185,6 +189,8 @@ class ResultWriter:
             item = await self._queue.get()
             if item is None:
                 return
+            if self.policy.linger_s > 0 and self._queue.qsize() + 1 < self.policy.max_batch:
+                await asyncio.sleep(self.policy.linger_s)  # gather a larger batch: fewer commits, same durability
             batch, costs, closing = self._take(item)
             try:
                 attempts = await asyncio.to_thread(
