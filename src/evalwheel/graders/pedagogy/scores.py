@@ -1,4 +1,4 @@
-"""Score objects built from values the deterministic Study Mode tier produced itself.
+"""Score and Evidence objects built from values the deterministic Study Mode tier produced itself.
 
 Every session yields ~16 Scores (nine checks, seven dimensions). Full pydantic validation, or even
 `model_construct` (a Python loop over the fields), cost about a tenth of the tier's time; the values
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalwheel.types import Evidence, Score
+from evalwheel.types import Evidence, Score, clip
 
 _new = Score.__new__
 _set = object.__setattr__
@@ -49,3 +49,17 @@ def trusted_score(
     _set(s, "__pydantic_extra__", None)
     _set(s, "__pydantic_private__", None)
     return s
+
+
+_new_evidence = Evidence.__new__
+_EVIDENCE_FIELDS = frozenset(("turn_index", "snippet"))
+
+
+def quote(turn_index: int | None, text: str, start: int = 0) -> Evidence:
+    """`Evidence.quote` without re-validation: `clip` already bounds the snippet to the schema's limit."""
+    e = _new_evidence(Evidence)
+    _set(e, "__dict__", {"turn_index": turn_index, "snippet": clip(text, start)})
+    _set(e, "__pydantic_fields_set__", set(_EVIDENCE_FIELDS))
+    _set(e, "__pydantic_extra__", None)
+    _set(e, "__pydantic_private__", None)
+    return e

@@ -17,6 +17,7 @@ from evalwheel.graders.pedagogy.dimensions import (
     escalations,
     evaluate_dimensions,
 )
+from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.tagger import Action, TaggedSession, tag_session
 from evalwheel.types import CheckName, Evidence, FailureMode, Score, Session, SessionEvaluation
 
@@ -80,7 +81,7 @@ def over_scaffolding(ts: TaggedSession) -> Evidence | None:
         hit = sig.first_match(sig.IMPATIENCE, traj[i].content)
         # Impatience alone is not over-scaffolding; answering it with yet another leading question is.
         if hit and after.guiding_question and not after.has(Action.ANSWER_REVEAL):
-            return Evidence.quote(i, traj[i].content, max(hit[0] - 40, 0))
+            return quote(i, traj[i].content, max(hit[0] - 40, 0))
     run = 0
     for t in ts.assistant:
         hint_only = t.has(Action.HINT) and not (
@@ -88,7 +89,7 @@ def over_scaffolding(ts: TaggedSession) -> Evidence | None:
         )
         run = run + 1 if hint_only else 0
         if run >= 5:
-            return Evidence.quote(t.index, traj[t.index].content)
+            return quote(t.index, traj[t.index].content)
     return None
 
 

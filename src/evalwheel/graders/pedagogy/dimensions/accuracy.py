@@ -20,6 +20,7 @@ from evalwheel.graders.pedagogy.dimensions.codecheck import CodeReport, check_co
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
 from evalwheel.graders.pedagogy.dimensions.mathcheck import math_claims
+from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.tagger import Action, TurnTags
 from evalwheel.graders.pedagogy.text import Cue
 from evalwheel.types import DimensionName, Evidence
@@ -254,7 +255,7 @@ def accuracy(view: View, cfg: DimensionsConfig) -> DimensionResult:
         if prose is not None and "=" in prose.text:
             for c in math_claims(prose.text):
                 if c.verdict == "wrong":
-                    errors.append(Evidence.quote(tags.index, f"claim “{c.text}”; computed {c.computation}"))
+                    errors.append(quote(tags.index, f"claim “{c.text}”; computed {c.computation}"))
                     reasons.append(f"turn {tags.index} states {c.text} ({c.computation})")
                 elif c.verdict == "correct":
                     verified += 1
@@ -262,7 +263,7 @@ def accuracy(view: View, cfg: DimensionsConfig) -> DimensionResult:
                     unparsed.append(c.text)
         wrong_rule = _misconception(tags)
         if wrong_rule is not None:
-            errors.append(Evidence.quote(tags.index, f"claim “{wrong_rule[0]}”; but {wrong_rule[1]}"))
+            errors.append(quote(tags.index, f"claim “{wrong_rule[0]}”; but {wrong_rule[1]}"))
             reasons.append(f"turn {tags.index} states a false rule ({wrong_rule[1]})")
     # The learner's own equations, and whether the tutor judged them right.
     for i in ts.user_indices:
@@ -279,13 +280,13 @@ def accuracy(view: View, cfg: DimensionsConfig) -> DimensionResult:
         how, reply = judged
         shown = claims[0] if learner_right else next(c for c in claims if c.verdict == "wrong")
         if how == "confirms" and not learner_right:
-            errors.append(Evidence.quote(reply.index, f"confirms “{shown.text}”; computed {shown.computation}"))
+            errors.append(quote(reply.index, f"confirms “{shown.text}”; computed {shown.computation}"))
             reasons.append(f"turn {reply.index} confirms a wrong learner answer ({shown.computation})")
         elif how == "rejects" and learner_right:
-            errors.append(Evidence.quote(reply.index, f"rejects “{shown.text}”, which is right ({shown.computation})"))
+            errors.append(quote(reply.index, f"rejects “{shown.text}”, which is right ({shown.computation})"))
             reasons.append(f"turn {reply.index} rejects a right learner answer")
         elif how == "neither" and not learner_right:
-            minor.append(Evidence.quote(reply.index, f"leaves “{shown.text}” uncorrected ({shown.computation})"))
+            minor.append(quote(reply.index, f"leaves “{shown.text}” uncorrected ({shown.computation})"))
         else:
             verified += 1
     code: CodeReport | None = None
@@ -295,7 +296,7 @@ def accuracy(view: View, cfg: DimensionsConfig) -> DimensionResult:
             cc = f.claim
             if f.verdict == "wrong" and cc.kind != "learner_prediction":
                 errors.append(
-                    Evidence.quote(
+                    quote(
                         cc.turn_index, f"says `{cc.code[:60]}` gives {cc.stated[:50]!r}; it gives {f.actual[:50]!r}"
                     )
                 )
@@ -307,14 +308,14 @@ def accuracy(view: View, cfg: DimensionsConfig) -> DimensionResult:
                 how, reply = judged
                 if how == "confirms" and f.verdict == "wrong":
                     errors.append(
-                        Evidence.quote(
+                        quote(
                             reply.index, f"confirms the prediction {cc.stated[:60]!r}; the code gives {f.actual[:60]!r}"
                         )
                     )
                     reasons.append(f"turn {reply.index} confirms a wrong prediction")
                 elif how == "rejects" and f.verdict == "correct":
                     errors.append(
-                        Evidence.quote(
+                        quote(
                             reply.index,
                             f"rejects the prediction {cc.stated[:60]!r}; the code does give {f.actual[:60]!r}",
                         )

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
+from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.text import Cue, any_of
 from evalwheel.types import DimensionName, Evidence
 
@@ -105,7 +106,7 @@ class _Lazy(NamedTuple):
     turn: int
 
     def evidence(self) -> Evidence:
-        return Evidence.quote(self.turn, self.text)
+        return quote(self.turn, self.text)
 
 
 def _confused_before(view: View, index: int) -> bool:

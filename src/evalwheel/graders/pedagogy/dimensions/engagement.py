@@ -12,6 +12,7 @@ from functools import cache
 
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
+from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.tagger import Action
 from evalwheel.graders.pedagogy.text import Cue, any_of
 from evalwheel.types import DimensionName, Evidence
@@ -97,7 +98,7 @@ def engagement(view: View, cfg: DimensionsConfig) -> DimensionResult:
         low = prose.lower
         if t.demeaning:
             return DimensionResult(
-                NAME, 0, "the tutor talks down to the learner", 0.75, [Evidence.quote(t.index, t.demeaning)]
+                NAME, 0, "the tutor talks down to the learner", 0.75, [quote(t.index, t.demeaning)]
             )
         sc = view.scan(t.index)
         down = sc.first.get("talks_down")
@@ -109,7 +110,7 @@ def engagement(view: View, cfg: DimensionsConfig) -> DimensionResult:
                 0,
                 f"the tutor talks down to the learner ('{down[1]}')",
                 0.65,
-                [Evidence.quote(t.index, prose.text, max(down[0] - 30, 0))],
+                [quote(t.index, prose.text, max(down[0] - 30, 0))],
             )
         soft = sc.has("soft")
         if t.has(Action.ENCOURAGEMENT) or soft:
@@ -117,12 +118,12 @@ def engagement(view: View, cfg: DimensionsConfig) -> DimensionResult:
         # Every emoji is outside ASCII: an all-ASCII turn (most of them) needs no emoji scan.
         marks = prose.text.count("!") + (0 if prose.text.isascii() else len(_EMOJI.findall(prose.text)))
         if marks >= 3:
-            excess.append(Evidence.quote(t.index, f"({marks} exclamation marks/emoji) " + prose.text))
+            excess.append(quote(t.index, f"({marks} exclamation marks/emoji) " + prose.text))
         if sc.has("gush"):
             gushing += 1
         follows_learner = t.index > 0 and traj[t.index - 1].role == "user"
         if follows_learner and _CORRECTION.match(low) and not soft and not t.has(Action.ENCOURAGEMENT):
-            bare.append(Evidence.quote(t.index, prose.text))
+            bare.append(quote(t.index, prose.text))
     n = len(ts.assistant)
     meta: dict[str, object] = {"warm_turns": warm, "excess_turns": len(excess), "bare_corrections": len(bare)}
     if excess:

@@ -14,9 +14,10 @@ from evalwheel.graders.pedagogy.checks import CheckConfig
 from evalwheel.graders.pedagogy.checks import recap as recap_check
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
+from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.tagger import OFFER_Q, Action, TurnTags
 from evalwheel.graders.pedagogy.text import Cue, any_of, lowered
-from evalwheel.types import DimensionName, Evidence
+from evalwheel.types import DimensionName
 
 NAME = DimensionName.OPPORTUNITY_FOR_LEARNING
 _RECAP_CFG = CheckConfig()
@@ -153,7 +154,7 @@ def opportunity_for_learning(view: View, cfg: DimensionsConfig) -> DimensionResu
     strong = counts["restatement"] + counts["practice_success"] + counts["self_correction"]
     meta: dict[str, object] = {"events": counts}
     order = ("practice_success", "self_correction", "restatement", "attempt")
-    evidence = [Evidence.quote(*e) for k in order for e in events[k][:1]]
+    evidence = [quote(*e) for k in order for e in events[k][:1]]
     summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v) or "no learning events"
     if counts["attempt"] == 0:
         return DimensionResult(

@@ -11,6 +11,7 @@ from evalwheel.graders.pedagogy.dimensions.clarity import turn_loads
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
 from evalwheel.graders.pedagogy.dimensions.lexicon import terms_in
+from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.tagger import Action, TurnTags
 from evalwheel.graders.pedagogy.text import Cue, any_of
 from evalwheel.types import DimensionName, Evidence
@@ -233,14 +234,14 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
                 partial.append(
                     (
                         f"turn {reply.index} acknowledges the confusion but explains the same way",
-                        Evidence.quote(i, content),
+                        quote(i, content),
                     )
                 )
             else:
                 ignored.append(
                     (
                         f"the learner is confused (turn {i}) and turn {reply.index} does not change approach",
-                        Evidence.quote(i, content),
+                        quote(i, content),
                     )
                 )
         elif impatient:
@@ -257,7 +258,7 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
                 ignored.append(
                     (
                         f"the learner signals they know this (turn {i}) and turn {reply.index} keeps drilling",
-                        Evidence.quote(i, content),
+                        quote(i, content),
                     )
                 )
     known = _known_terms(view)
@@ -278,7 +279,7 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
                     ignored.append(
                         (
                             f"turn {t.index} re-teaches '{term}', which the profile says the learner knows",
-                            Evidence.quote(t.index, sentence.text),
+                            quote(t.index, sentence.text),
                         )
                     )
                     break
@@ -290,7 +291,7 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
                     f"a stated beginner gets a stream of unexplained jargon (turn {heavy[0].index}: "
                     + ", ".join(heavy[0].unexplained[:4])
                     + ")",
-                    Evidence.quote(heavy[0].index, traj[heavy[0].index].content),
+                    quote(heavy[0].index, traj[heavy[0].index].content),
                 )
             )
     uses = [] if ignored or partial else _uses(view)
