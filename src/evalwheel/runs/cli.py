@@ -7,7 +7,6 @@ toward the exit code, the others are reported for comparison.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -332,6 +331,8 @@ def _run_arm(
     arm: str | None,
     opts: RunOptions,
 ) -> tuple[ExitCode, dict[str, Any]]:
+    import asyncio  # here, not at the top: `run --help` needs no event loop (~0.05 s of start-up)
+
     from evalwheel.gates import ExitCode, iter_junit_xml, markdown_summary
     from evalwheel.runs.api import run_eval
     from evalwheel.runs.executors import get_executor
