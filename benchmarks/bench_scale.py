@@ -68,23 +68,74 @@ def _peak_rss_mb() -> tuple[int, float]:
     return os.getpid(), float("nan")
 
 
-def grade_once(logs: Path, out: Path, executor: Any) -> dict[str, Any]:
-    from evalwheel.grade import grade_logs
-    from evalwheel.grade.sinks import ParquetSink
+_DIMENSIONS = ("pedagogical_fidelity", "accuracy", "clarity", "engagement", "personalization", "safety",
+               "opportunity_for_learning")  # fmt: skip
+# `checks`: tagging + the nine checks + fidelity (what bench_checks.py calls checks-only, ~2,000/s per core);
+# `dimensions`: the same plus the seven reviewer dimensions (code execution off).
+GRADER_CONFIGS: dict[str, dict[str, Any]] = {
+    "checks": {"execute_code": False, **{d: {"enabled": False} for d in _DIMENSIONS}},
+    "dimensions": {"execute_code": False},
+}
+
+
+def monitor_config(grader: str) -> Any:
     from evalwheel.monitor.config import MonitorConfig
 
-    config = MonitorConfig.model_validate(
-        {"session_graders": [{"name": "studymode.fidelity", "gate_scores": ["pedagogical_fidelity"]}]}
-    )
+    return MonitorConfig.model_validate(
+        {"session_graders": [{"name": "studymode.fidelity", "gate_scores": ["pedagogical_fidelity"],
+                              "config": {"studymode": {"dimensions": GRADER_CONFIGS[grader]}}}]}
+    )  # fmt: skip
+
+
+def bare_rate(logs: Path, grader: str, limit: int = 5000) -> dict[str, Any]:
+    """The grader alone (`evaluate_session` in a loop, sessions already parsed): the per-core ceiling."""
+    from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
+    from evalwheel.types import Session
+
+    with logs.open() as fh:
+        sessions = [Session.model_validate_json(line) for _, line in zip(range(limit), fh, strict=False)]
+    cfg = EvaluationConfig.model_validate({"dimensions": GRADER_CONFIGS[grader]})
+    evaluate_session(sessions[0], cfg)  # warm (regex compilation, imports)
+    t0 = time.process_time()
+    for s in sessions:
+        evaluate_session(s, cfg)
+    cpu = time.process_time() - t0
+    return {"sessions": len(sessions), "cpu_s": round(cpu, 2), "sessions_per_cpu_s": round(len(sessions) / cpu, 1)}
+
+
+def grade_once(logs: Path, out: Path, executor: Any, grader: str) -> dict[str, Any]:
+    from evalwheel.grade import grade_logs
+    from evalwheel.grade.sinks import ParquetSink
+
     sink = ParquetSink(out)
-    t0 = time.perf_counter()
-    outcome = asyncio.run(grade_logs(logs, config, [sink], executor=executor, skip_invalid=True, chunk_size=500))
+    t0, c0 = time.perf_counter(), time.process_time()
+    outcome = asyncio.run(
+        grade_logs(logs, monitor_config(grader), [sink], executor=executor, skip_invalid=True, chunk_size=500)
+    )
     sink.close("finished")
-    wall = time.perf_counter() - t0
-    return {"graded": outcome.graded, "wall_s": round(wall, 2), "sessions_per_s": round(outcome.graded / wall, 1)}
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    res: dict[str, Any] = {
+        "graded": outcome.graded,
+        "wall_s": round(wall, 2),
+        "sessions_per_s": round(outcome.graded / wall, 1),
+        "driver_cpu_s": round(cpu, 2),
+        "out_mb": round(out.stat().st_size / 1e6, 1),
+    }
+    if outcome.workers:
+        worker_cpu = sum(w["cpu_s"] for w in outcome.workers.values())
+        res["worker_cpu_s"] = round(worker_cpu, 2)
+        res["sessions_per_worker_cpu_s"] = round(outcome.graded / worker_cpu, 1)
+        res["cpu_s_per_1000_sessions"] = round(1000 * (worker_cpu + cpu) / outcome.graded, 3)
+        res["worker_peak_rss_mb"] = sorted(w["peak_rss_mb"] for w in outcome.workers.values())
+        res["shards"] = int(sum(w["shards"] for w in outcome.workers.values()))
+    else:
+        res["sessions_per_cpu_s"] = round(outcome.graded / cpu, 1)
+        res["cpu_s_per_1000_sessions"] = round(1000 * cpu / outcome.graded, 3)
+        res["peak_rss_mb"] = round(_peak_rss_mb()[1], 1)
+    return res
 
 
-def ray_run(logs: Path, out: Path, workers: int) -> dict[str, Any]:
+def ray_run(logs: Path, out: Path, workers: int, grader: str) -> dict[str, Any]:
     import ray
 
     from evalwheel.grade import RayGrader
@@ -92,17 +143,9 @@ def ray_run(logs: Path, out: Path, workers: int) -> dict[str, Any]:
     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     try:
         warm = ray.get([ray.remote(num_cpus=1)(_peak_rss_mb).remote() for _ in range(workers)])  # start workers
-        res = grade_once(logs, out, RayGrader())
-
-        @ray.remote(num_cpus=1)
-        def peak() -> tuple[int, float]:
-            time.sleep(0.5)  # hold the slot so each probe lands on a different worker process
-            return _peak_rss_mb()
-
-        probes = dict(ray.get([peak.remote() for _ in range(workers)]))
+        res = grade_once(logs, out, RayGrader(), grader)
         res["workers"] = workers
         res["sessions_per_s_per_worker"] = round(res["sessions_per_s"] / workers, 1)
-        res["worker_peak_rss_mb"] = sorted(round(v, 1) for v in probes.values())
         res["idle_worker_rss_mb"] = sorted(round(v, 1) for _, v in warm)
         return res
     finally:
@@ -150,26 +193,45 @@ def ingest(pg_url: str, servers: int, total: int, config: Path) -> dict[str, Any
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--sessions", type=int, default=20_000)
+    ap.add_argument("--local-sessions", type=int, default=0, help="grade only the first N locally (0: all)")
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--grader", choices=sorted(GRADER_CONFIGS), default="checks")
     ap.add_argument("--ingest-events", type=int, default=20_000)
     ap.add_argument("--pg-url", default=os.environ.get("EVALWHEEL_TEST_PG_URL", ""))
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     from evalwheel.grade import LocalGrader
 
-    result: dict[str, Any] = {"sessions": args.sessions, "cpus": os.cpu_count(), "loadavg": os.getloadavg()}
+    result: dict[str, Any] = {"sessions": args.sessions, "grader": args.grader, "cpus": os.cpu_count(),
+                              "loadavg_start": os.getloadavg()}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp) / "sessions.jsonl"
         result["logs_mb"] = round(synth_sessions(logs, args.sessions) / 1e6, 1)
-        result["local"] = grade_once(logs, Path(tmp) / "local.parquet", LocalGrader())
-        result["ray"] = [ray_run(logs, Path(tmp) / f"ray{k}.parquet", int(k)) for k in args.workers.split(",")]
+        result["bare_grader"] = bare_rate(logs, args.grader)
+        local_logs = logs
+        if args.local_sessions and args.local_sessions < args.sessions:
+            local_logs = Path(tmp) / "local.jsonl"
+            with logs.open() as src, local_logs.open("w") as dst:
+                dst.writelines(line for _, line in zip(range(args.local_sessions), src, strict=False))
+        result["local"] = grade_once(local_logs, Path(tmp) / "local.parquet", LocalGrader(), args.grader)
+        result["local"]["overhead_vs_bare_grader"] = round(
+            1 - result["local"]["sessions_per_cpu_s"] / result["bare_grader"]["sessions_per_cpu_s"], 3
+        )
+        result["ray"] = []
+        for k in args.workers.split(","):
+            result["ray"].append(ray_run(logs, Path(tmp) / f"ray{k}.parquet", int(k), args.grader))
+            (Path(tmp) / f"ray{k}.parquet").unlink()
         one = next((r for r in result["ray"] if r["workers"] == 1), None)
-        if one:
-            result["overhead_vs_local"] = round(1 - one["sessions_per_s"] / result["local"]["sessions_per_s"], 3)
+        if one:  # CPU per session, Ray (workers + driver) vs one process: load on the shared machine cancels out
+            result["overhead_vs_local_cpu"] = round(
+                one["cpu_s_per_1000_sessions"] / result["local"]["cpu_s_per_1000_sessions"] - 1, 3
+            )
+            result["overhead_vs_local_wall"] = round(1 - one["sessions_per_s"] / result["local"]["sessions_per_s"], 3)
         if args.pg_url:
             config = Path(tmp) / "monitor.yaml"
             config.write_text("sampler: {default_rate: 0.1}\n")
             result["ingest_postgres"] = [ingest(args.pg_url, k, args.ingest_events, config) for k in (1, 2)]
+    result["loadavg_end"] = os.getloadavg()
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -28,6 +28,8 @@ class GradeOutcome:
     invalid: list[str] = field(default_factory=list)  # every skipped row, "line N: field: cause"
     graded: int = 0
     wall_s: float = 0.0
+    # Ray only: per worker pid, {"shards", "cpu_s" (process CPU spent grading), "peak_rss_mb"}
+    workers: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 def _deduplicated(path: Path, report: Callable[[str], None]) -> Iterator[Row]:
@@ -164,6 +166,11 @@ async def _grade_sharded(
     try:
         results = [r async for r in runner.grade_shards(config, judges, shards, str(parts), chunk_size, link)]
         results.sort(key=lambda r: r.index)
+        for r in results:
+            w = outcome.workers.setdefault(r.pid, {"shards": 0, "cpu_s": 0.0, "peak_rss_mb": 0.0})
+            w["shards"] += 1
+            w["cpu_s"] = round(w["cpu_s"] + r.cpu_s, 3)
+            w["peak_rss_mb"] = max(w["peak_rss_mb"], r.peak_rss_mb)
         drop, repeated = _duplicates(results)
         problems = sorted([m for r in results for m in r.invalid] + repeated)
         if problems and not skip_invalid:

@@ -53,6 +53,9 @@ class ShardResult(BaseModel):
     ids: list[str | None]  # per graded row, in part order (duplicate detection)
     lines: list[int]
     invalid: list[tuple[int, str]]  # (line, "line N: field: cause")
+    pid: int = 0  # the worker process, and what the shard cost it (for the benchmark and the trace)
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
 
 
 def plan_shards(path: Path, shard_bytes: int = SHARD_BYTES) -> list[Shard]:
@@ -190,6 +193,7 @@ def grade_shard(
     lines: list[int] = []
     invalid: list[tuple[int, str]] = []
     writer = None
+    cpu = time.process_time()
     with shard_span(shard, link) as span:
         try:
             for part in chunks(shard_rows(shard), chunk):
@@ -212,7 +216,19 @@ def grade_shard(
             if writer is not None:
                 writer.close()
         span.done(len(ids), len(invalid))
+    cost = {"pid": os.getpid(), "cpu_s": round(time.process_time() - cpu, 3), "peak_rss_mb": peak_rss_mb()}
     if writer is None:
-        return ShardResult(index=shard.index, part=None, ids=[], lines=[], invalid=invalid)
+        return ShardResult(index=shard.index, part=None, ids=[], lines=[], invalid=invalid, **cost)
     os.replace(tmp, final)
-    return ShardResult(index=shard.index, part=str(final), ids=ids, lines=lines, invalid=invalid)
+    return ShardResult(index=shard.index, part=str(final), ids=ids, lines=lines, invalid=invalid, **cost)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB; 0 where /proc is not available."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
