@@ -37,12 +37,22 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _open(store: str | None) -> Any:
-    from evalwheel.monitor.queue import MonitorStore
+QueueOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--queue",
+        envvar="EVALWHEEL_MONITOR_QUEUE",
+        help="redis://HOST:PORT/DB: hand sampled events to workers on a Redis stream (default: the store's table).",
+    ),
+]
+
+
+def _open(store: str | None, queue: str | None = None) -> Any:
+    from evalwheel.monitor.redis_queue import open_monitor_store
     from evalwheel.store import StoreError
 
     try:
-        return MonitorStore(store)
+        return open_monitor_store(store, queue)
     except StoreError as exc:
         raise _fail(str(exc)) from None
 
@@ -76,6 +86,7 @@ def serve_command(
         int, typer.Option("--max-pending", min=1, help="Events waiting to be stored before 429.")
     ] = 50_000,
     as_json: JsonOpt = False,
+    queue: QueueOpt = None,
 ) -> None:
     """Run the ingest server: POST /v1/events, POST /v1/traces (OTLP), GET /healthz, GET /metrics."""
     from evalwheel.monitor.server import create_app
@@ -86,7 +97,7 @@ def serve_command(
     except BindRefused as exc:
         raise _fail(str(exc)) from None
     cfg = _config(config)
-    mstore = _open(store)
+    mstore = _open(store, queue)
     if worker:
         from evalwheel.monitor.config import ConfigError
         from evalwheel.monitor.worker import bind_graders
@@ -123,6 +134,7 @@ def worker_command(
         float, typer.Option("--lease-s", min=0.1, help="A dead worker's batch is claimed again after this.")
     ] = 60.0,
     worker_id: Annotated[str | None, typer.Option("--worker-id", help="Name in leases and results.")] = None,
+    queue: QueueOpt = None,
 ) -> None:
     """Grade sampled events (run several against one PostgreSQL store to scale out)."""
     import asyncio
@@ -133,7 +145,7 @@ def worker_command(
     from evalwheel.monitor.worker import Worker
 
     cfg = _config(config)
-    mstore = _open(store)
+    mstore = _open(store, queue)
     mgr = AlertManager(mstore, cfg.alerts)
     try:
         w = Worker(
