@@ -152,15 +152,16 @@ def ray_run(logs: Path, out: Path, workers: int, grader: str) -> dict[str, Any]:
         ray.shutdown()
 
 
-def ingest(pg_url: str, servers: int, total: int, config: Path) -> dict[str, Any]:
+def ingest(pg_url: str, servers: int, total: int, config: Path, queue: str | None = None) -> dict[str, Any]:
     from contextlib import ExitStack
 
     from evalwheel.monitor import Monitor
     from test_monitor_helpers import monitor_server
 
+    extra = ["--queue", queue] if queue else []
     with ExitStack() as stack:
         urls = [
-            stack.enter_context(monitor_server(pg_url, "--no-worker", "--config", str(config)))[0]
+            stack.enter_context(monitor_server(pg_url, "--no-worker", "--config", str(config), *extra))[0]
             for _ in range(servers)
         ]
         senders = 4
@@ -190,6 +191,116 @@ def ingest(pg_url: str, servers: int, total: int, config: Path) -> dict[str, Any
     return {"servers": servers, "events": sent, "events_per_s": round(sent / elapsed, 1), "lost": per * senders - sent}
 
 
+SUPPORT_REPLY = "The Pro plan costs $16 per user per month billed annually.\n\nBest regards,\nTaskHarbor Support"
+
+
+def _worker_proc(store: str, queue: str | None, name: str, barrier: Any, results: Any) -> None:
+    """One worker process: bind graders, wait for the others, then drain the queue and report its window."""
+    from evalwheel.monitor.config import MonitorConfig
+    from evalwheel.monitor.redis_queue import open_monitor_store
+    from evalwheel.monitor.worker import Worker
+
+    cfg = MonitorConfig.model_validate(
+        {"graders": [{"name": "constraints", "config_file": str(ROOT / "examples/support/constraints.yaml")}]}
+    )
+    w = Worker(open_monitor_store(store, queue), cfg, batch=500, worker_id=name)
+    barrier.wait()
+    t0, c0 = time.time(), time.process_time()
+    asyncio.run(w.drain())
+    results.put((name, t0, time.time(), time.process_time() - c0, w.stats.graded))
+
+
+def worker_rate(store: str, queue: str | None, processes: int, n: int) -> dict[str, Any]:
+    """`n` sampled events queued, then `processes` worker processes drain them (the `constraints` grader)."""
+    import multiprocessing as mp
+
+    from evalwheel.monitor.events import Event
+    from evalwheel.monitor.queue import Decision
+    from evalwheel.monitor.redis_queue import open_monitor_store
+
+    st = open_monitor_store(store, queue)
+    batch = [
+        (Event(request_id=f"w{i}", app="bench", input="How much is Pro?", output=SUPPORT_REPLY, timestamp=1.0),
+         Decision("x", True, 1.0, "b"))
+        for i in range(n)
+    ]  # fmt: skip
+    for i in range(0, n, 2000):
+        st.enqueue(batch[i : i + 2000])
+    st.close()
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_worker_proc, args=(store, queue, f"w{k}", barrier, results)) for k in range(processes)]
+    for pr in procs:
+        pr.start()
+    got = [results.get(timeout=900) for _ in procs]
+    for pr in procs:
+        pr.join()
+    start, end = min(g[1] for g in got), max(g[2] for g in got)
+    graded = sum(g[4] for g in got)
+    return {"processes": processes, "graded": graded, "events_per_s": round(graded / (end - start), 1),
+            "events_per_cpu_s": round(graded / sum(g[3] for g in got), 1),
+            "per_process": [g[4] for g in got]}  # fmt: skip
+
+
+def queue_bench(pg_url: str, events: int, ingest_events: int, tmp: Path) -> dict[str, Any]:
+    """The PostgreSQL table queue vs a Redis stream (store on PostgreSQL in both): ingest and workers, 1 and 2."""
+    os.environ["EVALWHEEL_TEST_PG_URL"] = pg_url
+    from conftest import _drop_postgres_database, _fresh_postgres_database
+    from redis_helpers import redis_server
+
+    config = tmp / "monitor-all.yaml"
+    config.write_text("sampler: {default_rate: 1.0}\n")  # every event goes through the queue
+    out: dict[str, Any] = {}
+    with redis_server(tmp) as redis_url:
+        import redis
+
+        for backend, queue in (("postgres", None), ("redis", redis_url)):
+            rows: dict[str, Any] = {"ingest": [], "workers": []}
+            for k in (1, 2):
+                for kind in ("ingest", "workers"):
+                    url, name = _fresh_postgres_database()
+                    redis.Redis.from_url(redis_url).flushall()
+                    try:
+                        if kind == "ingest":
+                            rows["ingest"].append(ingest(url, k, ingest_events, config, queue))
+                        else:
+                            rows["workers"].append(worker_rate(url, queue, k, events))
+                    finally:
+                        _drop_postgres_database(name)
+            out[backend] = rows
+    return out
+
+
+def grading(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The bare grader, the local engine and Ray with each worker count, on one synthetic file."""
+    from evalwheel.grade import LocalGrader
+
+    result: dict[str, Any] = {}
+    logs = tmp / "sessions.jsonl"
+    result["logs_mb"] = round(synth_sessions(logs, args.sessions) / 1e6, 1)
+    result["bare_grader"] = bare_rate(logs, args.grader)
+    local_logs = logs
+    if args.local_sessions and args.local_sessions < args.sessions:
+        local_logs = tmp / "local.jsonl"
+        with logs.open() as src, local_logs.open("w") as dst:
+            dst.writelines(line for _, line in zip(range(args.local_sessions), src, strict=False))
+    result["local"] = grade_once(local_logs, tmp / "local.parquet", LocalGrader(), args.grader)
+    result["local"]["overhead_vs_bare_grader"] = round(
+        1 - result["local"]["sessions_per_cpu_s"] / result["bare_grader"]["sessions_per_cpu_s"], 3
+    )
+    result["ray"] = []
+    for k in args.workers.split(","):
+        result["ray"].append(ray_run(logs, tmp / f"ray{k}.parquet", int(k), args.grader))
+        (tmp / f"ray{k}.parquet").unlink()
+    one = next((r for r in result["ray"] if r["workers"] == 1), None)
+    if one:  # CPU per session, Ray (workers + driver) vs one process: load on the shared machine cancels out
+        result["overhead_vs_local_cpu"] = round(
+            one["cpu_s_per_1000_sessions"] / result["local"]["cpu_s_per_1000_sessions"] - 1, 3
+        )
+        result["overhead_vs_local_wall"] = round(1 - one["sessions_per_s"] / result["local"]["sessions_per_s"], 3)
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--sessions", type=int, default=20_000)
@@ -198,39 +309,22 @@ def main() -> None:
     ap.add_argument("--grader", choices=sorted(GRADER_CONFIGS), default="checks")
     ap.add_argument("--ingest-events", type=int, default=20_000)
     ap.add_argument("--pg-url", default=os.environ.get("EVALWHEEL_TEST_PG_URL", ""))
+    ap.add_argument("--queue-events", type=int, default=0,
+                    help="compare the PostgreSQL and Redis queues: events per worker run (ingest uses --ingest-events)")
+    ap.add_argument("--skip-grading", action="store_true", help="only the ingest / queue measurements")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    from evalwheel.grade import LocalGrader
-
     result: dict[str, Any] = {"sessions": args.sessions, "grader": args.grader, "cpus": os.cpu_count(),
                               "loadavg_start": os.getloadavg()}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        logs = Path(tmp) / "sessions.jsonl"
-        result["logs_mb"] = round(synth_sessions(logs, args.sessions) / 1e6, 1)
-        result["bare_grader"] = bare_rate(logs, args.grader)
-        local_logs = logs
-        if args.local_sessions and args.local_sessions < args.sessions:
-            local_logs = Path(tmp) / "local.jsonl"
-            with logs.open() as src, local_logs.open("w") as dst:
-                dst.writelines(line for _, line in zip(range(args.local_sessions), src, strict=False))
-        result["local"] = grade_once(local_logs, Path(tmp) / "local.parquet", LocalGrader(), args.grader)
-        result["local"]["overhead_vs_bare_grader"] = round(
-            1 - result["local"]["sessions_per_cpu_s"] / result["bare_grader"]["sessions_per_cpu_s"], 3
-        )
-        result["ray"] = []
-        for k in args.workers.split(","):
-            result["ray"].append(ray_run(logs, Path(tmp) / f"ray{k}.parquet", int(k), args.grader))
-            (Path(tmp) / f"ray{k}.parquet").unlink()
-        one = next((r for r in result["ray"] if r["workers"] == 1), None)
-        if one:  # CPU per session, Ray (workers + driver) vs one process: load on the shared machine cancels out
-            result["overhead_vs_local_cpu"] = round(
-                one["cpu_s_per_1000_sessions"] / result["local"]["cpu_s_per_1000_sessions"] - 1, 3
-            )
-            result["overhead_vs_local_wall"] = round(1 - one["sessions_per_s"] / result["local"]["sessions_per_s"], 3)
-        if args.pg_url:
+        if not args.skip_grading:
+            result.update(grading(Path(tmp), args))
+        if args.pg_url and args.ingest_events and not args.queue_events:
             config = Path(tmp) / "monitor.yaml"
             config.write_text("sampler: {default_rate: 0.1}\n")
             result["ingest_postgres"] = [ingest(args.pg_url, k, args.ingest_events, config) for k in (1, 2)]
+        if args.pg_url and args.queue_events:
+            result["queues"] = queue_bench(args.pg_url, args.queue_events, args.ingest_events, Path(tmp))
     result["loadavg_end"] = os.getloadavg()
     if args.json:
         print(json.dumps(result, indent=2))
