@@ -86,9 +86,7 @@ async def grade_logs(
     if not skip_invalid:
         _, problems = validate_file(logs)
         if problems:
-            shown = "\n  ".join(problems[:50])
-            more = " (stopped after 50; fix these first)" if len(problems) > 50 else ""
-            raise LogsError(f"{logs}: {len(problems)} invalid rows{more}; --skip-invalid grades the rest:\n  {shown}")
+            raise _refuse(logs, problems)
     started = time.perf_counter()
     runner = executor or LocalGrader()
     async for graded in runner.run(config, judges, chunks(_deduplicated(logs, invalid), chunk_size)):

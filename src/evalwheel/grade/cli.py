@@ -71,6 +71,8 @@ def grade_command(
         raise fail(f"--executor {executor!r}: choose one of local, ray")
     if address is not None and executor != "ray":
         raise fail("--address is only meaningful with --executor ray")
+    if otel_endpoint is not None and executor != "ray":
+        raise fail("--otel-endpoint is only meaningful with --executor ray (spans per shard and batch)")
     if otel_endpoint is not None and not otel_endpoint.startswith(("http://", "https://")):
         raise fail(f"--otel-endpoint {otel_endpoint!r}: expected an http(s):// URL (OTLP/HTTP)")
     runner: LocalGrader | RayGrader = LocalGrader(concurrency=concurrency)
