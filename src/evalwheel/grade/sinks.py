@@ -69,7 +69,7 @@ class StoreSink:
         from evalwheel.runs.engine import new_run_id
         from evalwheel.runs.writer import DEFAULT_POLICY, retry_store
         from evalwheel.store import Store
-        from evalwheel.store.store import now_iso
+        from evalwheel.store.errors import now_iso
         from evalwheel.types import RunInfo
 
         self.store = Store(url)
