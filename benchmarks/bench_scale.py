@@ -1,19 +1,31 @@
-"""Scale-out benchmark: batch grading on a local Ray cluster vs one process, and ingest on PostgreSQL.
+"""Scale-out benchmark: batch grading on a local Ray cluster vs one process, the encoder tier batched, and the
+monitoring queue (PostgreSQL table vs Redis stream).
 
-    python benchmarks/bench_scale.py [--sessions 20000] [--workers 1,2] [--ingest-events 20000] [--json]
+    python benchmarks/bench_scale.py [--sessions 100000] [--local-sessions N] [--workers 1,2]
+        [--grader checks|dimensions] [--encoder-replies 2048] [--ingest-events 20000]
+        [--queue-events 20000] [--skip-grading] [--json]
 
 What runs, all real:
 - Synthetic logged sessions (JSONL) built from the shipped example sessions' turns
   (examples/studymode/sessions): each synthetic session takes a random example's prompt and a random
-  contiguous run of user/assistant turn pairs from the pool, so sessions differ in length and content.
-- `grade_logs` with `session_graders: [studymode.fidelity]` (the deterministic tier) into a Parquet file:
-  once in this process (`local`), then on a local Ray cluster started with `num_cpus=K` for each K in
-  `--workers` (the same code path as `evalwheel grade --executor ray`). Reported per run: sessions/s total,
-  sessions/s per worker, and each Ray worker's peak RSS (VmHWM, read inside the workers after the run).
-  overhead_vs_local = 1 - (1-worker Ray rate / local rate): what sharding, pickling and the driver cost.
-- Ingest: `evalwheel monitor serve --no-worker` processes (1, then 2) on one PostgreSQL database
-  (EVALWHEEL_TEST_PG_URL or --pg-url; skipped without one), fed by 4 SDK senders split over the servers;
-  events/s acknowledged (stored) end to end.
+  contiguous run of 2-6 user/assistant turn pairs from the pool, so sessions differ in length and content.
+- `bare_grader`: `evaluate_session` in a loop on parsed sessions (the grader alone, per CPU-second): the
+  per-core ceiling. `--grader checks` = tagging + the nine checks + fidelity (bench_checks.py's
+  "checks only"); `dimensions` adds the seven reviewer dimensions (code execution off in both).
+- `local`: `grade_logs` in this process (LocalGrader) into Parquet: wall rate, CPU seconds per 1,000
+  sessions, overhead vs the bare grader (reading, validating, folding, serialising, writing).
+- `ray`: the same file on a local Ray cluster started with `num_cpus=K` for each K in `--workers` (the code
+  path of `evalwheel grade --executor ray`: byte-range shards, Parquet parts, merge). Reported: wall rate,
+  rate per worker, worker CPU seconds (measured inside the workers per shard), driver CPU, each worker's
+  peak RSS (VmHWM). overhead_vs_local_cpu compares CPU per session (workers + driver vs one process), which
+  other load on a shared machine does not distort the way wall-clock rates are distorted.
+- `encoder` (--encoder-replies N): two response graders (linear tier on MiniLM, int8 ONNX encoder) on N
+  logged replies, one call per 256-reply chunk vs one call per reply.
+- Ingest (--ingest-events, needs --pg-url or EVALWHEEL_TEST_PG_URL): `evalwheel monitor serve --no-worker`
+  processes (1, then 2) on one PostgreSQL database fed by 4 SDK senders; events/s acknowledged end to end.
+- Queues (--queue-events N): the same ingest (every event sampled, so every event is queued), then N queued
+  events drained by 1 and 2 `Worker` processes (the deterministic `constraints` grader), with the queue as
+  the PostgreSQL table and as a Redis stream on a redis-server started here; the store is PostgreSQL in both.
 The machine is shared: figures are for whatever else was running, and clients and servers share its cores.
 """
 
@@ -271,6 +283,43 @@ def queue_bench(pg_url: str, events: int, ingest_events: int, tmp: Path) -> dict
     return out
 
 
+ENCODER_CONFIG = {
+    "graders": [
+        {"name": "pedagogy.providing_guidance"},  # linear tier: MiniLM embeddings + logistic regression
+        {"name": "pedagogy.mistake_identification", "config": {"tier": "encoder"}},  # int8 ONNX cross-encoder
+    ]
+}
+
+
+def encoder_rate(n: int, chunk: int = 256, seed: int = 7) -> dict[str, Any]:
+    """Response graders (embedder + ONNX encoder) on `n` logged replies, one call per chunk vs one per reply.
+
+    Events pair a random learner turn with a random tutor reply from the seed sessions. Rates are replies
+    per process CPU-second (onnxruntime's threads included), so other load on the machine matters less."""
+    from evalwheel.grade.batch import grade_rows
+    from evalwheel.monitor.config import MonitorConfig
+
+    rng = random.Random(seed)
+    seeds = [json.loads(p.read_text()) for p in sorted(EXAMPLES.glob("*.json"))]
+    users = [t["content"] for s in seeds for t in s["trajectory"] if t["role"] == "user"]
+    tutors = [t["content"] for s in seeds for t in s["trajectory"] if t["role"] == "assistant"]
+    rows = [(i + 1, {"request_id": f"e{i}", "app": "bench", "input": rng.choice(users), "output": rng.choice(tutors)})
+            for i in range(n)]  # fmt: skip
+    config = MonitorConfig.model_validate(ENCODER_CONFIG)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(grade_rows(config, True, rows[:8], 16))  # load the models before timing
+    out: dict[str, Any] = {"replies": n, "chunk": chunk}
+    for batched in (True, False):
+        t0, c0 = time.perf_counter(), time.process_time()
+        for i in range(0, n, chunk):
+            loop.run_until_complete(grade_rows(config, True, rows[i : i + chunk], 16, batched=batched))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        key = "batched" if batched else "per_reply"
+        out[key] = {"replies_per_s": round(n / wall, 1), "replies_per_cpu_s": round(n / cpu, 1)}
+    out["speedup_cpu"] = round(out["batched"]["replies_per_cpu_s"] / out["per_reply"]["replies_per_cpu_s"], 2)
+    return out
+
+
 def grading(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The bare grader, the local engine and Ray with each worker count, on one synthetic file."""
     from evalwheel.grade import LocalGrader
@@ -312,6 +361,7 @@ def main() -> None:
     ap.add_argument("--queue-events", type=int, default=0,
                     help="compare the PostgreSQL and Redis queues: events per worker run (ingest uses --ingest-events)")
     ap.add_argument("--skip-grading", action="store_true", help="only the ingest / queue measurements")
+    ap.add_argument("--encoder-replies", type=int, default=0, help="response graders batched vs per reply")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     result: dict[str, Any] = {"sessions": args.sessions, "grader": args.grader, "cpus": os.cpu_count(),
@@ -323,6 +373,8 @@ def main() -> None:
             config = Path(tmp) / "monitor.yaml"
             config.write_text("sampler: {default_rate: 0.1}\n")
             result["ingest_postgres"] = [ingest(args.pg_url, k, args.ingest_events, config) for k in (1, 2)]
+        if args.encoder_replies:
+            result["encoder"] = encoder_rate(args.encoder_replies)
         if args.pg_url and args.queue_events:
             result["queues"] = queue_bench(args.pg_url, args.queue_events, args.ingest_events, Path(tmp))
     result["loadavg_end"] = os.getloadavg()
