@@ -67,7 +67,9 @@ _BUILTIN_PREFIXES: tuple[tuple[str, str], ...] = (
 )
 _BUILTIN_PACKAGES = (
     "evalwheel.graders.deterministic",
-    "evalwheel.graders.model",
+    "evalwheel.graders.model.judge",  # the package's re-exports are lazy: import each grader's module
+    "evalwheel.graders.model.pairwise",
+    "evalwheel.graders.model.faithfulness",
     "evalwheel.graders.openai_evals",
     "evalwheel.graders.pedagogy",
 )
