@@ -168,6 +168,71 @@ def combine(cues: dict[str, Cue]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + _trie(entries) + ")", re.ASCII)
 
 
+CueMatch = tuple[int, int, str]  # (start, end, cue name) of one match in a lowercased text
+
+
+class MultiScan:
+    """Several `combine` patterns ("families") run over a text in one regex pass, each family's result
+    exactly what its own `finditer` gives.
+
+    The tagger and the reviewer dimensions each scan every tutor turn with their own combined pattern;
+    most of that cost is walking a trie at every word start, so walking one trie of both families'
+    phrases is much cheaper than walking two. The merged pattern is a zero-width lookahead, so it
+    reports every word start where some phrase matches, with the phrase that wins there. Why that
+    reproduces each family's own `finditer`:
+
+    - Within a family, the merged trie keeps the family's order of phrases: children of a trie node
+      start with different characters, so two of them never both match at one position; leaves come
+      after children and keep their insertion order, which the concatenation of families preserves.
+      So a winner from family k is family k's own first choice at that position.
+    - Another family's choice at that position is asked of its own pattern, anchored there.
+    - A family's own `finditer` resumes after the end of its previous match (every phrase consumes at
+      least one character, checked here), so positions before that end are skipped for that family.
+    """
+
+    __slots__ = ("_cue", "_info", "merged", "patterns")
+
+    def __init__(self, families: list[dict[str, Cue]]) -> None:
+        self.patterns = [combine(f) for f in families]
+        self._cue = [{g: g.split("__", 1)[0] for g in p.groupindex} for p in self.patterns]
+        entries: list[tuple[str, str | None, str]] = []
+        for k, family in enumerate(families):
+            for name, cue in family.items():
+                found = _entries(cue.alternatives, f"f{k}_{name}")
+                if any(not head for head, _, _ in found):
+                    raise ValueError(f"cue {name!r}: every phrase must start with a literal character")
+                entries += found
+        self.merged = re.compile(r"\b(?=" + _trie(entries) + ")", re.ASCII)
+        self._info: dict[str, tuple[int, str]] = {}
+        for g in self.merged.groupindex:
+            tag, _, rest = g.partition("_")
+            self._info[g] = (int(tag[1:]), rest.split("__", 1)[0])
+
+    def scan(self, lowered_text: str) -> list[list[CueMatch]]:
+        """Per family, its matches in order: exactly `[(m.start(), m.end(), cue) for m in family.finditer(text)]`."""
+        n = len(self.patterns)
+        out: list[list[CueMatch]] = [[] for _ in range(n)]
+        resume = [0] * n
+        info = self._info
+        for m in self.merged.finditer(lowered_text):
+            group = m.lastgroup or ""
+            winner, cue = info[group]
+            at = m.start()
+            for k in range(n):
+                if at < resume[k]:
+                    continue
+                if k == winner:
+                    end = m.end(group)
+                    out[k].append((at, end, cue))
+                    resume[k] = end
+                else:
+                    own = self.patterns[k].match(lowered_text, at)
+                    if own is not None:
+                        out[k].append((at, own.end(), self._cue[k][own.lastgroup or ""]))
+                        resume[k] = own.end()
+        return out
+
+
 class Sentence(NamedTuple):
     text: str
     start: int  # offset of text[0] in the prose, so prose.lower[start : start + len(text)] is its lowercase
