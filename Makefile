@@ -8,7 +8,7 @@ DEMO_REPLAY := $(SESSIONS)/python.recursion.beginner.human_tutor.005.json \
                $(SESSIONS)/prompt_eng.few_shot.beginner.human_tutor.002.json \
                $(SESSIONS)/python.lists_slicing.beginner.base_llm.006.json
 
-.PHONY: demo test test-fast lint bench train train-encoder select-tiers need-data clean
+.PHONY: demo test test-fast lint bench train train-encoder select-tiers ablate-linear need-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,10 @@ train-encoder: $(VENV)/.test-installed need-data
 # CV table, default tier per dimension and the shipped calibration records (after train + train-encoder)
 select-tiers: $(VENV)/.test-installed need-data
 	$(BIN)/python -m evalwheel.graders.pedagogy.response.select --data $(DATA)/mrbench
+
+# Which principled changes to the linear tier generalise: grouped 5-fold CV over seeds 0-2 (fits nothing shipped)
+ablate-linear: $(VENV)/.test-installed need-data
+	OMP_NUM_THREADS=1 $(BIN)/python -m evalwheel.graders.pedagogy.response.ablate_linear --data $(DATA)/mrbench
 
 clean:
 	rm -rf $(VENV) results.jsonl artifacts .evalwheel-cache .pytest_cache .mypy_cache .ruff_cache
