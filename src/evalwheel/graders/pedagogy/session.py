@@ -17,7 +17,6 @@ from evalwheel.graders.pedagogy.dimensions import (
     escalations,
     evaluate_dimensions,
 )
-from evalwheel.graders.pedagogy.dimensions.scan import scanner
 from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.tagger import Action, TaggedSession, tag_session
 from evalwheel.types import CheckName, Evidence, FailureMode, Score, Session, SessionEvaluation
@@ -143,16 +142,6 @@ def evaluate_tagged(ts: TaggedSession, config: EvaluationConfig | None = None) -
     )
 
 
-_SCANNING_DIMENSIONS = ("clarity", "engagement", "personalization", "opportunity_for_learning")
-
-
 def evaluate_session(session: Session, config: EvaluationConfig | None = None) -> SessionEvaluation:
-    """Tag and grade one session: the deterministic tier of Study Mode grading.
-
-    When a dimension that reads tutor-side cues is on, tagging runs the fused cue pass (one regex walk
-    per tutor turn for the tagger and the dimensions, `dimensions.scan.scanner`).
-    """
-    cfg = config or _DEFAULT_CONFIG
-    dims = cfg.dimensions
-    fused = scanner() if any(dims.settings(name).enabled for name in _SCANNING_DIMENSIONS) else None
-    return evaluate_tagged(tag_session(session, fused), cfg)
+    """Tag and grade one session: the deterministic tier of Study Mode grading."""
+    return evaluate_tagged(tag_session(session), config)

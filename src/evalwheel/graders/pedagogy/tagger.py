@@ -17,8 +17,6 @@ from functools import cache
 from evalwheel.graders.pedagogy.signals import DEMEANING, SENSITIVE_REQUEST, SUCCESS, is_attempt
 from evalwheel.graders.pedagogy.text import (
     Cue,
-    CueMatch,
-    MultiScan,
     Prose,
     Sentence,
     any_of,
@@ -243,8 +241,6 @@ class TurnTags:
     continues_after_question: str | None = None
     guiding_question: str | None = None  # a question about the material (not an offer like "want more?")
     demeaning: str | None = None  # a sentence that talks down to the learner
-    # Matches of further cue families scanned in the same pass as the tagger's (see `tag_turn`'s scanner).
-    dimension_cues: list[CueMatch] | None = None
 
     @property
     def actions(self) -> KeysView[Action]:
@@ -264,7 +260,7 @@ DIAGNOSE_PROSE = "diagnose_prose"
 CHECK_PROSE_KEY = "check_prose"
 DEMEANING_KEY = "demeaning"
 
-TURN_CUE_SOURCES = (
+_TURN_CUE_SOURCES = (
     {
         Action.RECAP.value: RECAP,
         Action.ANSWER_REVEAL.value: REVEAL,
@@ -282,22 +278,19 @@ TURN_CUE_SOURCES = (
 @cache
 def turn_cues() -> tuple[re.Pattern[str], dict[str, str]]:
     """The one-pass regex over all prose cues and its group -> cue map, built on first use (start-up cost)."""
-    pattern = combine(TURN_CUE_SOURCES)
+    pattern = combine(_TURN_CUE_SOURCES)
     return pattern, {group: group.split("__", 1)[0] for group in pattern.groupindex}
 
 
-def _scan(prose: Prose, matches: list[CueMatch] | None = None) -> dict[str, str]:
-    """One pass over the turn: the first qualifying sentence for each prose-level cue.
-
-    `matches` are the tagger's cue matches when a fused pass (`MultiScan`) already found them."""
+def _scan(prose: Prose) -> dict[str, str]:
+    """One pass over the turn: the first qualifying sentence for each prose-level cue."""
     found: dict[str, str] = {}
-    if matches is None:
-        pattern, cue_of_group = turn_cues()
-        matches = [(m.start(), m.end(), cue_of_group[m.lastgroup or ""]) for m in pattern.finditer(prose.lower)]
-    for start, _, key in matches:
+    pattern, cue_of_group = turn_cues()
+    for m in pattern.finditer(prose.lower):
+        key = cue_of_group[m.lastgroup or ""]
         if key in found:
             continue
-        idx = prose.sentence_at(start)
+        idx = prose.sentence_at(m.start())
         sentence = prose.sentences[idx]
         if key == Action.ENCOURAGEMENT and idx >= 3:
             continue
@@ -314,17 +307,10 @@ def _find_question(cue: Cue, qs: list[Sentence], lowered_qs: list[str]) -> str |
     return None
 
 
-def tag_turn(content: str, index: int = 0, scanner: MultiScan | None = None) -> TurnTags:
-    """Tag one assistant turn.
-
-    `scanner` fuses the tagger's cue pass with other families (its first family must be
-    `TURN_CUE_SOURCES`); the second family's matches are kept as `dimension_cues`.
-    """
+def tag_turn(content: str, index: int = 0) -> TurnTags:
+    """Tag one assistant turn."""
     prose = split_prose(content)
     tags = TurnTags(index=index, words=prose.words, code_lines=prose.code_lines, prose=prose)
-    own: list[CueMatch] | None = None
-    if scanner is not None:
-        own, tags.dimension_cues = scanner.scan(prose.lower)[:2]
     sents = prose.sentences
     learner_qs: list[Sentence] = []
     last_q_sentence = -1
@@ -345,7 +331,7 @@ def tag_turn(content: str, index: int = 0, scanner: MultiScan | None = None) -> 
         if snippet is not None and action not in evidence:
             evidence[action] = snippet
 
-    scanned = _scan(prose, own)
+    scanned = _scan(prose)
     lowered_qs = [prose.lower_of(q) for q in learner_qs]
     mark(Action.DIAGNOSE, _find_question(DIAGNOSE_Q, learner_qs, lowered_qs) or scanned.get(DIAGNOSE_PROSE))
     mark(Action.CHECK_UNDERSTANDING, _find_question(CHECK_Q, learner_qs, lowered_qs) or scanned.get(CHECK_PROSE_KEY))
@@ -442,15 +428,14 @@ class TaggedSession:
         return found
 
 
-def tag_session(session: Session, scanner: MultiScan | None = None) -> TaggedSession:
-    """Tag every assistant turn (see `tag_turn` for `scanner`) and find the first sensitive learner request."""
+def tag_session(session: Session) -> TaggedSession:
     assistant: list[TurnTags] = []
     users: list[int] = []
     sensitive: int | None = None
     lower: dict[int, str] = {}
     for i, turn in enumerate(session.trajectory):
         if turn.role == "assistant":
-            assistant.append(tag_turn(turn.content, i, scanner))
+            assistant.append(tag_turn(turn.content, i))
         elif turn.role == "user":
             users.append(i)
             low = lower[i] = lowered(turn.content)

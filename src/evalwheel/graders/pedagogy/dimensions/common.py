@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from evalwheel.graders.pedagogy.dimensions.scan import TurnScan, collect, scan_text
+from evalwheel.graders.pedagogy.dimensions.scan import TurnScan, scan_text
 from evalwheel.graders.pedagogy.scores import trusted_score
 from evalwheel.graders.pedagogy.tagger import TaggedSession, TurnTags
 from evalwheel.types import DimensionName, Evidence, Score
@@ -78,12 +78,7 @@ class View:
         found = scans.get(index)
         if found is None:
             tags = self.by_index.get(index)
-            if tags is None or tags.prose is None:
-                found = TurnScan()
-            elif tags.dimension_cues is not None:  # matched during tagging, in the fused pass
-                found = collect(tags.prose.lower, tags.dimension_cues)
-            else:
-                found = scan_text(tags.prose.lower)
+            found = scan_text(tags.prose.lower) if tags is not None and tags.prose is not None else TurnScan()
             scans[index] = found
         return found
 
