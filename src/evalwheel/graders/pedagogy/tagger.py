@@ -241,6 +241,7 @@ class TurnTags:
     continues_after_question: str | None = None
     guiding_question: str | None = None  # a question about the material (not an offer like "want more?")
     demeaning: str | None = None  # a sentence that talks down to the learner
+    _confirms: bool | None = field(default=None, repr=False, compare=False)  # `confirms`, once computed
 
     @property
     def actions(self) -> KeysView[Action]:
@@ -252,8 +253,13 @@ class TurnTags:
 
     @property
     def confirms(self) -> bool:
-        """Whether the turn opens by confirming the learner got it right ("Exactly!")."""
-        return self.prose is not None and SUCCESS.search(self.prose.lower[:200]) is not None
+        """Whether the turn opens by confirming the learner got it right ("Exactly!").
+
+        Computed on first use (a check and two dimensions ask) and kept."""
+        found = self._confirms
+        if found is None:
+            found = self._confirms = self.prose is not None and SUCCESS.search(self.prose.lower[:200]) is not None
+        return found
 
 
 DIAGNOSE_PROSE = "diagnose_prose"
