@@ -19,7 +19,8 @@ from sqlalchemy import Engine, and_, bindparam, create_engine, event, func, inse
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
-from evalwheel.store.errors import StoreError, now_iso
+from evalwheel.store.errors import StoreError as StoreError  # re-exported: callers import both from here
+from evalwheel.store.errors import now_iso as now_iso
 from evalwheel.store.schema import MIGRATIONS, SCHEMA_VERSION, meta, metadata, results, runs
 from evalwheel.types import Output, RunInfo, SampleResult, Score
 
