@@ -922,3 +922,49 @@ def test_baseline_gate_name_and_its_old_spelling() -> None:
     )
     with pytest.raises(GateConfigError, match="old name of the `baseline` gate"):
         parse_gate_config({"baseline": {"max_drop": 0.1}, "regression": {"max_drop": 0.2}})
+
+
+# ----------------------------------------------------------------------------- gates over a stored run
+
+
+def _recorded_spec(tmp: Path, wrong: set[int], n: int = 30) -> Path:
+    """A recorded-output spec whose samples in `wrong` answer wrongly; golden + distribution, regression gate."""
+    rows = [{"id": f"s{i:02d}", "partition": "golden" if i < 5 else "distribution", "input": f"q{i}",
+             "reference": f"a{i}"} for i in range(n)]  # fmt: skip
+    outs = [{"id": f"s{i:02d}", "output": "wrong" if i in wrong else f"a{i}"} for i in range(n)]
+    (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    outputs = f"outputs-{len(wrong)}.jsonl"  # a new file per run: the recorded solver memoizes by path
+    (tmp / outputs).write_text("".join(json.dumps(o) + "\n" for o in outs))
+    spec = {
+        "name": "gates-on-store",
+        "dataset": "data.jsonl",
+        "solver": {"type": "recorded", "path": outputs},
+        "graders": [{"name": "exact"}],
+        "gates": {"distribution": {"min_pass_rate": 0.8}, "regression": {"max_drop": 0.0}},
+    }
+    (tmp / "spec.yaml").write_text(yaml.safe_dump(spec))
+    return tmp / "spec.yaml"
+
+
+async def test_gates_over_stored_runs_on_both_backends(tmp_path: Path, store_url: str) -> None:
+    """The baseline gate reads the previous run back from the store (SQLite or PostgreSQL); the report must be
+    the one computed from the same results in memory, and a run's summary read back equals its live one."""
+    from evalwheel.runs.api import run_eval
+    from evalwheel.store import Store
+
+    store = Store(store_url)
+    first = await run_eval(_recorded_spec(tmp_path, {7}), store=store, baseline="latest")
+    assert first.report.baseline_run_id is None and gate(first.report, "baseline").passed is None
+    second = await run_eval(_recorded_spec(tmp_path, {3, 7, 12, 20}), store=store, baseline="latest")
+    assert second.report.baseline_run_id == first.run_id
+    g = gate(second.report, "baseline")
+    assert g.passed is False and sorted(g.failing_samples) == ["s03", "s12", "s20"]
+    assert g.details["matched"] == 30 and g.details["drop"] == pytest.approx(3 / 30)
+    assert gate(second.report, "golden").passed is False and gate(second.report, "distribution").passed is True
+    assert second.report.exit_code == ExitCode.GATE_FAILED
+
+    stored = [summarize(store.iter_results(r.run_id, with_output=False)) for r in (first, second)]
+    assert stored[1].figures() == second.summary.figures()
+    config, _ = gates_from_spec(yaml.safe_load((tmp_path / "spec.yaml").read_text()), tmp_path / "spec.yaml")
+    again = evaluate_gates(stored[1], config, baseline=stored[0])
+    assert again.model_dump() == second.report.model_dump()

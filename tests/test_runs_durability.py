@@ -8,6 +8,7 @@ stuck tool would, once the run has made some progress.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import sqlite3
@@ -465,3 +466,136 @@ async def test_the_writer_gathers_results_that_trickle_in_into_few_commits(tmp_p
     await task
     assert sum(acked) == writer.written == store.count_results("r1") == 100
     assert writer.commits <= 10, acked
+
+
+class PgProxy:
+    """A TCP proxy in front of the real PostgreSQL server that can be cut: `down()` resets every open
+    connection and stops listening (new connections are refused), `up()` listens on the same port again.
+    From the client's side this is the database server going away and coming back."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        import threading
+
+        self.upstream = upstream
+        self.port = 0
+        self.lock = threading.Lock()
+        self.conns: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+        self.up()
+
+    def up(self) -> None:
+        import threading
+
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", self.port))
+        srv.listen(64)
+        self.port = srv.getsockname()[1]
+        self.listener = srv
+        threading.Thread(target=self._accept, args=(srv,), daemon=True).start()
+
+    def down(self) -> None:
+        with self.lock:
+            if self.listener is not None:
+                self.listener.close()
+                self.listener = None
+            for conn in self.conns:
+                try:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                conn.close()
+            self.conns.clear()
+
+    def _accept(self, srv: socket.socket) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = srv.accept()
+            except OSError:
+                return  # closed by down()
+            server = socket.create_connection(self.upstream)
+            with self.lock:
+                if self.listener is not srv:
+                    client.close(), server.close()
+                    return
+                self.conns += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.mark.slow
+async def test_postgres_server_going_away_mid_run_stops_clearly_then_resume_finishes(tmp_path: Path) -> None:
+    """PostgreSQL disappears mid-run (connections reset, new ones refused): the run stops with an error that
+    names the store and the cause; once the server is back, a resume finishes without recomputing anything
+    acknowledged."""
+    import threading
+
+    from sqlalchemy.engine import make_url
+
+    from conftest import PG_URL, _drop_postgres_database, _fresh_postgres_database
+
+    if not PG_URL:
+        pytest.skip("EVALWHEEL_TEST_PG_URL not set (CI starts a PostgreSQL server and sets it)")
+    url, name = _fresh_postgres_database()
+    real = make_url(url)
+    proxy = PgProxy((real.host or "127.0.0.1", real.port or 5432))
+    via_proxy = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    n = 40
+    spec = load_spec(write_project(tmp_path, n=n, delay=0.05))
+
+    acknowledged: list[str] = []
+
+    def cut_after(k: int) -> None:  # some results committed, others still being computed
+        while len(acknowledged) < k:
+            time.sleep(0.01)
+        proxy.down()
+
+    cutter = threading.Thread(target=cut_after, args=(6,), daemon=True)
+    store = Store(via_proxy)
+    plan = plan_run(spec)
+    try:
+        cutter.start()
+        with pytest.raises(StoreUnavailableError) as info:
+            await execute(
+                plan,
+                prepare_dataset(spec.dataset_path),
+                store,
+                write_policy=WritePolicy(retry_base_s=0.05, retry_max_s=0.2, give_up_after_s=1.5),
+                progress=Progress(advance=lambda r: acknowledged.append(r.sample_id)),
+            )
+        await plan.aclose()
+        message = str(info.value)  # names the store (password hidden) and the driver's cause
+        assert "stayed unavailable" in message and f":{proxy.port}/" in message and "evalwheel:***@" in message
+        assert "OperationalError" in message and "connection" in message.lower()
+        run_id = info.value.run_id
+        assert run_id is not None and 0 < len(acknowledged) < n
+        proxy.up()  # the server is back
+        direct = Store(url)
+        assert {r.sample_id for r in direct.iter_results(run_id, with_output=False)} == set(acknowledged)
+        before = calls(tmp_path)
+        plan = plan_run(spec)
+        again = await execute(plan, prepare_dataset(spec.dataset_path), Store(via_proxy), resume=run_id)
+        assert again.skipped == len(acknowledged) and again.executed == n - len(acknowledged)
+        stored = Counter(r.sample_id for r in direct.iter_results(run_id, with_output=False))
+        assert len(stored) == n and set(stored.values()) == {1}
+        after = calls(tmp_path)
+        assert all(after[sid] == before[sid] == 1 for sid in acknowledged)
+        assert direct.get_run(run_id).status == "finished"
+    finally:
+        await plan.aclose()
+        proxy.down()
+        _drop_postgres_database(name)
