@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     try:
-        import ahocorasick  # type: ignore[import-not-found]  # noqa: F401
+        import ahocorasick  # noqa: F401
     except ImportError:
         print("bench_checks_ac: pyahocorasick is not installed (pip install pyahocorasick)", file=sys.stderr)
         raise SystemExit(2) from None
