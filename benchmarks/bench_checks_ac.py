@@ -21,6 +21,7 @@ one core, best of the repeats. pyahocorasick is not an evalwheel dependency: `pi
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -134,11 +135,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    try:
-        import ahocorasick  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("ahocorasick") is None:
         print("bench_checks_ac: pyahocorasick is not installed (pip install pyahocorasick)", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(2)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     from evalwheel.graders.pedagogy.dimensions.engagement import cues as engagement_cues
