@@ -88,3 +88,32 @@ def test_misconception_prefilter_agrees_with_the_statement_list() -> None:
         assert got == expected, text
         hits += expected
     assert hits >= 8
+
+
+def test_is_token_agrees_with_tokenising_the_whole_text() -> None:
+    # personalization._is_token looks only at the gap-free stretches around a word; it must answer exactly
+    # as `word in set(findall(text))` does, for both tokenisers it is used with, on real tutor text and
+    # on random strings made of the characters that decide token edges (letters, digits, _ . , ' - and gaps).
+    import importlib
+    import random
+
+    personalization = importlib.import_module("evalwheel.graders.pedagogy.dimensions.personalization")
+    is_token = personalization._is_token
+    tutor = " ".join(t.content for s in load_sessions([SEEDS]).sessions for t in s.trajectory if t.role == "assistant")
+    rng = random.Random(3)
+    alphabet = "abAB_1.,'-é2 \n\t`("
+    cases = [(tutor, tutor.lower())]
+    cases += [("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))),) * 2 for _ in range(3000)]
+    checked = agreed_true = 0
+    for raw, low in cases:
+        for pattern, text in ((personalization._TOKEN, raw), (personalization._WORD, low)):
+            tokens = set(pattern.findall(text))
+            words = list(tokens)[:50] + [text[i : i + k] for i in range(0, len(text), 7) for k in (1, 2, 3, 5)][:60]
+            for word in words:
+                if not word:
+                    continue
+                expected = word in tokens
+                assert is_token(text, word, pattern) == expected, (text, word)
+                checked += 1
+                agreed_true += expected
+    assert checked > 10_000 and agreed_true > 1_000

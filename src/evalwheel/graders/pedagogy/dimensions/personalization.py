@@ -130,10 +130,12 @@ def _learner_identifiers(view: View) -> set[str]:
             continue
         content = turn.content
         names: set[str] = set()
-        for m in _IDENT.finditer(content):
-            name = next(g for g in m.groups() if g)
-            if name.lower() not in _STOP and len(name) >= 3:
-                names.add(name)
+        # Each of _IDENT's three forms needs a backtick, an underscore or "def ": most turns have none.
+        if "`" in content or "_" in content or "def " in content:
+            for m in _IDENT.finditer(content):
+                name = next(g for g in m.groups() if g)
+                if name.lower() not in _STOP and len(name) >= 3:
+                    names.add(name)
         if "```" in content:
             for block in content.split("```")[1::2]:
                 names.update(n for n in _CODE_NAME.findall(block) if n.lower() not in _STOP and n not in _PY_WORDS)
@@ -170,6 +172,27 @@ def learner_confused(text: str) -> bool:
     return cues()["confused"].search(text.lower()) is not None
 
 
+_GAPS = (" ", "\n", "\t")
+
+
+def _is_token(text: str, word: str, tokens: re.Pattern[str]) -> bool:
+    """Whether `word` is one of `tokens.findall(text)`, tokenising only the stretches of text around it.
+
+    `tokens` never matches a space, newline or tab, so a scan of the whole text is in step again after
+    each of them: the tokens of the text are the tokens of its gap-free stretches. Tokenising a whole
+    session's tutor text was most of this dimension's time; a word's few occurrences are cheap.
+    """
+    p = text.find(word)
+    while p != -1:
+        start = max(text.rfind(g, 0, p) for g in _GAPS) + 1
+        ends = [e for e in (text.find(g, p + len(word)) for g in _GAPS) if e != -1]
+        end = min(ends) if ends else len(text)
+        if word in tokens.findall(text, start, end):
+            return True
+        p = text.find(word, end)
+    return False
+
+
 def _uses(view: View) -> list[str]:
     """How the tutor builds on this learner, cheapest evidence first; stops at the first kind found."""
     ts = view.ts
@@ -193,18 +216,13 @@ def _uses(view: View) -> list[str]:
     if profile:
         tutor_low = tutor_raw.lower()
         # A word the text does not even contain cannot be one of its tokens: tokenise only if one might be.
-        maybe = [w for w in profile if w in tutor_low]
-        hits = sorted(profile & set(_WORD.findall(tutor_low))) if maybe else []
+        hits = sorted(w for w in profile if w in tutor_low and _is_token(tutor_low, w, _WORD))
         if hits:
             return ["profile/memory words: " + ", ".join(hits[:4])]
     brought = _learner_identifiers(view)
     if not brought:
         return []
-    # A name that is not even a substring of the tutor's text cannot be one of its tokens: tokenise only if needed.
-    if not any(x in tutor_raw for x in brought):
-        return []
-    tutor_tokens = set(_TOKEN.findall(tutor_raw))
-    idents = sorted(x for x in brought if x in tutor_tokens)
+    idents = sorted(x for x in brought if x in tutor_raw and _is_token(tutor_raw, x, _TOKEN))
     return ["works with the learner's own code: " + ", ".join(idents[:3])] if idents else []
 
 
