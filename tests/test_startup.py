@@ -117,6 +117,44 @@ print(res.exit_code, seen, "sqlalchemy" in sys.modules)
     assert len(runs) == 1 and Store(str(tmp_path / "r.db")).count_results(runs[0].run_id) == 1
 
 
+def test_the_store_import_overlaps_the_preflight_but_the_store_opens_after_it(tmp_path: Path) -> None:
+    """While the probes wait for their answers, SQLAlchemy is imported in a thread (it used to follow them);
+    the store itself is still opened only once the preflight passed: a failed preflight leaves no store file."""
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "input": "q", "reference": "yes"}\n')
+    (tmp_path / "rec.jsonl").write_text('{"id": "a", "output": "yes"}\n')
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "name: tiny\ndataset: d.jsonl\nsolver: {type: recorded, path: rec.jsonl}\ngraders: [{name: exact}]\n"
+    )
+    code = f"""
+import asyncio, sys, time
+import evalwheel.runs.api as api
+from evalwheel.runs.preflight import PreflightError
+seen = []
+async def slow_probe(spec, models):
+    seen.append("sqlalchemy" in sys.modules)
+    deadline = time.monotonic() + 5
+    while "evalwheel.store.store" not in sys.modules and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)  # a probe waiting for its endpoint's answer
+    seen.append("evalwheel.store.store" in sys.modules)
+    if sys.argv[1] == "fail":
+        raise PreflightError("preflight found a setup problem: the test says so")
+    return []
+api.preflight = slow_probe
+from typer.testing import CliRunner
+from evalwheel.cli import app
+res = CliRunner().invoke(app, ["run", {str(spec)!r}, "--store", sys.argv[2], "--no-progress", "--json"])
+print(res.exit_code, seen)
+"""
+    for mode, code_expected in (("ok", "0"), ("fail", "2")):
+        db = tmp_path / f"{mode}.db"
+        out = subprocess.run(
+            [sys.executable, "-c", code, mode, str(db)], capture_output=True, text=True, check=True, cwd=tmp_path
+        )
+        assert out.stdout.split("\n")[-2] == f"{code_expected} [False, True]", out.stdout + out.stderr
+        assert db.exists() is (mode == "ok")
+
+
 @pytest.mark.parametrize("args", [["run", "--help"], ["--help"], ["runs", "--help"], ["run"]])
 def test_help_and_usage_errors_skip_rich_help_rendering(args: list[str]) -> None:
     """Help and usage errors are plain click text: typer's rich rendering (typer.rich_utils: rich.markdown,

@@ -7,9 +7,15 @@ result.report.exit_code, result.summary.overall.pass_rate
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
+import sys
+import threading
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from evalwheel.gates import GateReport, RunSummary, evaluate_gates, gates_from_spec, summarize
 from evalwheel.gates.summary import SummaryBuilder, SummaryError
@@ -23,6 +29,12 @@ from evalwheel.types import SampleResult
 
 if TYPE_CHECKING:
     from evalwheel.store import Store
+
+T = TypeVar("T")
+STORE_MODULE = "evalwheel.store.store"  # imports SQLAlchemy: the largest import of a run
+# How long the preflight probes get to put their requests on the wire before the store's import starts beside
+# them (an import holds the GIL, which would delay the first request; a probe needs a few ms to connect and send).
+PRELOAD_AFTER_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,9 @@ async def run_eval(
     plan = plan_run(spec, arm, cache=cache, judges=judges)
     live = None if resume is not None else SummaryBuilder()
     try:
-        warnings = await preflight(spec, plan.models)  # setup errors: exit 2 before a run row exists
+        probing = preflight(spec, plan.models)  # setup errors: exit 2 before a run row exists
+        opens_store = store is None or isinstance(store, (str, Path))
+        warnings = await (_importing_store_meanwhile(probing) if opens_store else probing)
         # The store is opened after the probe, so SQLAlchemy's import is not on the path to the first model call
         # (start-up target, issue 15); a store that cannot be opened is still exit 2 before any sample runs.
         st = store_for(spec, store) if store is None or isinstance(store, (str, Path)) else store
@@ -117,6 +131,36 @@ async def run_eval(
     report = evaluate_gates(summary, gate_config, baseline=base, judge_requirements=judge_reqs)
     cost = run_cost(st, run_id, dataset, arm, spec.cost_model) if spec.cost_model is not None else None
     return EvalResult(outcome, summary, report, cost, tuple(warnings))
+
+
+def _import_store() -> None:
+    with contextlib.suppress(Exception):  # a failed import is raised again, with its traceback, by store_for
+        importlib.import_module(STORE_MODULE)
+
+
+async def _importing_store_meanwhile(probing: Awaitable[T]) -> T:
+    """Await the preflight while the store module (SQLAlchemy) is imported in a thread beside it.
+
+    Why: the probes spend most of their time waiting for the endpoint's answer (a model's latency), and the
+    store's import (about 0.2-0.3 s of CPU) used to follow them; started once the probes' requests are on the
+    wire (`PRELOAD_AFTER_S`), it runs during that wait instead, so neither the first model request nor the
+    first sample waits for it. Only the import runs early: the store is still opened (a file or tables
+    created) after the preflight passed. If the preflight fails, the import is finished before the error
+    propagates, so no thread is left importing while the interpreter exits.
+    """
+    task = asyncio.ensure_future(probing)
+    thread: threading.Thread | None = None
+    try:
+        done, _ = await asyncio.wait({task}, timeout=PRELOAD_AFTER_S)
+        if not done and STORE_MODULE not in sys.modules:
+            thread = threading.Thread(target=_import_store, name="evalwheel-store-import", daemon=True)
+            thread.start()
+        return await task
+    except BaseException:
+        task.cancel()  # cancelled from outside: the probes go too (a no-op once the preflight has finished)
+        if thread is not None:
+            thread.join()
+        raise
 
 
 def _folding(progress: Progress, live: SummaryBuilder) -> Progress:
