@@ -266,19 +266,17 @@ DIAGNOSE_PROSE = "diagnose_prose"
 CHECK_PROSE_KEY = "check_prose"
 DEMEANING_KEY = "demeaning"
 
-_TURN_CUE_SOURCES = (
-    {
-        Action.RECAP.value: RECAP,
-        Action.ANSWER_REVEAL.value: REVEAL,
-        Action.PRACTICE.value: PRACTICE,
-        Action.HINT.value: HINT,
-        Action.ENCOURAGEMENT.value: ENCOURAGE,
-        Action.MICRO_EXPLAIN.value: EXPLAIN,
-        DIAGNOSE_PROSE: DIAGNOSE_ASK,
-        CHECK_PROSE_KEY: CHECK_PROSE,
-        DEMEANING_KEY: DEMEANING,
-    }
-)
+_TURN_CUE_SOURCES = {
+    Action.RECAP.value: RECAP,
+    Action.ANSWER_REVEAL.value: REVEAL,
+    Action.PRACTICE.value: PRACTICE,
+    Action.HINT.value: HINT,
+    Action.ENCOURAGEMENT.value: ENCOURAGE,
+    Action.MICRO_EXPLAIN.value: EXPLAIN,
+    DIAGNOSE_PROSE: DIAGNOSE_ASK,
+    CHECK_PROSE_KEY: CHECK_PROSE,
+    DEMEANING_KEY: DEMEANING,
+}
 
 
 @cache
@@ -356,11 +354,7 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
     if not tags.has(Action.LECTURE):
         explained = scanned.get(Action.MICRO_EXPLAIN)
         if explained is None:
-            # A few sentences of plain statement are an explanation even without a telltale phrase.
-            sizes = [(s, len(s.text.split())) for s in prose.sentences if "?" not in s.text]
-            statements = [(s, k) for s, k in sizes if k >= 8]
-            if sum(k for _, k in statements) >= EXPLAIN_MIN_WORDS:
-                explained = statements[0][0].text
+            explained = _plain_explanation(prose)
         mark(Action.MICRO_EXPLAIN, explained)
     if learner_qs and tags.continues_after_question is None:
         after = [s for s in sents[last_q_sentence + 1 :] if "?" not in s.text]
@@ -372,6 +366,24 @@ def tag_turn(content: str, index: int = 0) -> TurnTags:
         ):
             tags.continues_after_question = f"{learner_qs[-1].text} {after[0].text}"
     return tags
+
+
+def _plain_explanation(prose: Prose) -> str | None:
+    """A few sentences of plain statement (8+ words, no '?') are an explanation even without a telltale
+    phrase: the first of them once they add up to EXPLAIN_MIN_WORDS (counting stops there)."""
+    first: str | None = None
+    total = 0
+    for s in prose.sentences:
+        if "?" in s.text:
+            continue
+        k = len(s.text.split())
+        if k >= 8:
+            if first is None:
+                first = s.text
+            total += k
+            if total >= EXPLAIN_MIN_WORDS:
+                return first
+    return None
 
 
 def _code_reveal(prose: Prose, tags: TurnTags, scanned: dict[str, str]) -> str | None:
