@@ -59,9 +59,10 @@ def turn_loads(view: View) -> list[TurnLoad]:
         return list(cached)
     traj = view.ts.session.trajectory
     # What the learner has already met: the profile and every earlier turn (lowercased), searched only for
-    # the few terms a tutor turn brings rather than scanned in full. Kept as separate texts: a term never
-    # spans two of them, and one non-ASCII turn would otherwise make every later search run on a wide string.
+    # the few terms a tutor turn brings rather than scanned in full. Searched as one NUL-joined text (built
+    # when a turn has a term to look up): no term contains NUL, so a term never matches across two texts.
     earlier = [view.profile_text]
+    met: str | None = None  # "\0".join(earlier), while earlier is unchanged
     seen: set[str] = set()
     loads: list[TurnLoad] = []
     by_index = view.by_index
@@ -69,6 +70,7 @@ def turn_loads(view: View) -> list[TurnLoad]:
         tags = by_index.get(i)
         if tags is None or tags.prose is None:
             earlier.append(turn.content.lower())
+            met = None
             continue
         prose = tags.prose
         load = TurnLoad(i, prose.words)
@@ -76,7 +78,9 @@ def turn_loads(view: View) -> list[TurnLoad]:
         for term, at in view.scan(i).terms:
             if term in seen or term in load.new_terms:
                 continue
-            if any(term in text for text in earlier):
+            if met is None:
+                met = "\0".join(earlier)
+            if term in met:
                 seen.add(term)
                 continue
             load.new_terms.append(term)
@@ -88,6 +92,7 @@ def turn_loads(view: View) -> list[TurnLoad]:
                 load.unexplained.append(term)
         seen.update(load.new_terms)
         earlier.append(prose.lower)
+        met = None
         sents = prose.sentences
         load.longest_sentence = max([s.text.count(" ") for s in sents]) + 1 if sents else 0
         if "\n\n" in prose.text:
