@@ -158,3 +158,18 @@ async def test_judge_transport_failure_is_a_sample_error_counted_and_retryable(t
         assert code == ExitCode.TOO_MANY_ERRORS  # 1/4 errors > max_error_rate 0.1
         again, code = await run_with_judge(tmp_path, srv, resume=first.run.run_id, retry_errors=True)
     assert again.executed == 1 and again.counts == {"passed": 1} and code == ExitCode.OK
+
+
+def test_judge_settings_are_built_once_per_distinct_settings() -> None:
+    """The judge's GenerateConfig is shared between samples with the same settings, never between different ones."""
+    from evalwheel.graders.model.judge import generate_config
+
+    a = generate_config({"temperature": 0.0, "seed": 7, "max_tokens": 64}, 0)
+    assert a is generate_config({"temperature": 0.0, "seed": 7, "max_tokens": 64}, 0)
+    assert (a.temperature, a.seed, a.max_tokens, a.epoch) == (0.0, 7, 64, 0)
+    b = generate_config({"temperature": 0.0, "seed": 7, "max_tokens": 64}, 2)
+    assert (b.seed, b.epoch) == (9, 2)
+    c = generate_config({"temperature": 0.5, "seed": None, "max_tokens": 64}, 0)
+    assert (c.temperature, c.seed) == (0.5, None)
+    with pytest.raises(TypeError):
+        generate_config({"temperature": [1]}, 0)  # unhashable and invalid: refused as before (not cached)

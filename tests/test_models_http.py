@@ -301,3 +301,40 @@ async def test_stream_non_retryable_error_releases_slot() -> None:
             _ = [p async for p in m.stream(MSGS)]
         assert m.limiter.in_flight == 0 and srv.requests == 1
         await m.aclose()
+
+
+def test_request_body_frames_encode_the_same_bytes_as_the_whole_body() -> None:
+    """Only the messages are encoded per call (the settings and schema once per frame): the body sent must be
+    byte-for-byte the JSON of the whole request, for every combination of settings, schemas and streaming."""
+    import json
+
+    class Verdict(BaseModel):
+        reason: str
+        score: int
+
+    model = OpenAIModel("gpt-x", "http://127.0.0.1:9/v1")
+    messages = [Message(role="system", content='é \u2028 "q" <x> \\ '), Message(role="user", content="hi\n")]
+    dict_schema = {"title": "t x", "type": "object", "properties": {"a": {"type": "string"}}}
+    configs = [GenerateConfig(), GenerateConfig(top_p=0.5, seed=None, stop=["a", "b"]), GenerateConfig(seed=3)]
+    for cfg in configs:
+        for schema in (None, Verdict, dict_schema):
+            for stream in (False, True):
+                body: dict[str, object] = {
+                    "model": "gpt-x",
+                    "messages": [{"role": m.role, "content": m.content} for m in messages],
+                    "temperature": cfg.temperature,
+                    "max_tokens": cfg.max_tokens,
+                }
+                for key in ("top_p", "seed"):
+                    if getattr(cfg, key) is not None:
+                        body[key] = getattr(cfg, key)
+                if cfg.stop:
+                    body["stop"] = cfg.stop
+                if schema is not None:
+                    body["response_format"] = model._response_format(schema)
+                if stream:
+                    body["stream"] = True
+                want = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+                assert model._payload(messages, cfg, schema, stream) == want  # the frame encoded now
+                assert model._payload(messages, cfg, schema, stream) == want  # and reused
+    assert len(model._frames) == len(configs) * 2 * 2  # dict schemas are never cached (they can change)

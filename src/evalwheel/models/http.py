@@ -77,6 +77,9 @@ def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # what json.dumps(...) would build
+
+
 def _strip_fences(text: str) -> str:
     """Models without constrained decoding often wrap JSON in ```json fences; accept that, nothing looser."""
     t = text.strip()
@@ -142,6 +145,7 @@ class OpenAIModel:
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._schemas: dict[type[BaseModel], tuple[str, dict[str, Any]]] = {}
+        self._frames: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
 
     def __repr__(self) -> str:
         return f"OpenAIModel(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r})"
@@ -210,24 +214,40 @@ class OpenAIModel:
         safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:64] or "response"
         return {"type": "json_schema", "json_schema": {"name": safe, "schema": body, "strict": True}}
 
-    def _payload(self, messages: Sequence[Message], cfg: GenerateConfig, schema: Schema | None, stream: bool) -> bytes:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "temperature": cfg.temperature,
-            "max_tokens": cfg.max_tokens,
-        }
+    def _frame(self, cfg: GenerateConfig, schema: Schema | None, stream: bool) -> tuple[bytes, bytes]:
+        """The request body around its messages: `{"model":...,"messages":` and `,"temperature":...}`."""
+        rest: dict[str, Any] = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}
         if cfg.top_p is not None:
-            body["top_p"] = cfg.top_p
+            rest["top_p"] = cfg.top_p
         if cfg.seed is not None:
-            body["seed"] = cfg.seed
+            rest["seed"] = cfg.seed
         if cfg.stop:
-            body["stop"] = cfg.stop
+            rest["stop"] = cfg.stop
         if schema is not None:
-            body["response_format"] = self._response_format(schema)
+            rest["response_format"] = self._response_format(schema)
         if stream:
-            body["stream"] = True
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            rest["stream"] = True
+        head = '{"model":' + _dumps(self.model) + ',"messages":'
+        return head.encode(), ("," + _dumps(rest)[1:]).encode()
+
+    def _payload(self, messages: Sequence[Message], cfg: GenerateConfig, schema: Schema | None, stream: bool) -> bytes:
+        """The JSON request body: only the messages are encoded per call.
+
+        Why: everything else (model, sampling settings, the judge's JSON schema) is the same for thousands of
+        calls, and encoding the schema was most of a judge request's JSON work; the frame is encoded once per
+        distinct (settings, schema) and the bytes are the same as encoding the whole body. A dict schema (which
+        could be changed between calls) is encoded every time."""
+        key = None
+        if not isinstance(schema, dict):
+            stop = tuple(cfg.stop) if cfg.stop else None
+            key = (cfg.temperature, cfg.max_tokens, cfg.top_p, cfg.seed, stop, schema, stream)
+            frame = self._frames.get(key)
+        if key is None or frame is None:
+            frame = self._frame(cfg, schema, stream)
+            if key is not None and len(self._frames) < 256:  # bounded: e.g. one per epoch's seed
+                self._frames[key] = frame
+        body = _dumps([{"role": m.role, "content": m.content} for m in messages])
+        return frame[0] + body.encode() + frame[1]
 
     def _fail(self, status: int, body: str, epoch: int, headers: Any = None) -> Exception:
         """Map an HTTP error to the exception the retry loop and callers expect."""

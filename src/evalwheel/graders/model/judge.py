@@ -154,12 +154,12 @@ def output_schema(rubric: Rubric) -> type[BaseModel]:
     return schema
 
 
-_HEADS: dict[str, tuple[str, str]] = {}
+_HEADS: dict[str, tuple[Message, str]] = {}
 
 
-def _rubric_head(rubric: Rubric) -> tuple[str, str]:
-    """(system prompt, criterion + anchored scale) of a rubric: the same for every sample, so rendered once per
-    rubric (keyed by its JSON dump) rather than once per judged sample."""
+def _rubric_head(rubric: Rubric) -> tuple[Message, str]:
+    """(system message, criterion + anchored scale) of a rubric: the same for every sample, so rendered once per
+    rubric (keyed by its JSON dump) rather than once per judged sample. The Message is shared: read-only."""
     key = rubric.model_dump_json()
     cached = _HEADS.get(key)
     if cached is not None:
@@ -179,7 +179,10 @@ def _rubric_head(rubric: Rubric) -> tuple[str, str]:
         + f'\nReply with a JSON object only: first "reason" (your justification), then "{verdict}". '
         "Write the reason before deciding the verdict."
     )
-    head = (system, f"Criterion: {rubric.criterion}\n\n" + scale_head + "\n" + "\n".join(scale_lines))
+    head = (
+        Message(role="system", content=system),
+        f"Criterion: {rubric.criterion}\n\n" + scale_head + "\n" + "\n".join(scale_lines),
+    )
     if len(_HEADS) < 256:  # bounded: a process grading with many ad-hoc rubrics just stops caching
         _HEADS[key] = head
     return head
@@ -196,7 +199,7 @@ def build_rubric_messages(rubric: Rubric, sample: Sample, output: Output) -> lis
     parts.append(
         f'Evaluate the transcript against the criterion. Answer with JSON: {{"reason": ..., "{verdict}": ...}}'
     )
-    return [Message(role="system", content=system), Message(role="user", content="\n\n".join(parts))]
+    return [system, Message(role="user", content="\n\n".join(parts))]
 
 
 # ------------------------------------------------------------------------------------------- structured calls
@@ -301,14 +304,29 @@ class JudgeVerdict(BaseModel):
     failure: str | None = None
 
 
+_CONFIGS: dict[tuple[Any, ...], GenerateConfig] = {}
+
+
 def generate_config(config: Mapping[str, Any], i: int) -> GenerateConfig:
+    """The judge's sampling settings for its `i`-th sample. Built once per distinct settings, not per judged
+    sample (the judge path's only per-call validation of a config); callers only read the shared instance."""
     seed = config.get("seed", 0)
-    return GenerateConfig(
+    key: tuple[Any, ...] | None = (config.get("temperature", 0.0), seed, config.get("max_tokens", 512), i)
+    try:
+        cached = _CONFIGS.get(key) if key is not None else None
+    except TypeError:  # an unhashable value: validated below, which names it
+        cached, key = None, None
+    if cached is not None:
+        return cached
+    cfg = GenerateConfig(
         temperature=float(config.get("temperature", 0.0)),
         seed=None if seed is None else int(seed) + i,
         max_tokens=int(config.get("max_tokens", 512)),
         epoch=i,
     )
+    if key is not None and len(_CONFIGS) < 256:
+        _CONFIGS[key] = cfg
+    return cfg
 
 
 async def judge_with(
@@ -419,6 +437,7 @@ def _unscored(name: str, reason: str, metadata: dict[str, Any]) -> Score:
 
 
 def verdict_score(name: str, verdict: JudgeVerdict, rubric: Rubric) -> Score:
+    points = rubric.points()
     meta: dict[str, Any] = {
         "judge": verdict.model,
         "n": len(verdict.samples) + verdict.unscored,
@@ -428,8 +447,8 @@ def verdict_score(name: str, verdict: JudgeVerdict, rubric: Rubric) -> Score:
         "variance": verdict.variance,
         "stable": verdict.stable,
         "label": verdict.label,
-        "scale": rubric.points(),
-        "normalized": None if verdict.value is None else verdict.value / (len(rubric.points()) - 1),
+        "scale": points,
+        "normalized": None if verdict.value is None else verdict.value / (len(points) - 1),
     }
     if verdict.passed is None:
         return _unscored(name, f"unscored: {verdict.failure}", meta)
