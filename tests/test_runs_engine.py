@@ -285,3 +285,23 @@ def test_prompt_template_placeholders_checked_before_running(tmp_path: Path) -> 
         {**base, "solver": {"type": "prompt", "model": "local", "template": "{input} {metadata[k]} {{x}}"}}
     )
     assert ok.solver.template is not None
+
+
+def test_a_small_dataset_is_held_after_its_scan_and_a_large_one_streamed(tmp_path: Path, monkeypatch) -> None:
+    """A file up to HOLD_MAX_BYTES keeps the scan's validated samples (no second read, validation and hashing
+    per run); a larger one is read again while the run executes. Both yield the same samples and hashes."""
+    import evalwheel.runs.dataset_source as source
+    from evalwheel.datasets.samples import scan_dataset
+
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(f'{{"id": "s{i}", "input": "q{i}", "partition": "golden"}}\n' for i in range(5)))
+    want = [(f"s{i}", scan_dataset(path).sample_hashes[f"s{i}"]) for i in range(5)]
+    held = prepare_dataset(path)
+    monkeypatch.setattr(source, "HOLD_MAX_BYTES", 10)
+    streamed = prepare_dataset(path)
+    assert [(s.id, h) for s, h in held.iter_samples()] == want
+    assert [(s.id, h) for s, h in streamed.iter_samples()] == want
+    path.write_text('{"id": "other", "input": "changed"}\n')  # changed after the scan: only the streamed one sees it
+    assert [s.id for s, _ in held.iter_samples()] == [f"s{i}" for i in range(5)]
+    assert [s.id for s, _ in streamed.iter_samples()] == ["other"]
+    assert held.count == streamed.count == 5 and held.version_hash == streamed.version_hash

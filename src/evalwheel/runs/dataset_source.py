@@ -2,7 +2,9 @@
 
 A broken dataset or a golden sample that changed without `evalwheel dataset lock` must stop the run before
 the first model call (exit 2), so the whole file is scanned first — streaming, keeping only ids and hashes —
-and the samples are streamed again while the run executes.
+and the samples are streamed again while the run executes. A file of at most `HOLD_MAX_BYTES` keeps the
+samples of its scan instead: reading, validating and hashing every sample a second time was about a tenth of a
+run's own CPU per sample (issue 15, the raw-HTTP floor), and the memory that saves is bounded by that size.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalwheel.datasets.lock import verify_golden_lock
-from evalwheel.datasets.samples import DatasetSummary, iter_hashed_samples, scan_dataset
+from evalwheel.datasets.samples import Dataset, DatasetSummary, iter_hashed_samples, load_dataset, scan_dataset
 from evalwheel.types import Sample
+
+HOLD_MAX_BYTES = 2 * 1024 * 1024  # dataset files up to this size are held in memory after the validating scan
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,12 @@ class PreparedDataset:
         return self.summary.total
 
     def iter_samples(self) -> Iterator[tuple[Sample, str]]:
+        summary = self.summary
+        if isinstance(summary, Dataset):  # held by prepare_dataset: the scan's own validated samples
+            hashes = summary.sample_hashes
+            for sample in summary.samples:
+                yield sample, hashes[sample.id]
+            return
         for item in iter_hashed_samples(self.path, root=self.root):
             yield item.sample, item.hash
 
@@ -39,6 +49,10 @@ def prepare_dataset(
     path: Path, lock_path: Path | None = None, *, require_lock: bool = False, root: Path | None = None
 ) -> PreparedDataset:
     """Scan and lock-check; raises InvalidDatasetError / GoldenLockError / LockFileError (all exit 2)."""
-    summary = scan_dataset(path, root=root)
+    try:
+        small = path.is_file() and path.stat().st_size <= HOLD_MAX_BYTES
+    except OSError:
+        small = False  # the scan reports what is wrong with the path
+    summary: DatasetSummary = load_dataset(path, root=root) if small else scan_dataset(path, root=root)
     verify_golden_lock(summary, lock_path, require=require_lock)
     return PreparedDataset(path, summary, root)
