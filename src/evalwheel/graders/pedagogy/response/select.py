@@ -2,12 +2,14 @@
 
     python -m evalwheel.graders.pedagogy.response.select --data PATH/TO/mrbench [--work build/encoder]
 
-Reads the out-of-fold predictions the two trainers wrote (`oof_linear_seed*.npz` from `train_linear`,
-`oof_encoder_seed*.npz` from `encoder.train`), scores the rules tier on the same items (it has nothing
-to fit), forms the ensemble (mean of the linear and encoder probabilities, out of fold as well), and per
-dimension picks the default tier by grouped-CV macro-F1 alone (ties go to the simpler tier). Writes one
-calibration record per grader into `evalwheel/calibration/shipped/` (per-tier figures, per-label F1,
-seed stability) and the table into docs/agreement.md. Nothing is fitted here.
+Reads the out-of-fold predictions the trainers wrote (`oof_linear_seed*.npz` from `train_linear`; for
+the encoder tier `oof_finetuned_seed*.npz` from `encoder.finetune` — the int8 ONNX model's logits, i.e.
+what ships — or, with `--encoder-oof encoder`, the frozen-MiniLM heads' `oof_encoder_seed*.npz`),
+scores the rules tier on the same items (it has nothing to fit), forms the ensemble (mean of the
+linear and encoder probabilities, out of fold as well), and per dimension picks the default tier by
+grouped-CV macro-F1 alone (ties go to the simpler tier). Writes one calibration record per grader into
+`evalwheel/calibration/shipped/` (per-tier figures, per-label F1, seed stability) and the table into
+docs/agreement.md. Nothing is fitted here.
 """
 
 from __future__ import annotations
@@ -109,10 +111,10 @@ def _seed_of(path: Path) -> int:
     return int(m.group(1)) if m else 0
 
 
-def evaluate(items: list[Any], work: Path, seed: int) -> dict[str, dict[str, Any]]:
+def evaluate(items: list[Any], work: Path, seed: int, encoder_oof: str = "finetuned") -> dict[str, dict[str, Any]]:
     """Per dimension: figures per tier, default tier, seed stability."""
     lin_files = sorted(work.glob("oof_linear_seed*.npz"))
-    enc_files = sorted(work.glob("oof_encoder_seed*.npz"))
+    enc_files = sorted(work.glob(f"oof_{encoder_oof}_seed*.npz"))
     lin_all = {_seed_of(p): _linear_oof(p) for p in lin_files}
     enc_all = {_seed_of(p): _encoder_oof(p) for p in enc_files}
     results: dict[str, dict[str, Any]] = {}
@@ -241,9 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="the seed whose fits are shipped")
     ap.add_argument("--docs", type=Path, default=REPO / "docs" / "agreement.md", help="'-' to skip")
     ap.add_argument("--no-records", action="store_true", help="print the table only")
+    ap.add_argument("--encoder-oof", default="finetuned", help="encoder-tier OOF files: oof_{this}_seed*.npz")
     args = ap.parse_args(argv)
     items = load_items(args.data)
-    results = evaluate(items, args.work, args.seed)
+    results = evaluate(items, args.work, args.seed, args.encoder_oof)
     table = markdown(results)
     print(table)
     if not args.no_records:

