@@ -173,6 +173,9 @@ class Sentence(NamedTuple):
     start: int  # offset of text[0] in the prose, so prose.lower[start : start + len(text)] is its lowercase
 
 
+_new_tuple = tuple.__new__
+
+
 @dataclass(slots=True)
 class Prose:
     """The learner-facing prose of a turn with code removed, and facts about the removed code."""
@@ -224,14 +227,15 @@ def split_prose(content: str) -> Prose:
     ends = [m.end() for m in _BREAK.finditer(masked)]
     ends.append(n)
     for end in ends:
-        if end < n and masked[end - 1] not in _WHITESPACE and masked[end - 1] != "\n":
+        if end < n and masked[end - 1] not in _WHITESPACE:
             # '3.5' or 'e.g.x': a '.', '!' or '?' not followed by whitespace ends no sentence
             continue
         raw = masked[pos:end]
         chunk = raw.strip()
         if chunk:
             start = pos + len(raw) - len(raw.lstrip())
-            add(Sentence(text[start : start + len(chunk)], start))
+            # tuple.__new__ directly: the NamedTuple's generated __new__ is a Python call per sentence
+            add(_new_tuple(Sentence, (text[start : start + len(chunk)], start)))
         pos = end
     return Prose(
         text,
@@ -284,7 +288,7 @@ def questions(prose: Prose) -> list[tuple[int, Sentence]]:
             piece = part.strip()
             if piece and not _OPTION_ONLY.match(piece):
                 lead = offset + len(part) - len(part.lstrip())
-                out.append((i, Sentence(s.text[lead : lead + len(piece)] + "?", s.start + lead)))
+                out.append((i, _new_tuple(Sentence, (s.text[lead : lead + len(piece)] + "?", s.start + lead))))
             offset += len(part) + 1
     return out
 
