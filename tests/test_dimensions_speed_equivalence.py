@@ -8,6 +8,7 @@ Code execution is off so the comparison is exact (no sandbox timings) and fast.
 Regenerate only when a verdict change is intended (and say why in the commit):
 
     python tests/test_dimensions_speed_equivalence.py --regenerate
+    python tests/test_dimensions_speed_equivalence.py --regenerate-generated   # the generated-session digests
 """
 
 from __future__ import annotations
@@ -117,3 +118,47 @@ def test_is_token_agrees_with_tokenising_the_whole_text() -> None:
                 checked += 1
                 agreed_true += expected
     assert checked > 10_000 and agreed_true > 1_000
+
+
+# A wider net than the 44 seed sessions: sessions recombined from seed turns (as benchmarks/bench_checks.py
+# builds them) meet cue, question and term combinations no seed session has. Only a digest per evaluation
+# is kept, so the record stays small; a mismatch names the sessions whose evaluation changed.
+GENERATED = ROOT / "tests" / "data" / "golden" / "generated_sessions_digests.json"
+GENERATED_COUNT = 600
+
+
+def _generated_digests() -> dict[str, str]:
+    import hashlib
+    import random
+
+    from evalwheel.types import Session, Turn
+
+    seeds = load_sessions([SEEDS]).sessions
+    users = [t for s in seeds for t in s.trajectory if t.role == "user"]
+    tutors = [t for s in seeds for t in s.trajectory if t.role == "assistant"]
+    rng = random.Random(20261203)
+    out: dict[str, str] = {}
+    for i in range(GENERATED_COUNT):
+        traj: list[Turn] = []
+        for _ in range(rng.randint(3, 10)):
+            traj += [rng.choice(users), rng.choice(tutors)]
+        base = rng.choice(seeds)
+        session = Session(
+            session_id=f"gen.{i:04d}", domain=base.domain, prompt=base.prompt, learner=base.learner, trajectory=traj
+        )
+        dumped = json.dumps(evaluate_session(session, CONFIG).model_dump(mode="json"), sort_keys=True)
+        out[session.session_id] = hashlib.sha256(dumped.encode()).hexdigest()[:16]
+    return out
+
+
+def test_generated_session_evaluations_match_their_digests() -> None:
+    golden = json.loads(GENERATED.read_text(encoding="utf-8"))
+    now = _generated_digests()
+    assert len(golden) == GENERATED_COUNT
+    changed = sorted(sid for sid in golden if now.get(sid) != golden[sid])
+    assert not changed, f"evaluations changed for {len(changed)} generated sessions, first: {changed[:3]}"
+
+
+if __name__ == "__main__" and "--regenerate-generated" in sys.argv:
+    GENERATED.write_text(json.dumps(_generated_digests(), indent=0, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {GENERATED}")
