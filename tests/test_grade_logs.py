@@ -75,13 +75,17 @@ def test_grade_jsonl_to_parquet_and_store(tmp_path: Path) -> None:
 def test_bad_lines_are_reported_with_numbers(tmp_path: Path) -> None:
     logs, cfg = write_logs(tmp_path, bad=True)
     out = tmp_path / "graded.jsonl"
-    res = runner.invoke(app, ["grade", str(logs), "--graders", str(cfg), "--out", str(out)])
+    out.write_text("an earlier output\n")
+    db = tmp_path / "runs.sqlite"
+    res = runner.invoke(app, ["grade", str(logs), "--graders", str(cfg), "--out", str(out), "--store", str(db)])
     assert res.exit_code == 2
+    assert out.read_text() == "an earlier output\n"  # a refused file replaces no output...
+    assert Store(db).list_runs() == []  # ...leaves no empty run in the store and no temporary file
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert "3 invalid rows" in res.output
     assert "line 4: not JSON" in res.output
     assert "line 8: row: Value error, an event needs `input`" in res.output
     assert "line 38: duplicate id 'r5' (first on line 7)" in res.output
-    assert not out.exists() or out.read_text() == ""  # nothing graded from a refused file
     res = runner.invoke(app, ["grade", str(logs), "--graders", str(cfg), "--out", str(out), "--skip-invalid", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["graded"] == 35 and json.loads(res.stdout)["invalid"] == 3

@@ -105,7 +105,7 @@ def test_refused_file_on_ray_reports_rows_and_writes_nothing(cluster: None, tmp_
     assert res.exit_code == 2, res.output
     text = " ".join(res.output.split())
     assert "3 invalid rows" in text and "line 4: not JSON" in text and "line 38: duplicate id 'r5'" in text
-    assert out.read_text() == ""
+    assert not out.exists()  # nothing written, not even an empty file
     assert not (tmp_path / "graded.jsonl.parts").exists()
 
 
@@ -135,3 +135,38 @@ async def test_ray_workers_export_shard_and_batch_spans_to_otlp(cluster: None, t
     assert sum(b["attrs"]["evalwheel.grade.rows"] for b in batches) == 122  # every row, bad ones included
     assert sum(s["attrs"]["evalwheel.grade.graded"] for s in shards) == 121  # the duplicate is dropped later
     assert root["attrs"]["evalwheel.grade.graded"] == 120 and root["attrs"]["evalwheel.grade.invalid"] == 2
+
+
+def test_parquet_logs_on_ray_to_store_and_parquet_match_local(cluster: None, tmp_path: Path, store_url: str) -> None:
+    """A Parquet file (several row groups, one bad row) graded on Ray with --skip-invalid into the store
+    (SQLite and PostgreSQL) and a Parquet file: the same rows and statuses as the local engine."""
+    import pyarrow as pa
+    import yaml
+
+    from evalwheel.store import Store
+    from test_grade_logs import CONFIG, event
+
+    rows = [event(i, "Which step comes next?" if i % 2 else "The answer is 4.") for i in range(60)]
+    rows[17] = {"request_id": "bad", "app": "tutor", "input": None, "timestamp": 1.0, "output": "x"}
+    logs = tmp_path / "logs.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), logs, row_group_size=8)
+    cfg = tmp_path / "graders.yaml"
+    cfg.write_text(yaml.safe_dump({"graders": CONFIG["graders"]}))
+    got = {}
+    for executor in ("local", "ray"):
+        out = tmp_path / f"{executor}.parquet"
+        args = ["grade", str(logs), "--graders", str(cfg), "--out", str(out), "--store", store_url, "--json"]
+        runs_before = len(Store(store_url).list_runs())
+        refused = CliRunner().invoke(app, [*args, "--executor", executor])
+        assert refused.exit_code == 2 and "line 18: " in " ".join(refused.output.split()), refused.output
+        assert len(Store(store_url).list_runs()) == runs_before  # a refused file reaches no sink
+        res = CliRunner().invoke(app, [*args, "--executor", executor, "--skip-invalid"])
+        assert res.exit_code == 0, res.output
+        payload = json.loads(res.stdout)
+        assert payload["graded"] == 59 and payload["invalid"] == 1
+        table = sorted(pq.read_table(out).to_pylist(), key=lambda r: r["line"])
+        stored = {r.sample_id: r.status for r in Store(store_url).iter_results(payload["run_id"], with_output=False)}
+        assert stored == {r["id"]: r["status"] for r in table} and len(stored) == 59
+        got[executor] = [(r["line"], r["id"], r["status"]) for r in table]
+    assert got["ray"] == got["local"]
+    assert sum(status == "passed" for _, _, status in got["ray"]) == 29

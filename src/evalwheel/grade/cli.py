@@ -55,7 +55,7 @@ def grade_command(
     from evalwheel.grade.api import grade_logs
     from evalwheel.grade.batch import LocalGrader, RayGrader
     from evalwheel.grade.logs import LogsError
-    from evalwheel.grade.sinks import open_sink
+    from evalwheel.grade.sinks import REFUSED, open_sink
     from evalwheel.monitor.config import ConfigError, load_monitor_config
     from evalwheel.runs.executors import ExecutorError
     from evalwheel.runs.writer import RunStoppedError
@@ -103,6 +103,7 @@ def grade_command(
         )
         status = "finished"
     except (LogsError, ConfigError, ExecutorError, StoreError) as exc:
+        status = REFUSED  # bad input: no output file replaced, no empty run left in the store
         raise fail(str(exc)) from None
     except RunStoppedError as exc:
         raise fail(f"grading stopped: {exc}; rows written so far are kept", 3) from None

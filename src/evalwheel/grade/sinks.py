@@ -2,6 +2,11 @@
 
 In the store, a graded file is an ordinary run (spec name `grade:<file name>`, one result per row keyed by its
 request or session id), so `runs show`, `compare` and the review workspace read it like any other run.
+
+A refused file (bad rows without `--skip-invalid`, exit 2) leaves no trace: a file output is written under a
+temporary name and renamed into place only when the sink is closed with another status, so an earlier
+output of the same name survives; the store's run row is created with the first rows (or at a successful
+close), so no empty run is left behind.
 """
 
 from __future__ import annotations
@@ -22,16 +27,33 @@ class Sink(Protocol):
     def close(self, status: str) -> None: ...
 
 
+REFUSED = "refused"  # the close status of a file refused before anything was accepted: nothing is kept
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def _publish(tmp: Path, path: Path, status: str) -> None:
+    """Rename the finished (or stopped) output into place; drop it when the file was refused."""
+    if status == REFUSED:
+        tmp.unlink(missing_ok=True)
+    else:
+        tmp.replace(path)
+
+
 class JsonlSink:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh = path.open("w", encoding="utf-8")
+        self._tmp = _temporary(path)
+        self._fh = self._tmp.open("w", encoding="utf-8")
 
     def write(self, rows: Sequence[Graded]) -> None:
         self._fh.write("".join(r.model_dump_json() + "\n" for r in rows))
 
     def close(self, status: str) -> None:
         self._fh.close()
+        _publish(self._tmp, self.path, status)
 
 
 class ParquetSink:
@@ -44,8 +66,10 @@ class ParquetSink:
             raise LogsError(f"{path}: writing Parquet needs pyarrow: pip install 'evalwheel[parquet]'") from None
         from evalwheel.grade.shards import graded_schema
 
+        self.path = path
+        self._tmp = _temporary(path)
         self.schema = graded_schema()
-        self._writer = pq.ParquetWriter(path, self.schema)
+        self._writer = pq.ParquetWriter(self._tmp, self.schema)
 
     def write(self, rows: Sequence[Graded]) -> None:
         from evalwheel.grade.shards import graded_table
@@ -60,6 +84,7 @@ class ParquetSink:
 
     def close(self, status: str) -> None:
         self._writer.close()
+        _publish(self._tmp, self.path, status)
 
 
 class StoreSink:
@@ -81,7 +106,12 @@ class StoreSink:
             started_at=now_iso(),
             metadata={"logs": str(logs), "executor": "grade"},
         )
-        self._retry(self.store, "creating the run", lambda: self.store.create_run(self.info), policy=self._policy)
+        self._created = False  # the run row is created with the first rows: a refused file leaves no run
+
+    def _create(self) -> None:
+        if not self._created:
+            self._retry(self.store, "creating the run", lambda: self.store.create_run(self.info), policy=self._policy)
+            self._created = True
 
     @property
     def run_id(self) -> str:
@@ -104,6 +134,7 @@ class StoreSink:
             for r in rows
         ]
         if batch:
+            self._create()
             self._retry(
                 self.store,
                 f"a batch of {len(batch)} results",
@@ -112,6 +143,9 @@ class StoreSink:
             )
 
     def close(self, status: str) -> None:
+        if status == REFUSED and not self._created:
+            return
+        self._create()
         self._retry(
             self.store,
             "recording the run's status",
@@ -122,11 +156,10 @@ class StoreSink:
 
 def open_sink(out: Path | None, store: str | None, logs: Path) -> list[Sink]:
     sinks: list[Sink] = []
-    if out is not None:
-        suffix = out.suffix.lower()
-        if suffix not in OUT_SUFFIXES:
-            raise LogsError(f"--out {out}: expected a .parquet or .jsonl file")
-        sinks.append(ParquetSink(out) if suffix == ".parquet" else JsonlSink(out))
-    if store is not None:
+    if out is not None and out.suffix.lower() not in OUT_SUFFIXES:
+        raise LogsError(f"--out {out}: expected a .parquet or .jsonl file")
+    if store is not None:  # first: a store that cannot be opened must not leave a temporary file behind
         sinks.append(StoreSink(store, logs))
+    if out is not None:
+        sinks.append(ParquetSink(out) if out.suffix.lower() == ".parquet" else JsonlSink(out))
     return sinks
