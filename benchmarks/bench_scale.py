@@ -19,8 +19,9 @@ What runs, all real:
   rate per worker, worker CPU seconds (measured inside the workers per shard), driver CPU, each worker's
   peak RSS (VmHWM). overhead_vs_local_cpu compares CPU per session (workers + driver vs one process), which
   other load on a shared machine does not distort the way wall-clock rates are distorted.
-- `encoder` (--encoder-replies N): two response graders (linear tier on MiniLM, int8 ONNX encoder) on N
-  logged replies, one call per 256-reply chunk vs one call per reply.
+- `encoder` (--encoder-replies N [--encoder-rounds R]): two response graders (linear tier on MiniLM, int8 ONNX
+  encoder), each on its own, on N logged replies: one call per 256-reply chunk vs one call per reply,
+  alternating over R rounds; CPU per reply and the median per-round CPU ratio.
 - Ingest (--ingest-events, needs --pg-url or EVALWHEEL_TEST_PG_URL): `evalwheel monitor serve --no-worker`
   processes (1, then 2) on one PostgreSQL database fed by 4 SDK senders; events/s acknowledged end to end.
 - Queues (--queue-events N): the same ingest (every event sampled, so every event is queued), then N queued
@@ -291,11 +292,16 @@ ENCODER_CONFIG = {
 }
 
 
-def encoder_rate(n: int, chunk: int = 256, seed: int = 7) -> dict[str, Any]:
+def encoder_rate(n: int, chunk: int = 256, seed: int = 7, rounds: int = 3) -> dict[str, Any]:
     """Response graders (embedder + ONNX encoder) on `n` logged replies, one call per chunk vs one per reply.
 
-    Events pair a random learner turn with a random tutor reply from the seed sessions. Rates are replies
-    per process CPU-second (onnxruntime's threads included), so other load on the machine matters less."""
+    Events pair a random learner turn with a random tutor reply from the seed sessions. Each grader is timed
+    on its own (config `ENCODER_CONFIG`), and the two modes alternate over `rounds` rounds (batched, per
+    reply, batched, ...) so that load drifting on a shared machine does not favour the mode that ran first.
+    Rates are replies per process CPU-second (onnxruntime's threads included); the ratio reported is the
+    median of the per-round ratios."""
+    from statistics import median
+
     from evalwheel.grade.batch import grade_rows
     from evalwheel.monitor.config import MonitorConfig
 
@@ -305,18 +311,28 @@ def encoder_rate(n: int, chunk: int = 256, seed: int = 7) -> dict[str, Any]:
     tutors = [t["content"] for s in seeds for t in s["trajectory"] if t["role"] == "assistant"]
     rows = [(i + 1, {"request_id": f"e{i}", "app": "bench", "input": rng.choice(users), "output": rng.choice(tutors)})
             for i in range(n)]  # fmt: skip
-    config = MonitorConfig.model_validate(ENCODER_CONFIG)
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(grade_rows(config, True, rows[:8], 16))  # load the models before timing
-    out: dict[str, Any] = {"replies": n, "chunk": chunk}
-    for batched in (True, False):
-        t0, c0 = time.perf_counter(), time.process_time()
-        for i in range(0, n, chunk):
-            loop.run_until_complete(grade_rows(config, True, rows[i : i + chunk], 16, batched=batched))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        key = "batched" if batched else "per_reply"
-        out[key] = {"replies_per_s": round(n / wall, 1), "replies_per_cpu_s": round(n / cpu, 1)}
-    out["speedup_cpu"] = round(out["batched"]["replies_per_cpu_s"] / out["per_reply"]["replies_per_cpu_s"], 2)
+    out: dict[str, Any] = {"replies": n, "chunk": chunk, "rounds": rounds, "graders": {}}
+    for spec in ENCODER_CONFIG["graders"]:
+        config = MonitorConfig.model_validate({"graders": [spec]})
+        loop.run_until_complete(grade_rows(config, True, rows[:8], 16))  # load the models before timing
+        times: dict[str, list[tuple[float, float]]] = {"batched": [], "per_reply": []}
+        for _ in range(rounds):
+            for batched in (True, False):
+                t0, c0 = time.perf_counter(), time.process_time()
+                for i in range(0, n, chunk):
+                    loop.run_until_complete(grade_rows(config, True, rows[i : i + chunk], 16, batched=batched))
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                times["batched" if batched else "per_reply"].append((wall, cpu))
+        res: dict[str, Any] = {}
+        for key, runs in times.items():
+            wall, cpu = sum(w for w, _ in runs), sum(c for _, c in runs)
+            res[key] = {"replies_per_s": round(n * rounds / wall, 1), "replies_per_cpu_s": round(n * rounds / cpu, 1),
+                        "cpu_ms_per_reply": round(1000 * cpu / (n * rounds), 1)}  # fmt: skip
+        ratios = [p[1] / b[1] for b, p in zip(times["batched"], times["per_reply"], strict=True)]
+        res["speedup_cpu_median"] = round(median(ratios), 2)  # per-reply CPU / batched CPU, per round
+        res["speedup_cpu_per_round"] = [round(r, 2) for r in ratios]
+        out["graders"][f"{spec['name']} ({spec.get('config', {}).get('tier', 'best')})"] = res
     return out
 
 
@@ -367,6 +383,7 @@ def main() -> None:
                     help="compare the PostgreSQL and Redis queues: events per worker run (ingest uses --ingest-events)")
     ap.add_argument("--skip-grading", action="store_true", help="only the ingest / queue measurements")
     ap.add_argument("--encoder-replies", type=int, default=0, help="response graders batched vs per reply")
+    ap.add_argument("--encoder-rounds", type=int, default=3, help="alternating batched / per-reply rounds")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     result: dict[str, Any] = {"sessions": args.sessions, "grader": args.grader, "cpus": os.cpu_count(),
@@ -379,7 +396,7 @@ def main() -> None:
             config.write_text("sampler: {default_rate: 0.1}\n")
             result["ingest_postgres"] = [ingest(args.pg_url, k, args.ingest_events, config) for k in (1, 2)]
         if args.encoder_replies:
-            result["encoder"] = encoder_rate(args.encoder_replies)
+            result["encoder"] = encoder_rate(args.encoder_replies, rounds=args.encoder_rounds)
         if args.pg_url and args.queue_events:
             result["queues"] = queue_bench(args.pg_url, args.queue_events, args.ingest_events, Path(tmp))
     result["loadavg_end"] = os.getloadavg()
