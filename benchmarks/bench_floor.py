@@ -21,7 +21,12 @@ the CPU count start once the libraries are imported (and, for evalwheel, the spe
 run returns: `run_eval` with everything a run does (preflight, store, writer thread, summary, gates), CPU of
 all the process's threads. That isolates framework CPU per call from import time.
 
-    python benchmarks/bench_floor.py [--samples 500,2000] [--repeats 3] [--steady] [--json]
+`--parts` splits evalwheel's CPU per sample, in one process (start-up excluded, medians of `--repeats`):
+the bare loop and `run_eval` against the test double with the writer thread's CPU counted apart; `run_eval`
+with every HTTP round trip replaced by canned replies (the framework's own work: spec-to-result, judge,
+summary, store); and `OpenAIModel.generate` against raw `aiohttp` posts of the same request (the client alone).
+
+    python benchmarks/bench_floor.py [--samples 500,2000] [--repeats 3] [--steady] [--parts] [--json]
 """
 
 from __future__ import annotations
@@ -134,6 +139,139 @@ def steady_child(kind: str, base_url: str, n: int, concurrency: int, spec: str) 
     return {"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0}
 
 
+# --- --parts: where evalwheel's CPU per sample goes (one process) ------------------------------------------
+
+_ANSWER = json.dumps(
+    {"choices": [{"message": {"role": "assistant", "content": "Half of base times height."}, "finish_reason": "stop"}],
+     "usage": {"prompt_tokens": 20, "completion_tokens": 8}}
+).encode()  # fmt: skip
+_VERDICT = json.dumps(
+    {"choices": [{"message": {"role": "assistant", "content": json.dumps({"reason": "Guides.", "score": 4})},
+                  "finish_reason": "stop"}], "usage": {"prompt_tokens": 200, "completion_tokens": 12}}
+).encode()  # fmt: skip
+
+
+class _CannedResponse:
+    status = 200
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.headers: dict[str, str] = {}
+
+    async def read(self) -> bytes:
+        await asyncio.sleep(0)  # one suspension, like a real response
+        return self.body
+
+    async def __aenter__(self) -> _CannedResponse:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _CannedSession:
+    """Stands in for aiohttp.ClientSession: answers at once, a verdict when the request asks for a schema."""
+
+    closed = False
+
+    def post(self, url: str, data: bytes, headers: Any, timeout: Any) -> _CannedResponse:
+        return _CannedResponse(_VERDICT if b"response_format" in data else _ANSWER)
+
+    async def close(self) -> None:
+        return None
+
+
+def parts(url: str, n: int, repeats: int) -> dict[str, Any]:
+    """CPU ms per sample of: the bare loop, evalwheel (and its writer thread), evalwheel without HTTP; and ms per
+    call of OpenAIModel.generate vs raw aiohttp. Medians of `repeats`, interleaved."""
+    import aiohttp
+
+    import evalwheel.graders.model.judge  # imported before any clock, like --steady
+    import evalwheel.runs.api as api
+    import evalwheel.runs.writer as writer
+    import evalwheel.solvers.prompt
+    import evalwheel.store.store  # noqa: F401
+    from evalwheel.models.base import GenerateConfig, Message
+    from evalwheel.models.http import OpenAIModel
+    from evalwheel.runs.spec import load_spec
+
+    writer_cpu = [0.0]
+    commit = writer.commit_with_retry
+
+    def timed_commit(*a: Any, **kw: Any) -> int:
+        t = time.thread_time()
+        try:
+            return commit(*a, **kw)
+        finally:
+            writer_cpu[0] += time.thread_time() - t
+
+    writer.commit_with_retry = timed_commit  # type: ignore[assignment]
+
+    async def no_preflight(spec: Any, models: Any) -> list[str]:
+        return []
+
+    async def raw_posts(k: int) -> None:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        todo = iter(range(k))
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
+
+            async def worker() -> None:
+                for i in todo:
+                    body = {"model": "fake", "messages": [{"role": "user", "content": question(i)}],
+                            "temperature": 0.0, "max_tokens": 64}  # fmt: skip
+                    async with session.post(url + "/chat/completions", data=json.dumps(body), headers=headers) as r:
+                        json.loads(await r.read())["choices"][0]["message"]["content"]
+
+            await asyncio.gather(*(worker() for _ in range(50)))
+
+    async def client_calls(k: int) -> None:
+        model = OpenAIModel("fake", url, max_concurrency=50)
+        cfg = GenerateConfig(max_tokens=64)
+        todo = iter(range(k))
+
+        async def worker() -> None:
+            for i in todo:
+                await model.generate([Message(role="user", content=question(i))], cfg)
+
+        await asyncio.gather(*(worker() for _ in range(50)))
+        await model.aclose()
+
+    rows: dict[str, list[float]] = {k: [] for k in ("bare", "evalwheel", "writer_thread", "no_http", "raw", "client")}
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = load_spec(write_project(Path(tmp), n, url, 50))
+        os.chdir(tmp)
+        for _ in range(repeats):
+            c = time.process_time()
+            asyncio.run(bare_loop(url, n, 50))
+            rows["bare"].append(time.process_time() - c)
+            writer_cpu[0] = 0.0
+            c = time.process_time()
+            asyncio.run(api.run_eval(spec, cache=False, baseline="none"))
+            rows["evalwheel"].append(time.process_time() - c)
+            rows["writer_thread"].append(writer_cpu[0])
+            real_client, real_preflight = OpenAIModel._client, api.preflight
+            OpenAIModel._client = lambda self: _CannedSession()  # type: ignore[assignment,method-assign,return-value]
+            api.preflight = no_preflight  # type: ignore[assignment]
+            try:
+                c = time.process_time()
+                asyncio.run(api.run_eval(spec, cache=False, baseline="none"))
+                rows["no_http"].append(time.process_time() - c)
+            finally:
+                OpenAIModel._client, api.preflight = real_client, real_preflight  # type: ignore[method-assign]
+            for key, fn in (("raw", raw_posts), ("client", client_calls)):
+                c = time.process_time()
+                asyncio.run(fn(2 * n))
+                rows[key].append(time.process_time() - c)
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    return {
+        "samples": n,
+        "cpu_ms_per_sample": {
+            k: round(1000 * med[k] / n, 3) for k in ("bare", "evalwheel", "writer_thread", "no_http")
+        },
+        "cpu_ms_per_call": {"raw_aiohttp": round(1000 * med["raw"] / (2 * n), 3),
+                            "openai_model_generate": round(1000 * med["client"] / (2 * n), 3)},
+    }  # fmt: skip
+
+
 # --- the harness ---------------------------------------------------------------------------------------------
 
 
@@ -242,8 +380,17 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steady", action="store_true", help="also measure with start-up excluded")
+    parser.add_argument("--parts", action="store_true", help="only split evalwheel's CPU per sample (one process)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    if args.parts:
+        from bench_models import fake_server
+
+        with fake_server(args.latency_ms) as url:
+            split = [parts(url, int(n), args.repeats) for n in args.samples.split(",")]
+        out_parts = {"load_average": os.getloadavg(), "repeats": args.repeats, "parts": split}
+        print(json.dumps(out_parts, indent=2) if args.json else "\n".join(json.dumps(p) for p in split))
+        return
     results = [compare(int(n), args) for n in args.samples.split(",")]
     if args.steady:
         results += [compare(int(n), args, steady=True) for n in args.samples.split(",")]
