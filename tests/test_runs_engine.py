@@ -305,3 +305,8 @@ def test_a_small_dataset_is_held_after_its_scan_and_a_large_one_streamed(tmp_pat
     assert [s.id for s, _ in held.iter_samples()] == [f"s{i}" for i in range(5)]
     assert [s.id for s, _ in streamed.iter_samples()] == ["other"]
     assert held.count == streamed.count == 5 and held.version_hash == streamed.version_hash
+    assert isinstance(held.summary, source.Dataset) and not isinstance(streamed.summary, source.Dataset)
+    monkeypatch.setattr(source, "HOLD_MAX_BYTES", 2 * 1024 * 1024)
+    (tmp_path / "s.json").write_text('{"session_id": "x", "domain": "math", "trajectory": []}')
+    path.write_text('{"id": "f", "input_file": "s.json"}\n')  # sessions of any size: streamed, never held
+    assert not source._holdable(path) and source._holdable(tmp_path / "s.json")

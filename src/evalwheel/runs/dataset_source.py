@@ -5,6 +5,7 @@ the first model call (exit 2), so the whole file is scanned first — streaming,
 and the samples are streamed again while the run executes. A file of at most `HOLD_MAX_BYTES` keeps the
 samples of its scan instead: reading, validating and hashing every sample a second time was about a tenth of a
 run's own CPU per sample (issue 15, the raw-HTTP floor), and the memory that saves is bounded by that size.
+A file that mentions `input_file` always streams: its samples load session files of any size.
 """
 
 from __future__ import annotations
@@ -45,14 +46,20 @@ class PreparedDataset:
             yield item.sample, item.hash
 
 
+def _holdable(path: Path) -> bool:
+    """Small enough to keep after the scan: at most HOLD_MAX_BYTES, and no `input_file` (whose sessions, loaded
+    into the samples, could be of any size)."""
+    try:
+        return path.is_file() and path.stat().st_size <= HOLD_MAX_BYTES and b"input_file" not in path.read_bytes()
+    except OSError:
+        return False  # the scan reports what is wrong with the path
+
+
 def prepare_dataset(
     path: Path, lock_path: Path | None = None, *, require_lock: bool = False, root: Path | None = None
 ) -> PreparedDataset:
     """Scan and lock-check; raises InvalidDatasetError / GoldenLockError / LockFileError (all exit 2)."""
-    try:
-        small = path.is_file() and path.stat().st_size <= HOLD_MAX_BYTES
-    except OSError:
-        small = False  # the scan reports what is wrong with the path
-    summary: DatasetSummary = load_dataset(path, root=root) if small else scan_dataset(path, root=root)
+    hold = _holdable(path)
+    summary: DatasetSummary = load_dataset(path, root=root) if hold else scan_dataset(path, root=root)
     verify_golden_lock(summary, lock_path, require=require_lock)
     return PreparedDataset(path, summary, root)

@@ -1,8 +1,8 @@
 """The run engine: a spec's samples through solver and graders, concurrently, every result stored at once.
 
 Memory stays flat as the dataset grows: samples are streamed from the dataset file through a bounded queue
-(a file of at most 2 MB is held after its validating scan instead: runs/dataset_source.py), results are handed
-to the group-commit writer as they complete, and nothing keeps a list of them. A resumed
+(a file of at most 2 MB without `input_file` is held after its validating scan: runs/dataset_source.py),
+results are handed to the group-commit writer as they complete, and nothing keeps a list of them. A resumed
 run skips every (sample, epoch) already in the store, so a killed run never calls the model again for work
 that finished; with `retry_errors` the errored ones are run again and their rows replaced.
 """
