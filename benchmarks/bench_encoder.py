@@ -1,10 +1,11 @@
 """Throughput of the encoder tier as shipped (the fine-tuned int8 ONNX cross-encoder, all eight dimensions;
 the frozen MiniLM + heads if the package has no fine-tuned model).
 
-    python benchmarks/bench_encoder.py [MRBENCH_FILE] [--n 512] [--threads 2] [--batch 32] [--json]
+    python benchmarks/bench_encoder.py [MRBENCH_FILE] [--n 512] [--threads 2] [--batch N] [--json]
 
 Replies of the file (default: the repository's tiny MRBench fixture) are repeated up to `--n` and
-graded in batches: tokenisation, the int8 ONNX encoder and the heads are all inside the timing; model
+graded in one call (the fine-tuned tier then runs one row per onnxruntime call unless `--batch N`):
+tokenisation, the int8 ONNX encoder and the heads are all inside the timing; model
 loading is timed apart. `scores_per_s` also includes building the Score objects (rules evidence for
 every reply), i.e. what `calibrate mrbench --tier encoder` does per reply. Target: >= 100 replies/s
 on 2 cores. On a shared machine, read `replies_per_cpu_s` (x threads = the idle-machine ceiling) next to
@@ -28,7 +29,7 @@ def main() -> None:
     ap.add_argument("file", nargs="?", type=Path, default=REPO / "tests" / "fixtures" / "mrbench_tiny.json")
     ap.add_argument("--n", type=int, default=512, help="replies to grade (the file's replies repeated)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=None, help="rows per onnxruntime call (default: the tier's own)")
     ap.add_argument("--json", action="store_true", help="print one JSON object (default: a short summary)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -46,7 +47,8 @@ def main() -> None:
     t = time.perf_counter()
     enc = load_encoder(threads=args.threads)
     runner = getattr(enc, "extractor", enc)  # the frozen variant batches in its feature extractor
-    runner.batch_size = args.batch
+    if args.batch is not None:
+        runner.batch_size = args.batch
     enc.predict(pairs[:2])  # session + tokenizer
     load_s = time.perf_counter() - t
 
@@ -64,7 +66,7 @@ def main() -> None:
         "replies": len(pairs),
         "dimensions": len(DIMENSION_ORDER),
         "threads": args.threads,
-        "batch": args.batch,
+        "batch": runner.batch_size,
         "max_tokens": width,
         "model": meta.get("model", "frozen all-MiniLM-L6-v2 + heads"),
         "layers": meta.get("training", {}).get("recipe", {}).get("layers", 6),
@@ -84,7 +86,8 @@ def main() -> None:
     else:
         print(
             f"encoder tier: {out['replies_per_s']} replies/s ({out['scores_per_s']} with Scores), "
-            f"{args.threads} threads, batch {args.batch}, {len(pairs)} replies x {len(DIMENSION_ORDER)} dimensions"
+            f"{args.threads} threads, batch {runner.batch_size}, "
+            f"{len(pairs)} replies x {len(DIMENSION_ORDER)} dimensions"
         )
 
 

@@ -149,6 +149,14 @@ def evaluate(items: list[Any], work: Path, seed: int, encoder_oof: str = "finetu
                     per_seed[str(s)] = agreement(gold, decide(dim, P, rule_labels), labels).macro_f1
             if len(per_seed) > 1:
                 stability[name] = per_seed
+        per_seed_ens = {}
+        for s in sorted(set(lin_all) & set(enc_all)):  # the ensemble of the two tiers' fits of the same seed
+            P_lin, P_enc = probs(lin_all, s), probs(enc_all, s)
+            if P_lin is not None and P_enc is not None:
+                ens_s = decide(dim, (P_lin + P_enc) / 2, rule_labels)
+                per_seed_ens[str(s)] = agreement(gold, ens_s, labels).macro_f1
+        if len(per_seed_ens) > 1:
+            stability["ensemble"] = per_seed_ens
         ranked = sorted(
             (t for t in TIERS if t in tiers),
             key=lambda t: (-(tiers[t]["macro_f1"] or 0.0), TIERS.index(t)),

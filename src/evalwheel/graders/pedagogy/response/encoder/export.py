@@ -84,7 +84,8 @@ def max_logit_error(net: Any, onnx_path: Path, layout: Layout) -> float:
 
 def int8_logits(net: Any, layout: Layout, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
     """Logits of the int8 model this net would ship as (export + quantise to a temp dir, run onnxruntime
-    with per-batch padding): cross-validation scores what is shipped, not only the fp32 torch model."""
+    one row per call, as `model.FinetunedEncoder` does): cross-validation scores what is shipped, not only
+    the fp32 torch model."""
     import onnxruntime as ort
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,8 +98,8 @@ def int8_logits(net: Any, layout: Layout, ids: np.ndarray, mask: np.ndarray, typ
         lengths = mask.sum(axis=1)
         order = np.argsort(lengths, kind="stable")
         out: np.ndarray | None = None
-        for s in range(0, len(order), 32):
-            rows = order[s : s + 32]
+        for s in range(0, len(order)):
+            rows = order[s : s + 1]
             w = int(lengths[rows].max())
             z = np.asarray(
                 sess.run(
