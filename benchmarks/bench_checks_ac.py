@@ -140,25 +140,10 @@ def main() -> None:
         raise SystemExit(2)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    from evalwheel.graders.pedagogy.dimensions.engagement import cues as engagement_cues
-    from evalwheel.graders.pedagogy.dimensions.learning import cues as learning_cues
-    from evalwheel.graders.pedagogy.dimensions.lexicon import term_cue
-    from evalwheel.graders.pedagogy.dimensions.personalization import cues as personalization_cues
-    from evalwheel.graders.pedagogy.dimensions.scan import _pattern
+    from evalwheel.graders.pedagogy.dimensions.scan import _pattern, cue_sources
     from evalwheel.graders.pedagogy.tagger import _TURN_CUE_SOURCES, turn_cues
 
-    e, p, lr = engagement_cues(), personalization_cues(), learning_cues()
-    dimension_sources = {
-        "talks_down": e["talks_down"],
-        "soft": e["soft"],
-        "gush": e["gush"],
-        "adapt": p["adapt"],
-        "ack": p["ack"],
-        "pace": p["pace"],
-        "personal": p["personal"],
-        "restate_ask": lr["restate_ask"],
-        "term": term_cue(),
-    }
+    dimension_sources = cue_sources()
     families = {
         "tagger_cues": (_TURN_CUE_SOURCES, turn_cues()[0]),
         "dimension_cues": (dimension_sources, _pattern()[0]),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from evalwheel.graders.pedagogy.dimensions.lexicon import SINGULAR, term_cue
-from evalwheel.graders.pedagogy.text import combine
+from evalwheel.graders.pedagogy.text import Cue, combine
 
 
 @dataclass(slots=True)
@@ -25,14 +25,14 @@ class TurnScan:
         return cue in self.first
 
 
-@cache
-def _pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+def cue_sources() -> dict[str, Cue]:
+    """Every tutor-side cue family the dimensions read, by name (also what the cue benchmarks time)."""
     from evalwheel.graders.pedagogy.dimensions.engagement import cues as engagement_cues
     from evalwheel.graders.pedagogy.dimensions.learning import cues as learning_cues
     from evalwheel.graders.pedagogy.dimensions.personalization import cues as personalization_cues
 
     e, p, lr = engagement_cues(), personalization_cues(), learning_cues()
-    sources = {
+    return {
         "talks_down": e["talks_down"],
         "soft": e["soft"],
         "gush": e["gush"],
@@ -43,6 +43,11 @@ def _pattern() -> tuple[re.Pattern[str], dict[str, str]]:
         "restate_ask": lr["restate_ask"],
         "term": term_cue(),
     }
+
+
+@cache
+def _pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+    sources = cue_sources()
     pattern = combine(sources)
     return pattern, {group: group.split("__", 1)[0] for group in pattern.groupindex}
 

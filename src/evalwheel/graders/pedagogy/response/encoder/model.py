@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -89,6 +89,32 @@ def pool(hidden: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
     return out
 
 
+def length_batches(mask: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, int]]:
+    """(rows, width) per batch: rows sorted by token length, each batch cut to its longest row.
+
+    Sorting by the reply's characters instead left batches padded to their longest conversation:
+    measured on 256 logged replies (2026-12-03), 53 ms CPU per reply against 33 ms with this order."""
+    lengths = mask.sum(axis=1)
+    order = np.argsort(lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        yield rows, int(lengths[rows].max())
+
+
+class _LazyTokenizer:
+    """The tokenizer loaded on first use, once, even when several threads grade at the same time."""
+
+    def __init__(self) -> None:
+        self._tok: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._tok is None:
+                self._tok = load_tokenizer()
+            return self._tok
+
+
 @dataclass
 class FeatureExtractor:
     """Cross-encodes (context, reply) pairs with the int8 MiniLM and pools them: `features(pairs)`."""
@@ -98,24 +124,13 @@ class FeatureExtractor:
     batch_size: int = 32
 
     def __post_init__(self) -> None:
-        self._tok: Any = None
-        self._lock = threading.Lock()
+        self._tokenizer = _LazyTokenizer()
 
     def features(self, pairs: Sequence[tuple[ResponseContext, str]]) -> np.ndarray:
-        with self._lock:
-            if self._tok is None:
-                self._tok = load_tokenizer()
         session = _session(str(model_path()), self.threads)
         out = np.zeros((len(pairs), FEATURES), dtype=np.float32)
-        # Rows sorted by their token length and each batch cut to its longest row (dynamic padding). Sorting
-        # by the reply's characters left batches padded to their longest conversation: measured on 256
-        # logged replies (2026-12-03), 53 ms CPU per reply against 33 ms now and 42 ms one reply at a time.
-        ids, mask, types = encode_pairs(self._tok, pairs, self.layout)
-        lengths = mask.sum(axis=1)
-        order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            w = int(lengths[rows].max())
+        ids, mask, types = encode_pairs(self._tokenizer.get(), pairs, self.layout)
+        for rows, w in length_batches(mask, self.batch_size):
             m, t = mask[rows, :w], types[rows, :w]
             hidden = session.run(None, {"input_ids": ids[rows, :w], "attention_mask": m, "token_type_ids": t})[0]
             out[rows] = pool(np.asarray(hidden, dtype=np.float32), m, t)
@@ -191,8 +206,7 @@ class FinetunedEncoder:
     batch_size: int = 1
 
     def __post_init__(self) -> None:
-        self._tok: Any = None
-        self._lock = threading.Lock()
+        self._tokenizer = _LazyTokenizer()
         self.layout = Layout.from_json(self.meta["layout"])
 
     @property
@@ -200,18 +214,11 @@ class FinetunedEncoder:
         return list(self.meta["heads"])
 
     def logits(self, pairs: Sequence[tuple[ResponseContext, str]]) -> np.ndarray:
-        with self._lock:
-            if self._tok is None:
-                self._tok = load_tokenizer()
         session = _session(str(self.path), self.threads)
         width = max(hi for _, hi in (h["slice"] for h in self.meta["heads"].values()))
         out = np.zeros((len(pairs), width), dtype=np.float32)
-        ids, mask, types = encode_pairs(self._tok, pairs, self.layout)
-        lengths = mask.sum(axis=1)
-        order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            w = int(lengths[rows].max())
+        ids, mask, types = encode_pairs(self._tokenizer.get(), pairs, self.layout)
+        for rows, w in length_batches(mask, self.batch_size):
             feed = {"input_ids": ids[rows, :w], "attention_mask": mask[rows, :w], "token_type_ids": types[rows, :w]}
             out[rows] = np.asarray(session.run(None, feed)[0], dtype=np.float32)
         return out
