@@ -158,10 +158,9 @@ async def test_store_going_away_mid_run_stops_then_resumes_on_ray(cluster: None,
     """The database locked mid-run: the Ray run stops (exit 3 in the CLI), a Ray resume finishes it,
     and nothing acknowledged is computed again."""
     from evalwheel.runs.dataset_source import prepare_dataset
-    from evalwheel.runs.engine import Progress, execute, plan_run
+    from evalwheel.runs.engine import execute, plan_run
     from evalwheel.runs.spec import load_spec
-    from evalwheel.runs.writer import StoreUnavailableError, WritePolicy
-    from test_runs_durability import calls, start_locker, stop, stored_ids
+    from test_runs_durability import calls, run_until_store_gives_up, start_locker, stop, stored_ids
     from test_runs_engine import write_project
 
     n = 40
@@ -172,30 +171,22 @@ async def test_store_going_away_mid_run_stops_then_resumes_on_ray(cluster: None,
     locker = start_locker(db, tmp_path / "calls.log", 10)
     plan = plan_run(spec)
     try:
-        with pytest.raises(StoreUnavailableError) as info:
-            await execute(
-                plan,
-                prepare_dataset(spec.dataset_path),
-                store,
-                write_policy=WritePolicy(retry_base_s=0.05, retry_max_s=0.2, give_up_after_s=1.5),
-                progress=Progress(advance=lambda r: acknowledged.append(r.sample_id)),
-                executor=RayExecutor(shard_size=4),
-            )
+        error = await run_until_store_gives_up(plan, spec, store, acknowledged, executor=RayExecutor(shard_size=4))
     finally:
         await plan.aclose()
         stop(locker)
-    assert "stayed unavailable" in str(info.value) and info.value.run_id is not None
+    assert "stayed unavailable" in str(error) and error.run_id is not None
     assert len(acknowledged) < n and set(acknowledged) <= stored_ids(db)
     before = calls(tmp_path)
     plan = plan_run(spec)
     try:
         again = await execute(
-            plan, prepare_dataset(spec.dataset_path), store, resume=info.value.run_id, executor=RayExecutor()
+            plan, prepare_dataset(spec.dataset_path), store, resume=error.run_id, executor=RayExecutor()
         )
     finally:
         await plan.aclose()
-    assert len(stored_ids(db)) == n and store.count_results(info.value.run_id) == n
+    assert len(stored_ids(db)) == n and store.count_results(error.run_id) == n
     assert again.executed == n - again.skipped
     after = calls(tmp_path)
     assert all(after[sid] == before[sid] == 1 for sid in acknowledged)
-    assert store.get_run(info.value.run_id).status == "finished"
+    assert store.get_run(error.run_id).status == "finished"

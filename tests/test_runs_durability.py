@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -73,6 +74,23 @@ def stored_ids(db: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT sample_id FROM results")}
 
 
+async def run_until_store_gives_up(
+    plan: Any, spec: Any, store: Store, acknowledged: list[str], **options: Any
+) -> StoreUnavailableError:
+    """Execute `plan` with a writer that gives up after 1.5 s of an unavailable store, recording every
+    acknowledged sample id; the run must stop with StoreUnavailableError, which is returned."""
+    with pytest.raises(StoreUnavailableError) as info:
+        await execute(
+            plan,
+            prepare_dataset(spec.dataset_path),
+            store,
+            write_policy=WritePolicy(retry_base_s=0.05, retry_max_s=0.2, give_up_after_s=1.5),
+            progress=Progress(advance=lambda r: acknowledged.append(r.sample_id)),
+            **options,
+        )
+    return info.value
+
+
 async def test_locked_store_stops_the_run_without_freezing_the_loop_and_resume_finishes(tmp_path: Path) -> None:
     n = 40
     spec_path = write_project(tmp_path, n=n, delay=0.05)
@@ -95,28 +113,21 @@ async def test_locked_store_stops_the_run_without_freezing_the_loop_and_resume_f
     plan = plan_run(spec)
     started = time.perf_counter()
     try:
-        with pytest.raises(StoreUnavailableError) as info:
-            await execute(
-                plan,
-                prepare_dataset(spec.dataset_path),
-                store,
-                write_policy=WritePolicy(retry_base_s=0.05, retry_max_s=0.2, give_up_after_s=1.5),
-                progress=Progress(advance=lambda r: acknowledged.append(r.sample_id)),
-            )
+        error = await run_until_store_gives_up(plan, spec, store, acknowledged)
     finally:
         tick.cancel()
         await plan.aclose()
     elapsed = time.perf_counter() - started
     assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
-    assert "stayed unavailable" in str(info.value) and "database is locked" in str(info.value)
-    assert info.value.run_id is not None and info.value.committed == len(acknowledged)
+    assert "stayed unavailable" in str(error) and "database is locked" in str(error)
+    assert error.run_id is not None and error.committed == len(acknowledged)
     assert elapsed < 10, f"the run should stop promptly, took {elapsed:.1f} s"
     assert max(gaps) < 0.5, f"the event loop froze for {max(gaps):.2f} s while the store was locked"
     stop(locker)
     assert 0 < len(acknowledged) < n
     assert set(acknowledged) <= stored_ids(db)  # every acknowledged result is in the store
     before = calls(tmp_path)
-    run_id = info.value.run_id
+    run_id = error.run_id
     run = store.get_run(run_id)
     assert run.status == "running" or "stopped" in run.metadata
     plan = plan_run(spec)
@@ -569,19 +580,12 @@ async def test_postgres_server_going_away_mid_run_stops_clearly_then_resume_fini
     plan = plan_run(spec)
     try:
         cutter.start()
-        with pytest.raises(StoreUnavailableError) as info:
-            await execute(
-                plan,
-                prepare_dataset(spec.dataset_path),
-                store,
-                write_policy=WritePolicy(retry_base_s=0.05, retry_max_s=0.2, give_up_after_s=1.5),
-                progress=Progress(advance=lambda r: acknowledged.append(r.sample_id)),
-            )
+        error = await run_until_store_gives_up(plan, spec, store, acknowledged)
         await plan.aclose()
-        message = str(info.value)  # names the store (password hidden) and the driver's cause
+        message = str(error)  # names the store (password hidden) and the driver's cause
         assert "stayed unavailable" in message and f":{proxy.port}/" in message and "evalwheel:***@" in message
         assert "OperationalError" in message and "connection" in message.lower()
-        run_id = info.value.run_id
+        run_id = error.run_id
         assert run_id is not None and 0 < len(acknowledged) < n
         proxy.up()  # the server is back
         direct = Store(url)
