@@ -86,15 +86,21 @@ def test_looking_up_exact_does_not_import_the_study_mode_graders() -> None:
     assert "evalwheel.graders.pedagogy" not in out and "numpy" not in out
 
 
-def test_a_run_probes_its_models_before_importing_sqlalchemy(tmp_path: Path) -> None:
-    """`evalwheel run` opens the store after the preflight probe, so SQLAlchemy's import (the largest of a run)
-    is not on the path to the first model request; the results are still stored."""
+def tiny_recorded_spec(tmp_path: Path) -> Path:
+    """A one-sample spec on recorded outputs (no model endpoint), for timing what a run imports when."""
     (tmp_path / "d.jsonl").write_text('{"id": "a", "input": "q", "reference": "yes"}\n')
     (tmp_path / "rec.jsonl").write_text('{"id": "a", "output": "yes"}\n')
     spec = tmp_path / "spec.yaml"
     spec.write_text(
         "name: tiny\ndataset: d.jsonl\nsolver: {type: recorded, path: rec.jsonl}\ngraders: [{name: exact}]\n"
     )
+    return spec
+
+
+def test_a_run_probes_its_models_before_importing_sqlalchemy(tmp_path: Path) -> None:
+    """`evalwheel run` opens the store after the preflight probe, so SQLAlchemy's import (the largest of a run)
+    is not on the path to the first model request; the results are still stored."""
+    spec = tiny_recorded_spec(tmp_path)
     code = f"""
 import sys
 import evalwheel.runs.api as api
@@ -120,12 +126,7 @@ print(res.exit_code, seen, "sqlalchemy" in sys.modules)
 def test_the_store_import_overlaps_the_preflight_but_the_store_opens_after_it(tmp_path: Path) -> None:
     """While the probes wait for their answers, SQLAlchemy is imported in a thread (it used to follow them);
     the store itself is still opened only once the preflight passed: a failed preflight leaves no store file."""
-    (tmp_path / "d.jsonl").write_text('{"id": "a", "input": "q", "reference": "yes"}\n')
-    (tmp_path / "rec.jsonl").write_text('{"id": "a", "output": "yes"}\n')
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
-        "name: tiny\ndataset: d.jsonl\nsolver: {type: recorded, path: rec.jsonl}\ngraders: [{name: exact}]\n"
-    )
+    spec = tiny_recorded_spec(tmp_path)
     code = f"""
 import asyncio, sys, time
 import evalwheel.runs.api as api
