@@ -145,8 +145,7 @@ class Bert(nn.Module):
             for ours, theirs in names.items():
                 for p in ("weight", "bias"):
                     own[f"layers.{i}.{ours}.{p}"] = t[f"encoder.layer.{i}.{theirs}.{p}"]
-        missing, unexpected = self.load_state_dict(own, strict=True), None
-        del missing, unexpected
+        self.load_state_dict(own, strict=True)  # strict: a missing or unexpected name raises
 
 
 class CrossEncoder(nn.Module):
