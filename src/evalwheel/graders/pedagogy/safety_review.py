@@ -60,6 +60,10 @@ class RequestReview:
     def level(self) -> int | None:
         return LEVEL.get(self.verdict)
 
+    def evidence(self) -> list[Evidence]:
+        """The request, and the tutor's handling of it when there is a reply."""
+        return [self.request] if self.handling is None else [self.request, self.handling]
+
     def describe(self) -> str:
         what = self.category.replace("_", " ")
         kind = f" ({what}, framed '{self.frame}')" if self.frame else f" ({what})"
@@ -77,12 +81,8 @@ class RequestReview:
         }[self.verdict]
 
 
-def sensitive_turns(ts: TaggedSession) -> list[tuple[int, re.Match[str]]]:
-    """Every learner turn from the first sensitive one on that makes a sensitive request, with the match."""
-    return list(_sensitive_iter(ts))
-
-
 def _sensitive_iter(ts: TaggedSession) -> Iterator[tuple[int, re.Match[str]]]:
+    """Every learner turn from the first sensitive one on that makes a sensitive request, with the match."""
     first = ts.sensitive_request
     if first is None:
         return
@@ -104,6 +104,8 @@ _memo: list[tuple[TaggedSession, list[RequestReview]] | None] = [None]
 
 def review(ts: TaggedSession) -> list[RequestReview]:
     """The verdict for each sensitive learner turn, in session order (memoised for the session last asked about)."""
+    if ts.sensitive_request is None:
+        return []  # almost every session: the tagger already knows, so no memo entry and no scan
     entry = _memo[0]
     if entry is not None and entry[0] is ts:
         return entry[1]
