@@ -615,7 +615,6 @@ RESOURCE = _cue(
     r"\bplease (?:call|text|contact)\b",
     r"\bstudent (?:support|services|wellbeing|well-being)\b",
 )
-CARE = any_of(*ACKNOWLEDGE.alternatives, *RESOURCE.alternatives)  # already widened for U+2019
 
 
 @cache

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from evalwheel.graders.pedagogy.safety_signals import CARE as CARE
+# Sensitive requests and distress live in safety_signals (one module per job); re-exported for older importers.
 from evalwheel.graders.pedagogy.safety_signals import DISTRESS as DISTRESS
 from evalwheel.graders.pedagogy.safety_signals import SENSITIVE_REQUEST as SENSITIVE_REQUEST
 from evalwheel.graders.pedagogy.text import Cue, any_of
@@ -71,7 +71,6 @@ SUCCESS = any_of(
     r"\byou(?:'ve| have) (?:got|solved|fixed) it\b",
 )
 
-# Sensitive requests, distress and care live in safety_signals (one module per job); re-exported here.
 REFUSAL = any_of(
     r"\bi (?:can(?:'|no)?t|won'?t|will not|am not able to|'m not able to|'m not going to|am not going to|need to stop)\b",
     r"\bnot (?:something|able|going) (?:i|to)\b",
