@@ -24,6 +24,7 @@ from evalwheel.graders.pedagogy.response.encoder.model import (
     FINETUNED_META,
     FINETUNED_ONNX,
     WEIGHTS_DIR,
+    length_batches,
 )
 
 BASE_MODEL = (
@@ -95,23 +96,10 @@ def int8_logits(net: Any, layout: Layout, ids: np.ndarray, mask: np.ndarray, typ
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 2
         sess = ort.InferenceSession(str(int8), sess_options=opts, providers=["CPUExecutionProvider"])
-        lengths = mask.sum(axis=1)
-        order = np.argsort(lengths, kind="stable")
-        out: np.ndarray | None = None
-        for s in range(0, len(order)):
-            rows = order[s : s + 1]
-            w = int(lengths[rows].max())
-            z = np.asarray(
-                sess.run(
-                    None,
-                    {"input_ids": ids[rows, :w], "attention_mask": mask[rows, :w], "token_type_ids": types[rows, :w]},
-                )[0],
-                dtype=np.float32,
-            )
-            if out is None:
-                out = np.zeros((len(ids), z.shape[1]), dtype=np.float32)
-            out[rows] = z
-    assert out is not None
+        out = np.zeros((len(ids), net.head.out_features), dtype=np.float32)
+        for rows, w in length_batches(mask, 1):
+            feed = {"input_ids": ids[rows, :w], "attention_mask": mask[rows, :w], "token_type_ids": types[rows, :w]}
+            out[rows] = np.asarray(sess.run(None, feed)[0], dtype=np.float32)
     return out
 
 
