@@ -89,8 +89,7 @@ class Trainer:
 
         self.arrays = enc[:3]
         self.layout = layout
-
-        self.ids, self.mask, self.types, self.lengths = (torch.from_numpy(a) for a in enc)
+        self.ids, self.mask, self.types = (torch.from_numpy(a) for a in self.arrays)
         self.np_lengths = enc[3]
         self.Y = torch.from_numpy(Y)
         self.recipe = recipe
