@@ -19,7 +19,6 @@ alternative), an acknowledgement of distress, and a resource (crisis line, couns
 from __future__ import annotations
 
 import re
-from functools import cache
 
 from evalwheel.graders.pedagogy.text import Cue, any_of, combine, lowered
 
@@ -617,8 +616,11 @@ RESOURCE = _cue(
 )
 
 
-@cache
 def indirect_frame_of(text: str) -> str | None:
-    """The indirect frame a request uses ("for my novel", "hypothetically"), quoted in evidence."""
+    """The indirect frame a request uses ("for my novel", "hypothetically"), quoted in evidence.
+
+    Not memoised: it runs once per sensitive learner turn, and a cache keyed on learner text would grow
+    with every session graded.
+    """
     m = INDIRECT_FRAME.find(text)
     return m.group(0) if m else None
