@@ -106,6 +106,11 @@ def _figures(a: Agreement) -> dict[str, Any]:
     }
 
 
+def _ensemble(lin: np.ndarray | None, enc: np.ndarray | None) -> np.ndarray | None:
+    """The ensemble tier's probabilities: the mean of the linear and encoder tiers' (None if either is missing)."""
+    return None if lin is None or enc is None else (lin + enc) / 2
+
+
 def _seed_of(path: Path) -> int:
     m = re.search(r"seed(\d+)", path.name)
     return int(m.group(1)) if m else 0
@@ -134,29 +139,28 @@ def evaluate(items: list[Any], work: Path, seed: int, encoder_oof: str = "finetu
             return np.stack([table[it.key] for it in rows])  # noqa: B023
 
         lin, enc = probs(lin_all, seed), probs(enc_all, seed)
-        ens = None if lin is None or enc is None else (lin + enc) / 2
+        ens = _ensemble(lin, enc)
         for name, P in (("linear", lin), ("encoder", enc), ("ensemble", ens)):
             if P is not None:
                 tiers[name] = _figures(agreement(gold, decide(dim, P, rule_labels), labels))
         if lin is None and (logged := _linear_cv_from_weights(dim)) is not None:
             tiers["linear"] = logged  # same grouped CV, from the run that fitted the shipped linear model
+        by_seed: dict[str, dict[int, np.ndarray | None]] = {
+            "linear": {s: probs(lin_all, s) for s in sorted(lin_all)},
+            "encoder": {s: probs(enc_all, s) for s in sorted(enc_all)},
+        }
+        by_seed["ensemble"] = {  # the ensemble of the two tiers' fits of the same seed
+            s: _ensemble(by_seed["linear"][s], by_seed["encoder"][s]) for s in sorted(set(lin_all) & set(enc_all))
+        }
         stability: dict[str, dict[str, float | None]] = {}
-        for name, src in (("linear", lin_all), ("encoder", enc_all)):
-            per_seed = {}
-            for s in sorted(src):
-                P = probs(src, s)
-                if P is not None:
-                    per_seed[str(s)] = agreement(gold, decide(dim, P, rule_labels), labels).macro_f1
+        for name, seeds in by_seed.items():
+            per_seed = {
+                str(s): agreement(gold, decide(dim, P, rule_labels), labels).macro_f1
+                for s, P in seeds.items()
+                if P is not None
+            }
             if len(per_seed) > 1:
                 stability[name] = per_seed
-        per_seed_ens = {}
-        for s in sorted(set(lin_all) & set(enc_all)):  # the ensemble of the two tiers' fits of the same seed
-            P_lin, P_enc = probs(lin_all, s), probs(enc_all, s)
-            if P_lin is not None and P_enc is not None:
-                ens_s = decide(dim, (P_lin + P_enc) / 2, rule_labels)
-                per_seed_ens[str(s)] = agreement(gold, ens_s, labels).macro_f1
-        if len(per_seed_ens) > 1:
-            stability["ensemble"] = per_seed_ens
         ranked = sorted(
             (t for t in TIERS if t in tiers),
             key=lambda t: (-(tiers[t]["macro_f1"] or 0.0), TIERS.index(t)),
