@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from evalwheel.graders.pedagogy.response.encoder.inputs import Layout, encode_pairs
+from evalwheel.graders.pedagogy.response.encoder.model import length_batches
 from evalwheel.graders.pedagogy.response.encoder.train import (
     class_weights,
     grouped_folds,
@@ -168,10 +169,8 @@ class Trainer:
         import torch
 
         out = np.zeros((len(rows), self.slices[-1][1]), dtype=np.float32)
-        order = np.argsort(self.np_lengths[rows], kind="stable")
         with torch.inference_mode():
-            for s in range(0, len(order), batch):
-                pos = order[s : s + batch]
+            for pos, _ in length_batches(self.arrays[1][rows], batch):
                 out[pos] = net(*self._batch(rows[pos])).float().numpy()
         return out
 
