@@ -128,3 +128,25 @@ def test_unreachable_ray_cluster_is_bad_input_before_anything_is_written(tmp_pat
     )
     assert res.exit_code == 2 and "cannot connect to the Ray cluster" in res.output
     assert not out.exists()
+
+
+def test_a_failure_after_rows_were_written_keeps_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a file refused before any row is dropped: an executor failing mid-file (a Ray worker lost past its
+    retries, a store giving up) exits 2 but keeps what was written, in the output file and the store."""
+    import evalwheel.grade.api as grade_api
+    from evalwheel.grade.batch import Graded
+    from evalwheel.runs.executors import ExecutorError
+
+    async def fails_after_one_chunk(logs: Path, config: object, sinks: list, **_: object) -> None:
+        for sink in sinks:
+            sink.write([Graded(line=1, id="r1", kind="event", status="passed", value=1.0)])
+        raise ExecutorError("a worker died past its retries")
+
+    monkeypatch.setattr(grade_api, "grade_logs", fails_after_one_chunk)
+    logs, cfg = write_logs(tmp_path)
+    out, db = tmp_path / "graded.jsonl", tmp_path / "runs.sqlite"
+    res = runner.invoke(app, ["grade", str(logs), "--graders", str(cfg), "--out", str(out), "--store", str(db)])
+    assert res.exit_code == 2 and "rows written so far are kept" in res.output
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["r1"]
+    (run,) = Store(db).list_runs()
+    assert run.status == "interrupted" and Store(db).count_results(run.run_id) == 1

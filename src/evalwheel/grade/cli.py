@@ -103,7 +103,10 @@ def grade_command(
         )
         status = "finished"
     except (LogsError, ConfigError, ExecutorError, StoreError) as exc:
-        status = REFUSED  # bad input: no output file replaced, no empty run left in the store
+        if any(sink.written for sink in sinks):  # a stop after rows were written keeps them
+            status = "interrupted"
+            raise fail(f"{exc}; rows written so far are kept") from None
+        status = REFUSED  # before any row: no output file replaced, no empty run left in the store
         raise fail(str(exc)) from None
     except RunStoppedError as exc:
         raise fail(f"grading stopped: {exc}; rows written so far are kept", 3) from None

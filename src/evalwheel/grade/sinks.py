@@ -22,12 +22,14 @@ OUT_SUFFIXES = (".parquet", ".jsonl")
 
 
 class Sink(Protocol):
+    written: int  # rows accepted so far: a stop after the first row keeps them instead of refusing
+
     def write(self, rows: Sequence[Graded]) -> None: ...
 
     def close(self, status: str) -> None: ...
 
 
-REFUSED = "refused"  # the close status of a file refused before anything was accepted: nothing is kept
+REFUSED = "refused"  # the close status of a file refused before any row was written: nothing is kept
 
 
 def _temporary(path: Path) -> Path:
@@ -47,9 +49,11 @@ class JsonlSink:
         self.path = path
         self._tmp = _temporary(path)
         self._fh = self._tmp.open("w", encoding="utf-8")
+        self.written = 0
 
     def write(self, rows: Sequence[Graded]) -> None:
         self._fh.write("".join(r.model_dump_json() + "\n" for r in rows))
+        self.written += len(rows)
 
     def close(self, status: str) -> None:
         self._fh.close()
@@ -70,17 +74,20 @@ class ParquetSink:
         self._tmp = _temporary(path)
         self.schema = graded_schema()
         self._writer = pq.ParquetWriter(self._tmp, self.schema)
+        self.written = 0
 
     def write(self, rows: Sequence[Graded]) -> None:
         from evalwheel.grade.shards import graded_table
 
         if rows:
             self._writer.write_table(graded_table(list(rows)))
+            self.written += len(rows)
 
     def write_table(self, table: Any) -> None:
         """A Ray shard's part, copied as is (no per-row work on the driver)."""
         if table.num_rows:
             self._writer.write_table(table)
+            self.written += table.num_rows
 
     def close(self, status: str) -> None:
         self._writer.close()
@@ -107,6 +114,7 @@ class StoreSink:
             metadata={"logs": str(logs), "executor": "grade"},
         )
         self._created = False  # the run row is created with the first rows: a refused file leaves no run
+        self.written = 0
 
     def _create(self) -> None:
         if not self._created:
@@ -141,9 +149,10 @@ class StoreSink:
                 lambda: self.store.add_results(batch),
                 policy=self._policy,
             )
+            self.written += len(batch)
 
     def close(self, status: str) -> None:
-        if status == REFUSED and not self._created:
+        if status == REFUSED:  # nothing was written (the caller refuses only then), so no run was created
             return
         self._create()
         self._retry(
