@@ -43,6 +43,15 @@ from evalwheel.models.reliability import (
 from evalwheel.types import Usage
 
 _DEFAULT_CONFIG = GenerateConfig()
+
+# What of a GenerateConfig goes into a request body: temperature, max_tokens, top_p, seed, stop
+_BodySettings = tuple[float, int, float | None, int | None, tuple[str, ...] | None]
+
+
+def _body_settings(cfg: GenerateConfig) -> _BodySettings:
+    return (cfg.temperature, cfg.max_tokens, cfg.top_p, cfg.seed, tuple(cfg.stop) if cfg.stop else None)
+
+
 _EXCERPT = 200
 # Status codes that mean "this setup cannot work" (bad key, no access, wrong URL or model): exit code 2.
 _CONFIG_STATUS = frozenset({401, 403, 404})
@@ -214,15 +223,16 @@ class OpenAIModel:
         safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:64] or "response"
         return {"type": "json_schema", "json_schema": {"name": safe, "schema": body, "strict": True}}
 
-    def _frame(self, cfg: GenerateConfig, schema: Schema | None, stream: bool) -> tuple[bytes, bytes]:
+    def _frame(self, settings: _BodySettings, schema: Schema | None, stream: bool) -> tuple[bytes, bytes]:
         """The request body around its messages: `{"model":...,"messages":` and `,"temperature":...}`."""
-        rest: dict[str, Any] = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}
-        if cfg.top_p is not None:
-            rest["top_p"] = cfg.top_p
-        if cfg.seed is not None:
-            rest["seed"] = cfg.seed
-        if cfg.stop:
-            rest["stop"] = cfg.stop
+        temperature, max_tokens, top_p, seed, stop = settings
+        rest: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens}
+        if top_p is not None:
+            rest["top_p"] = top_p
+        if seed is not None:
+            rest["seed"] = seed
+        if stop:
+            rest["stop"] = list(stop)
         if schema is not None:
             rest["response_format"] = self._response_format(schema)
         if stream:
@@ -236,14 +246,15 @@ class OpenAIModel:
         Why: everything else (model, sampling settings, the judge's JSON schema) is the same for thousands of
         calls, and encoding the schema was most of a judge request's JSON work; the frame is encoded once per
         distinct (settings, schema) and the bytes are the same as encoding the whole body. A dict schema (which
-        could be changed between calls) is encoded every time."""
+        could be changed between calls) is encoded every time. The frame is built from `_body_settings` alone,
+        which is also its cache key, so a setting cannot reach the body without reaching the key."""
+        settings = _body_settings(cfg)
         key = None
         if not isinstance(schema, dict):
-            stop = tuple(cfg.stop) if cfg.stop else None
-            key = (cfg.temperature, cfg.max_tokens, cfg.top_p, cfg.seed, stop, schema, stream)
+            key = (settings, schema, stream)
             frame = self._frames.get(key)
         if key is None or frame is None:
-            frame = self._frame(cfg, schema, stream)
+            frame = self._frame(settings, schema, stream)
             if key is not None and len(self._frames) < 256:  # bounded: e.g. one per epoch's seed
                 self._frames[key] = frame
         body = _dumps([{"role": m.role, "content": m.content} for m in messages])
