@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 from evalwheel.cli import app
 from evalwheel.datasets.sessions import load_sessions
 from evalwheel.graders import GraderContext, get_grader
+from evalwheel.graders.pedagogy.safety_signals import SENSITIVE_REQUEST
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.graders.pedagogy.sessions_agreement import session_agreement
-from evalwheel.graders.pedagogy.signals import DEMEANING, SENSITIVE_REQUEST
+from evalwheel.graders.pedagogy.signals import DEMEANING
 from evalwheel.stats.agreement import weighted_kappa
 from evalwheel.types import DimensionName, FailureMode, LearnerProfile, Output, Sample, Score, Session, Turn
 

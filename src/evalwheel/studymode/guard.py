@@ -32,7 +32,7 @@ from evalwheel.graders.pedagogy.checks import (
     solution_list,
     solution_shown,
 )
-from evalwheel.graders.pedagogy.signals import DISTRESS
+from evalwheel.graders.pedagogy.safety_signals import DISTRESS
 from evalwheel.graders.pedagogy.tagger import OFFER_Q, REVEAL, Action, tag_session
 from evalwheel.graders.pedagogy.text import lowered, split_prose
 from evalwheel.models.base import GenerateConfig, Message, Model

@@ -1,4 +1,4 @@
-"""Learner-side and safety signals: attempts, impatience, natural endings, sensitive requests.
+"""Learner-side signals: attempts, impatience, natural endings (sensitive requests: `safety_signals`).
 
 The tutor-side tagger says what the tutor did; these say what the learner did, which the checks need
 to judge *timing* ("revealed after one try", "kept hinting after the learner showed mastery").
@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import re
 
-# Sensitive requests and distress live in safety_signals (one module per job); re-exported for older importers.
-from evalwheel.graders.pedagogy.safety_signals import DISTRESS as DISTRESS
-from evalwheel.graders.pedagogy.safety_signals import SENSITIVE_REQUEST as SENSITIVE_REQUEST
 from evalwheel.graders.pedagogy.text import Cue, any_of
 
 NOT_AN_ATTEMPT = any_of(

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 
-from evalwheel.graders.pedagogy.signals import DEMEANING, SENSITIVE_REQUEST, SUCCESS, is_attempt
+from evalwheel.graders.pedagogy.safety_signals import SENSITIVE_REQUEST
+from evalwheel.graders.pedagogy.signals import DEMEANING, SUCCESS, is_attempt
 from evalwheel.graders.pedagogy.text import (
     Cue,
     Prose,
