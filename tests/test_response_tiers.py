@@ -203,3 +203,44 @@ def test_calibrate_is_the_family_and_agree_its_alias() -> None:
         assert sub in calibrate.stdout
     for sub in ("mrbench", "mathdial", "sessions"):
         assert sub in agree.stdout
+
+
+def test_ablation_decision_rule_is_select_decide() -> None:
+    """ablate_encoder scores with the same decision as the shipped tiers (Tutor_Tone's Offensive rule included)."""
+    from evalwheel.graders.pedagogy.response.ablate_encoder import DimRows, predict_idx
+    from evalwheel.graders.pedagogy.response.tiers import decide
+
+    labels = DIMENSIONS["Tutor_Tone"].labels
+    rng = np.random.default_rng(3)
+    P = rng.dirichlet(np.ones(len(labels)) * 0.5, size=200)
+    rule_labels = [labels[i] for i in rng.integers(0, len(labels), size=200)]
+    d = DimRows("Tutor_Tone", [str(i) for i in range(200)], rule_labels, np.zeros(200, dtype=int),
+                np.arange(200) // 5, np.array([r == "Offensive" for r in rule_labels]))
+    idx = predict_idx(d, np.log(P), np.zeros(len(labels)))
+    assert [labels[i] for i in idx] == decide("Tutor_Tone", P, rule_labels)
+
+
+def test_nested_bias_fixes_a_prior_shift_and_never_looks_at_the_scored_fold() -> None:
+    from evalwheel.graders.pedagogy.response import ablate_encoder as ab
+    from evalwheel.graders.pedagogy.response.train_linear import _folds
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.integers(0, 3, size=n)
+    # informative probabilities squashed towards class 0: argmax almost always says class 0
+    logits = np.eye(3)[y] * 1.5 + rng.normal(size=(n, 3)) * 0.8
+    logits[:, 0] += 2.5
+    P = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = DIMENSIONS["Actionability"].labels
+    d = ab.DimRows("Actionability", [str(i) for i in range(n)], [labels[i] for i in y], y,
+                   np.arange(n) // 4, np.zeros(n, dtype=bool))
+    plain = ab.figures(d, P.argmax(axis=1))["macro_f1"]
+    idx, chosen = ab.nested_bias(d, P, seed=0)
+    assert ab.figures(d, idx)["macro_f1"] > plain + 0.1
+    assert all(off[0] == 0 and min(off[1:]) > 0 for off in chosen)
+    # scrambling the labels of one outer test fold leaves the offsets that fold was scored with unchanged
+    _, te = _folds(d.groups, 5, 100)[0]
+    y2 = y.copy()
+    y2[te] = (y[te] + 1) % 3
+    d2 = ab.DimRows(d.dim, d.keys, [labels[i] for i in y2], y2, d.groups, d.rule_offensive)
+    assert ab.nested_bias(d2, P, seed=0)[1][0] == chosen[0]
