@@ -8,7 +8,7 @@ DEMO_REPLAY := $(SESSIONS)/python.recursion.beginner.human_tutor.005.json \
                $(SESSIONS)/prompt_eng.few_shot.beginner.human_tutor.002.json \
                $(SESSIONS)/python.lists_slicing.beginner.base_llm.006.json
 
-.PHONY: demo test test-fast lint bench train train-encoder train-encoder-frozen select-tiers ablate-linear need-data clean
+.PHONY: demo test test-fast lint bench train train-encoder train-encoder-frozen select-tiers ablate-linear ablate-encoder need-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +97,11 @@ select-tiers: $(VENV)/.test-installed need-data
 # Which principled changes to the linear tier generalise: grouped 5-fold CV over seeds 0-2 (fits nothing shipped)
 ablate-linear: $(VENV)/.test-installed need-data
 	OMP_NUM_THREADS=1 $(BIN)/python -m evalwheel.graders.pedagogy.response.ablate_linear --data $(DATA)/mrbench
+
+# Seed ensembles of the fine-tuned encoder and nested-CV class-prior offsets, scored on build/encoder's out-of-fold
+# files (after train + train-encoder; fits nothing shipped). EXTRA='--extra TAG=DIR' adds another CV run's seed 0.
+ablate-encoder: $(VENV)/.test-installed need-data
+	$(BIN)/python -m evalwheel.graders.pedagogy.response.ablate_encoder --data $(DATA)/mrbench $(EXTRA)
 
 clean:
 	rm -rf $(VENV) results.jsonl artifacts .evalwheel-cache .pytest_cache .mypy_cache .ruff_cache
