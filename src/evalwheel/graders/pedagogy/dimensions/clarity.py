@@ -54,7 +54,7 @@ class TurnLoad:
 
 def turn_loads(view: View) -> list[TurnLoad]:
     """Per tutor turn: size, new terms (first use in the session, not in the profile) and unexplained ones."""
-    cached = view.__dict__.get("_loads")
+    cached = view._loads
     if cached is not None:
         return list(cached)
     traj = view.ts.session.trajectory
@@ -100,7 +100,7 @@ def turn_loads(view: View) -> list[TurnLoad]:
         else:
             load.longest_paragraph = prose.words
         loads.append(load)
-    view.__dict__["_loads"] = loads
+    view._loads = loads
     return list(loads)
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from typing import TYPE_CHECKING
 
 from evalwheel.graders.pedagogy.dimensions.scan import TurnScan, scan_text
 from evalwheel.graders.pedagogy.scores import trusted_score
 from evalwheel.graders.pedagogy.tagger import TaggedSession, TurnTags
 from evalwheel.types import DimensionName, Evidence, Score
+
+if TYPE_CHECKING:
+    from evalwheel.graders.pedagogy.dimensions.clarity import TurnLoad
 
 SCALE = "0-2"
 
@@ -39,25 +42,29 @@ class DimensionResult:
 
 
 class View:
-    """A tagged session plus the lookups several dimensions need, computed once."""
+    """A tagged session plus the lookups several dimensions need, computed once.
 
-    __slots__ = ("__dict__", "ts")
+    Plain attributes rather than `cached_property` (which needs an instance `__dict__`): the same class
+    then also compiles as a native class under mypyc (`make compile`), where there is no `__dict__`.
+    """
+
+    __slots__ = ("_loads", "_profile_text", "_scans", "by_index", "level", "ts")
 
     def __init__(self, ts: TaggedSession) -> None:
         self.ts = ts
+        self.by_index: dict[int, TurnTags] = {t.index: t for t in ts.assistant}
+        learner = ts.session.learner
+        self.level: str = (learner.level if learner is not None else None) or "intermediate"
+        self._profile_text: str | None = None
+        self._scans: dict[int, TurnScan] = {}
+        self._loads: list[TurnLoad] | None = None  # clarity.turn_loads, once computed
 
-    @cached_property
-    def by_index(self) -> dict[int, TurnTags]:
-        return {t.index: t for t in self.ts.assistant}
-
-    @cached_property
-    def level(self) -> str:
-        learner = self.ts.session.learner
-        return (learner.level if learner is not None else None) or "intermediate"
-
-    @cached_property
+    @property
     def profile_text(self) -> str:
         """Everything the tutor was told about the learner before the session, lowercased."""
+        found = self._profile_text
+        if found is not None:
+            return found
         s = self.ts.session
         parts = [s.prompt]
         if s.learner is not None:
@@ -70,11 +77,12 @@ class View:
         memory = s.metadata.get("memory")
         if isinstance(memory, str):
             parts.append(memory)
-        return " ".join(parts).lower()
+        found = self._profile_text = " ".join(parts).lower()
+        return found
 
     def scan(self, index: int) -> TurnScan:
         """The one-pass cue and term scan of a tutor turn's prose (computed once per turn)."""
-        scans: dict[int, TurnScan] = self.__dict__.setdefault("_scans", {})
+        scans = self._scans
         found = scans.get(index)
         if found is None:
             tags = self.by_index.get(index)
