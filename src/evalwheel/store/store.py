@@ -9,12 +9,14 @@ Any SQLAlchemy URL works (e.g. `postgresql+psycopg://...`) for a team-shared sto
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Engine, and_, bindparam, create_engine, event, func, insert, inspect, or_, select, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
@@ -249,11 +251,27 @@ class Store:
         if not batch:
             return
         stamp = now_iso()
+        sql, positional = self._insert_sql()
         rows = [_result_row(r, stamp, costs[i] if costs else 0.0) for i, r in enumerate(batch)]
+        params: list[Any] = rows if positional else [dict(zip(ROW_COLUMNS, row, strict=True)) for row in rows]
         with self.engine.begin() as conn:
             if replace:
                 _delete_existing(conn, batch)
-            conn.execute(insert(results), rows)
+            conn.exec_driver_sql(sql, params)
+
+    def _insert_sql(self) -> tuple[str, bool]:
+        """The results INSERT as the driver's own SQL, compiled once per store: the write path then hands the
+        driver one executemany of plain tuples, without SQLAlchemy building parameters row by row (issue 15:
+        about a fifth of the writer's CPU per result). (sql, True) when the driver takes positional tuples."""
+        cached = self.__dict__.get("_insert")
+        if cached is None:
+            stmt = insert(results).values({c: bindparam(c) for c in ROW_COLUMNS})
+            compiled = stmt.compile(dialect=self.engine.dialect)
+            positional = bool(compiled.positional)
+            if positional and tuple(compiled.positiontup or ()) != ROW_COLUMNS:
+                raise StoreError(f"unexpected parameter order in the results INSERT: {compiled.positiontup}")
+            cached = self.__dict__["_insert"] = (str(compiled), positional)
+        return cached
 
     def finished_keys(self, run_id: str, *, include_errors: bool = True) -> set[tuple[str, int]]:
         """(sample_id, epoch) already stored; with include_errors=False errored ones count as unfinished."""
@@ -292,22 +310,28 @@ def _delete_existing(conn: Connection, batch: Iterable[SampleResult]) -> None:
     conn.execute(_DELETE_ONE, [{"d_run": r.run_id, "d_sample": r.sample_id, "d_epoch": r.epoch} for r in batch])
 
 
-def _result_row(r: SampleResult, stamp: str, cost: float) -> dict[str, Any]:
-    return {
-        "run_id": r.run_id,
-        "sample_id": r.sample_id,
-        "epoch": r.epoch,
-        "partition": r.partition,
-        "status": r.status,
-        "value": r.value,
-        "sample_hash": r.sample_hash,
-        "tags_json": json.dumps(r.tags),
-        "scores_json": json.dumps([s.model_dump(mode="json", exclude_defaults=True) for s in r.scores]),
-        "output_json": None if r.output is None else r.output.model_dump_json(exclude_defaults=True),
-        "error": r.error,
-        "cost_usd": cost,
-        "created_at": stamp,
-    }
+ROW_COLUMNS = (
+    "run_id", "sample_id", "epoch", "partition", "status", "value", "sample_hash", "tags_json", "scores_json",
+    "output_json", "error", "cost_usd", "created_at",
+)  # fmt: skip
+
+
+@functools.cache
+def _scores_adapter() -> TypeAdapter[list[Score]]:
+    return TypeAdapter(list[Score])
+
+
+def _result_row(r: SampleResult, stamp: str, cost: float) -> tuple[Any, ...]:
+    """One results row, in ROW_COLUMNS order. The scores are encoded by pydantic-core in one call: the same JSON
+    values as a `model_dump(mode="json")` per score plus `json.dumps` (compact, UTF-8 kept), for about a quarter
+    of the CPU; readers parse it the same."""
+    scores = _scores_adapter().dump_json(r.scores, exclude_defaults=True).decode() if r.scores else "[]"
+    return (
+        r.run_id, r.sample_id, r.epoch, r.partition, r.status, r.value, r.sample_hash,
+        json.dumps(r.tags) if r.tags else "[]", scores,
+        None if r.output is None else r.output.model_dump_json(exclude_defaults=True),
+        r.error, cost, stamp,
+    )  # fmt: skip
 
 
 def _sample_result(row: Any) -> SampleResult:
