@@ -7,8 +7,10 @@ toward the exit code, the others are reported for comparison.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,8 +21,6 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
-
     from evalwheel.gates import ExitCode, GateReport, GraderCounts, RunSummary
     from evalwheel.runs.dataset_source import PreparedDataset
     from evalwheel.runs.engine import Progress as EngineProgress
@@ -70,7 +70,14 @@ def _fail(message: str, code: int = 2) -> typer.Exit:  # 2 = ExitCode.BAD_INPUT
     return typer.Exit(code)
 
 
-def _progress_bar(enabled: bool, label: str) -> tuple[Progress, EngineProgress]:
+def _progress_bar(enabled: bool, label: str) -> tuple[AbstractContextManager[Any], EngineProgress]:
+    """A rich progress bar on stderr and the engine hooks that drive it. Disabled (`--no-progress`, `--json`):
+    no bar at all, and no-op hooks. Why: a disabled rich bar still updated its task for every result (about
+    3 us each) and imported rich.progress (start-up, issue 15)."""
+    from evalwheel.runs.engine import Progress as EngineProgress
+
+    if not enabled:
+        return contextlib.nullcontext(), EngineProgress()
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -80,8 +87,6 @@ def _progress_bar(enabled: bool, label: str) -> tuple[Progress, EngineProgress]:
         TimeRemainingColumn,
     )
 
-    from evalwheel.runs.engine import Progress as EngineProgress
-
     bar = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -90,7 +95,6 @@ def _progress_bar(enabled: bool, label: str) -> tuple[Progress, EngineProgress]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
-        disable=not enabled,
         transient=False,
     )
     task = bar.add_task(label, total=None, status="")
