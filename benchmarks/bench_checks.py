@@ -14,7 +14,10 @@ cache cleared. Prints one JSON object.
 of at least five interleaved rounds): splitting prose from code, the tagger's and the dimensions'
 one-pass cue regexes alone, tagging as a whole, the nine checks, and what switching off each dimension
 saves (the shared per-turn cue scan is paid by whichever cue-reading dimension runs first, so it shows
-under none of them).
+under none of them). `regex_floor` adds up the regex passes every session pays whatever the Python
+around them costs (the two cue regexes and the accuracy prefilter over each tutor turn, the
+sensitive-request regex over each learner turn, the sentence-break scan): what is left of the total is
+interpreted Python, the only part a faster interpreter or a compiler (mypyc) can shrink.
 """
 
 from __future__ import annotations
@@ -82,15 +85,20 @@ def breakdown(sessions: list[Session], repeats: int) -> dict[str, object]:
     Every stage is timed once per round, rounds interleaved, and the best round kept: on a shared machine
     the load drifts, and timing each stage in its own stretch of minutes made the differences meaningless.
     """
+    from evalwheel.graders.pedagogy.dimensions.accuracy import _ascii_statements
     from evalwheel.graders.pedagogy.dimensions.scan import _pattern as dimension_cues
+    from evalwheel.graders.pedagogy.safety_signals import SENSITIVE_REQUEST
     from evalwheel.graders.pedagogy.session import evaluate_tagged
     from evalwheel.graders.pedagogy.tagger import tag_session, turn_cues
-    from evalwheel.graders.pedagogy.text import split_prose
+    from evalwheel.graders.pedagogy.text import _BREAK, lowered, split_prose
 
     sessions = sessions[:2000]
     tutor = [t.content for s in sessions for t in s.trajectory if t.role == "assistant"]
-    lowered = [split_prose(x).lower for x in tutor]
-    tag_regex, dim_regex = turn_cues()[0], dimension_cues()[0]
+    proses = [split_prose(x) for x in tutor]
+    lowered_prose = [p.lower for p in proses]
+    prose_lower = [p.text.lower() for p in proses]  # what the accuracy prefilter reads (inline code unmasked)
+    learner = [lowered(t.content) for s in sessions for t in s.trajectory if t.role == "user"]
+    tag_regex, dim_regex, prefilter = turn_cues()[0], dimension_cues()[0], _ascii_statements()
     tagged = [tag_session(s) for s in sessions]
 
     def grade(cfg: EvaluationConfig) -> Callable[[], object]:
@@ -103,8 +111,11 @@ def breakdown(sessions: list[Session], repeats: int) -> dict[str, object]:
 
     stages: dict[str, Callable[[], object]] = {
         "split_prose": lambda: [split_prose(x) for x in tutor],
-        "tagger_cue_regex": lambda: [list(tag_regex.finditer(x)) for x in lowered],
-        "dimension_cue_regex": lambda: [list(dim_regex.finditer(x)) for x in lowered],
+        "tagger_cue_regex": lambda: [list(tag_regex.finditer(x)) for x in lowered_prose],
+        "dimension_cue_regex": lambda: [list(dim_regex.finditer(x)) for x in lowered_prose],
+        "accuracy_prefilter_regex": lambda: [prefilter.search(x) for x in prose_lower],
+        "sensitive_request_regex": lambda: [SENSITIVE_REQUEST.search(x) for x in learner],
+        "sentence_break_regex": lambda: [list(_BREAK.finditer(x)) for x in lowered_prose],
         "tagging_total": lambda: [tag_session(s) for s in sessions],
         "checks_and_fidelity": grade(CHECKS_ONLY),
         "checks_and_all_seven": grade(ALL_SEVEN),
@@ -125,6 +136,8 @@ def breakdown(sessions: list[Session], repeats: int) -> dict[str, object]:
         "unit": "CPU microseconds per session (first 2,000 sessions, best of interleaved rounds)",
         "tutor_turns_per_session": round(len(tutor) / len(sessions), 2),
         **{k: v for k, v in us.items() if not k.startswith("without_")},
+        "regex_floor": round(sum(us[k] for k in us if k.endswith("_regex")), 1),
+        "tagging_plus_all_seven": round(us["tagging_total"] + seven, 1),
         "dimension_off_saves": {d.value: round(seven - us["without_" + d.value], 1) for d in DimensionName},
     }
     return out
