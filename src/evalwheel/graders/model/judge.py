@@ -117,13 +117,28 @@ class Rubric(BaseModel):
         return self.labels is None
 
     def points(self) -> list[str]:
-        return [str(i) for i in range(int(self.scale_max or 0) + 1)] if self.numeric else list(self.labels or [])
+        return list(_scale_points(self.scale_max, tuple(self.labels) if self.labels is not None else None))
 
     def threshold(self) -> float:
         return self.pass_threshold if self.pass_threshold is not None else float(self.scale_max or 0) / 2.0
 
     def passing_labels(self) -> set[str]:
         return set(self.pass_labels or (self.labels or [])[-1:])
+
+
+_POINTS: dict[tuple[int | None, tuple[str, ...] | None], tuple[str, ...]] = {}
+
+
+def _scale_points(scale_max: int | None, labels: tuple[str, ...] | None) -> tuple[str, ...]:
+    """A scale's points ("0".."N" or the labels), built once per scale: a judged sample needs them two or three
+    times (verdict label, normalisation, the score's metadata)."""
+    key = (scale_max, labels)
+    points = _POINTS.get(key)
+    if points is None:
+        points = tuple(str(i) for i in range(int(scale_max or 0) + 1)) if labels is None else labels
+        if len(_POINTS) < 256:
+            _POINTS[key] = points
+    return points
 
 
 _SCHEMAS: dict[tuple[Any, ...], type[BaseModel]] = {}
@@ -344,7 +359,7 @@ async def judge_with(
         results = await asyncio.gather(
             *(structured_call(model, messages, schema, generate_config(config, i), max_repairs) for i in range(n))
         )
-    points = rubric.points()
+    points = None if rubric.numeric else rubric.points()  # labels: a verdict's label is read as its index
     values: list[float] = []
     reasons: list[str] = []
     failures: list[JudgeFailure] = []
@@ -354,7 +369,7 @@ async def judge_with(
             failures.append(failure)
             continue
         data = vars(verdict)  # the validated fields, without a model_dump copy per verdict
-        values.append(float(data["score"]) if rubric.numeric else float(points.index(data["label"])))
+        values.append(float(data["score"]) if points is None else float(points.index(data["label"])))
         reasons.append(str(data["reason"]))
     name = getattr(model, "name", type(model).__name__)
     if not values:
@@ -373,6 +388,7 @@ async def judge_with(
     else:
         counts = Counter(values)
         top, top_n = counts.most_common(1)[0]
+        assert points is not None
         label = points[int(top)]
         passed = label in rubric.passing_labels()
         stable = top_n / len(values) >= float(config.get("stable_min_agreement", 1.0))
