@@ -209,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         if not sep:
             print(f"error: --extra {spec!r}: expected TAG=DIR", file=sys.stderr)
             return 2
+        if not (Path(path) / f"oof_{tag}_seed0.npz").is_file() and not Path(path).is_file():
+            print(f"error: --extra {spec!r}: no {path}/oof_{tag}_seed0.npz", file=sys.stderr)
+            return 2
         extra[tag] = Path(path)
     if not args.data.exists():
         print(f"error: --data {args.data}: no such file or folder", file=sys.stderr)
