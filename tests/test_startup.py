@@ -168,3 +168,12 @@ def test_help_and_usage_errors_skip_rich_help_rendering(args: list[str]) -> None
         assert "asyncio" not in out
     result = CliRunner().invoke(app, args)
     assert "Usage:" in result.output and "╭" not in result.output
+
+
+def test_gates_load_the_junit_writer_only_when_asked() -> None:
+    """Every run imports the gates; only a run asked for a JUnit report needs xml.sax and urllib.request."""
+    code = "import evalwheel.gates\nimport sys\nprint('evalwheel.gates.junit' in sys.modules)"
+    lazy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    code = "from evalwheel.gates import junit_xml\nimport sys\nprint('evalwheel.gates.junit' in sys.modules)"
+    used = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert (lazy, used) == ("False", "True")

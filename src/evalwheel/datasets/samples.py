@@ -131,7 +131,11 @@ class Dataset(DatasetSummary):
 
 def canonical_json(value: Any) -> str:
     """The one serialisation every hash is taken over: sorted keys, no whitespace, UTF-8 kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL_ENCODER.encode(value)
+
+
+# One encoder for every hash: json.dumps with non-default options would build a new one per call.
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def sample_hash(sample: Sample) -> str:

@@ -6,6 +6,8 @@
     junit_xml(report, summary); markdown_summary(report, summary); sys.exit(report.exit_code)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from evalwheel.gates.codes import ExitCode, worst
 from evalwheel.gates.config import GateConfig, GateConfigError, PartitionGate, RegressionGate, parse_gate_config
 from evalwheel.gates.evaluate import GateReport, GateResult, evaluate_gates
@@ -16,7 +18,6 @@ from evalwheel.gates.judges import (
     judge_requirements,
     load_calibration,
 )
-from evalwheel.gates.junit import iter_junit_xml, junit_xml
 from evalwheel.gates.markdown import SupportsMarkdown, markdown_summary, render_section
 from evalwheel.gates.spec import gates_from_spec
 from evalwheel.gates.summary import (
@@ -59,3 +60,16 @@ __all__ = [
     "summarize",
     "worst",
 ]
+
+
+if TYPE_CHECKING:
+    from evalwheel.gates.junit import iter_junit_xml, junit_xml
+
+
+def __getattr__(name: str) -> Any:
+    """The JUnit writer (and with it xml.sax and urllib.request) loads only when a run asks for a report."""
+    if name in ("iter_junit_xml", "junit_xml"):
+        from evalwheel.gates import junit
+
+        return getattr(junit, name)
+    raise AttributeError(f"module 'evalwheel.gates' has no attribute {name!r}")
