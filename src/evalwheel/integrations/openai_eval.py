@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
+from evalwheel.fileio import FileReadError, read_text
 from evalwheel.graders.openai_evals import OpenAIGraderError, import_openai_grader, render_template
 from evalwheel.models.base import GenerateConfig, Message
 from evalwheel.solvers.base import SolverContext
@@ -60,9 +61,9 @@ class ImportReport(BaseModel):
 
 def _read_json(path: Path, what: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OpenAIImportError(f"{what} not found: {path}") from None
+        return json.loads(read_text(path))
+    except FileReadError as exc:  # missing, a directory, binary or not UTF-8: one message, never a traceback
+        raise OpenAIImportError(f"{what}: {path}: {exc.cause}") from None
     except json.JSONDecodeError as exc:
         raise OpenAIImportError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno})") from None
 
@@ -70,9 +71,9 @@ def _read_json(path: Path, what: str) -> Any:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise OpenAIImportError(f"data file not found: {path}") from None
+        lines = read_text(path).splitlines()
+    except FileReadError as exc:
+        raise OpenAIImportError(f"data file: {path}: {exc.cause}") from None
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue

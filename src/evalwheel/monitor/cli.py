@@ -266,11 +266,12 @@ def alerts_command(
     """Alert history (newest first); --evaluate fires window rules on the latest windows first."""
     from evalwheel.monitor.service import alert_history, evaluate_alerts
 
+    cfg = _config(config) if config is not None else None  # a bad --config fails (exit 2) even without --evaluate
     mstore = _open(store)
     if evaluate:
-        if config is None:
+        if cfg is None:
             raise _fail("--evaluate needs --config (the alert rules)")
-        evaluate_alerts(mstore, _config(config), app=app)
+        evaluate_alerts(mstore, cfg, app=app)
     rows = alert_history(mstore, app, limit)
     if as_json:
         _echo_json(rows)

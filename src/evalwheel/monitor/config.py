@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evalwheel.fileio import FileReadError, read_text
 from evalwheel.runs.spec import GraderSpec
 
 
@@ -138,11 +139,11 @@ class MonitorConfig(BaseModel):
 
 def _read_mapping(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: {what}: cannot read: {exc}") from None
-    if data is None and not path.exists():
-        raise ConfigError(f"{path}: {what}: file not found")
+        data = yaml.safe_load(read_text(path))  # the shared reader: missing, a directory, binary, non-UTF-8
+    except FileReadError as exc:
+        raise ConfigError(f"{path}: {what}: {exc.cause}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: {what}: not valid YAML: {exc}") from None
     if not isinstance(data or {}, dict):
         raise ConfigError(f"{path}: {what}: expected a mapping, got {type(data).__name__}")
     return dict(data or {})

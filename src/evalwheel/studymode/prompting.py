@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from evalwheel.fileio import FileReadError, read_text
 from evalwheel.types import LearnerProfile, Session
 
 BASE_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -76,9 +77,9 @@ def register_overlay_file(path: str | Path) -> str:
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ArmError(f"--overlay-file {file}: cannot read it ({exc.strerror or exc})") from None
+        text = read_text(file).strip()  # the shared reader: binary / non-UTF-8 / a directory is one message
+    except FileReadError as exc:
+        raise ArmError(f"--overlay-file {file}: cannot read it ({exc.cause})") from None
     name = re.sub(r"[^a-z0-9_-]+", "-", file.stem.lower()).strip("-")
     if not text:
         raise ArmError(f"--overlay-file {file}: the file is empty")
