@@ -85,3 +85,34 @@ def test_monitor_alerts_validates_config_without_evaluate(tmp_path: Path) -> Non
     result = runner.invoke(app, ["monitor", "alerts", "--config", str(cfg), "--store", _store(tmp_path)])
     assert result.exit_code == 2, result.output
     assert "default_rate" in result.output
+
+
+def _events(tmp: Path) -> Path:
+    logs = tmp / "logs.jsonl"
+    row = '{"request_id": "r%d", "app": "tutor", "input": "q", "output": "Which step?", "timestamp": 1.0}\n'
+    logs.write_text("".join(row % i for i in range(3)), encoding="utf-8")
+    return logs
+
+
+def test_grade_out_in_a_missing_folder_is_created(tmp_path: Path) -> None:
+    """`grade --out new/dir/g.jsonl` was a FileNotFoundError traceback on the temporary `.partial` file."""
+    out = tmp_path / "new" / "dir" / "g.jsonl"
+    monitor = ROOT / "examples" / "support" / "monitor.yaml"
+    result = runner.invoke(app, ["grade", str(_events(tmp_path)), "--graders", str(monitor), "--out", str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+
+
+@pytest.mark.parametrize("make_out", ["directory", "unwritable"])
+def test_grade_out_that_cannot_be_written_is_exit_2(make_out: str, tmp_path: Path) -> None:
+    if make_out == "directory":
+        out = tmp_path / "g.jsonl"
+        out.mkdir()
+    else:
+        (tmp_path / "afile").write_text("x", encoding="utf-8")
+        out = tmp_path / "afile" / "g.jsonl"  # a folder that is a file: cannot be created, as a read-only mount
+    monitor = ROOT / "examples" / "support" / "monitor.yaml"
+    result = runner.invoke(app, ["grade", str(_events(tmp_path)), "--graders", str(monitor), "--out", str(out)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit)
+    assert "--out" in result.output

@@ -170,5 +170,11 @@ def open_sink(out: Path | None, store: str | None, logs: Path) -> list[Sink]:
     if store is not None:  # first: a store that cannot be opened must not leave a temporary file behind
         sinks.append(StoreSink(store, logs))
     if out is not None:
-        sinks.append(ParquetSink(out) if out.suffix.lower() == ".parquet" else JsonlSink(out))
+        if out.is_dir():
+            raise LogsError(f"--out {out}: is a directory; give a .parquet or .jsonl file name")
+        try:  # a missing folder is created (as write_text_atomic does); an unwritable one is exit 2, not a traceback
+            out.parent.mkdir(parents=True, exist_ok=True)
+            sinks.append(ParquetSink(out) if out.suffix.lower() == ".parquet" else JsonlSink(out))
+        except OSError as exc:
+            raise LogsError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     return sinks
