@@ -116,3 +116,49 @@ def test_grade_out_that_cannot_be_written_is_exit_2(make_out: str, tmp_path: Pat
     assert result.exit_code == 2, (result.output, result.exception)
     assert isinstance(result.exception, SystemExit)
     assert "--out" in result.output
+
+
+def _labels(tmp: Path) -> Path:
+    labels = tmp / "labels.jsonl"
+    labels.write_text('{"id": "1", "input": "say hi", "output": "hi", "reference": "hi", "label": true}\n', encoding="utf-8")
+    return labels
+
+
+# An empty (zero-byte or whitespace-only) config named on the command line used to mean "all defaults" (exit 0);
+# the run spec and its grader config_file already refused it. A comment-only config still means the defaults.
+EMPTY_CONFIG: dict[str, Callable[[Path, Path], list[str]]] = {
+    "evaluate --config": lambda f, t: ["evaluate", str(SESSIONS), "--config", str(f)],
+    "calibrate grader --config": lambda f, t: ["calibrate", "grader", "contains", "--labels", str(_labels(t)), "--config", str(f)],
+    "monitor windows --config": lambda f, t: ["monitor", "windows", "--config", str(f), "--store", _store(t)],
+    "monitor alerts --config": lambda f, t: ["monitor", "alerts", "--config", str(f), "--store", _store(t)],
+}
+
+
+@pytest.mark.parametrize("content", ["", " \n\n"])
+@pytest.mark.parametrize("verb", sorted(EMPTY_CONFIG))
+def test_empty_config_is_exit_2(verb: str, content: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(content, encoding="utf-8")
+    result = runner.invoke(app, EMPTY_CONFIG[verb](cfg, tmp_path))
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "config.yaml" in result.output and "the file is empty" in result.output
+
+
+def test_comment_only_config_still_means_the_defaults(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("# fidelity_threshold: 0.6\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", str(SESSIONS / sorted(p.name for p in SESSIONS.glob("*.json"))[0]),
+                                 "--config", str(cfg), "--json"])  # fmt: skip
+    assert result.exit_code in (0, 1), (result.output, result.exception)
+
+
+def test_monitor_grader_config_file_empty_is_exit_2(tmp_path: Path) -> None:
+    """grade --graders with an empty `config_file:` used to grade with no options; `run` already refused it."""
+    (tmp_path / "constraints.yaml").write_text("", encoding="utf-8")
+    graders = tmp_path / "monitor.yaml"
+    graders.write_text("graders:\n  - name: constraints\n    config_file: constraints.yaml\n", encoding="utf-8")
+    out = tmp_path / "g.jsonl"
+    result = runner.invoke(app, ["grade", str(_events(tmp_path)), "--graders", str(graders), "--out", str(out)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "constraints.yaml" in result.output and "the file is empty" in result.output
+    assert not out.exists()

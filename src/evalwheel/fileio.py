@@ -61,9 +61,17 @@ def decode_text(data: bytes, path: Path | str, *, what: str | None = None) -> st
         raise FileReadError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})", what) from None
 
 
-def read_text(path: Path | str, *, what: str | None = None) -> str:
-    """Read a UTF-8 text file; every failure is a FileReadError (`what` says what the file was for)."""
-    return decode_text(read_bytes(path, what=what), path, what=what)
+def read_text(path: Path | str, *, what: str | None = None, nonempty: bool = False) -> str:
+    """Read a UTF-8 text file; every failure is a FileReadError (`what` says what the file was for).
+
+    `nonempty`: a file holding nothing but whitespace is an error too. Config loaders pass it: a zero-byte
+    config named on the command line is a failed write or the wrong file far more often than "all defaults"
+    (a config whose keys are all commented out is not empty, and still means the defaults).
+    """
+    text = decode_text(read_bytes(path, what=what), path, what=what)
+    if nonempty and not text.strip():
+        raise FileReadError(path, "the file is empty", what)
+    return text
 
 
 def check_text_file(path: Path | str, *, what: str | None = None) -> None:

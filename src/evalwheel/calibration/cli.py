@@ -240,7 +240,7 @@ def _grader_config(path: Path | None, sets: list[str], grader: str) -> dict[str,
     config: dict[str, Any] = {}
     if path is not None:
         try:
-            data = yaml.safe_load(read_text(path, what="grader config"))
+            data = yaml.safe_load(read_text(path, what="grader config", nonempty=True))
         except FileReadError as exc:
             raise _fail(str(exc)) from None
         except yaml.YAMLError as exc:

@@ -139,7 +139,7 @@ class MonitorConfig(BaseModel):
 
 def _read_mapping(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(read_text(path))  # the shared reader: missing, a directory, binary, non-UTF-8
+        data = yaml.safe_load(read_text(path, nonempty=True))  # shared reader: missing/dir/binary/non-UTF-8/empty
     except FileReadError as exc:
         raise ConfigError(f"{path}: {what}: {exc.cause}") from None
     except yaml.YAMLError as exc:

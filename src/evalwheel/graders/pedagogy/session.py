@@ -53,7 +53,7 @@ def load_config(path: Path | str | None) -> EvaluationConfig:
         return EvaluationConfig()
     p = Path(path)
     try:
-        raw = yaml.safe_load(read_text(p, what="evaluation config")) or {}
+        raw = yaml.safe_load(read_text(p, what="evaluation config", nonempty=True)) or {}
     except FileReadError as exc:
         raise ConfigError(str(exc)) from None
     except yaml.YAMLError as exc:
