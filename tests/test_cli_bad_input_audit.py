@@ -162,3 +162,17 @@ def test_monitor_grader_config_file_empty_is_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2, (result.output, result.exception)
     assert "constraints.yaml" in result.output and "the file is empty" in result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("verb", [["runs", "list"], ["runs", "show", "r1"], ["compare", "a", "b"]])
+@pytest.mark.parametrize("form", ["path", "url", "directory"])
+def test_read_only_verbs_do_not_create_a_store_at_a_missing_path(verb: list[str], form: str, tmp_path: Path) -> None:
+    """`runs list --store typo.sqlite` used to create an empty store there and print "no runs" (exit 0)."""
+    target = tmp_path / "typo.sqlite"
+    if form == "directory":
+        target.mkdir()
+    arg = f"sqlite:///{target}" if form == "url" else str(target)
+    result = runner.invoke(app, [*verb, "--store", arg])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "typo.sqlite" in result.output.replace("\n", "")
+    assert form == "directory" or not target.exists()

@@ -65,6 +65,7 @@ def test_compare_identical_runs_no_change_and_small_n(tmp_path: Path) -> None:
 
 
 def test_compare_unknown_run_is_bad_input(tmp_path: Path) -> None:
+    Store(tmp_path / "r.sqlite")  # an existing store without these runs (a missing store file is its own error)
     res = runner.invoke(app, ["compare", "nope", "nada", "--store", str(tmp_path / "r.sqlite")])
     assert res.exit_code == 2
     assert "no run 'nope'" in res.output

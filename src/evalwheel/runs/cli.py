@@ -463,7 +463,7 @@ def list_runs(
     from evalwheel.store import Store, StoreError
 
     try:
-        store = Store(store_target)
+        store = Store(store_target, must_exist=True)
         runs = store.list_runs(spec)
     except StoreError as exc:
         raise _fail(str(exc)) from None

@@ -150,7 +150,7 @@ def compare_command(
 ) -> None:
     """Paired (McNemar / Wilcoxon) or unpaired (two-proportion / Welch) comparison with a deploy verdict."""
     try:
-        store = Store(store_target)
+        store = Store(store_target, must_exist=True)
         info_a, info_b = resolve_run(store, run_a), resolve_run(store, run_b)
         run_a, run_b = info_a.run_id, info_b.run_id
     except StoreError as exc:

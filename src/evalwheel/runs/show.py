@@ -86,7 +86,7 @@ def show_command(
         err.print(f"[bold red]error:[/] --status {escape(bad[0])!r}: expected one of {', '.join(STATUSES)}")
         raise typer.Exit(2)
     try:
-        store = Store(store_target)
+        store = Store(store_target, must_exist=True)
         info = resolve_run(store, run)
     except StoreError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)

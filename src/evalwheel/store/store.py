@@ -48,6 +48,18 @@ def store_url(target: str | Path | None) -> str:
     return f"sqlite:///{path}"
 
 
+def _require_existing(target: str) -> None:
+    """StoreError for a `--store` SQLite file that does not exist. Why: read-only verbs (runs list/show, compare)
+    would otherwise create an empty store at a mistyped path and report "no runs" with exit 0."""
+    if "://" in target and not target.startswith("sqlite:///"):
+        return  # a server database: reaching it is the check
+    path = Path(target.removeprefix("sqlite:///")) if "://" in target else Path(target)
+    if str(path) in ("", ":memory:") or path.is_file():
+        return
+    cause = "a directory, not a SQLite file" if path.is_dir() else "no such file (runs are stored by `evalwheel run`)"
+    raise StoreError(f"--store {target}: {cause}")
+
+
 def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
@@ -82,7 +94,11 @@ class Store:
     (runs/writer.py), so it is kept short enough that a stuck lock is noticed and reported, not waited on.
     """
 
-    def __init__(self, target: str | Path | None = None, *, busy_timeout_s: float | None = None) -> None:
+    def __init__(
+        self, target: str | Path | None = None, *, busy_timeout_s: float | None = None, must_exist: bool = False
+    ) -> None:
+        if must_exist and target is not None:
+            _require_existing(str(target))
         self.url = store_url(target)
         busy_timeout_s = DEFAULT_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         try:
