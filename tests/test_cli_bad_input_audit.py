@@ -176,3 +176,16 @@ def test_read_only_verbs_do_not_create_a_store_at_a_missing_path(verb: list[str]
     assert result.exit_code == 2, (result.output, result.exception)
     assert "typo.sqlite" in result.output.replace("\n", "")
     assert form == "directory" or not target.exists()
+
+
+def test_run_with_an_empty_recorded_outputs_file_is_exit_2(tmp_path: Path) -> None:
+    """An empty recorded-outputs file made every sample an error (exit 3, "too many run errors")."""
+    import shutil
+
+    spec_dir = tmp_path / "support"
+    shutil.copytree(ROOT / "examples" / "support", spec_dir)
+    (spec_dir / "recorded.jsonl").write_text("", encoding="utf-8")
+    store = tmp_path / "runs.sqlite"
+    result = runner.invoke(app, ["run", str(spec_dir / "spec.yaml"), "--no-judges", "--store", str(store)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "recorded.jsonl" in result.output.replace("\n", "") and "the file is empty" in result.output

@@ -24,7 +24,7 @@ class RecordedOutputsError(ValueError):
 def load_recorded(path: Path) -> dict[str, Output]:
     """`{"id": sample_id, "output": Output-or-text}` per line; every bad line is reported at once."""
     try:
-        lines = read_text(path, what="recorded outputs").splitlines()
+        lines = read_text(path, what="recorded outputs", nonempty=True).splitlines()
     except FileReadError as exc:
         raise RecordedOutputsError(str(exc)) from None
     found: dict[str, Output] = {}
