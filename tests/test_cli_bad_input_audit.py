@@ -8,6 +8,8 @@ inputs (see the commit messages); every case here failed before its fix.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,7 +122,9 @@ def test_grade_out_that_cannot_be_written_is_exit_2(make_out: str, tmp_path: Pat
 
 def _labels(tmp: Path) -> Path:
     labels = tmp / "labels.jsonl"
-    labels.write_text('{"id": "1", "input": "say hi", "output": "hi", "reference": "hi", "label": true}\n', encoding="utf-8")
+    labels.write_text(
+        '{"id": "1", "input": "say hi", "output": "hi", "reference": "hi", "label": true}\n', encoding="utf-8"
+    )
     return labels
 
 
@@ -128,7 +132,15 @@ def _labels(tmp: Path) -> Path:
 # the run spec and its grader config_file already refused it. A comment-only config still means the defaults.
 EMPTY_CONFIG: dict[str, Callable[[Path, Path], list[str]]] = {
     "evaluate --config": lambda f, t: ["evaluate", str(SESSIONS), "--config", str(f)],
-    "calibrate grader --config": lambda f, t: ["calibrate", "grader", "contains", "--labels", str(_labels(t)), "--config", str(f)],
+    "calibrate grader --config": lambda f, t: [
+        "calibrate",
+        "grader",
+        "contains",
+        "--labels",
+        str(_labels(t)),
+        "--config",
+        str(f),
+    ],
     "monitor windows --config": lambda f, t: ["monitor", "windows", "--config", str(f), "--store", _store(t)],
     "monitor alerts --config": lambda f, t: ["monitor", "alerts", "--config", str(f), "--store", _store(t)],
 }
@@ -189,3 +201,69 @@ def test_run_with_an_empty_recorded_outputs_file_is_exit_2(tmp_path: Path) -> No
     result = runner.invoke(app, ["run", str(spec_dir / "spec.yaml"), "--no-judges", "--store", str(store)])
     assert result.exit_code == 2, (result.output, result.exception)
     assert "recorded.jsonl" in result.output.replace("\n", "") and "the file is empty" in result.output
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The console entry point (cli.main maps FileReadError / FileWriteError to exit 2), as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "evalwheel.cli", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def _unwritable(kind: str, tmp: Path, name: str) -> Path:
+    if kind == "directory":
+        (tmp / name).mkdir()
+        return tmp / name
+    (tmp / "afile").write_text("x", encoding="utf-8")
+    return tmp / "afile" / name  # its folder is a file: cannot be created, like a read-only mount
+
+
+OUTPUTS: dict[str, Callable[[Path, Path], list[str]]] = {
+    "dataset lock --lock": lambda o, t: [
+        "dataset",
+        "lock",
+        str(ROOT / "examples/support/dataset.jsonl"),
+        "--lock",
+        str(o),
+    ],
+    "review export --out": lambda o, t: [
+        "review",
+        "export",
+        "--check",
+        "x",
+        "--out",
+        str(o),
+        "--store",
+        str(t / "s.sqlite"),
+    ],
+    "run --junit": lambda o, t: [
+        "run",
+        str(ROOT / "examples/support/spec.yaml"),
+        "--no-judges",
+        "--store",
+        str(t / "r.sqlite"),
+        "--junit",
+        str(o),
+    ],
+    "run --markdown": lambda o, t: [
+        "run",
+        str(ROOT / "examples/support/spec.yaml"),
+        "--no-judges",
+        "--store",
+        str(t / "r.sqlite"),
+        "--markdown",
+        str(o),
+    ],
+    "init DIR": lambda o, t: ["init", str(o)],
+}
+
+
+@pytest.mark.parametrize("kind", ["directory", "under-a-file"])
+@pytest.mark.parametrize("verb", sorted(OUTPUTS))
+def test_unwritable_output_is_exit_2(verb: str, kind: str, tmp_path: Path) -> None:
+    """These were IsADirectoryError / FileExistsError / NotADirectoryError tracebacks (exit 1)."""
+    if verb == "init DIR" and kind == "directory":
+        pytest.skip("init into an existing empty folder is allowed")
+    out = _unwritable(kind, tmp_path, "out.x")
+    proc = _cli(*OUTPUTS[verb](out, tmp_path))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert "out.x" in proc.stderr.replace("\n", "")

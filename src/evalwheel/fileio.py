@@ -29,6 +29,23 @@ class FileReadError(ValueError):
         super().__init__(f"{what}: {self.path}: {cause}" if what else f"{self.path}: {cause}")
 
 
+class FileWriteError(FileReadError):
+    """An output file that cannot be written: the path is a directory, its folder cannot be made, no permission.
+
+    A subclass of FileReadError on purpose: every CLI already maps that one type to exit 2 with its message, so
+    an unwritable --out / --lock / --junit path is bad input there too, never a traceback.
+    """
+
+
+def write_cause(exc: OSError) -> str:
+    """Why an output path could not be written, in words (mkdir says "File exists" when a file is in the way)."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "cannot write: a file is in the way of its folder"
+    if isinstance(exc, PermissionError):
+        return "cannot write: permission denied"
+    return f"cannot write: {exc.strerror or exc}"
+
+
 def _os_cause(exc: OSError) -> str:
     if isinstance(exc, FileNotFoundError):
         return "file does not exist"
@@ -110,8 +127,13 @@ def confined(base: Path | str, relative: str, *, start: Path | str | None = None
 def write_text_atomic(path: Path | str, text: str) -> None:
     """Write to a temp file in the same folder, fsync, then rename over `path` (created world-readable)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise FileWriteError(target, "cannot write: it is a directory")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:  # the folder is a file, or not writable
+        raise FileWriteError(target, write_cause(exc)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)

@@ -63,7 +63,10 @@ def scaffold(directory: Path, template: str = "support", *, action: str = DEFAUL
         raise InitError(f"--template {template!r}: expected one of {', '.join(TEMPLATES)}")
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise InitError(f"{directory} already exists and is not an empty folder: init writes into a new folder")
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a parent is a file, or not writable
+        raise InitError(f"{directory}: cannot create the folder: {exc.strerror or exc}") from None
     name = project_name(directory)
     values = {"name": name, "action": action}
     root = resources.files("evalwheel.init") / "templates"
