@@ -204,8 +204,9 @@ def test_run_with_an_empty_recorded_outputs_file_is_exit_2(tmp_path: Path) -> No
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """The console entry point (cli.main maps FileReadError / FileWriteError to exit 2), as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "evalwheel.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    """As the installed `evalwheel` script runs (it calls `evalwheel.cli:app`, not `cli.main`)."""
+    code = "import sys; from evalwheel.cli import app; sys.exit(app())"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT)
 
 
 def _unwritable(kind: str, tmp: Path, name: str) -> Path:

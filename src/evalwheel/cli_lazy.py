@@ -83,6 +83,18 @@ class LazyGroup(TyperGroup):
             self.load(args[0])
         return super().resolve_command(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; an unreadable input or unwritable output file (fileio.FileReadError, FileWriteError)
+        is exit 2 with its one-line message. Why here: the installed `evalwheel` script calls `cli:app`, not
+        `cli:main`, so this is the one place every command (and CliRunner) passes through."""
+        from evalwheel.fileio import FileReadError
+
+        try:
+            return super().invoke(ctx)
+        except FileReadError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
 
 def lazy_group(table: dict[str, tuple[str, str]]) -> type[LazyGroup]:
     """A LazyGroup subclass bound to `table` (pass it as `typer.Typer(cls=...)`)."""
