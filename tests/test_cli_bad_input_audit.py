@@ -268,3 +268,25 @@ def test_unwritable_output_is_exit_2(verb: str, kind: str, tmp_path: Path) -> No
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert "out.x" in proc.stderr.replace("\n", "")
+
+
+def test_grade_an_empty_logs_file_is_exit_2_and_keeps_an_earlier_output(tmp_path: Path) -> None:
+    """An empty logs file used to "grade 0 rows" (exit 0) and replace an earlier --out with an empty file."""
+    logs = tmp_path / "logs.jsonl"
+    logs.write_text("", encoding="utf-8")
+    out = tmp_path / "g.jsonl"
+    out.write_text("earlier\n", encoding="utf-8")
+    monitor = ROOT / "examples" / "support" / "monitor.yaml"
+    result = runner.invoke(app, ["grade", str(logs), "--graders", str(monitor), "--out", str(out)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "logs.jsonl" in result.output and "no rows to grade" in result.output
+    assert out.read_text(encoding="utf-8") == "earlier\n"
+
+
+def test_read_only_verbs_refuse_an_empty_store_file(tmp_path: Path) -> None:
+    """`runs list --store empty-file` used to write a SQLite schema into it and report no runs (exit 0)."""
+    target = tmp_path / "notes.txt"
+    target.write_text("", encoding="utf-8")
+    result = runner.invoke(app, ["runs", "list", "--store", str(target)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "an empty file" in result.output and target.stat().st_size == 0

@@ -101,6 +101,8 @@ def grade_command(
                 on_invalid=lambda m: err.print(f"[yellow]skipped[/] {escape(str(logs))}: {escape(m)}", highlight=False),
             )
         )
+        if outcome.graded == 0 and not outcome.invalid:  # refused: no empty output replaces an earlier one
+            raise LogsError(f"{logs}: no rows to grade (the file is empty)")
         status = "finished"
     except (LogsError, ConfigError, ExecutorError, StoreError) as exc:
         if any(sink.written for sink in sinks):  # a stop after rows were written keeps them

@@ -54,8 +54,10 @@ def _require_existing(target: str) -> None:
     if "://" in target and not target.startswith("sqlite:///"):
         return  # a server database: reaching it is the check
     path = Path(target.removeprefix("sqlite:///")) if "://" in target else Path(target)
-    if str(path) in ("", ":memory:") or path.is_file():
+    if str(path) in ("", ":memory:") or (path.is_file() and path.stat().st_size > 0):
         return
+    if path.is_file():  # SQLite would silently turn an empty file into a new, empty store
+        raise StoreError(f"--store {target}: an empty file, not a run store")
     cause = "a directory, not a SQLite file" if path.is_dir() else "no such file (runs are stored by `evalwheel run`)"
     raise StoreError(f"--store {target}: {cause}")
 
