@@ -290,3 +290,15 @@ def test_read_only_verbs_refuse_an_empty_store_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["runs", "list", "--store", str(target)])
     assert result.exit_code == 2, (result.output, result.exception)
     assert "an empty file" in result.output and target.stat().st_size == 0
+
+
+def test_dataset_validate_with_a_missing_explicit_lock_is_exit_2(tmp_path: Path) -> None:
+    """`dataset validate D --lock typo.json` used to report "no golden lock" and exit 0."""
+    typo = tmp_path / "typo.lock.json"
+    result = runner.invoke(
+        app, ["dataset", "validate", str(ROOT / "examples/support/dataset.jsonl"), "--lock", str(typo)]
+    )
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "typo.lock.json" in result.output.replace("\n", "")
+    ok = runner.invoke(app, ["dataset", "validate", str(ROOT / "examples/support/dataset.jsonl")])
+    assert ok.exit_code == 0, ok.output  # the default lock next to the dataset is still found

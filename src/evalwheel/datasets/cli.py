@@ -93,7 +93,8 @@ def validate(
         diff = check_golden_lock(summary, lock_path)
         if diff is not None:
             report["lock"] = {"path": str(lock_path), "status": "ok" if diff.ok else "mismatch", **diff.to_dict()}
-        verify_golden_lock(summary, lock_path, require=require_lock)
+        # a lock named with --lock must exist: a mistyped path used to pass as 'no golden lock' (exit 0)
+        verify_golden_lock(summary, lock_path, require=require_lock or lock is not None)
     except (GoldenLockError, LockFileError) as exc:
         problem = str(exc)
         report["valid"] = False
