@@ -302,3 +302,14 @@ def test_dataset_validate_with_a_missing_explicit_lock_is_exit_2(tmp_path: Path)
     assert "typo.lock.json" in result.output.replace("\n", "")
     ok = runner.invoke(app, ["dataset", "validate", str(ROOT / "examples/support/dataset.jsonl")])
     assert ok.exit_code == 0, ok.output  # the default lock next to the dataset is still found
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_serve_golden_dir_must_be_a_folder(kind: str, tmp_path: Path) -> None:
+    """`serve --golden-dir` given a file or a missing folder used to start the server anyway."""
+    target = tmp_path / "golden"
+    if kind == "file":
+        target.write_text("x", encoding="utf-8")
+    result = runner.invoke(app, ["serve", "--golden-dir", str(target), "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "--golden-dir" in result.output and "golden" in result.output

@@ -44,6 +44,10 @@ def serve_command(
     except BindRefused as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if golden_dir is not None and not golden_dir.is_dir():  # else the server starts and every promotion fails
+        cause = "a file, not a folder" if golden_dir.exists() else "no such folder"
+        typer.echo(f"error: --golden-dir {golden_dir}: {cause}", err=True)
+        raise typer.Exit(2)
     import uvicorn
 
     from evalwheel.monitor import ConfigError
