@@ -128,8 +128,9 @@ def grader_table(graders: Mapping[str, GraderCounts], title: str = "graders") ->
 
     table = Table(title=title)
     for col in ("grader", "passed", "failed", "unscored", "agreement with humans"):
-        table.add_column(col, justify="left" if col in ("grader", "agreement with humans") else "right",
-                         overflow="fold")
+        table.add_column(
+            col, justify="left" if col in ("grader", "agreement with humans") else "right", overflow="fold"
+        )
     for name, g in graders.items():
         table.add_row(escape(name), str(g.passed), str(g.failed), str(g.unscored), escape(agreement_text(g.agreement)))
     return table
