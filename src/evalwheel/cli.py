@@ -359,14 +359,10 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    from evalwheel.fileio import FileReadError
-
-    try:
-        app()
-    except FileReadError as exc:  # an unreadable input file is bad input (exit 2) in every command, never a traceback
-        fail(str(exc))
-        raise SystemExit(EXIT_BAD_INPUT) from None
+def main() -> None:  # pragma: no cover - `python -m evalwheel.cli`
+    """The same entry as the installed script (`cli:app`): unreadable or unwritable files are mapped to exit 2 in
+    one place, cli_lazy.LazyGroup.invoke, which every command passes through."""
+    app()
 
 
 if __name__ == "__main__":  # `python -m evalwheel.cli` (used by the kill -9 resume test)
