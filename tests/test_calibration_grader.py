@@ -415,3 +415,22 @@ def test_cli_similarity_bad_file_exits_2(tmp_path: Path) -> None:
     bad.write_text("a,b\n1,2\n", encoding="utf-8")
     result = runner.invoke(calibrate_app, ["similarity", "--uptake", str(bad)])
     assert result.exit_code == 2 and "missing column(s)" in result.stderr
+
+
+def test_calibrate_grader_timeout_reaches_the_judge_model(labels_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`calibrate GRADER --model M --timeout S`: the judge is built with S as its total limit per request."""
+    import evalwheel.calibration.cli as calibration_cli
+    from evalwheel.models.http import OpenAIModel
+
+    judge = calibration_cli._model("http://127.0.0.1:9/v1#m", False, 1, 0.75)
+    assert isinstance(judge, OpenAIModel) and judge.timeouts.total_s == 0.75
+    seen: list[float | None] = []
+
+    def fake(name: str, cache: bool, concurrency: int, timeout_s: float | None = None) -> Any:
+        seen.append(timeout_s)
+        raise calibration_cli._fail("stop here")
+
+    monkeypatch.setattr(calibration_cli, "_model", fake)
+    args = ["grader", "contains", "--labels", str(labels_file), "--model", "local", "--timeout", "1.5"]
+    res = CliRunner().invoke(calibrate_app, args)
+    assert res.exit_code == 2 and seen == [1.5], res.output

@@ -66,7 +66,7 @@ def cli_app() -> typer.Typer:
 
 
 def patch_model(monkeypatch: pytest.MonkeyPatch, model: Model | Exception) -> None:
-    def fake(name: str, cache: bool, max_concurrency: int) -> Model:
+    def fake(name: str, cache: bool, max_concurrency: int, timeout_s: float | None = None) -> Model:
         if isinstance(model, Exception):
             raise model
         return model

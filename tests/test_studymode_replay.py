@@ -342,11 +342,11 @@ def cli_app() -> typer.Typer:
     return app
 
 
-def _patch_model(monkeypatch: pytest.MonkeyPatch, model: Model | Exception) -> list[tuple[str, bool, int]]:
-    seen: list[tuple[str, bool, int]] = []
+def _patch_model(monkeypatch: pytest.MonkeyPatch, model: Model | Exception) -> list[tuple[str, bool, int, float | None]]:
+    seen: list[tuple[str, bool, int, float | None]] = []
 
-    def fake(name: str, cache: bool, max_concurrency: int) -> Model:
-        seen.append((name, cache, max_concurrency))
+    def fake(name: str, cache: bool, max_concurrency: int, timeout_s: float | None = None) -> Model:
+        seen.append((name, cache, max_concurrency, timeout_s))
         if isinstance(model, Exception):
             raise model
         return model
@@ -361,9 +361,9 @@ def test_cli_replay_table_json_and_resume(tmp_path: Path, sessions_dir: Path, mo
     session_file = sessions_dir / "python.if_else.beginner.base_llm.002.json"
     out = tmp_path / "arts"
     args = ["replay", str(session_file), "--arms", "base,overlay:v2,human", "--model", "local", "--out", str(out)]
-    res = CliRunner().invoke(cli_app(), [*args, "--no-cache", "--concurrency", "3"])
+    res = CliRunner().invoke(cli_app(), [*args, "--no-cache", "--concurrency", "3", "--timeout", "2.5"])
     assert res.exit_code == 0, res.output
-    assert seen == [("local", False, 3)] and model.closed
+    assert seen == [("local", False, 3, 2.5)] and model.closed
     for col in ("fidelity [95% CI]", "escalated", "overlay:v2", "human", "diagnosis_first"):
         assert col in res.output
     assert len(list(out.glob("*__*.json"))) == 3 and (out / REPORT_NAME).exists()
@@ -468,3 +468,12 @@ def test_real_replay_local_small_shapes(tmp_path: Path, sessions_dir: Path) -> N
     for s in report.summaries:
         assert s.graded == 1 and s.checks and s.fidelity.n in (0, 1)
     assert all(r.evaluation is not None for r in report.results)
+
+
+def test_replay_timeout_reaches_the_http_model() -> None:
+    """`replay --timeout S` is the total limit per request of the model it builds (a hung server is cut)."""
+    from evalwheel.models.http import OpenAIModel
+
+    model = studymode_cli.resolve_model("http://127.0.0.1:9/v1#m", False, 2, 2.5)
+    assert isinstance(model, OpenAIModel) and model.timeouts.total_s == 2.5
+    assert studymode_cli.resolve_model("http://127.0.0.1:9/v1#m", False, 2).timeouts.total_s is None  # type: ignore[attr-defined]

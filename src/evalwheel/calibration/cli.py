@@ -45,6 +45,7 @@ from evalwheel.calibration.record import (
     write_record,
 )
 from evalwheel.calibration.runner import calibrate_faithfulness, calibrate_pairwise
+from evalwheel.cli_options import RequestTimeoutOption
 from evalwheel.datasets.faithbench import FaithBenchFormatError, load_faithbench
 from evalwheel.datasets.uptake import UptakeFormatError, load_uptake
 from evalwheel.fileio import FileReadError, read_text
@@ -102,9 +103,12 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _model(name: str, cache: bool, concurrency: int) -> Model:
+def _model(name: str, cache: bool, concurrency: int, timeout_s: float | None = None) -> Model:
+    from evalwheel.models.reliability import Timeouts
+
+    timeouts = None if timeout_s is None else Timeouts(total_s=timeout_s)
     try:
-        return get_model(name, cache=cache, max_concurrency=max(16, 2 * concurrency))
+        return get_model(name, cache=cache, max_concurrency=max(16, 2 * concurrency), timeouts=timeouts)
     except ModelConfigError as exc:
         raise _fail(str(exc)) from None
 
@@ -314,6 +318,7 @@ def _calibrate_cases(
     dev_fraction: float,
     seed: int,
     progress: bool,
+    timeout_s: float | None = None,
 ) -> tuple[GraderCalibration, str | None]:
     """Run the generic calibration; resolve a judge model once (not per item) when one is named."""
     try:
@@ -323,7 +328,7 @@ def _calibrate_cases(
     judge: Model | None = None
     model_name = model if model is not None else config.get("judge_model")
     if isinstance(model_name, str):
-        judge = _model(model_name, cache, concurrency)
+        judge = _model(model_name, cache, concurrency, timeout_s)
         config = {**config, "judge_model": judge}
     total = min(len(cases), limit) if limit else len(cases)
     try:
@@ -378,6 +383,7 @@ def grader_command(
     seed: SeedOpt = 0,
     cache: CacheOpt = True,
     progress: ProgressOpt = True,
+    timeout: RequestTimeoutOption = None,
 ) -> None:
     """A grader's pass/fail vs human labels: confusion, precision / recall / macro-F1, kappa, unscored and
     errors apart; with a numeric score also ROC-AUC and a threshold tuned on a dev part (held-out figures)."""
@@ -411,6 +417,7 @@ def grader_command(
         dev_fraction=dev_fraction,
         seed=seed,
         progress=progress,
+        timeout_s=timeout,
     )
     _save(record_from_grader(result, ref, config=options, model=model_name), out)
     extra = {"file": str(labels), "model": model_name}

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from evalwheel.cli_options import RequestTimeoutOption
+
 if TYPE_CHECKING:
     from evalwheel.gates import ExitCode, GateReport, GraderCounts, RunSummary
     from evalwheel.runs.dataset_source import PreparedDataset
@@ -218,9 +220,7 @@ def run_command(
             help="Export spans over OTLP/HTTP (e.g. http://127.0.0.1:4318); OTEL_EXPORTER_OTLP_* also work.",
         ),
     ] = None,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", min=0.001, metavar="S", help="Total time limit per model request.")
-    ] = None,
+    timeout: RequestTimeoutOption = None,
     connect_timeout: Annotated[
         float | None, typer.Option("--connect-timeout", min=0.001, metavar="S", help="Connect time limit.")
     ] = None,

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from evalwheel.cli_options import RequestTimeoutOption
 from evalwheel.datasets.sessions import load_sessions
 from evalwheel.graders.pedagogy.dimensions.report import arm_dimension_rows
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, load_config
@@ -62,16 +63,19 @@ def default_model() -> str:
     return default_model_name()
 
 
-def resolve_model(name: str, cache: bool, max_concurrency: int) -> Model:
-    """Look the model up in the registry (imported lazily: the registry ships separately).
+def resolve_model(name: str, cache: bool, max_concurrency: int, timeout_s: float | None = None) -> Model:
+    """Look the model up in the registry (imported lazily: the registry ships separately); `timeout_s` is the
+    total limit per request (`--timeout`).
 
     Tests replace this function to inject a scripted model.
     """
     try:
         from evalwheel.models.registry import get_model
+        from evalwheel.models.reliability import Timeouts
     except ImportError as exc:
         raise ModelConfigError(f"the model registry is not available ({exc}); cannot load model {name!r}") from None
-    return get_model(name, cache=cache, max_concurrency=max_concurrency)
+    timeouts = None if timeout_s is None else Timeouts(total_s=timeout_s)
+    return get_model(name, cache=cache, max_concurrency=max_concurrency, timeouts=timeouts)
 
 
 def _load_sessions_or_exit(paths: list[Path], skip_invalid: bool) -> list[Session]:
@@ -244,6 +248,7 @@ def replay_command(
     ] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Sessions x arms in flight.")] = 4,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the model response cache.")] = False,
+    timeout: RequestTimeoutOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of tables.")] = False,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Cap on each tutor turn.")] = 512,
     temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)] = 0.0,
@@ -286,7 +291,7 @@ def replay_command(
         return
     gen = GenerateConfig(max_tokens=max_tokens, temperature=temperature)
     try:
-        llm = resolve_model(model, not no_cache, concurrency) if any(a.uses_model for a in arm_list) else None
+        llm = resolve_model(model, not no_cache, concurrency, timeout) if any(a.uses_model for a in arm_list) else None
         report = asyncio.run(
             _replay_with_progress(loaded, arm_list, llm, out_dir, gen, max_turns, concurrency, eval_config, not as_json)
         )
