@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 _SNIFF = 8192  # bytes checked for NUL: text files never contain one, nearly every binary format does
@@ -124,8 +125,12 @@ def confined(base: Path | str, relative: str, *, start: Path | str | None = None
     return target
 
 
-def write_text_atomic(path: Path | str, text: str) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over `path` (created world-readable)."""
+def write_text_atomic(path: Path | str, text: str | Iterable[str]) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over `path` (created world-readable).
+
+    An iterable of chunks (e.g. a JUnit report) is streamed, so memory stays flat. Every OS failure is a
+    FileWriteError naming the path: a CLI shows it as exit 2, and an earlier file at `path` is left as it was.
+    """
     target = Path(path)
     if target.is_dir():
         raise FileWriteError(target, "cannot write: it is a directory")
@@ -136,11 +141,14 @@ def write_text_atomic(path: Path | str, text: str) -> None:
         raise FileWriteError(target, write_cause(exc)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            fh.writelines([text] if isinstance(text, str) else text)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; these files are meant to be shared and re-read
         os.replace(tmp, target)
+    except OSError as exc:  # a full disk, a rename refused
+        Path(tmp).unlink(missing_ok=True)
+        raise FileWriteError(target, write_cause(exc)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -151,19 +151,12 @@ def _gate_table(report: GateReport) -> Table:
 
 
 def _write(path: Path | None, text: str | Iterable[str]) -> None:
-    """Write a report; an iterable of chunks (the JUnit report) is streamed so memory stays flat."""
+    """Write a report atomically (the JUnit report streamed as chunks); an unwritable path is exit 2."""
     if path is None:
         return
-    from evalwheel.fileio import FileWriteError, write_cause
+    from evalwheel.fileio import write_text_atomic
 
-    if path.is_dir():
-        raise FileWriteError(path, "cannot write: it is a directory")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as fh:
-            fh.writelines([text] if isinstance(text, str) else text)
-    except OSError as exc:  # exit 2 via cli.main, never a traceback; the run itself is already stored
-        raise FileWriteError(path, write_cause(exc)) from None
+    write_text_atomic(path, text)
 
 
 def _suffixed(path: Path | None, arm: str | None, many: bool) -> Path | None:

@@ -269,7 +269,7 @@ class Store:
         if not batch:
             return
         stamp = now_iso()
-        sql, positional = self._insert_sql()
+        sql, positional = self._insert_sql
         rows = [_result_row(r, stamp, costs[i] if costs else 0.0) for i, r in enumerate(batch)]
         params: list[Any] = rows if positional else [dict(zip(ROW_COLUMNS, row, strict=True)) for row in rows]
         with self.engine.begin() as conn:
@@ -277,19 +277,17 @@ class Store:
                 _delete_existing(conn, batch)
             conn.exec_driver_sql(sql, params)
 
+    @functools.cached_property
     def _insert_sql(self) -> tuple[str, bool]:
         """The results INSERT as the driver's own SQL, compiled once per store: the write path then hands the
         driver one executemany of plain tuples, without SQLAlchemy building parameters row by row (issue 15:
         about a fifth of the writer's CPU per result). (sql, True) when the driver takes positional tuples."""
-        cached = self.__dict__.get("_insert")
-        if cached is None:
-            stmt = insert(results).values({c: bindparam(c) for c in ROW_COLUMNS})
-            compiled = stmt.compile(dialect=self.engine.dialect)
-            positional = bool(compiled.positional)
-            if positional and tuple(compiled.positiontup or ()) != ROW_COLUMNS:
-                raise StoreError(f"unexpected parameter order in the results INSERT: {compiled.positiontup}")
-            cached = self.__dict__["_insert"] = (str(compiled), positional)
-        return cached
+        stmt = insert(results).values({c: bindparam(c) for c in ROW_COLUMNS})
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        positional = bool(compiled.positional)
+        if positional and tuple(compiled.positiontup or ()) != ROW_COLUMNS:
+            raise StoreError(f"unexpected parameter order in the results INSERT: {compiled.positiontup}")
+        return str(compiled), positional
 
     def finished_keys(self, run_id: str, *, include_errors: bool = True) -> set[tuple[str, int]]:
         """(sample_id, epoch) already stored; with include_errors=False errored ones count as unfinished."""
