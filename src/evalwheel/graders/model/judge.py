@@ -29,6 +29,7 @@ Configuration (GraderContext.config): `judge_model` (a Model object, or a name r
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import statistics
 from collections import Counter
@@ -126,19 +127,11 @@ class Rubric(BaseModel):
         return set(self.pass_labels or (self.labels or [])[-1:])
 
 
-_POINTS: dict[tuple[int | None, tuple[str, ...] | None], tuple[str, ...]] = {}
-
-
+@functools.lru_cache(maxsize=256)
 def _scale_points(scale_max: int | None, labels: tuple[str, ...] | None) -> tuple[str, ...]:
     """A scale's points ("0".."N" or the labels), built once per scale: a judged sample needs them two or three
     times (verdict label, normalisation, the score's metadata)."""
-    key = (scale_max, labels)
-    points = _POINTS.get(key)
-    if points is None:
-        points = tuple(str(i) for i in range(int(scale_max or 0) + 1)) if labels is None else labels
-        if len(_POINTS) < 256:
-            _POINTS[key] = points
-    return points
+    return tuple(str(i) for i in range(int(scale_max or 0) + 1)) if labels is None else labels
 
 
 _SCHEMAS: dict[tuple[Any, ...], type[BaseModel]] = {}
