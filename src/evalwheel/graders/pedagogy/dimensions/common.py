@@ -45,7 +45,8 @@ class View:
     """A tagged session plus the lookups several dimensions need, computed once.
 
     Plain attributes rather than `cached_property` (which needs an instance `__dict__`): the same class
-    then also compiles as a native class under mypyc (`make compile`), where there is no `__dict__`.
+    then also compiles as a native class under mypyc (measured with `bench_checks_ab.py --mypyc`), where there
+    is no `__dict__`.
     """
 
     __slots__ = ("_loads", "_profile_text", "_scans", "by_index", "level", "ts")
