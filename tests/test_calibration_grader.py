@@ -434,3 +434,24 @@ def test_calibrate_grader_timeout_reaches_the_judge_model(labels_file: Path, mon
     args = ["grader", "contains", "--labels", str(labels_file), "--model", "local", "--timeout", "1.5"]
     res = CliRunner().invoke(calibrate_app, args)
     assert res.exit_code == 2 and seen == [1.5], res.output
+
+
+@pytest.mark.parametrize("form", ["pairwise", "faithfulness"])
+def test_calibrate_pairwise_and_faithfulness_take_timeout(
+    form: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The judge-backed calibrate forms pass `--timeout S` to their judge like `calibrate GRADER` does."""
+    import evalwheel.calibration.cli as calibration_cli
+
+    seen: list[float | None] = []
+
+    def fake(name: str, cache: bool, concurrency: int, timeout_s: float | None = None) -> Any:
+        seen.append(timeout_s)
+        raise calibration_cli._fail("stop here")
+
+    monkeypatch.setattr(calibration_cli, "_model", fake)
+    fixtures = Path(__file__).parent / "fixtures"
+    file = {"pairwise": ["--llmbar", str(fixtures / "llmbar_tiny.json")],
+            "faithfulness": ["--faithbench", str(fixtures / "faithbench_tiny.csv")]}[form]  # fmt: skip
+    res = CliRunner().invoke(calibrate_app, [form, *file, "--model", "local", "--timeout", "2"])
+    assert res.exit_code == 2 and seen == [2.0], res.output

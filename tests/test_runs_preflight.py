@@ -142,6 +142,52 @@ async def test_a_flaky_or_slow_endpoint_is_a_warning_not_a_failure(tmp_path: Pat
     assert "timed out" in warnings[0] or "no answer within 0.3 s" in warnings[0]
 
 
+class NotAnAPIServer:
+    """A loopback web server that answers every POST with 200 but no chat completion: an HTML page, or JSON
+    without `choices` (what a base URL pointing at a web app or a proxy's landing page gets)."""
+
+    def __init__(self, body: str, content_type: str) -> None:
+        self.body, self.content_type, self.requests = body, content_type, 0
+
+    async def __aenter__(self) -> str:
+        async def answer(request: web.Request) -> web.Response:
+            self.requests += 1
+            return web.Response(text=self.body, content_type=self.content_type)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", answer)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "shown"),
+    [
+        ("<!doctype html><html><body>Welcome to nginx!</body></html>", "text/html", "response is not JSON"),
+        ('{"status": "ok", "service": "landing"}', "application/json", "malformed response"),
+    ],
+)
+async def test_a_200_that_is_not_a_chat_completion_is_a_setup_error(
+    tmp_path: Path, body: str, content_type: str, shown: str
+) -> None:
+    server = NotAnAPIServer(body, content_type)
+    async with server as url:
+        spec_path = project(tmp_path, solver=prompt_solver(f"{url}#fake"))
+        with pytest.raises(PreflightError) as info:
+            await run_eval(spec_path, cache=False)
+    text = " ".join(str(info.value).split())
+    assert "nothing was run" in text and f"at {url}/chat/completions" in text
+    assert "not with an OpenAI chat completion" in text and shown in text and "check the base URL" in text
+    assert server.requests == 1 and no_runs(tmp_path)  # one probe, no retries, no run row
+
+
 def test_the_embedded_model_and_cached_wrappers(tmp_path: Path) -> None:
     assert _endpoint(OpenAIModel("local", "http://127.0.0.1:1/v1", name="local")) is None  # started, not probed
     remote = OpenAIModel("fake", "http://127.0.0.1:1/v1", name="http://127.0.0.1:1/v1#fake")

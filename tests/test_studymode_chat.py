@@ -204,3 +204,37 @@ def test_chat_with_the_guarded_overlay_checks_each_reply(tmp_path: Path, monkeyp
     reply = session.trajectory[1]
     assert reply.content == "What have you tried so far?" and "guard:regenerated" in reply.tags
     assert "corrected code" not in res.output  # the failing draft never reached the learner
+
+
+def test_chat_passes_timeout_to_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[float | None] = []
+
+    def fake(name: str, cache: bool, max_concurrency: int, timeout_s: float | None = None) -> Model:
+        seen.append(timeout_s)
+        return ScriptedModelDouble([])
+
+    monkeypatch.setattr(studymode_cli, "resolve_model", fake)
+    res = CliRunner().invoke(cli_app(), ["chat", "--timeout", "2.5"], input="/quit\n")
+    assert res.exit_code == 0 and seen == [2.5], res.output
+    res = CliRunner().invoke(cli_app(), ["chat", "--timeout", "0"], input="/quit\n")
+    assert res.exit_code == 2 and "--timeout" in res.output
+
+
+async def test_a_hung_server_is_cut_and_the_chat_goes_on(tmp_path: Path) -> None:
+    """A real loopback server (the HTTP test double) that never answers the first request: the request timeout
+    cuts it, the learner is asked to send the message again, and the next one is answered."""
+    from evalwheel.models.http import OpenAIModel
+    from evalwheel.models.reliability import RetryPolicy, Timeouts
+    from scripted_judge import ScriptedJudge
+
+    async with ScriptedJudge(replies=["What have you tried so far?"], script=["hang"]) as srv:
+        model = OpenAIModel("fake", srv.base_url, retry=RetryPolicy(max_attempts=1), timeouts=Timeouts(total_s=0.3))
+        lines = iter(["hi", "hi again", "/quit"])
+        with open(tmp_path / "term.txt", "w") as fh:
+            session = await run_chat(
+                model, Arm(kind="overlay", overlay_version="v3"), lambda _p: next(lines, None), Console(file=fh)
+            )
+        await model.aclose()
+    term = " ".join((tmp_path / "term.txt").read_text().split())
+    assert "the model failed" in term and "please send that again" in term
+    assert session is not None and session.trajectory[0].content == "hi again"

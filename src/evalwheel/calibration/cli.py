@@ -176,6 +176,7 @@ def pairwise(
     cache: CacheOpt = True,
     progress: ProgressOpt = True,
     out: OutOpt = None,
+    timeout: RequestTimeoutOption = None,
 ) -> None:
     """Order-swapped pairwise judge vs LLMBar labels: accuracy (ties apart and as half), position consistency,
     length bias."""
@@ -183,7 +184,7 @@ def pairwise(
         pairs = load_llmbar(llmbar)
     except LLMBarFormatError as exc:
         raise _fail(str(exc)) from None
-    judge = _model(model, cache, concurrency)
+    judge = _model(model, cache, concurrency, timeout)
     total = min(len(pairs), limit) if limit else len(pairs)
     result = _run(
         "pairwise",
@@ -208,6 +209,7 @@ def faithfulness(
     cache: CacheOpt = True,
     progress: ProgressOpt = True,
     out: OutOpt = None,
+    timeout: RequestTimeoutOption = None,
 ) -> None:
     """Faithfulness grader's has_hallucinations vs FaithBench labels (worst-label == Unwanted): confusion,
     precision / recall / macro-F1, kappa, unscored count, and a threshold tuned on a dev part."""
@@ -215,7 +217,7 @@ def faithfulness(
         items = load_faithbench(faithbench)
     except FaithBenchFormatError as exc:
         raise _fail(str(exc)) from None
-    judge = _model(model, cache, concurrency)
+    judge = _model(model, cache, concurrency, timeout)
     total = min(len(items), limit) if limit else len(items)
     result = _run(
         "faithfulness",

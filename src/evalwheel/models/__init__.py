@@ -13,6 +13,7 @@ _EXPORTS = {
     "Message": "evalwheel.models.base",
     "Model": "evalwheel.models.base",
     "ModelConfigError": "evalwheel.models.base",
+    "MalformedResponseError": "evalwheel.models.base",
     "ModelError": "evalwheel.models.base",
     "OpenAIModel": "evalwheel.models.http",
     "default_model_name": "evalwheel.models.registry",
@@ -20,7 +21,15 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from evalwheel.models.base import Completion, GenerateConfig, Message, Model, ModelConfigError, ModelError
+    from evalwheel.models.base import (
+        Completion,
+        GenerateConfig,
+        MalformedResponseError,
+        Message,
+        Model,
+        ModelConfigError,
+        ModelError,
+    )
     from evalwheel.models.http import OpenAIModel
     from evalwheel.models.registry import default_model_name, get_model
 
@@ -29,6 +38,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 __all__ = [
     "Completion",
     "GenerateConfig",
+    "MalformedResponseError",
     "Message",
     "Model",
     "ModelConfigError",

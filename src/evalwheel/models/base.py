@@ -54,6 +54,13 @@ class ModelError(RuntimeError):
     """A call that failed after retries (server error, timeout, unparseable structured output)."""
 
 
+class MalformedResponseError(ModelError):
+    """The server answered 200 with something that is not an OpenAI chat completion (not JSON, no choices).
+
+    At run time it is one sample's error like any other; to the preflight probe it means the URL points at
+    something that is not an OpenAI-compatible endpoint (a web page, a proxy's error page), a setup error."""
+
+
 class StructuredOutputError(ModelError):
     """The server answered, but the reply does not match the requested schema (or its content is not text).
 

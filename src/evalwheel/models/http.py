@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from evalwheel.models.base import (
     Completion,
     GenerateConfig,
+    MalformedResponseError,
     Message,
     ModelConfigError,
     ModelError,
@@ -305,7 +306,7 @@ class OpenAIModel:
                 envelope: dict[str, Any] = json.loads(raw)
             except ValueError as exc:
                 text = raw.decode("utf-8", "replace")
-                raise ModelError(f"model {self.name}: response is not JSON: {excerpt(text)!r}") from exc
+                raise MalformedResponseError(f"model {self.name}: response is not JSON: {excerpt(text)!r}") from exc
             return envelope
 
         self.calls += 1
@@ -328,7 +329,9 @@ class OpenAIModel:
             choice = envelope["choices"][0]
             message = choice["message"]
         except (KeyError, IndexError, TypeError) as exc:
-            raise ModelError(f"model {self.name}: malformed response: {excerpt(json.dumps(envelope))!r}") from exc
+            raise MalformedResponseError(
+                f"model {self.name}: malformed response: {excerpt(json.dumps(envelope))!r}"
+            ) from exc
         text = message.get("content") or ""
         if not isinstance(text, str):  # e.g. a JSON object where the protocol says string: never read as a verdict
             shown = json.dumps(text)

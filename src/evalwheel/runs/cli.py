@@ -338,7 +338,7 @@ def _run_arm(
 ) -> tuple[ExitCode, dict[str, Any]]:
     import asyncio  # here, not at the top: `run --help` needs no event loop (~0.05 s of start-up)
 
-    from evalwheel.gates import ExitCode, iter_junit_xml, markdown_summary
+    from evalwheel.gates import ExitCode
     from evalwheel.runs.api import run_eval
     from evalwheel.runs.executors import get_executor
     from evalwheel.runs.writer import RunStoppedError
@@ -379,8 +379,14 @@ def _run_arm(
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     run_id = outcome.run.run_id
-    _write(_suffixed(opts.junit, arm, opts.many), iter_junit_xml(report, summary))
-    _write(_suffixed(opts.markdown, arm, opts.many), markdown_summary(report, summary, cost=cost, title=label))
+    if opts.junit is not None:  # the report writers are imported (~25 ms of start-up) only when asked for
+        from evalwheel.gates import iter_junit_xml
+
+        _write(_suffixed(opts.junit, arm, opts.many), iter_junit_xml(report, summary))
+    if opts.markdown is not None:
+        from evalwheel.gates import markdown_summary
+
+        _write(_suffixed(opts.markdown, arm, opts.many), markdown_summary(report, summary, cost=cost, title=label))
     payload = {
         "run_id": run_id,
         "spec": spec.name,

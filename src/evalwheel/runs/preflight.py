@@ -8,7 +8,8 @@ mistake. So before `execute` creates the run, `preflight`:
    the LLM judges and Study Mode graders against the options they read (`GRADER_OPTIONS`; other registered
    graders can declare theirs with `declare_options`), the rubric itself, an OpenAI Evals grader's JSON;
 2. sends one cheap request per model endpoint (the target model and every judge): a chat completion with
-   `max_tokens: 1`, bypassing the response cache. 401/403/404 and "cannot connect" are fatal; a 429, a 5xx
+   `max_tokens: 1`, bypassing the response cache. 401/403/404, "cannot connect" and a 200 whose body is not an
+   OpenAI chat completion (the URL points at a web page or a proxy, not at the API) are fatal; a 429, a 5xx
    or a probe that does not answer within `probe_timeout_s` is not (the run's own retries and timeouts deal
    with a flaky server), and is returned as a warning.
 
@@ -124,7 +125,7 @@ async def probe(model: Model, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
     from "answers (even if badly)"."""
     import copy
 
-    from evalwheel.models.base import ModelError
+    from evalwheel.models.base import MalformedResponseError, ModelError
     from evalwheel.models.http import OpenAIModel
     from evalwheel.models.reliability import RetryPolicy
 
@@ -137,6 +138,13 @@ async def probe(model: Model, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
         await asyncio.wait_for(client.generate(list(PROBE_MESSAGES), cfg), timeout_s + 1.0)
     except ModelConfigError:
         raise
+    except MalformedResponseError as exc:
+        where = f" at {model.url}" if isinstance(model, OpenAIModel) else ""
+        raise ModelConfigError(
+            f"model {model.name}{where} answered, but not with an OpenAI chat completion "
+            f"({' '.join(str(exc).split())[:200]}); check the base URL: it must be the API root "
+            "that serves /chat/completions (often ending in /v1)"
+        ) from None
     except TimeoutError:
         return f"model {model.name}: the preflight probe got no answer within {timeout_s:g} s; running anyway"
     except ModelError as exc:

@@ -359,6 +359,7 @@ def chat_command(
     overlay_file: Annotated[
         Path | None, typer.Option("--overlay-file", help="Chat under your own overlay (markdown file).")
     ] = None,
+    timeout: RequestTimeoutOption = None,
 ) -> None:
     """Chat with the Study Mode tutor in the terminal (streamed); /quit ends and saves the session."""
     model = model or default_model()
@@ -392,7 +393,7 @@ def chat_command(
             await llm.aclose()
 
     try:
-        session = asyncio.run(run(resolve_model(model, not no_cache, 1)))
+        session = asyncio.run(run(resolve_model(model, not no_cache, 1, timeout)))
     except ModelConfigError as exc:
         raise _fail(str(exc)) from None
     if session is None:
