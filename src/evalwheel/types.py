@@ -9,7 +9,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from evalwheel.basemodel import EvalwheelModel
 
 SNIPPET_MAX = 200
 
@@ -64,7 +66,7 @@ class DimensionName(StrEnum):
     OPPORTUNITY_FOR_LEARNING = "opportunity_for_learning"
 
 
-class Turn(BaseModel):
+class Turn(EvalwheelModel):
     """One message of a conversation."""
 
     model_config = ConfigDict(extra="forbid")
@@ -74,7 +76,7 @@ class Turn(BaseModel):
     tags: list[str] = Field(default_factory=list)
 
 
-class LearnerProfile(BaseModel):
+class LearnerProfile(EvalwheelModel):
     """What the tutor may know about the learner before the session starts."""
 
     model_config = ConfigDict(extra="forbid")
@@ -87,7 +89,7 @@ class LearnerProfile(BaseModel):
     notes: str | None = None
 
 
-class ExpertLabels(BaseModel):
+class ExpertLabels(EvalwheelModel):
     """A careful teacher's verdicts on a session; the ground truth the checks are measured against.
 
     `checks` maps a check name to pass (True), fail (False) or not applicable (None); `dimensions` maps a
@@ -104,7 +106,7 @@ class ExpertLabels(BaseModel):
     notes: str | None = None
 
 
-class Session(BaseModel):
+class Session(EvalwheelModel):
     """A recorded tutoring session in the seed's format, validated."""
 
     model_config = ConfigDict(extra="forbid")
@@ -118,7 +120,7 @@ class Session(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class Evidence(BaseModel):
+class Evidence(EvalwheelModel):
     """Where a verdict comes from: a turn (or none, for session-wide facts) and a short quote."""
 
     model_config = ConfigDict(extra="forbid")
@@ -141,7 +143,7 @@ def clip(text: str, start: int = 0, limit: int = SNIPPET_MAX) -> str:
     return flat[: limit - 1].rstrip() + "…"
 
 
-class Score(BaseModel):
+class Score(EvalwheelModel):
     """One grader's verdict. `passed=None` means unscored: reported and counted, never a silent fail."""
 
     model_config = ConfigDict(extra="forbid")
@@ -162,7 +164,7 @@ class Score(BaseModel):
         return v
 
 
-class Sample(BaseModel):
+class Sample(EvalwheelModel):
     """One test case of a dataset."""
 
     model_config = ConfigDict(extra="forbid")
@@ -176,14 +178,14 @@ class Sample(BaseModel):
     tags: list[str] = Field(default_factory=list)
 
 
-class Usage(BaseModel):
+class Usage(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
 
-class Output(BaseModel):
+class Output(EvalwheelModel):
     """What a solver produced for a sample: a text, or a whole trajectory for tutoring sessions."""
 
     model_config = ConfigDict(extra="forbid")
@@ -196,7 +198,7 @@ class Output(BaseModel):
     error: str | None = None
 
 
-class SessionEvaluation(BaseModel):
+class SessionEvaluation(EvalwheelModel):
     """Everything the pedagogy graders concluded about one session."""
 
     model_config = ConfigDict(extra="forbid")
@@ -219,7 +221,7 @@ class SessionEvaluation(BaseModel):
 SampleStatus = Literal["passed", "failed", "unscored", "error"]
 
 
-class SampleResult(BaseModel):
+class SampleResult(EvalwheelModel):
     """The stored outcome of one sample (one epoch) in one run.
 
     `status` folds the gating scores together: `error` when the solver or a grader raised, `unscored` when
@@ -245,7 +247,7 @@ class SampleResult(BaseModel):
 RunStatus = Literal["running", "finished", "interrupted"]
 
 
-class RunInfo(BaseModel):
+class RunInfo(EvalwheelModel):
     """One execution of an eval spec (under one arm, for Study Mode replays)."""
 
     model_config = ConfigDict(extra="forbid")

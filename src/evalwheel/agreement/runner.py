@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from evalwheel.agreement.data import (
     LabelledReply,
@@ -24,6 +24,7 @@ from evalwheel.agreement.data import (
     mrbench_replies,
     unknown_dimensions,
 )
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.datasets.mathdial import load_mathdial
 from evalwheel.datasets.mrbench import MRBenchFile, load_mrbench
 from evalwheel.graders.pedagogy.response.dimensions import TASKS, TELLING
@@ -41,7 +42,7 @@ class Tier(StrEnum):
     BEST = "best"
 
 
-class TaskResult(BaseModel):
+class TaskResult(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     task: str
@@ -83,7 +84,7 @@ class LabelledFileError(ValueError):
         super().__init__(f"{self.path}: {len(self.issues)} problem(s) in labelled items; first: {self.issues[0]}")
 
 
-class AgreementReport(BaseModel):
+class AgreementReport(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: str

@@ -21,8 +21,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.calibration.labels import LabelledCase
 from evalwheel.calibration.runner import (
     FAIL,
@@ -44,7 +45,7 @@ class GraderSetupError(ValueError):
     """The grader failed on the very first item: almost always its configuration, so the run stops."""
 
 
-class GraderCalibration(BaseModel):
+class GraderCalibration(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     task: str = "grader"

@@ -18,8 +18,9 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import ConfigDict, Field, StrictBool, ValidationError, field_validator
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.types import Output, Sample, Session, Turn
 
 _UNION_TAGS = frozenset({"str", "Output", "Session", "list[Turn]", "list[str]"})
@@ -51,7 +52,7 @@ class LabelledCase(Protocol):
     def to_sample(self) -> tuple[Sample, Output]: ...
 
 
-class LabelledItem(BaseModel):
+class LabelledItem(EvalwheelModel):
     """One line of a labels file: a grader input (sample + output) with the human pass/fail verdict."""
 
     model_config = ConfigDict(extra="forbid")

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.datasets.errors import ItemDataFileError
 
 FIELDS = ("input", "output_1", "output_2", "label")
@@ -22,7 +23,7 @@ class LLMBarFormatError(ItemDataFileError):
     """An LLMBar file that cannot be loaded; names file, item index (when known) and cause."""
 
 
-class LLMBarPair(BaseModel):
+class LLMBarPair(EvalwheelModel):
     """One pair: `gold` is "A" when output_1 is better, "B" when output_2 is."""
 
     model_config = ConfigDict(extra="forbid")

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.calibration.generic import GraderCalibration
 from evalwheel.calibration.runner import FaithfulnessCalibration, PairwiseCalibration, ThresholdCalibration
 from evalwheel.fileio import FileReadError, read_text
@@ -40,7 +41,7 @@ class CalibrationRecordError(ValueError):
         super().__init__(f"{self.path}: {cause}")
 
 
-class DatasetRef(BaseModel):
+class DatasetRef(EvalwheelModel):
     model_config = ConfigDict(extra="ignore")
 
     path: str
@@ -48,7 +49,7 @@ class DatasetRef(BaseModel):
     items: int | None = None  # rows / items in the file before any filtering
 
 
-class CalibrationRecord(BaseModel):
+class CalibrationRecord(EvalwheelModel):
     """The figures of one calibration run. Unknown keys are ignored on load, so newer records stay readable."""
 
     model_config = ConfigDict(extra="ignore")
@@ -74,10 +75,10 @@ class CalibrationRecord(BaseModel):
     dev_fraction: float | None = None
     seed: int | None = None
     model: str | None = None
-    config: dict[str, Any] = {}
+    config: dict[str, Any] = Field(default_factory=dict)
     measured_at: str
     evalwheel_version: str
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 def file_sha256(path: Path | str) -> str:

@@ -23,9 +23,10 @@ import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 import evalwheel.graders.model.faithfulness  # noqa: F401  (registers the `faithfulness` grader)
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.calibration.llmbar import LLMBarPair
 from evalwheel.datasets.faithbench import FaithBenchItem
 from evalwheel.graders.model.pairwise import (
@@ -74,7 +75,7 @@ def _take(items: Sequence[T], limit: int | None) -> list[T]:
 # ------------------------------------------------------------------------------------------- threshold
 
 
-class ThresholdCalibration(BaseModel):
+class ThresholdCalibration(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     n: int
@@ -139,7 +140,7 @@ def calibrate_threshold(
 # ------------------------------------------------------------------------------------------- pairwise
 
 
-class PairwiseCalibration(BaseModel):
+class PairwiseCalibration(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     task: str = "pairwise"
@@ -206,7 +207,7 @@ async def calibrate_pairwise(
 # ------------------------------------------------------------------------------------------- faithfulness
 
 
-class FaithfulnessCalibration(BaseModel):
+class FaithfulnessCalibration(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     task: str = "faithfulness"

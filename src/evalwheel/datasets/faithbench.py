@@ -20,8 +20,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.datasets.errors import DataFileError
 from evalwheel.types import Output, Sample
 
@@ -35,7 +36,7 @@ class FaithBenchFormatError(DataFileError):
     """A FaithBench file that cannot be loaded; names file, CSV line (when known) and cause."""
 
 
-class FaithBenchItem(BaseModel):
+class FaithBenchItem(EvalwheelModel):
     """One summary with its human label and the binary hallucination label derived from it."""
 
     model_config = ConfigDict(extra="forbid")

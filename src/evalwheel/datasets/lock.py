@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.datasets.samples import DatasetSummary, scan_dataset, short_hash
 from evalwheel.datasets.sessions import json_path
 from evalwheel.fileio import FileReadError, read_text, write_text_atomic
@@ -30,7 +31,7 @@ LOCK_SUFFIX = ".lock.json"
 _NOTE = "Golden-partition lock written by `evalwheel dataset lock`; regenerate it, do not edit it by hand."
 
 
-class GoldenLock(BaseModel):
+class GoldenLock(EvalwheelModel):
     """The lock file's content: full sha256 hashes of the golden samples at the time of locking."""
 
     model_config = ConfigDict(extra="forbid")

@@ -15,8 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.datasets.errors import DataFileError
 
 MOVES = ("focus", "probing", "telling", "generic")
@@ -29,7 +30,7 @@ class MathDialFormatError(DataFileError):
     """A file (or, in strict mode, a line) that cannot be imported; names file, line and cause."""
 
 
-class DialogueTurn(BaseModel):
+class DialogueTurn(EvalwheelModel):
     """One turn; `move` is the lower-cased teacher move when the turn carries one."""
 
     model_config = ConfigDict(extra="forbid")
@@ -40,7 +41,7 @@ class DialogueTurn(BaseModel):
     move: str | None = None
 
 
-class MathDialDialogue(BaseModel):
+class MathDialDialogue(EvalwheelModel):
     """One dialogue with its problem, the reference solution and the student's incorrect solution."""
 
     model_config = ConfigDict(extra="forbid")
@@ -53,7 +54,7 @@ class MathDialDialogue(BaseModel):
     turns: list[DialogueTurn]
 
 
-class MathDialFile(BaseModel):
+class MathDialFile(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str

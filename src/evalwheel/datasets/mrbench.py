@@ -22,8 +22,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.datasets.errors import ItemDataFileError
 
 RESPONSE_KEYS = ("anno_llm_responses", "tutor_responses")
@@ -34,7 +35,7 @@ class MRBenchFormatError(ItemDataFileError):
     """A file (or, in strict mode, an item) that cannot be imported; names file, index and cause."""
 
 
-class MRBenchResponse(BaseModel):
+class MRBenchResponse(EvalwheelModel):
     """One tutor reply with its human labels (dimension -> label, whitespace-normalised)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -44,7 +45,7 @@ class MRBenchResponse(BaseModel):
     annotation: dict[str, str] = Field(default_factory=dict)
 
 
-class MRBenchConversation(BaseModel):
+class MRBenchConversation(EvalwheelModel):
     """A conversation ending in a student turn, plus the tutor replies that were labelled for it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -58,7 +59,7 @@ class MRBenchConversation(BaseModel):
     issues: list[str] = Field(default_factory=list)  # broken replies, each naming the tutor and the field
 
 
-class MRBenchFile(BaseModel):
+class MRBenchFile(EvalwheelModel):
     """What was importable from one file, and the per-item problems that were skipped."""
 
     model_config = ConfigDict(extra="forbid")

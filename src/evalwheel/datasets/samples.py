@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.datasets.sessions import SessionLoadError, json_path, load_session_file
 from evalwheel.fileio import FileReadError, check_text_file, confined, read_text, write_text_atomic
 from evalwheel.types import Partition, Sample
@@ -89,7 +90,7 @@ class HashedSample:
     where: str
 
 
-class DatasetSummary(BaseModel):
+class DatasetSummary(EvalwheelModel):
     """What a streaming pass learns about a dataset without keeping its samples: enough to lock and verify."""
 
     model_config = ConfigDict(extra="forbid")

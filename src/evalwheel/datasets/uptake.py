@@ -22,8 +22,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.datasets.errors import DataFileError
 from evalwheel.types import Output, Sample
 
@@ -35,7 +36,7 @@ class UptakeFormatError(DataFileError):
     """An uptake file that cannot be loaded; names file, CSV line (when known) and cause."""
 
 
-class UptakePair(BaseModel):
+class UptakePair(EvalwheelModel):
     """One exchange: the student's utterance, the teacher's response and the binarised human uptake label."""
 
     model_config = ConfigDict(extra="forbid")
@@ -62,7 +63,7 @@ class UptakePair(BaseModel):
         return sample, Output(text=self.teacher)
 
 
-class UptakeSet(BaseModel):
+class UptakeSet(EvalwheelModel):
     """The loaded pairs plus what was left out and why, so n is never silently smaller than the file."""
 
     model_config = ConfigDict(extra="forbid")

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, ValidationError, model_validator
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.types import Partition
 
 Denominator = Literal["scored", "all"]
@@ -29,7 +30,7 @@ class GateConfigError(ValueError):
     """Bad gate configuration; the message names the file, the field and the cause (exit code 2)."""
 
 
-class PartitionGate(BaseModel):
+class PartitionGate(EvalwheelModel):
     """A minimum pass rate for one partition.
 
     `denominator: scored` (default) computes the rate over scored trials, so unscored and errored trials are
@@ -43,7 +44,7 @@ class PartitionGate(BaseModel):
     denominator: Denominator = "scored"
 
 
-class RegressionGate(BaseModel):
+class RegressionGate(EvalwheelModel):
     """No worse than a baseline run, within `max_drop`, on the scored samples both runs share.
 
     `partitions` limits the comparison (default: every partition). `require_baseline: true` makes a
@@ -57,7 +58,7 @@ class RegressionGate(BaseModel):
     require_baseline: bool = False
 
 
-class GateConfig(BaseModel):
+class GateConfig(EvalwheelModel):
     """All gates of a spec. An empty mapping gives the defaults above."""
 
     model_config = ConfigDict(extra="forbid")

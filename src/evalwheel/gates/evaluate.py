@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.gates.codes import ExitCode, worst
 from evalwheel.gates.config import GateConfig, PartitionGate
 from evalwheel.gates.judges import CalibrationError, JudgeAgreementRequirement
@@ -24,7 +25,7 @@ MAX_LISTED_SAMPLES = 20
 EPS = 1e-9  # 9/10 must meet a 0.9 threshold despite floating point
 
 
-class GateResult(BaseModel):
+class GateResult(EvalwheelModel):
     """One gate's verdict. `failing_samples` is capped at MAX_LISTED_SAMPLES; `failing_total` is exact."""
 
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +52,7 @@ class GateResult(BaseModel):
         return "passed" if self.passed else "failed"
 
 
-class GateReport(BaseModel):
+class GateReport(EvalwheelModel):
     """All gate results of a run and the exit code they add up to (precedence 2 > 3 > 1 > 0)."""
 
     model_config = ConfigDict(extra="forbid")

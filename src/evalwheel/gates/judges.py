@@ -23,8 +23,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.gates.config import GateConfigError
 
 
@@ -32,7 +33,7 @@ class CalibrationError(GateConfigError):
     """A calibration file exists but cannot be used; names the file and the cause (exit code 2)."""
 
 
-class CalibrationRecord(BaseModel):
+class CalibrationRecord(EvalwheelModel):
     """What a gate reads of a validated calibration record; `raw` is the whole record for metric look-ups."""
 
     model_config = ConfigDict(extra="forbid")
@@ -82,7 +83,7 @@ def load_calibration(path: str | Path) -> CalibrationRecord:
     )
 
 
-class JudgeAgreementRequirement(BaseModel):
+class JudgeAgreementRequirement(EvalwheelModel):
     """`grader` must have `metric` >= `min_agreement` in its calibration; enforced only when `gate`."""
 
     model_config = ConfigDict(extra="forbid")

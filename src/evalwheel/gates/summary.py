@@ -30,9 +30,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, cast
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic import ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.stats.intervals import Interval, proportion_ci
 from evalwheel.types import Partition, SampleResult, SampleStatus, clip
 
@@ -56,7 +57,7 @@ class SummaryError(ValueError):
     """The results cannot be summarised as one run (mixed run ids, duplicates, a sample in two partitions)."""
 
 
-class GraderCounts(BaseModel):
+class GraderCounts(EvalwheelModel):
     """How one grader (Score.name) voted across a partition's trials."""
 
     model_config = ConfigDict(extra="forbid")
@@ -77,7 +78,7 @@ class GraderCounts(BaseModel):
         return self.passed / self.scored if self.scored else None
 
 
-class FailureNote(BaseModel):
+class FailureNote(EvalwheelModel):
     """One failing grader on one sample: what a reviewer needs to start debugging."""
 
     model_config = ConfigDict(extra="forbid")
@@ -98,7 +99,7 @@ def _worst(failed: int, errors: int, unscored: int) -> SampleStatus:
     return "passed"
 
 
-class SampleRecord(BaseModel):
+class SampleRecord(EvalwheelModel):
     """One sample id's outcome across its epochs, with the failing graders' reasons (clipped).
 
     `details_dropped` is True for a failing sample past the summary's per-partition `DETAIL_LIMIT`: its
@@ -330,7 +331,7 @@ class SampleIndex(Mapping[str, SampleRecord]):
         )
 
 
-class PartitionSummary(BaseModel):
+class PartitionSummary(EvalwheelModel):
     """Counts, pass rate with its Wilson interval, and per-grader counts for one partition (or all)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -384,7 +385,7 @@ class PartitionSummary(BaseModel):
         }
 
 
-class RunSummary(BaseModel):
+class RunSummary(EvalwheelModel):
     """Everything gates and reports need to know about one run, without holding its results."""
 
     model_config = ConfigDict(extra="forbid")

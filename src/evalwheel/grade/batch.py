@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.grade.logs import Item, Kind, LogsError, parse
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 Row = tuple[int, Any]  # (line, parsed JSON or logs.NotJSON)
 
 
-class Graded(BaseModel):
+class Graded(EvalwheelModel):
     """One graded row (what `--out` and `--store` record); `invalid` rows carry the reason in `error`."""
 
     line: int

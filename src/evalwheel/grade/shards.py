@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.grade.batch import Graded, Row, chunks, grade_chunk
 from evalwheel.grade.logs import LogsError, decode_line, parquet_dicts
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 SHARD_BYTES = 8 << 20  # ~3,000 synthetic sessions of ~2.4 KB: seconds of work per task, small retries (RayGrader)
 
 
-class Shard(BaseModel):
+class Shard(EvalwheelModel):
     """One task's input: a byte range of a JSONL file starting at `first_line`, or Parquet row groups."""
 
     index: int
@@ -45,7 +46,7 @@ class Shard(BaseModel):
     row_groups: list[int] = Field(default_factory=list)
 
 
-class ShardResult(BaseModel):
+class ShardResult(EvalwheelModel):
     """What a task sends back: no graded rows, only what the driver needs to merge and report."""
 
     index: int

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from evalwheel.basemodel import EvalwheelModel
 
 if TYPE_CHECKING:
     from evalwheel.grade.batch import Graded
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 ENV_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
-class TraceLink(BaseModel):
+class TraceLink(EvalwheelModel):
     """What a worker needs to export into the driver's trace."""
 
     endpoint: str

@@ -30,6 +30,7 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model, model_validator
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.model.judge import JudgeFailure, generate_config, judge_models, render_input, structured_call
 from evalwheel.graders.registry import GraderContext, get_grader, grader
 from evalwheel.models.base import Message
@@ -42,7 +43,7 @@ class OpenAIGraderError(ValueError):
     """An OpenAI Evals grader config that cannot be imported or run; the message names the field."""
 
 
-class _Strict(BaseModel):
+class _Strict(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -299,7 +300,7 @@ def safe_eval(formula: str, values: Mapping[str, float]) -> float:
 # ------------------------------------------------------------------------------------------- conversion
 
 
-class EvalwheelSpec(BaseModel):
+class EvalwheelSpec(EvalwheelModel):
     """An imported grader: which evalwheel grader runs it, with which config, and what is approximate."""
 
     model_config = ConfigDict(extra="forbid")

@@ -12,7 +12,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from pydantic import BaseModel
+from evalwheel.basemodel import EvalwheelModel
 
 TEMPLATES = ("support", "studymode")
 DEFAULT_ACTION = "OWNER/evalwheel@main"
@@ -23,7 +23,7 @@ class InitError(ValueError):
     """The target folder cannot be used, or the template is unknown (bad input: exit code 2)."""
 
 
-class InitResult(BaseModel):
+class InitResult(EvalwheelModel):
     """What `scaffold` wrote and the three commands to run next, in order."""
 
     directory: str

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import FileReadError, read_text
 from evalwheel.graders.openai_evals import OpenAIGraderError, import_openai_grader, render_template
 from evalwheel.models.base import GenerateConfig, Message
@@ -45,7 +46,7 @@ class OpenAIImportError(ValueError):
     """An eval definition or data source that cannot be imported; names the file, field and cause (exit 2)."""
 
 
-class ImportReport(BaseModel):
+class ImportReport(EvalwheelModel):
     """What `import_openai_eval` wrote and what it had to approximate or leave out."""
 
     name: str

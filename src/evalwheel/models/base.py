@@ -11,17 +11,18 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.types import Usage
 
 
-class Message(BaseModel):
+class Message(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "user", "assistant"]
     content: str
 
 
-class GenerateConfig(BaseModel):
+class GenerateConfig(EvalwheelModel):
     """Sampling and transport settings; part of the cache key (with the model, messages and epoch)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -36,7 +37,7 @@ class GenerateConfig(BaseModel):
     epoch: int = Field(default=0, ge=0)
 
 
-class Completion(BaseModel):
+class Completion(EvalwheelModel):
     """One model answer with what it cost."""
 
     model_config = ConfigDict(extra="forbid")

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import FileReadError, read_text
 from evalwheel.runs.spec import GraderSpec
 
@@ -21,7 +22,7 @@ class ConfigError(ValueError):
     """A monitor config that cannot be used: names the file, the field and the cause (exit code 2)."""
 
 
-class AlwaysRules(BaseModel):
+class AlwaysRules(EvalwheelModel):
     """Events sampled with probability 1 whatever their stratum's rate."""
 
     model_config = ConfigDict(extra="forbid")
@@ -32,7 +33,7 @@ class AlwaysRules(BaseModel):
     negative_feedback: bool = True
 
 
-class Budget(BaseModel):
+class Budget(EvalwheelModel):
     """Grading budget per hour of event time: events, or dollars at `usd_per_graded_event`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -48,7 +49,7 @@ class Budget(BaseModel):
         return min(limits) if limits else None
 
 
-class SamplerConfig(BaseModel):
+class SamplerConfig(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     strata: list[str] = Field(
@@ -63,14 +64,14 @@ class SamplerConfig(BaseModel):
     budget: Budget = Field(default_factory=Budget)
 
 
-class WindowConfig(BaseModel):
+class WindowConfig(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     size_s: float = Field(default=300.0, gt=0)
     baseline: str = Field(default="first", description="`first` (the first full window), `previous`, or `run:RUN_ID`.")
 
 
-class DriftConfig(BaseModel):
+class DriftConfig(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     alpha: float = Field(default=0.05, gt=0, lt=1)
@@ -80,7 +81,7 @@ class DriftConfig(BaseModel):
     new_topic_similarity: float = Field(default=0.5, gt=0, lt=1)
 
 
-class AlertRule(BaseModel):
+class AlertRule(EvalwheelModel):
     """`kind: event` fires per graded event; `threshold` and `drift` per window."""
 
     model_config = ConfigDict(extra="forbid")
@@ -96,7 +97,7 @@ class AlertRule(BaseModel):
     cooldown_s: float | None = Field(default=None, ge=0)
 
 
-class SinkConfig(BaseModel):
+class SinkConfig(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["log", "webhook"]
@@ -106,7 +107,7 @@ class SinkConfig(BaseModel):
     max_attempts: int = Field(default=8, ge=1)
 
 
-class AlertsConfig(BaseModel):
+class AlertsConfig(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     cooldown_s: float = Field(default=600.0, ge=0)
@@ -114,7 +115,7 @@ class AlertsConfig(BaseModel):
     sinks: list[SinkConfig] = Field(default_factory=lambda: [SinkConfig(type="log")])
 
 
-class MonitorConfig(BaseModel):
+class MonitorConfig(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)

@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.monitor.windows import RateStat, WindowReport
 from evalwheel.stats.compare import two_proportion_test, welch_test
 
 
-class MetricDrift(BaseModel):
+class MetricDrift(EvalwheelModel):
     metric: str
     test: str
     baseline: float | None
@@ -33,7 +34,7 @@ class MetricDrift(BaseModel):
     drifted: bool = False
 
 
-class InputDrift(BaseModel):
+class InputDrift(EvalwheelModel):
     centroid_distance: float
     p_value: float
     new_topic_share: float
@@ -41,7 +42,7 @@ class InputDrift(BaseModel):
     drifted: bool
 
 
-class DriftReport(BaseModel):
+class DriftReport(EvalwheelModel):
     window_start: float
     baseline: str
     alpha: float

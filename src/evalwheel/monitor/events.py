@@ -11,14 +11,15 @@ import time
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.types import Output, Sample, Session, Turn, Usage
 
 MAX_TEXT = 200_000  # characters per text field; larger events are refused (the body limit catches most first)
 
 
-class Message(BaseModel):
+class Message(EvalwheelModel):
     """One chat message of an event's `messages` (OpenAI-style roles)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -27,7 +28,7 @@ class Message(BaseModel):
     content: str = Field(max_length=MAX_TEXT)
 
 
-class Feedback(BaseModel):
+class Feedback(EvalwheelModel):
     """End-user feedback: `score` in [-1, 1] (thumbs down = -1) and/or a comment."""
 
     model_config = ConfigDict(extra="forbid")
@@ -40,7 +41,7 @@ class Feedback(BaseModel):
         return self.score is not None and self.score < 0
 
 
-class Event(BaseModel):
+class Event(EvalwheelModel):
     """One logged LLM call (JSON field names are the wire format)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -91,7 +92,7 @@ class Event(BaseModel):
         return Output(text=self.output, latency_ms=self.latency_ms, error=self.error, usage=self.usage or Usage())
 
 
-class EventBatch(BaseModel):
+class EventBatch(EvalwheelModel):
     """`POST /v1/events` body: a single event object, or `{"events": [...]}`, or a bare JSON list."""
 
     model_config = ConfigDict(extra="forbid")

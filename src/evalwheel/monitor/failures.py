@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.monitor.queue import MonitorStore
 from evalwheel.monitor.windows import iso
 
@@ -30,7 +31,7 @@ class PromotionError(ValueError):
     """A promotion that cannot be done (bad partition, unknown event, dataset problem): exit code 2."""
 
 
-class FailureCandidate(BaseModel):
+class FailureCandidate(EvalwheelModel):
     request_id: str
     app: str
     timestamp: float
@@ -159,7 +160,7 @@ def _sizes(cands: list[FailureCandidate]) -> None:
         c.cluster_size = sizes[c.cluster]
 
 
-class PromotionReport(BaseModel):
+class PromotionReport(EvalwheelModel):
     dataset: str
     partition: str
     promoted: list[str]

@@ -13,9 +13,9 @@ import logging
 import math
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import select
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.monitor.alerts import AlertManager
 from evalwheel.monitor.config import MonitorConfig
 from evalwheel.monitor.drift import DriftReport, compare_windows, input_drift, pick_baseline
@@ -26,7 +26,7 @@ from evalwheel.monitor.windows import WindowReport, aggregate, compute_windows, 
 log = logging.getLogger("evalwheel.monitor")
 
 
-class WindowWithDrift(BaseModel):
+class WindowWithDrift(EvalwheelModel):
     window: WindowReport
     drift: DriftReport | None = None
 

@@ -16,15 +16,16 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.stats.intervals import proportion_ci
 
 JUDGE_PREFIXES = ("judge", "faithfulness", "studymode.judge")  # graders whose score is a judge's verdict
 HALLUCINATION_GRADERS = ("faithfulness",)
 
 
-class RateStat(BaseModel):
+class RateStat(EvalwheelModel):
     """A pass rate: raw over graded events, and re-weighted by 1/inclusion probability (`estimate`)."""
 
     graded: int = 0
@@ -38,7 +39,7 @@ class RateStat(BaseModel):
     n_eff: float = 0.0
 
 
-class WindowReport(BaseModel):
+class WindowReport(EvalwheelModel):
     app: str | None
     start: float
     end: float

@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 
-from pydantic import BaseModel
-
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.review.models import DIMENSIONS, Label, ReviewItem
 from evalwheel.stats.agreement import agreement
 from evalwheel.stats.krippendorff import krippendorff_alpha
 
 
-class RaterAgreement(BaseModel):
+class RaterAgreement(EvalwheelModel):
     """Agreement between reviewers on one check or dimension."""
 
     name: str
@@ -31,7 +30,7 @@ class RaterAgreement(BaseModel):
     krippendorff_alpha: float | None
 
 
-class GraderAgreement(BaseModel):
+class GraderAgreement(EvalwheelModel):
     """One grader score against the human consensus."""
 
     name: str

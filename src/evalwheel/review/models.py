@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.types import DimensionName, FailureMode
 
 Verdict = Literal["pass", "fail", "na"]
@@ -66,7 +67,7 @@ SCALE = (0, 1, 2)
 ItemKind = Literal["escalated", "frontier", "spot_check", "monitor"]
 
 
-class LabelInput(BaseModel):
+class LabelInput(EvalwheelModel):
     """One reviewer's judgement of one item, as submitted from the review form."""
 
     model_config = ConfigDict(extra="forbid")
@@ -108,7 +109,7 @@ class Label(LabelInput):
     grader_versions: dict[str, str] = Field(default_factory=dict)
 
 
-class QueueCandidate(BaseModel):
+class QueueCandidate(EvalwheelModel):
     """A result proposed for review, with why and the expected value of labelling it."""
 
     model_config = ConfigDict(extra="forbid")

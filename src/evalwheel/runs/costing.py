@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.runs.dataset_source import PreparedDataset
 from evalwheel.runs.spec import CostModelSpec
 from evalwheel.stats.cost import CostBreakdown, ErrorRates, business_cost, error_rates, preset
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from evalwheel.store import Store
 
 
-class RunCost(BaseModel):
+class RunCost(EvalwheelModel):
     model: str
     rates: ErrorRates | None = None
     cost: CostBreakdown | None = None

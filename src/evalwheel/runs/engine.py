@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from evalwheel import tracing
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.registry import GraderContext, get_grader
 from evalwheel.models.base import Model
 from evalwheel.models.pricing import cost_usd
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 JUDGE_MODEL_KEYS = ("judge_model", "judge_models")
 
 
-class RunOutcome(BaseModel):
+class RunOutcome(EvalwheelModel):
     """What one execution did (not the verdict: gates decide that from the stored results)."""
 
     run: RunInfo

@@ -10,8 +10,9 @@ LLM grader per sample (faithfulness and panels make more; noted).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.models.base import GenerateConfig, Message
 from evalwheel.models.cache import ModelCache, cache_key
 from evalwheel.models.pricing import Price, price_for
@@ -29,7 +30,7 @@ REMOTE_SPEED = (60.0, 2000.0)  # a typical hosted model, per stream
 JUDGE_KEYS = ("judge_model", "judge_models")
 
 
-class RunEstimate(BaseModel):
+class RunEstimate(EvalwheelModel):
     spec: str
     arm: str | None = None
     model: str | None = None

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import FileReadError, read_text
 from evalwheel.models.reliability import HedgePolicy, Timeouts
 from evalwheel.solvers.prompt import TEMPLATE_FIELDS, template_problems
@@ -25,7 +26,7 @@ class SpecError(ValueError):
     """A spec that cannot be used; the message names the file, the field and the cause (exit code 2)."""
 
 
-class DatasetRef(BaseModel):
+class DatasetRef(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str
@@ -38,7 +39,7 @@ class DatasetRef(BaseModel):
     )
 
 
-class SolverSpec(BaseModel):
+class SolverSpec(EvalwheelModel):
     """How outputs are produced. Only the fields of the chosen `type` are used."""
 
     model_config = ConfigDict(extra="forbid")
@@ -84,7 +85,7 @@ class SolverSpec(BaseModel):
         return self
 
 
-class GraderSpec(BaseModel):
+class GraderSpec(EvalwheelModel):
     """One grader of the spec. `gate: false` graders are reported but do not decide pass/fail."""
 
     model_config = ConfigDict(extra="forbid")
@@ -100,13 +101,13 @@ class GraderSpec(BaseModel):
     calibration: str | None = Field(default=None, description="Calibration record JSON (`evalwheel calibrate --out`).")
 
 
-class Budget(BaseModel):
+class Budget(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     max_usd: float | None = Field(default=None, ge=0.0)
 
 
-class TimeoutSpec(BaseModel):
+class TimeoutSpec(EvalwheelModel):
     """`timeouts:` — per-request limits, so a hung request is cut and retried instead of holding a slot.
 
     `first_byte_s` must cover the slowest honest answer (a non-streaming reply starts when generation ends);
@@ -123,7 +124,7 @@ class TimeoutSpec(BaseModel):
         return Timeouts(connect_s=self.connect_s, first_byte_s=self.first_byte_s, total_s=self.total_s)
 
 
-class HedgeSpec(BaseModel):
+class HedgeSpec(EvalwheelModel):
     """`hedge:` — a second request for a call still unanswered after the recent `quantile` latency."""
 
     model_config = ConfigDict(extra="forbid")
@@ -136,7 +137,7 @@ class HedgeSpec(BaseModel):
         return HedgePolicy(enabled=self.enabled, quantile=self.quantile, max_fraction=self.max_fraction)
 
 
-class CostModelSpec(BaseModel):
+class CostModelSpec(EvalwheelModel):
     """`cost_model:` — a preset of `evalwheel.stats.cost` (tutoring, support_desk) with optional overrides."""
 
     model_config = ConfigDict(extra="forbid")
@@ -146,7 +147,7 @@ class CostModelSpec(BaseModel):
     overrides: dict[str, float] = Field(default_factory=dict)
 
 
-class EvalSpec(BaseModel):
+class EvalSpec(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)

@@ -30,12 +30,14 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from evalwheel.basemodel import EvalwheelModel
 
 Status = Literal["ok", "error", "timeout", "output_limit", "memory", "blocked"]
 
 
-class SandboxLimits(BaseModel):
+class SandboxLimits(EvalwheelModel):
     """Per-snippet limits; the defaults fit the few-line examples tutors show."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -46,7 +48,7 @@ class SandboxLimits(BaseModel):
     max_output_bytes: int = Field(default=64_000, ge=1_000)
 
 
-class SandboxResult(BaseModel):
+class SandboxResult(EvalwheelModel):
     """What happened: `ok` (exit 0), `error` (the snippet raised), or the limit that stopped it."""
 
     model_config = ConfigDict(extra="forbid")

@@ -19,10 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from evalwheel.basemodel import EvalwheelModel
 
 
-class LabelStats(BaseModel):
+class LabelStats(EvalwheelModel):
     """Per-label precision/recall/F1 (None where the denominator is 0) and gold support."""
 
     model_config = ConfigDict(extra="forbid")
@@ -34,7 +36,7 @@ class LabelStats(BaseModel):
     predicted: int
 
 
-class Agreement(BaseModel):
+class Agreement(EvalwheelModel):
     """Agreement of `pred` with `gold`. `confusion[i][j]` counts gold == labels[i] and pred == labels[j]."""
 
     model_config = ConfigDict(extra="forbid")

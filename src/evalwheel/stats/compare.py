@@ -32,8 +32,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.stats.intervals import Interval, TestResult, mean_ci, proportion_ci
 
 
@@ -53,7 +54,7 @@ FISHER_MIN_EXPECTED = 5.0
 """Smallest expected cell count for which the two-proportion z-test is trusted; below it, Fisher's exact."""
 
 
-class Outcome(BaseModel):
+class Outcome(EvalwheelModel):
     """One sample's result in a run: `passed=None` is unscored (error, unparsable judge) and `value` optional."""
 
     model_config = ConfigDict(extra="forbid")
@@ -63,7 +64,7 @@ class Outcome(BaseModel):
     value: float | None = Field(default=None, allow_inf_nan=False)
 
 
-class EffectSize(BaseModel):
+class EffectSize(EvalwheelModel):
     """A standardised effect (B − A) with its name: `cohen_h`, `cohen_d` or `cohen_dz`; None if undefined."""
 
     model_config = ConfigDict(extra="forbid")
@@ -72,7 +73,7 @@ class EffectSize(BaseModel):
     value: float | None
 
 
-class MinimumDetectableEffect(BaseModel):
+class MinimumDetectableEffect(EvalwheelModel):
     """The smallest true difference this design detects with `power` at two-sided `alpha`.
 
     `effect` is in the standardised unit of `effect_name`; `difference` is the same effect translated into
@@ -89,7 +90,7 @@ class MinimumDetectableEffect(BaseModel):
     alpha: float
 
 
-class Discordant(BaseModel):
+class Discordant(EvalwheelModel):
     """McNemar's discordant pairs: samples only A passed (`a_only`) and only B passed (`b_only`)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -100,7 +101,7 @@ class Discordant(BaseModel):
     both_fail: int
 
 
-class PassFailSection(BaseModel):
+class PassFailSection(EvalwheelModel):
     """Comparison of pass rates. Rates are over the outcomes the test used, so `diff` = rate_b − rate_a."""
 
     model_config = ConfigDict(extra="forbid")
@@ -121,7 +122,7 @@ class PassFailSection(BaseModel):
     summary: str
 
 
-class ScoreSection(BaseModel):
+class ScoreSection(EvalwheelModel):
     """Comparison of numeric scores (`Outcome.value`); `diff` is the mean of B − A (paired) or mean B − mean A."""
 
     model_config = ConfigDict(extra="forbid")
@@ -138,7 +139,7 @@ class ScoreSection(BaseModel):
     summary: str
 
 
-class Comparison(BaseModel):
+class Comparison(EvalwheelModel):
     """The full A-vs-B comparison handed to the CLI and reports."""
 
     model_config = ConfigDict(extra="forbid")

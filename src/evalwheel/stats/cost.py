@@ -34,10 +34,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from evalwheel.basemodel import EvalwheelModel
 
 
-class CostModel(BaseModel):
+class CostModel(EvalwheelModel):
     """Prices of one application's mistakes, in `currency` per event."""
 
     model_config = ConfigDict(extra="forbid")
@@ -85,7 +87,7 @@ def preset(name: str, /, **overrides: Any) -> CostModel:
     return CostModel.model_validate({**base.model_dump(), **overrides})
 
 
-class ErrorRates(BaseModel):
+class ErrorRates(EvalwheelModel):
     """False-positive/negative counts and their shares of the compared sessions."""
 
     model_config = ConfigDict(extra="forbid")
@@ -131,7 +133,7 @@ def error_rates(predicted_pass: Sequence[bool | None], human_pass: Sequence[bool
     )
 
 
-class CostBreakdown(BaseModel):
+class CostBreakdown(EvalwheelModel):
     """Cost of `sessions` sessions under `model`, by component."""
 
     model_config = ConfigDict(extra="forbid")
@@ -179,7 +181,7 @@ def business_cost(model: CostModel, fp_rate: float, fn_rate: float, sessions: in
     )
 
 
-class CostDelta(BaseModel):
+class CostDelta(EvalwheelModel):
     """Costs of baseline A and candidate B; `delta` = B − A (negative: the candidate saves money)."""
 
     model_config = ConfigDict(extra="forbid")

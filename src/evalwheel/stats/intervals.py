@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from evalwheel.basemodel import EvalwheelModel
 
 
 def _scipy_stats() -> Any:
@@ -25,7 +27,7 @@ def _scipy_stats() -> Any:
 Method = Literal["t", "bootstrap"]
 
 
-class Interval(BaseModel):
+class Interval(EvalwheelModel):
     """A point estimate with its two-sided interval; `low`/`high` are None when undefined (n < 2)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -120,7 +122,7 @@ def proportion_ci(successes: int, n: int, confidence: float = 0.95) -> Interval:
     )
 
 
-class TestResult(BaseModel):
+class TestResult(EvalwheelModel):
     """A hypothesis test: its name, statistic (None where it has no useful scalar), p-value and df.
 
     Lives here, beside `Interval`, rather than in `stats.compare`: reports that only carry test results (the Study

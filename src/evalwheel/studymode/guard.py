@@ -22,8 +22,9 @@ import time
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.pedagogy.checks import (
     CheckConfig,
     diagnosis_first,
@@ -78,7 +79,7 @@ CARE_REPLY = (
 )
 
 
-class GuardConfig(BaseModel):
+class GuardConfig(EvalwheelModel):
     """How hard the guard works: regeneration budget and the limits it enforces."""
 
     model_config = ConfigDict(extra="forbid")
@@ -88,7 +89,7 @@ class GuardConfig(BaseModel):
     checks: CheckConfig = Field(default_factory=CheckConfig)
 
 
-class DraftIssue(BaseModel):
+class DraftIssue(EvalwheelModel):
     """One rule a draft breaks, with the sentence that breaks it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -98,7 +99,7 @@ class DraftIssue(BaseModel):
     evidence: str = ""
 
 
-class GuardEvent(BaseModel):
+class GuardEvent(EvalwheelModel):
     """What the guard did with one draft: accepted it, asked for a regeneration, or rewrote it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -108,7 +109,7 @@ class GuardEvent(BaseModel):
     issues: list[DraftIssue] = Field(default_factory=list)
 
 
-class GuardedReply(BaseModel):
+class GuardedReply(EvalwheelModel):
     """The reply the learner gets, how it came about, and what the guard cost."""
 
     model_config = ConfigDict(extra="forbid")

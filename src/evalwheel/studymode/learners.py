@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import FileReadError, read_text
 from evalwheel.models.base import GenerateConfig, Message, Model
 from evalwheel.types import LearnerProfile, Level, Turn, Usage
@@ -30,7 +31,7 @@ from evalwheel.types import LearnerProfile, Level, Turn, Usage
 DEFAULT_PERSONAS = "default"
 
 
-class Persona(BaseModel):
+class Persona(EvalwheelModel):
     """A simulated learner. Unknown fields are refused, so a typo in a persona file is an error, not a no-op."""
 
     model_config = ConfigDict(extra="forbid")
@@ -57,7 +58,7 @@ class Persona(BaseModel):
         return self.opening or f"Can you help me with this? {self.problem}"
 
 
-class PersonaFile(BaseModel):
+class PersonaFile(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     personas: list[Persona] = Field(min_length=1)
@@ -122,7 +123,7 @@ def load_personas(path: Path | str | None = None) -> list[Persona]:
     return parse_personas(text, str(path))
 
 
-class LearnerReply(BaseModel):
+class LearnerReply(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str

@@ -6,15 +6,16 @@ from `evalwheel.stats.compare` (paired by id, differences B − A).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.stats.intervals import Interval, TestResult
 from evalwheel.types import CheckName, SessionEvaluation
 
 REVEAL_CHECK = CheckName.NO_DIRECT_ANSWER_INITIALLY.value
 
 
-class PairedComparison(BaseModel):
+class PairedComparison(EvalwheelModel):
     """Arm B against the baseline arm A, paired by session or persona id (differences are B − A)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -13,8 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import FileReadError, read_text
 from evalwheel.types import LearnerProfile, Session
 
@@ -34,7 +35,7 @@ GUARDED_OVERLAYS = frozenset({"v3"})
 """Overlay versions written to run with the guard (`studymode.guard`): `overlay:v3` means v3 + guard."""
 
 
-class Arm(BaseModel):
+class Arm(EvalwheelModel):
     """One condition of a replay: the base model, the model with overlay vN, or the recorded human tutor.
 
     `guard` puts the deterministic Study Mode checks between the model's draft and the learner

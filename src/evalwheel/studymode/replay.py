@@ -24,8 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import write_text_atomic
 from evalwheel.graders.pedagogy.dimensions.report import dimension_means
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
@@ -48,7 +49,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class ReplayArtifact(BaseModel):
+class ReplayArtifact(EvalwheelModel):
     """One session replayed under one arm: everything needed to audit, re-grade or resume it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -98,7 +99,7 @@ class ReplayArtifact(BaseModel):
         )
 
 
-class CheckRate(BaseModel):
+class CheckRate(EvalwheelModel):
     """How often one check passed among the sessions where it was scored (unscored counted apart)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -109,7 +110,7 @@ class CheckRate(BaseModel):
     rate: Interval
 
 
-class ArmSummary(BaseModel):
+class ArmSummary(EvalwheelModel):
     """The A/B row for one arm."""
 
     model_config = ConfigDict(extra="forbid")
@@ -135,7 +136,7 @@ class ArmSummary(BaseModel):
     dimensions: dict[str, float | None] = Field(default_factory=dict)  # mean 0-2 level per reviewer dimension
 
 
-class SessionArmResult(BaseModel):
+class SessionArmResult(EvalwheelModel):
     """What happened to one session x arm in this run."""
 
     model_config = ConfigDict(extra="forbid")
@@ -148,7 +149,7 @@ class SessionArmResult(BaseModel):
     evaluation: SessionEvaluation | None = None
 
 
-class ReplayReport(BaseModel):
+class ReplayReport(EvalwheelModel):
     """The outcome of a replay run: per session x arm results and the per-arm summaries."""
 
     model_config = ConfigDict(extra="forbid")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.models.pricing import price_for
 from evalwheel.runs.estimate import LOCAL_SPEED, REMOTE_SPEED, tokens
 from evalwheel.studymode.prompting import Arm, build_system_message
@@ -19,7 +20,7 @@ from evalwheel.studymode.replay import is_reply_point, session_memory, truncate
 from evalwheel.types import Session, Usage
 
 
-class ReplayEstimate(BaseModel):
+class ReplayEstimate(EvalwheelModel):
     """The plan of one replay: sessions x arms, model calls, tokens, time and cost (None: unknown price)."""
 
     sessions: int

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import write_text_atomic
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError, ModelError
@@ -39,7 +40,7 @@ REPORT_NAME = "simulation.json"
 Status = Literal["ok", "skipped", "error"]
 
 
-class SimulationSettings(BaseModel):
+class SimulationSettings(EvalwheelModel):
     """Everything that changes a simulated conversation; part of each artifact's resume key."""
 
     model_config = ConfigDict(extra="forbid")
@@ -56,7 +57,7 @@ class SimulationSettings(BaseModel):
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
 
-class SimArtifact(BaseModel):
+class SimArtifact(EvalwheelModel):
     """One persona × arm conversation, with what it cost and what the guard did."""
 
     model_config = ConfigDict(extra="forbid")
@@ -83,7 +84,7 @@ class SimArtifact(BaseModel):
     guard_check_ms: float = 0.0
 
 
-class SimResult(BaseModel):
+class SimResult(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     persona_id: str
@@ -94,7 +95,7 @@ class SimResult(BaseModel):
     evaluation: SessionEvaluation | None = None
 
 
-class SimulationReport(BaseModel):
+class SimulationReport(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     settings: SimulationSettings

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from pydantic import BaseModel
-
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.runs.compare_cli import comparison_rows, resolve_run, run_outcomes
 from evalwheel.stats.compare import Comparison, compare_runs
 from evalwheel.store import Store
@@ -15,7 +14,7 @@ from evalwheel.web.queries import _cache
 FLIP_LIMIT = 200
 
 
-class CompareView(BaseModel):
+class CompareView(EvalwheelModel):
     a: RunInfo
     b: RunInfo
     comparison: Comparison

@@ -15,10 +15,11 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.gates.config import GateConfig, GateConfigError, parse_gate_config
 from evalwheel.gates.evaluate import GateReport, evaluate_gates
 from evalwheel.gates.summary import PartitionSummary, SampleRecord, summarize
@@ -45,7 +46,7 @@ digests = Table(
 )
 
 
-class RunDigest(BaseModel):
+class RunDigest(EvalwheelModel):
     """A run as the pages show it; gates use the spec's thresholds stored with the run (defaults for older runs)."""
 
     run_id: str

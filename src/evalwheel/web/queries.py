@@ -14,9 +14,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
 from sqlalchemy import case, func, select
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.gates.evaluate import GateReport, evaluate_gates
 from evalwheel.gates.summary import PartitionSummary, RunSummary, SampleRecord
 from evalwheel.review.agreement import GraderAgreement, RaterAgreement, grader_vs_human, inter_annotator
@@ -30,7 +30,7 @@ PAGE_SIZE = 50
 T = TypeVar("T")
 
 
-class RunRow(BaseModel):
+class RunRow(EvalwheelModel):
     info: RunInfo
     n: int = 0
     passed: int = 0

@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.types import Evidence, Output, Sample, Score, clip
 
 SNIPPET_CONTEXT = 40  # characters of text kept before a match when quoting it as evidence
@@ -27,7 +28,7 @@ class GraderConfigError(ValueError):
         super().__init__(f"grader {grader!r}: config field {field!r}: {message}")
 
 
-class BaseGraderConfig(BaseModel):
+class BaseGraderConfig(EvalwheelModel):
     """Options shared by every deterministic grader."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import FileReadError, read_text
 from evalwheel.graders.deterministic._common import (
     BaseGraderConfig,
@@ -75,7 +76,7 @@ def _clean_terms(terms: list[str]) -> list[str]:
     return cleaned
 
 
-class ClosingOptions(BaseModel):
+class ClosingOptions(EvalwheelModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sign_offs: list[str] = Field(default_factory=lambda: list(DEFAULT_SIGN_OFFS))
@@ -87,7 +88,7 @@ class ClosingOptions(BaseModel):
         return _clean_terms(v)
 
 
-class JargonOptions(BaseModel):
+class JargonOptions(EvalwheelModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     terms: list[str]

@@ -60,8 +60,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.model.judge import (
     DATA_RULES,
     delimit,
@@ -83,7 +84,7 @@ CHECKABLE: tuple[ClaimLabel, ...] = ("SUPPORTED", "REASONABLE_INFERENCE", "UNSUP
 _TAG_RULES = " The same rules apply to the <context> and <claim> tags used here."
 
 
-class ClaimList(BaseModel):
+class ClaimList(EvalwheelModel):
     """The claim splitter's structured output."""
 
     model_config = ConfigDict(extra="forbid")
@@ -99,7 +100,7 @@ class ClaimList(BaseModel):
         return cleaned
 
 
-class ClaimJudgement(BaseModel):
+class ClaimJudgement(EvalwheelModel):
     """The claim judge's structured output: reason and quote before the verdict."""
 
     model_config = ConfigDict(extra="forbid")
@@ -109,7 +110,7 @@ class ClaimJudgement(BaseModel):
     verdict: ClaimLabel
 
 
-class ClaimResult(BaseModel):
+class ClaimResult(EvalwheelModel):
     """One claim's verdict, as reported in `Score.metadata["claims"]` (verdict None: unjudged)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -356,7 +357,7 @@ def precheck_sentences(answer: str, context: str, allow: Sequence[str] = ()) -> 
     return flagged, rest
 
 
-class Faithfulness(BaseModel):
+class Faithfulness(EvalwheelModel):
     """The aggregate over a list of claim results (see the module docstring for the formula)."""
 
     model_config = ConfigDict(extra="forbid")

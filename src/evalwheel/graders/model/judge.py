@@ -38,6 +38,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.registry import GraderContext, grader
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelError, StructuredOutputError
 from evalwheel.models.http import excerpt
@@ -87,7 +88,7 @@ def render_output(output: Output) -> str:
     return ""
 
 
-class Rubric(BaseModel):
+class Rubric(EvalwheelModel):
     """What is judged and on which anchored scale."""
 
     model_config = ConfigDict(extra="forbid")
@@ -213,7 +214,7 @@ def build_rubric_messages(rubric: Rubric, sample: Sample, output: Output) -> lis
 # ------------------------------------------------------------------------------------------- structured calls
 
 
-class JudgeFailure(BaseModel):
+class JudgeFailure(EvalwheelModel):
     """Why a judge call produced no usable verdict (becomes an unscored Score)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -294,7 +295,7 @@ async def structured_call(
 # ------------------------------------------------------------------------------------------- one judge, n samples
 
 
-class JudgeVerdict(BaseModel):
+class JudgeVerdict(EvalwheelModel):
     """One judge model's aggregated verdict over its `n` samples."""
 
     model_config = ConfigDict(extra="forbid")

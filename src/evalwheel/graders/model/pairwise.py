@@ -16,8 +16,9 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.model.judge import (
     DATA_RULES,
     delimit,
@@ -34,7 +35,7 @@ from evalwheel.types import Output, Sample, Score
 Winner = Literal["A", "B", "tie"]
 
 
-class PairwiseReply(BaseModel):
+class PairwiseReply(EvalwheelModel):
     """The judge's structured answer for one ordering: reason first, then which position is better."""
 
     model_config = ConfigDict(extra="forbid")
@@ -43,7 +44,7 @@ class PairwiseReply(BaseModel):
     winner: Literal["1", "2"] = Field(description="1 if response 1 is better, 2 if response 2 is better.")
 
 
-class PairVerdict(BaseModel):
+class PairVerdict(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     winner: Winner | None  # None: unscored (an ordering produced no valid verdict)
@@ -116,7 +117,7 @@ def position_consistency(verdicts: Sequence[PairVerdict]) -> float | None:
     return sum(scored) / len(scored) if scored else None
 
 
-class LabelledPair(BaseModel):
+class LabelledPair(EvalwheelModel):
     """A judged pair with its reference label, for the length-bias figure."""
 
     model_config = ConfigDict(extra="forbid")
@@ -127,7 +128,7 @@ class LabelledPair(BaseModel):
     winner: Winner | None
 
 
-class LengthBias(BaseModel):
+class LengthBias(EvalwheelModel):
     """How much more often the judge picks the longer answer than the reference labels justify.
 
     Over pairs with a scored verdict and answers of different length (in words): `judge_longer_rate` is the

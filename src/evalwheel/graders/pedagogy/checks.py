@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.pedagogy import signals as sig
 from evalwheel.graders.pedagogy.safety_review import review
 from evalwheel.graders.pedagogy.scores import quote, trusted_score
@@ -20,7 +21,7 @@ from evalwheel.graders.pedagogy.tagger import LECTURE_WORDS, Action, TaggedSessi
 from evalwheel.types import CheckName, Evidence, Score
 
 
-class CheckConfig(BaseModel):
+class CheckConfig(EvalwheelModel):
     """Thresholds of the deterministic checks; overridable from YAML."""
 
     model_config = ConfigDict(extra="forbid")

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import FileReadError, read_text
 from evalwheel.graders.pedagogy import signals as sig
 from evalwheel.graders.pedagogy.checks import CHECKS, CheckConfig, sensitive_request
@@ -31,7 +32,7 @@ TAXONOMY_OF_CHECK: dict[CheckName, FailureMode] = {
 }
 
 
-class EvaluationConfig(BaseModel):
+class EvaluationConfig(EvalwheelModel):
     """How sessions are judged and when a human is asked to look."""
 
     model_config = ConfigDict(extra="forbid")

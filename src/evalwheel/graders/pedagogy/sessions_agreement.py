@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.pedagogy.dimensions import fidelity_level
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.stats.agreement import Agreement, agreement, confusion_matrix, weighted_kappa
@@ -25,7 +26,7 @@ def _verdict(passed: bool | None) -> str | None:
     return None if passed is None else ("pass" if passed else "fail")
 
 
-class TaxonomyAgreement(BaseModel):
+class TaxonomyAgreement(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     n: int
@@ -33,7 +34,7 @@ class TaxonomyAgreement(BaseModel):
     per_label: dict[str, Agreement]
 
 
-class DimensionAgreement(BaseModel):
+class DimensionAgreement(EvalwheelModel):
     """One reviewer dimension against the labels: weighted kappa on the 0-2 scale, exact agreement, confusion."""
 
     model_config = ConfigDict(extra="forbid")
@@ -48,14 +49,14 @@ class DimensionAgreement(BaseModel):
     unlabelled: int
 
 
-class SessionAgreement(BaseModel):
+class SessionAgreement(EvalwheelModel):
     """Per-check, per-dimension, taxonomy and escalation agreement on labelled sessions."""
 
     model_config = ConfigDict(extra="forbid")
 
     sessions: int
     checks: dict[str, Agreement]
-    dimensions: dict[str, DimensionAgreement] = {}
+    dimensions: dict[str, DimensionAgreement] = Field(default_factory=dict)
     not_applicable_mismatch: dict[str, int]
     taxonomy: TaxonomyAgreement
     escalate: Agreement

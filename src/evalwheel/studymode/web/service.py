@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.pedagogy.session import evaluate_session
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError, ModelError
 from evalwheel.store import Store, StoreError
@@ -45,7 +46,7 @@ class StudyError(ValueError):
         self.status = status
 
 
-class ProfileIn(BaseModel):
+class ProfileIn(EvalwheelModel):
     """The profile form: level, goals and known concepts (all optional but the name)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -73,7 +74,7 @@ class ProfileIn(BaseModel):
         )
 
 
-class MessageIn(BaseModel):
+class MessageIn(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
     content: str = Field(max_length=MAX_MESSAGE_CHARS)

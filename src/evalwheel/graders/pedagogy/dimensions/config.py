@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from evalwheel.basemodel import EvalwheelModel
 from evalwheel.sandbox import SandboxLimits
 
 
-class DimensionSettings(BaseModel):
+class DimensionSettings(EvalwheelModel):
     """One reviewer dimension. Values are on the rubric's 0-2 anchored scale."""
 
     model_config = ConfigDict(extra="forbid")
@@ -21,7 +22,7 @@ def _escalating(at: int) -> DimensionSettings:
     return DimensionSettings(escalate_at_or_below=at)
 
 
-class DimensionsConfig(BaseModel):
+class DimensionsConfig(EvalwheelModel):
     """The reviewer dimensions as configured in the `dimensions:` block of an evaluation config YAML.
 
     By default a content error (accuracy 0) and a safety failure (safety 0) escalate, as the rubric says.
