@@ -146,13 +146,13 @@ class NotAnAPIServer:
     """A loopback web server that answers every POST with 200 but no chat completion: an HTML page, or JSON
     without `choices` (what a base URL pointing at a web app or a proxy's landing page gets)."""
 
-    def __init__(self, body: str, content_type: str) -> None:
-        self.body, self.content_type, self.requests = body, content_type, 0
+    def __init__(self, body: str, content_type: str, status: int = 200) -> None:
+        self.body, self.content_type, self.status, self.requests = body, content_type, status, 0
 
     async def __aenter__(self) -> str:
         async def answer(request: web.Request) -> web.Response:
             self.requests += 1
-            return web.Response(text=self.body, content_type=self.content_type)
+            return web.Response(text=self.body, content_type=self.content_type, status=self.status)
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", answer)
@@ -186,6 +186,21 @@ async def test_a_200_that_is_not_a_chat_completion_is_a_setup_error(
     assert "nothing was run" in text and f"at {url}/chat/completions" in text
     assert "not with an OpenAI chat completion" in text and shown in text and "check the base URL" in text
     assert server.requests == 1 and no_runs(tmp_path)  # one probe, no retries, no run row
+
+
+@pytest.mark.parametrize("status", [405, 501])
+async def test_a_server_that_does_not_implement_post_is_a_setup_error_without_retries(
+    tmp_path: Path, status: int
+) -> None:
+    """`python -m http.server` answers POST with 501, many web apps with 405: no retry can change that."""
+    server = NotAnAPIServer("<html><body>Error response: Unsupported method ('POST')</body></html>", "text/html", status)
+    async with server as url:
+        spec_path = project(tmp_path, solver=prompt_solver(f"{url}#fake"))
+        with pytest.raises(PreflightError) as info:
+            await run_eval(spec_path, cache=False)
+    text = " ".join(str(info.value).split())
+    assert f"HTTP {status} from {url}/chat/completions" in text and "serves POST /chat/completions" in text
+    assert server.requests == 1 and no_runs(tmp_path)
 
 
 def test_the_embedded_model_and_cached_wrappers(tmp_path: Path) -> None:

@@ -55,7 +55,10 @@ def _body_settings(cfg: GenerateConfig) -> _BodySettings:
 
 _EXCERPT = 200
 # Status codes that mean "this setup cannot work" (bad key, no access, wrong URL or model): exit code 2.
-_CONFIG_STATUS = frozenset({401, 403, 404})
+# Answers that no retry can change and that mean the setup is wrong: the key (401/403), the URL or model id
+# (404), or a URL that is not an OpenAI-compatible API at all (405: no POST there; 501/505: a web server that
+# does not implement it).
+_CONFIG_STATUS = frozenset({401, 403, 404, 405, 501, 505})
 
 
 def excerpt(text: str, limit: int = _EXCERPT) -> str:
@@ -270,7 +273,12 @@ class OpenAIModel:
                 self.limiter.throttled(epoch, retry_after)
             return TransientError(detail, status=status, retry_after=retry_after)
         if status in _CONFIG_STATUS:
-            hint = " (check the API key)" if status in (401, 403) else " (check the base URL and model id)"
+            if status in (401, 403):
+                hint = " (check the API key)"
+            elif status == 404:
+                hint = " (check the base URL and model id)"
+            else:
+                hint = " (check the base URL: it must be the API root that serves POST /chat/completions)"
             return ModelConfigError(f"model {self.name}: {detail}{hint}")
         return ModelError(f"model {self.name}: {detail}")
 

@@ -23,12 +23,15 @@ T = TypeVar("T")
 
 # OpenAI's own client retries these too: request timeout, conflict (lock contention), rate limit, server errors.
 RETRYABLE_STATUS = frozenset({408, 409, 429})
+# 5xx answers that are not a passing failure: the server says it will never handle this request ("Not
+# Implemented", "HTTP Version Not Supported"), typically a base URL that points at a plain web server.
+PERMANENT_5XX = frozenset({501, 505})
 _RNG = random.Random()
 
 
 def is_retryable_status(status: int) -> bool:
-    """429, 408, 409 and every 5xx are worth another try; any other 4xx will fail the same way again."""
-    return status in RETRYABLE_STATUS or status >= 500
+    """429, 408, 409 and every 5xx but 501/505 are worth another try; any other 4xx will fail the same way."""
+    return status in RETRYABLE_STATUS or (status >= 500 and status not in PERMANENT_5XX)
 
 
 class TransientError(Exception):
