@@ -76,6 +76,19 @@ def test_unreachable_server_exits_2_before_a_run_exists(tmp_path: Path) -> None:
     assert "nothing was run" in text and no_runs(tmp_path)
 
 
+def test_a_refused_run_prints_its_error_and_no_progress_bar(tmp_path: Path) -> None:
+    """The progress bar appears when samples start executing, so a preflight refusal is the one message shown."""
+    spec = project(tmp_path, solver=prompt_solver(f"http://127.0.0.1:{closed_port()}/v1#fake"))
+    res = runner.invoke(app, ["run", str(spec), "--no-cache"])  # progress bar on (the default)
+    assert res.exit_code == 2, res.output
+    assert "preflight found a setup problem" in res.output
+    assert "━" not in res.output and "0/?" not in res.output
+    ok = project(tmp_path, solver={"type": "recorded", "path": "rec.jsonl"})
+    res = runner.invoke(app, ["run", str(ok), "--no-cache"])
+    assert res.exit_code == 0, res.output
+    assert "5/5" in res.output  # a run that executes still shows its bar
+
+
 def test_unknown_grader_options_and_an_unreachable_judge_in_one_message(tmp_path: Path) -> None:
     judge_url = f"http://127.0.0.1:{closed_port()}/v1#fake"
     spec = project(

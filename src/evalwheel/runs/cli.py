@@ -75,7 +75,10 @@ def _fail(message: str, code: int = 2) -> typer.Exit:  # 2 = ExitCode.BAD_INPUT
 def _progress_bar(enabled: bool, label: str) -> tuple[AbstractContextManager[Any], EngineProgress]:
     """A rich progress bar on stderr and the engine hooks that drive it. Disabled (`--no-progress`, `--json`):
     no bar at all, and no-op hooks. Why: a disabled rich bar still updated its task for every result (about
-    3 us each) and imported rich.progress (start-up, issue 15)."""
+    3 us each) and imported rich.progress (start-up, issue 15).
+
+    The bar appears when the engine starts executing samples (its `start` hook), not before: a run that the
+    preflight refuses prints its one error message, not an empty bar followed by it."""
     from evalwheel.runs.engine import Progress as EngineProgress
 
     if not enabled:
@@ -101,8 +104,11 @@ def _progress_bar(enabled: bool, label: str) -> tuple[AbstractContextManager[Any
     )
     task = bar.add_task(label, total=None, status="")
     tally = {"passed": 0, "failed": 0, "unscored": 0, "error": 0}
+    shown = contextlib.ExitStack()  # stops the live display when the run ends, if it was ever started
 
     def start(total: int) -> None:
+        if not bar.live.is_started:
+            shown.enter_context(bar)
         bar.update(task, total=total)
 
     def advance(result: Any) -> None:
@@ -110,7 +116,7 @@ def _progress_bar(enabled: bool, label: str) -> tuple[AbstractContextManager[Any
         text = " ".join(f"{k[0]}:{v}" for k, v in tally.items() if v)
         bar.update(task, advance=1, status=text)
 
-    return bar, EngineProgress(start=start, advance=advance)
+    return shown, EngineProgress(start=start, advance=advance)
 
 
 def _partition_table(summary: RunSummary, title: str) -> Table:
