@@ -156,6 +156,7 @@ class _CannedResponse:
     def __init__(self, body: bytes) -> None:
         self.body = body
         self.headers: dict[str, str] = {}
+        self.content_length = len(body)  # declared, as real servers do: the client reads it in one call
 
     async def read(self) -> bytes:
         await asyncio.sleep(0)  # one suspension, like a real response

@@ -338,3 +338,54 @@ def test_request_body_frames_encode_the_same_bytes_as_the_whole_body() -> None:
                 assert model._payload(messages, cfg, schema, stream) == want  # the frame encoded now
                 assert model._payload(messages, cfg, schema, stream) == want  # and reused
     assert len(model._frames) == len(configs) * 2 * 2  # dict schemas are never cached (they can change)
+
+
+async def test_an_endless_or_oversized_body_is_cut_not_read_into_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that streams a 200 body forever (no Content-Length), or declares a huge one, gets a prompt
+    MalformedResponseError naming the cap, not retried, instead of memory growing until the timeout."""
+    import resource
+
+    from aiohttp import web
+
+    import evalwheel.models.http as http
+    from evalwheel.models.base import MalformedResponseError
+
+    monkeypatch.setattr(http, "MAX_RESPONSE_BYTES", 1024 * 1024)
+    requests = 0
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        nonlocal requests
+        requests += 1
+        if request.query.get("declared"):
+            return web.Response(body=b"x" * (2 * 1024 * 1024), content_type="application/json")
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        chunk = b"{" * 65536
+        for _ in range(10_000):  # 640 MiB if nobody stopped reading
+            await resp.write(chunk)
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", endless)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        for url in (f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{port}/v1?declared=1"):
+            model = OpenAIModel("fake", url.split("?")[0], retry=RetryPolicy(max_attempts=3, base_delay_s=0.01))
+            if "declared" in url:
+                model.url += "?declared=1"
+            started = time.perf_counter()
+            try:
+                with pytest.raises(MalformedResponseError, match=r"larger than 1 MiB"):
+                    await model.generate([Message(role="user", content="hi")])
+            finally:
+                await model.aclose()
+            assert time.perf_counter() - started < 10
+    finally:
+        await runner.cleanup()
+    assert requests == 2  # one request each: a body too large is not retried
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: far below 640 MiB

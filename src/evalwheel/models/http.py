@@ -61,6 +61,33 @@ _EXCERPT = 200
 _CONFIG_STATUS = frozenset({401, 403, 404, 405, 501, 505})
 
 
+# A chat completion is a few KB; a body past this is a broken or hostile server (an endless stream, a file
+# download behind the URL). It is cut with an error instead of being read into memory until the timeout.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+
+async def read_capped(resp: aiohttp.ClientResponse, url: str, limit: int | None = None) -> bytes:
+    """The response body, or MalformedResponseError once it exceeds `limit` bytes (default MAX_RESPONSE_BYTES).
+
+    A declared Content-Length (what OpenAI-compatible servers send for a non-streaming reply) is checked
+    before reading, and the body is then read in one call; only a body of unknown length is read in chunks."""
+    limit = MAX_RESPONSE_BYTES if limit is None else limit
+    size = resp.content_length
+    if size is not None and size <= limit:
+        return await resp.read()
+    too_big = f"response from {url} is larger than {limit // (1024 * 1024)} MiB (a chat completion is a few KB)"
+    if size is not None:
+        raise MalformedResponseError(f"{too_big}: Content-Length {size}")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_any():
+        total += len(chunk)
+        if total > limit:
+            raise MalformedResponseError(f"{too_big}: cut after {total} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def excerpt(text: str, limit: int = _EXCERPT) -> str:
     """A one-line excerpt for error messages."""
     flat = " ".join(text.split())
@@ -298,7 +325,7 @@ class OpenAIModel:
             epoch = await limiter.acquire()
             try:
                 async with session.post(self.url, data=data, headers=self._headers, timeout=timeout) as resp:
-                    raw = await resp.read()
+                    raw = await read_capped(resp, self.url)
                     if resp.status != 200:
                         raise self._fail(resp.status, raw.decode("utf-8", "replace"), epoch, resp.headers)
             except TimeoutError as exc:
@@ -402,7 +429,11 @@ class OpenAIModel:
             try:
                 resp = await session.post(self.url, data=data, headers=self._headers, timeout=timeout)
                 if resp.status != 200:
-                    raw = await resp.read()
+                    try:
+                        raw = await read_capped(resp, self.url)
+                    except BaseException:
+                        resp.close()  # a body cut part-way: the connection cannot be reused
+                        raise
                     resp.release()
                     raise self._fail(resp.status, raw.decode("utf-8", "replace"), epoch, resp.headers)
             except BaseException as exc:
