@@ -54,10 +54,9 @@ def _body_settings(cfg: GenerateConfig) -> _BodySettings:
 
 
 _EXCERPT = 200
-# Status codes that mean "this setup cannot work" (bad key, no access, wrong URL or model): exit code 2.
-# Answers that no retry can change and that mean the setup is wrong: the key (401/403), the URL or model id
-# (404), or a URL that is not an OpenAI-compatible API at all (405: no POST there; 501/505: a web server that
-# does not implement it).
+# Status codes that mean "this setup cannot work" (exit code 2), which no retry can change: the key (401/403),
+# the URL or model id (404), or a URL that is not an OpenAI-compatible API at all (405: no POST there; 501/505:
+# a web server that does not implement it).
 _CONFIG_STATUS = frozenset({401, 403, 404, 405, 501, 505})
 
 

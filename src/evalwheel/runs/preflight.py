@@ -8,8 +8,9 @@ mistake. So before `execute` creates the run, `preflight`:
    the LLM judges and Study Mode graders against the options they read (`GRADER_OPTIONS`; other registered
    graders can declare theirs with `declare_options`), the rubric itself, an OpenAI Evals grader's JSON;
 2. sends one cheap request per model endpoint (the target model and every judge): a chat completion with
-   `max_tokens: 1`, bypassing the response cache. 401/403/404, "cannot connect" and a 200 whose body is not an
-   OpenAI chat completion (the URL points at a web page or a proxy, not at the API) are fatal; a 429, a 5xx
+   `max_tokens: 1`, bypassing the response cache. 401/403/404, 405/501/505, "cannot connect" and a 200 whose
+   body is not an OpenAI chat completion (the URL points at a web page or a proxy, not at the API) are fatal;
+   a 429, another 5xx
    or a probe that does not answer within `probe_timeout_s` is not (the run's own retries and timeouts deal
    with a flaky server), and is returned as a warning.
 
