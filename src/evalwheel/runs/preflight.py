@@ -10,9 +10,8 @@ mistake. So before `execute` creates the run, `preflight`:
 2. sends one cheap request per model endpoint (the target model and every judge): a chat completion with
    `max_tokens: 1`, bypassing the response cache. 401/403/404, 405/501/505, "cannot connect" and a 200 whose
    body is not an OpenAI chat completion (the URL points at a web page or a proxy, not at the API) are fatal;
-   a 429, another 5xx
-   or a probe that does not answer within `probe_timeout_s` is not (the run's own retries and timeouts deal
-   with a flaky server), and is returned as a warning.
+   a 429, another 5xx or a probe that does not answer within `probe_timeout_s` is not (the run's own retries
+   and timeouts deal with a flaky server), and is returned as a warning.
 
 Recorded and offline solvers need no probe, and neither does the embedded `local` model (it is started, and
 checked, when it is resolved).
