@@ -150,3 +150,36 @@ def test_a_failure_after_rows_were_written_keeps_them(tmp_path: Path, monkeypatc
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["r1"]
     (run,) = Store(db).list_runs()
     assert run.status == "interrupted" and Store(db).count_results(run.run_id) == 1
+
+
+def test_judge_timeout_from_the_config_and_from_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`judge_timeout_s` in the graders YAML bounds every judge request of `grade` and the monitor's worker;
+    `grade --timeout S` overrides it. Checked on the judge clients bind_graders builds."""
+    import evalwheel.grade.api as grade_api
+    from evalwheel.models.http import OpenAIModel
+    from evalwheel.monitor.config import load_monitor_config
+    from evalwheel.monitor.worker import bind_graders
+
+    cfg = tmp_path / "judged.yaml"
+    judge = {"name": "judge.rubric", "config": {"judge_model": "http://127.0.0.1:9/v1#j", "criterion": "Kind?"}}
+    cfg.write_text(yaml.safe_dump({"graders": [judge], "judge_timeout_s": 2.5}))
+    _, models = bind_graders(load_monitor_config(cfg))
+    assert len(models) == 1
+    inner = getattr(models[0], "inner", models[0])  # the response cache wraps the HTTP client
+    assert isinstance(inner, OpenAIModel) and inner.timeouts.total_s == 2.5
+
+    seen: list[float | None] = []
+
+    async def capture(logs: Path, config: object, *a: object, **kw: object) -> object:
+        seen.append(getattr(config, "judge_timeout_s", None))
+        raise grade_api.LogsError("stop here")
+
+    logs, _ = write_logs(tmp_path)
+    monkeypatch.setattr(grade_api, "grade_logs", capture)
+    args = ["grade", str(logs), "--graders", str(cfg), "--out", str(tmp_path / "o.jsonl"), "--timeout", "0.5"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and seen == [0.5], res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"graders": [judge], "judge_timeout_s": 0}))
+    res = runner.invoke(app, ["grade", str(logs), "--graders", str(bad), "--out", str(tmp_path / "o2.jsonl")])
+    assert res.exit_code == 2 and "judge_timeout_s" in res.output

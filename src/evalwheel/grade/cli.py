@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from evalwheel.cli_options import RequestTimeoutOption
+
 err = Console(stderr=True)
 out = Console()
 
@@ -41,6 +43,7 @@ def grade_command(
     ] = 8.0,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Rows graded at once per worker.")] = 16,
     judges: Annotated[bool, typer.Option("--judges/--no-judges", help="--no-judges skips LLM-judge graders.")] = True,
+    timeout: RequestTimeoutOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
     otel_endpoint: Annotated[
         str | None,
@@ -82,6 +85,8 @@ def grade_command(
     status = "interrupted"
     try:
         config = load_monitor_config(graders)
+        if timeout is not None:  # the command line wins over the config's judge_timeout_s
+            config = config.model_copy(update={"judge_timeout_s": timeout})
         if executor == "ray":  # connect first: an unreachable cluster must not leave an empty output behind
             from evalwheel.runs.executors.ray import connect
 

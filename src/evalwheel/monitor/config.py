@@ -128,6 +128,12 @@ class MonitorConfig(EvalwheelModel):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     session_idle_s: float = Field(default=1800.0, gt=0, description="A chat session closes after this idle time.")
     max_attempts: int = Field(default=3, ge=1, description="Grading attempts before an event is stored as error.")
+    judge_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Total time limit per LLM-judge request (a hung judge endpoint is cut and retried); "
+        "default: the model client's 120 s.",
+    )
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
     def grader_config(self, g: GraderSpec) -> dict[str, Any]:

@@ -34,14 +34,16 @@ def bind_graders(
 ) -> tuple[list[BoundGrader], list[Model]]:
     """The config's graders (or `session_graders`) with config files merged and judge model names resolved once."""
     from evalwheel.models.registry import get_model
+    from evalwheel.models.reliability import Timeouts
 
     models = {} if models is None else models
     specs = config.session_graders if sessions else config.graders
     where = "session_graders" if sessions else "graders"
+    timeouts = None if config.judge_timeout_s is None else Timeouts(total_s=config.judge_timeout_s)
 
     def resolve(name: str) -> Model:
         if name not in models:
-            models[name] = get_model(name, max_concurrency=4)
+            models[name] = get_model(name, max_concurrency=4, timeouts=timeouts)
         return models[name]
 
     bound: list[BoundGrader] = []
