@@ -177,3 +177,11 @@ def test_gates_load_the_junit_writer_only_when_asked() -> None:
     code = "from evalwheel.gates import junit_xml\nimport sys\nprint('evalwheel.gates.junit' in sys.modules)"
     used = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert (lazy, used) == ("False", "True")
+
+
+@pytest.mark.parametrize("command", ["run", "grade", "replay", "chat", "serve", "evaluate"])
+def test_no_per_command_shell_completion_options(command: str) -> None:
+    """The root app has no completion options, and a lazily mounted command must not grow its own."""
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+    assert "--install-completion" not in result.output and "--show-completion" not in result.output

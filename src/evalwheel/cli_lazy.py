@@ -42,7 +42,7 @@ def to_click(name: str, obj: Any) -> click.Command:
     if isinstance(obj, typer.Typer):
         cmd: click.Command = typer.main.get_group(obj)
     else:
-        single = typer.Typer()
+        single = typer.Typer(add_completion=False)  # as the root app: no per-command completion options
         single.command(name)(obj)
         cmd = typer.main.get_command(single)
     cmd.name = name
