@@ -106,9 +106,10 @@ def _fail(message: str) -> typer.Exit:
 def _model(name: str, cache: bool, concurrency: int, timeout_s: float | None = None) -> Model:
     from evalwheel.models.reliability import Timeouts
 
-    timeouts = None if timeout_s is None else Timeouts(total_s=timeout_s)
     try:
-        return get_model(name, cache=cache, max_concurrency=max(16, 2 * concurrency), timeouts=timeouts)
+        return get_model(
+            name, cache=cache, max_concurrency=max(16, 2 * concurrency), timeouts=Timeouts.total(timeout_s)
+        )
     except ModelConfigError as exc:
         raise _fail(str(exc)) from None
 

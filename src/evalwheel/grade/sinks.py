@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from evalwheel.fileio import write_cause
 from evalwheel.grade.batch import Graded
 from evalwheel.grade.logs import LogsError
 
@@ -176,5 +177,5 @@ def open_sink(out: Path | None, store: str | None, logs: Path) -> list[Sink]:
             out.parent.mkdir(parents=True, exist_ok=True)
             sinks.append(ParquetSink(out) if out.suffix.lower() == ".parquet" else JsonlSink(out))
         except OSError as exc:
-            raise LogsError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
+            raise LogsError(f"--out {out}: {write_cause(exc)}") from None
     return sinks

@@ -149,6 +149,11 @@ class Timeouts:
     first_byte_s: float | None = None
     total_s: float | None = None
 
+    @classmethod
+    def total(cls, seconds: float | None) -> Timeouts | None:
+        """A total limit per attempt only (what a `--timeout S` option sets), or None (the client's defaults)."""
+        return None if seconds is None else cls(total_s=seconds)
+
 
 @dataclass(frozen=True, slots=True)
 class HedgePolicy:

@@ -39,7 +39,7 @@ def bind_graders(
     models = {} if models is None else models
     specs = config.session_graders if sessions else config.graders
     where = "session_graders" if sessions else "graders"
-    timeouts = None if config.judge_timeout_s is None else Timeouts(total_s=config.judge_timeout_s)
+    timeouts = Timeouts.total(config.judge_timeout_s)
 
     def resolve(name: str) -> Model:
         if name not in models:

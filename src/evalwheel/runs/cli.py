@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,13 +156,14 @@ def _gate_table(report: GateReport) -> Table:
     return table
 
 
-def _write(path: Path | None, text: str | Iterable[str]) -> None:
-    """Write a report atomically (the JUnit report streamed as chunks); an unwritable path is exit 2."""
+def _write(path: Path | None, render: Callable[[], str | Iterable[str]]) -> None:
+    """Write a report atomically (the JUnit report streamed as chunks); an unwritable path is exit 2. `render`
+    runs only when a path was asked for: the JUnit writer is imported on first use (start-up, issue 15)."""
     if path is None:
         return
     from evalwheel.fileio import write_text_atomic
 
-    write_text_atomic(path, text)
+    write_text_atomic(path, render())
 
 
 def _suffixed(path: Path | None, arm: str | None, many: bool) -> Path | None:
@@ -344,6 +345,7 @@ def _run_arm(
 ) -> tuple[ExitCode, dict[str, Any]]:
     import asyncio  # here, not at the top: `run --help` needs no event loop (~0.05 s of start-up)
 
+    from evalwheel import gates
     from evalwheel.gates import ExitCode
     from evalwheel.runs.api import run_eval
     from evalwheel.runs.executors import get_executor
@@ -385,14 +387,11 @@ def _run_arm(
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     run_id = outcome.run.run_id
-    if opts.junit is not None:  # the report writers are imported (~25 ms of start-up) only when asked for
-        from evalwheel.gates import iter_junit_xml
-
-        _write(_suffixed(opts.junit, arm, opts.many), iter_junit_xml(report, summary))
-    if opts.markdown is not None:
-        from evalwheel.gates import markdown_summary
-
-        _write(_suffixed(opts.markdown, arm, opts.many), markdown_summary(report, summary, cost=cost, title=label))
+    _write(_suffixed(opts.junit, arm, opts.many), lambda: gates.iter_junit_xml(report, summary))
+    _write(
+        _suffixed(opts.markdown, arm, opts.many),
+        lambda: gates.markdown_summary(report, summary, cost=cost, title=label),
+    )
     payload = {
         "run_id": run_id,
         "spec": spec.name,

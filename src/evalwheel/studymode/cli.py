@@ -74,8 +74,7 @@ def resolve_model(name: str, cache: bool, max_concurrency: int, timeout_s: float
         from evalwheel.models.reliability import Timeouts
     except ImportError as exc:
         raise ModelConfigError(f"the model registry is not available ({exc}); cannot load model {name!r}") from None
-    timeouts = None if timeout_s is None else Timeouts(total_s=timeout_s)
-    return get_model(name, cache=cache, max_concurrency=max_concurrency, timeouts=timeouts)
+    return get_model(name, cache=cache, max_concurrency=max_concurrency, timeouts=Timeouts.total(timeout_s))
 
 
 def _load_sessions_or_exit(paths: list[Path], skip_invalid: bool) -> list[Session]:
