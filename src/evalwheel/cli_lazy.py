@@ -87,8 +87,10 @@ class LazyGroup(TyperGroup):
         """Run the command; an unreadable input or unwritable output file (fileio.FileReadError, FileWriteError)
         is exit 2 with its one-line message. Why here: the installed `evalwheel` script calls `cli:app`, not
         `cli:main`, so this is the one place every command (and CliRunner) passes through."""
+        from evalwheel.closing import freeze_heap_at_exit
         from evalwheel.fileio import FileReadError
 
+        freeze_heap_at_exit()  # the process ends after its command: skip the final collection (evalwheel.closing)
         try:
             return super().invoke(ctx)
         except FileReadError as exc:

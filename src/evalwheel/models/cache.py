@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from evalwheel.closing import track, untrack
 from evalwheel.models.base import Completion, GenerateConfig, Message, Model, Schema
 
 _DEFAULT_CONFIG = GenerateConfig()
@@ -87,6 +88,7 @@ class ModelCache:
                 " key TEXT PRIMARY KEY, model TEXT NOT NULL, created REAL NOT NULL, completion TEXT NOT NULL)"
             )
             self._conn = conn
+            track(self)  # closed at exit even if the CLI skips the final collection
         return self._conn
 
     def get(self, key: str) -> Completion | None:
@@ -114,6 +116,7 @@ class ModelCache:
         self._db().execute("DELETE FROM completions")
 
     def close(self) -> None:
+        untrack(self)
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()

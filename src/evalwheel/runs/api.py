@@ -15,7 +15,7 @@ import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from evalwheel.gates import GateReport, RunSummary, evaluate_gates, gates_from_spec, summarize
 from evalwheel.gates.summary import SummaryBuilder, SummaryError
@@ -105,31 +105,37 @@ async def run_eval(
     )
     plan = plan_run(spec, arm, cache=cache, judges=judges)
     live = None if resume is not None else SummaryBuilder()
+    opens_store = store is None or isinstance(store, (str, Path))
+    st: Store | None = None if opens_store else cast("Store", store)
     try:
-        probing = preflight(spec, plan.models)  # setup errors: exit 2 before a run row exists
-        opens_store = store is None or isinstance(store, (str, Path))
-        warnings = await (_importing_store_meanwhile(probing) if opens_store else probing)
-        # The store is opened after the probe, so SQLAlchemy's import is not on the path to the first model call
-        # (start-up target, issue 15); a store that cannot be opened is still exit 2 before any sample runs.
-        st = store_for(spec, store) if store is None or isinstance(store, (str, Path)) else store
-        outcome = await execute(
-            plan,
-            dataset,
-            st,
-            resume=resume,
-            retry_errors=retry_errors,
-            limit=limit,
-            progress=progress if live is None else _folding(progress or Progress(), live),
-            force=force,
-            executor=executor,
-        )
+        try:
+            probing = preflight(spec, plan.models)  # setup errors: exit 2 before a run row exists
+            warnings = await (_importing_store_meanwhile(probing) if opens_store else probing)
+            # The store is opened after the probe, so SQLAlchemy's import is not on the path to the first model
+            # call (start-up target, issue 15); a store that cannot be opened is still exit 2 before any sample.
+            if st is None:
+                st = store_for(spec, cast("str | Path | None", store))
+            outcome = await execute(
+                plan,
+                dataset,
+                st,
+                resume=resume,
+                retry_errors=retry_errors,
+                limit=limit,
+                progress=progress if live is None else _folding(progress or Progress(), live),
+                force=force,
+                executor=executor,
+            )
+        finally:
+            await plan.aclose()
+        run_id = outcome.run.run_id
+        summary = _live_summary(st, run_id, live)
+        base = baseline_summary(st, spec, arm, run_id, baseline)
+        report = evaluate_gates(summary, gate_config, baseline=base, judge_requirements=judge_reqs)
+        cost = run_cost(st, run_id, dataset, arm, spec.cost_model) if spec.cost_model is not None else None
     finally:
-        await plan.aclose()
-    run_id = outcome.run.run_id
-    summary = _live_summary(st, run_id, live)
-    base = baseline_summary(st, spec, arm, run_id, baseline)
-    report = evaluate_gates(summary, gate_config, baseline=base, judge_requirements=judge_reqs)
-    cost = run_cost(st, run_id, dataset, arm, spec.cost_model) if spec.cost_model is not None else None
+        if opens_store and st is not None:  # ours, not the caller's: closed now, so SQLite folds its log back in
+            st.close()
     return EvalResult(outcome, summary, report, cost, tuple(warnings))
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, and_, bindparam, create_engine, event, func, inse
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
+from evalwheel.closing import track, untrack
 from evalwheel.store.errors import StoreError as StoreError  # re-exported: callers import both from here
 from evalwheel.store.errors import now_iso as now_iso
 from evalwheel.store.schema import MIGRATIONS, SCHEMA_VERSION, meta, metadata, results, runs
@@ -109,6 +110,7 @@ class Store:
             self.safe_url = self.url
         try:
             self.engine: Engine = create_engine(self.url)
+            track(self)  # disposed at exit even if the CLI skips the final collection (evalwheel.closing)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas(int(busy_timeout_s * 1000)))
             elif self.engine.dialect.name == "postgresql":
@@ -161,6 +163,7 @@ class Store:
             conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
     def close(self) -> None:
+        untrack(self)
         self.engine.dispose()
 
     # ------------------------------------------------------------------------------------------ runs
