@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from evalwheel.graders import GraderContext, get_grader
-from evalwheel.graders.pedagogy.dimensions.mathcheck import math_claims
+from evalwheel.graders.pedagogy.dimensions.mathcheck import answer_claim, exercise, math_claims
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.types import FailureMode, Output, Sample, Score, Session, SessionEvaluation, Turn
 
@@ -126,6 +126,65 @@ def test_confirming_a_wrong_learner_equation() -> None:
     s = session("times tables", "What is 7 times 8? Write it as a sum.", "7 * 8 = 54", "Exactly, well done!")
     acc = accuracy(evaluate_session(s))
     assert acc.value == 0 and "56" in acc.evidence[0].snippet
+
+
+def test_typeset_maths_is_read_superscripts_as_whole_powers() -> None:
+    assert [(c.text, c.verdict) for c in math_claims("So x² · x³ = x⁶.")] == [("x^2 * x^3 = x^6", "wrong")]
+    assert [c.verdict for c in math_claims("x² · x³ = x⁵")] == ["correct"]
+    assert [c.verdict for c in math_claims("2¹⁰ = 1024")] == ["correct"]  # one power of ten, not 2^1^0
+    assert [c.verdict for c in math_claims("−4 − (−6) = 2")] == ["correct"]
+
+
+def test_exercise_and_bare_answer() -> None:
+    assert exercise("Spot on. Have a go at 1/2 + 1/3 on your own.") == "1/2 + 1/3"
+    assert exercise("Yes, a⁸. A slightly harder one: 2y³ · 3y². Handle the numbers first.") == "2y^3 * 3y^2"
+    assert exercise("Which is bigger, 3/4 or 2/3?") is None  # a comparison of two fractions sets no computation
+    assert exercise("Solve 2x + 3 = 7. What is x?") is None  # an equation, not one value to compute
+    assert exercise("The area is π × 3².") is None  # a statement, not an exercise
+    wrong = answer_claim("1/2 + 1/3", "2/5")
+    assert wrong is not None and wrong.verdict == "wrong"
+    right = answer_claim("3 * (-2)", "-6 cause its 3 lots of -2")  # the operands restated are not the answer
+    assert right is not None and right.verdict == "correct" and right.text == "3 * (-2) = -6"
+    assert answer_claim("7 * 8", "56 or 54") is None  # two candidate answers: not read
+
+
+def test_confirming_a_wrong_bare_answer_and_rejecting_a_right_one() -> None:
+    confirm = session(
+        "adding fractions",
+        "Make the bottoms the same first, then add the tops. Have a go at 1/2 + 1/3 on your own.",
+        "2/5",
+        "Yes, exactly! 2/5. You've got it.",
+    )
+    acc = accuracy(evaluate_session(confirm))
+    assert acc.value == 0 and "1/2 + 1/3 = 2/5" in acc.evidence[0].snippet
+    reject = session(
+        "negatives",
+        "Subtracting a negative moves you right. Now one where you start below zero: −4 − (−6).",
+        "start at -4 go right 6... 2",
+        "Not quite. Careful with the sign when you start below zero. Count again.",
+    )
+    acc = accuracy(evaluate_session(reject))
+    assert acc.value == 0 and "rejects" in acc.reason
+    fine = session("negatives", "Try 2 − (−3) on the number line. Where do you end up?", "right 3 so 5", "Yes, 5.")
+    assert accuracy(evaluate_session(fine)).value == 2
+
+
+def test_bare_python_claims_prose_names_and_a_sentence_after_the_block() -> None:
+    floor = session("division", "Careful: // floors, so -7 // 2 is -3 and 7 // 2 is 3. Which do you expect for 9 // 2?")
+    acc = accuracy(evaluate_session(floor))
+    assert acc.value == 0 and "'-4'" in acc.evidence[0].snippet and len(acc.evidence) == 1  # 7 // 2 is right
+    sliced = session(
+        "slices",
+        "So for name = 'IMG_2041.jpg', name[4:7] gives '2041'. Does that match what you counted?",
+    )
+    acc = accuracy(evaluate_session(sliced))
+    assert acc.value == 0 and "'204'" in acc.evidence[0].snippet
+    aliased = f"{FENCE}python\na = [1, 2, 3]\nb = a\nb.append(4)\nprint(a)\n{FENCE}\n\n"
+    wrong = session("aliasing", aliased + "This prints [1, 2, 3], because we appended to b. What does print(b) show?")
+    assert accuracy(evaluate_session(wrong)).value == 0
+    right = session("aliasing", aliased + "This prints [1, 2, 3, 4]: both names are one list. Surprised?")
+    acc = accuracy(evaluate_session(right))
+    assert acc.value == 2 and acc.metadata["verified_claims"] >= 1
 
 
 def test_code_the_sandbox_stops_is_unscored_not_a_content_error() -> None:

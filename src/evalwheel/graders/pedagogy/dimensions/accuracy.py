@@ -19,7 +19,7 @@ from functools import cache
 from evalwheel.graders.pedagogy.dimensions.codecheck import CodeReport, check_code
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
-from evalwheel.graders.pedagogy.dimensions.mathcheck import math_claims
+from evalwheel.graders.pedagogy.dimensions.mathcheck import MathClaim, answer_claim, exercise, math_claims
 from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.tagger import Action, TurnTags
 from evalwheel.graders.pedagogy.text import Cue
@@ -214,6 +214,15 @@ def _misconception(tags: TurnTags) -> tuple[str, str] | None:
     return None
 
 
+def _answer_to_exercise(tutor: TurnTags | None, learner_text: str) -> list[MathClaim]:
+    """The learner's bare answer ("2/5", "a^8?") to the exercise the tutor's previous turn set, as a claim."""
+    if tutor is None or tutor.prose is None:
+        return []
+    expr = exercise(tutor.prose.text)
+    claim = answer_claim(expr, learner_text) if expr is not None else None
+    return [claim] if claim is not None else []
+
+
 def _tutor_verdict(view: View, learner_index: int) -> tuple[str, TurnTags] | None:
     """How the tutor's next reply judges a learner answer: 'confirms', 'rejects' or 'neither'.
 
@@ -265,12 +274,15 @@ def accuracy(view: View, cfg: DimensionsConfig) -> DimensionResult:
         if wrong_rule is not None:
             errors.append(quote(tags.index, f"claim “{wrong_rule[0]}”; but {wrong_rule[1]}"))
             reasons.append(f"turn {tags.index} states a false rule ({wrong_rule[1]})")
-    # The learner's own equations, and whether the tutor judged them right.
+    # The learner's own equations, or bare answers to an exercise the tutor set, and whether the tutor judged
+    # them right.
+    set_by = {t.index: t for t in ts.assistant}
     for i in ts.user_indices:
         content = traj[i].content
-        if "=" not in content:
-            continue
-        claims = [c for c in math_claims(content) if c.verdict != "unparsed"]
+        if "=" in content:
+            claims = [c for c in math_claims(content) if c.verdict != "unparsed"]
+        else:
+            claims = _answer_to_exercise(set_by.get(i - 1), content)
         if not claims:
             continue
         learner_right = all(c.verdict == "correct" for c in claims)

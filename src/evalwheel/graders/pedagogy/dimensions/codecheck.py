@@ -37,6 +37,23 @@ _INLINE_CLAIM = re.compile(
     r"True\b|False\b|None\b|'[^'\n]{0,40}'|"
     r"\"[^\"\n]{0,40}\"|\[[^\]\n]{0,80}\])(?!\s*,\s*-?\d)"
 )
+# The same claim in prose without backticks, for expressions no sentence could mean otherwise: Python's own
+# operators between numbers ("-7 // 2 is -3", "17 % 5 gives 2") and subscripts or slices ("name[4:7] gives '204'").
+_VALUE = r"(-?\d+(?:\.\d+)?\b|True\b|False\b|None\b|'[^'\n]{0,40}'|\"[^\"\n]{0,40}\"|\[[^\]\n]{0,80}\])"
+_BARE_CLAIM = re.compile(
+    r"(?<![\w`.\]])(-?\d+\s*(?://|%|\*\*)\s*-?\d+|[A-Za-z_]\w*\[-?\d*(?::-?\d*){0,2}\])\s+"
+    r"(?:is|gives(?: you)?|returns|evaluates to|equals|prints|will give|would give|will return|would return)\s+"
+    + _VALUE
+    + r"(?!\s*,\s*-?\d)"
+)
+# A string or list literal given a name in prose ("for name = 'IMG_2041.jpg', ..."), which later claims use.
+_PROSE_ASSIGN = re.compile(r"(?<![\w.`])([A-Za-z_]\w*)\s*=\s*('[^'\n]{0,80}'|\"[^\"\n]{0,80}\"|\[[^\]\n]{0,80}\])")
+# A sentence right after a one-print block saying what it prints ("This prints [1, 2, 3], because ...").
+_OUTPUT_SENTENCE = re.compile(
+    r"^\s*(?:this|it|that|the code|the snippet)\s+(?:will |would |then )?(?:prints?|outputs?|shows?|displays?)"
+    r"\s*:?\s*`?" + _VALUE,
+    re.I,
+)
 _PREDICT_Q = re.compile(
     r"\b(?:what|which)\b.{0,60}\b(?:will|would|does|do)\b.{0,60}\b(?:print|return|output|produce|give|evaluate|show)",
     re.I,
@@ -90,6 +107,19 @@ def _blocks(content: str) -> list[tuple[int, int, str, str]]:
         out.append((i, end, lang, body))
         i = content.find("```", end) if j != -1 else -1
     return out
+
+
+def _without_blocks(content: str, blocks: list[tuple[int, int, str, str]]) -> str:
+    """The turn's prose: fenced blocks blanked out (same length, so offsets still line up)."""
+    if not blocks:
+        return content
+    parts: list[str] = []
+    at = 0
+    for start, end, _, _ in blocks:
+        parts += [content[at:start], " " * (end - start)]
+        at = end
+    parts.append(content[at:])
+    return "".join(parts)
 
 
 def _compiles(code: str, mode: str) -> bool:
@@ -226,6 +256,10 @@ def extract(session: Session) -> tuple[list[tuple[str, str]], list[CodeClaim]]:
             between = content[end : nxt[0]] if nxt is not None else ""
             if nxt is not None and len(between.split()) <= 12 and _OUTPUT_INTRO.search(between.strip()):
                 claims.append(CodeClaim(idx, "output_block", body, nxt[3], len(chunks) - 1))
+            elif body.count("print(") == 1 and not _LOOPY.search(body) and (
+                said := _OUTPUT_SENTENCE.match(content[end : nxt[0] if nxt is not None else len(content)])
+            ):
+                claims.append(CodeClaim(idx, "output_prose", body, said.group(1), len(chunks) - 1))
             elif not _LOOPY.search(body):
                 stated = [m.group(1) for ln in body.splitlines() if (m := _PRINT_COMMENT.match(ln))]
                 prints = body.count("print(")
@@ -234,6 +268,15 @@ def extract(session: Session) -> tuple[list[tuple[str, str]], list[CodeClaim]]:
                     claims.append(CodeClaim(idx, "print_comment", body, "\n".join(stated), len(chunks) - 1))
         if turn.role != "assistant":
             continue
+        prose = _without_blocks(content, blocks)
+        for m in _PROSE_ASSIGN.finditer(prose):
+            if _compiles(m.group(0), "exec"):
+                chunks.append(("exec", m.group(0)))
+        for m in _BARE_CLAIM.finditer(prose):
+            expr, value = m.group(1), m.group(2)
+            if _compiles(expr, "eval"):
+                chunks.append(("exec", _SHOW.format(expr)))
+                claims.append(CodeClaim(idx, "inline", expr, value, len(chunks) - 1))
         for m in _INLINE_CLAIM.finditer(content):
             expr, value = m.group(1), m.group(2).strip("`")
             if not _compiles(expr, "eval") or not re.search(r"[(\[+*/%-]", expr):

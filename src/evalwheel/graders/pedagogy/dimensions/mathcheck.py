@@ -18,7 +18,18 @@ from typing import Literal
 
 Verdict = Literal["correct", "wrong", "unparsed"]
 
-_NORMALISE = str.maketrans({"×": "*", "÷": "/", "−": "-", "·": "*", "²": "^2", "³": "^3", "–": "-"})
+_NORMALISE = str.maketrans({"×": "*", "÷": "/", "−": "-", "·": "*", "⋅": "*", "–": "-"})
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_SUPERSCRIPT = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
+
+
+def normalise(text: str) -> str:
+    """Typeset maths as the parsers read it: × · ÷ − as operators, a run of superscripts as one power (x¹⁰ is
+    x^10, not x^1^0)."""
+    text = text.translate(_NORMALISE)
+    if _SUPERSCRIPT.search(text) is not None:
+        text = _SUPERSCRIPT.sub(lambda m: "^" + m.group(0).translate(_SUPERSCRIPT_DIGITS), text)
+    return text
 # A side of an equality: numbers, single-letter variables, operators, brackets, spaces.
 _SIDE = r"(?:\d+(?:\.\d+)?|(?<![A-Za-z])[a-z](?![A-Za-z])|[-+*/^() ]|\*\*)+"
 _EQUALITY = re.compile(rf"({_SIDE})(?<![<>!=])=(?!=)({_SIDE}(?:(?<![<>!=])=(?!=){_SIDE})*)")
@@ -143,11 +154,11 @@ def math_claims(text: str) -> list[MathClaim]:
     return out
 
 
-_CANDIDATE = re.compile(r"[\d)²³]\s*(?:[-+*/^×÷−·]|=)|[-+*/^×÷−·]\s*[\d(]")
+_CANDIDATE = re.compile(r"[\d)⁰¹²³⁴⁵⁶⁷⁸⁹]\s*(?:[-+*/^×÷−·⋅]|=)|[-+*/^×÷−·⋅]\s*[\d(]")
 
 
 def _line_claims(text: str) -> list[MathClaim]:
-    norm = _TIMES.sub("*", text.translate(_NORMALISE).replace("`", " "))
+    norm = _TIMES.sub("*", normalise(text).replace("`", " "))
     out: list[MathClaim] = []
     for m in _EQUALITY.finditer(norm):
         k = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
@@ -168,3 +179,64 @@ def _line_claims(text: str) -> list[MathClaim]:
             if verdict is not None:
                 out.append(MathClaim(f"{lhs} = {rhs}", verdict[0], verdict[1], m.start()))
     return out
+
+
+# --- an exercise the tutor sets and the learner's bare answer to it --------------------------------------------
+
+_EXERCISE_CUE = re.compile(
+    r"\b(?:try|work out|work it out|have a go|go at|compute|calculate|simplify|evaluate|what is|what's|whats|"
+    r"what do you get|what would|your turn|on your own|now)\b",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_BARE_FRACTION = re.compile(r"^-?\d+\s*/\s*\d+$")
+# A learner's answer: a number, a fraction or a monomial (6y^6, a^8), the last one in a short message.
+_ANSWER_TOKEN = re.compile(r"(?<![\w.^])-?(?:\d+(?:\.\d+)?(?:\s*/\s*\d+)?(?:[a-z](?:\^\d+)?)?|[a-z]\^\d+)(?![\w.^/])")
+_MAX_ANSWER_WORDS = 15
+
+
+def exercise(tutor_prose: str) -> str | None:
+    """The expression a tutor turn asks the learner to work out ("Have a go at 1/2 + 1/3", "Try a⁴ · a²."), or
+    None. Only the last two sentences are read, and only a run with an operator that is not a lone fraction
+    ("which is bigger, 3/4 or 2/3?" sets no computation); an equation ("solve 2x + 3 = 7") is not an exercise
+    with one value."""
+    if not _CANDIDATE.search(tutor_prose):
+        return None
+    sentences = [s for s in _SENTENCE_END.split(normalise(tutor_prose).strip()) if s.strip()]
+    for sentence in reversed(sentences[-2:]):
+        if "=" in sentence:
+            return None
+        runs = [r for r in re.finditer(_SIDE, sentence) if _OPERATOR.search(r[0]) and _HAS_DIGIT.search(r[0])]
+        if not runs:
+            continue
+        run = runs[-1]
+        expr = _clean(run.group(0)).strip("+*/^ ")
+        if _BARE_FRACTION.match(expr) or not _OPERATOR.search(expr.lstrip("-")):
+            return None
+        # "A harder one: 2y³ · 3y²." sets it too: the expression closes its sentence after a colon.
+        set_after_colon = sentence[: run.start()].rstrip().endswith(":") and not sentence[run.end() :].strip(" .!")
+        if "?" in sentence or _EXERCISE_CUE.search(sentence) or set_after_colon:
+            return expr
+    return None
+
+
+def answer_claim(exercise_expr: str, learner_text: str) -> MathClaim | None:
+    """The learner's bare answer to `exercise_expr` as a claim "exercise = answer", judged like any equality;
+    None when the message is long, states an equation itself (read by `math_claims`) or has no answer token."""
+    if "=" in learner_text or len(learner_text.split()) > _MAX_ANSWER_WORDS:
+        return None
+    tokens = [_clean(t) for t in _ANSWER_TOKEN.findall(normalise(learner_text.lower()).replace("**", "^"))]
+    # Learners restate the operands while working ("3 lots of -2 is -6", "start at -4, go right 6... 2"): the
+    # answer is the one token that is not an operand; with several candidates the message is not read.
+    operands = {n.lstrip("-") for n in re.findall(r"\d+(?:\.\d+)?", exercise_expr)}
+    fresh = [t for t in tokens if t.lstrip("-").replace(" ", "") not in operands]
+    if len(fresh) == 1:
+        answer = fresh[0]
+    elif len(tokens) == 1:
+        answer = tokens[0]
+    else:
+        return None
+    verdict = _check_pair(exercise_expr, answer)
+    if verdict is None or verdict[0] == "unparsed":
+        return None
+    return MathClaim(f"{exercise_expr} = {answer}", verdict[0], verdict[1], 0)
