@@ -62,10 +62,32 @@ def generate(n: int, seed: int) -> list[Session]:
     return out
 
 
+# The deterministic tier: no sandbox and no meaning-based safety tier (an embedding model; measured apart).
 CHECKS_ONLY = EvaluationConfig.model_validate(
-    {"dimensions": {"execute_code": False, **{d.value: {"enabled": False} for d in DimensionName}}}
+    {
+        "dimensions": {"execute_code": False, **{d.value: {"enabled": False} for d in DimensionName}},
+        "semantic_safety": {"enabled": False},
+    }
 )
-ALL_SEVEN = EvaluationConfig.model_validate({"dimensions": {"execute_code": False}})
+ALL_SEVEN = EvaluationConfig.model_validate(
+    {"dimensions": {"execute_code": False}, "semantic_safety": {"enabled": False}}
+)
+WITH_MEANING = EvaluationConfig.model_validate({"dimensions": {"execute_code": False}})
+
+
+def meaning_tier(sessions: list[Session]) -> dict[str, float]:
+    """All seven dimensions plus the meaning-based safety tier (MiniLM on every learner sentence, one onnxruntime
+    thread, no text cache: a generated session repeats seed turns, and a cache would make them free)."""
+    import evalwheel.embed.minilm as minilm
+
+    minilm._default = minilm.MiniLMEmbedder(threads=1)
+    evaluate_session(sessions[0], WITH_MEANING)  # loads the model outside the clock
+    start_cpu, start_wall = time.process_time(), time.perf_counter()
+    for s in sessions:
+        evaluate_session(s, WITH_MEANING)
+    cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start_wall
+    return {"sessions": len(sessions), "sessions_per_cpu_s": round(len(sessions) / cpu, 1),
+            "sessions_per_wall_s": round(len(sessions) / wall, 1)}  # fmt: skip
 
 
 def rate(sessions: list[Session], cfg: EvaluationConfig, repeats: int) -> list[float]:
@@ -174,6 +196,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-exec", action="store_true", help="Skip the code-execution measurement.")
     parser.add_argument("--breakdown", action="store_true", help="Also report CPU time per stage.")
+    parser.add_argument("--no-meaning", action="store_true", help="Skip the meaning-based safety tier's measurement.")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
@@ -208,6 +231,8 @@ def main() -> None:
     }
     if args.breakdown:
         result["breakdown"] = breakdown(sessions, args.repeats)
+    if not args.no_meaning:
+        result["with_meaning_safety_tier"] = meaning_tier(sessions[:300])
     if not args.no_exec:
         result["code_execution"] = code_execution()
     print(json.dumps(result))

@@ -23,7 +23,8 @@ from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_sessio
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "examples" / "studymode" / "sessions"
 GOLDEN = ROOT / "tests" / "data" / "golden" / "seed_sessions_deterministic.json"
-CONFIG = EvaluationConfig.model_validate({"dimensions": {"execute_code": False}})
+# The deterministic tier only: no sandbox, and no meaning-based safety tier (an embedding model, tested apart).
+CONFIG = EvaluationConfig.model_validate({"dimensions": {"execute_code": False}, "semantic_safety": {"enabled": False}})
 
 
 def current() -> dict[str, object]:

@@ -18,6 +18,7 @@ from evalwheel.graders.pedagogy.dimensions import (
     escalations,
     evaluate_dimensions,
 )
+from evalwheel.graders.pedagogy.safety_semantic import SemanticSafetyConfig, enrich
 from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.tagger import Action, TaggedSession, tag_session
 from evalwheel.types import CheckName, Evidence, FailureMode, Score, Session, SessionEvaluation
@@ -43,6 +44,8 @@ class EvaluationConfig(EvalwheelModel):
     checks: list[CheckName] = Field(default_factory=lambda: list(CHECKS))
     thresholds: CheckConfig = Field(default_factory=CheckConfig)
     dimensions: DimensionsConfig = Field(default_factory=DimensionsConfig)
+    # Sensitive requests found by meaning as well as by phrase (graders/pedagogy/safety_semantic.py)
+    semantic_safety: SemanticSafetyConfig = Field(default_factory=SemanticSafetyConfig)
 
 
 class ConfigError(ValueError):
@@ -99,6 +102,7 @@ _DEFAULT_CONFIG = EvaluationConfig()
 
 def evaluate_tagged(ts: TaggedSession, config: EvaluationConfig | None = None) -> SessionEvaluation:
     cfg = config or _DEFAULT_CONFIG
+    enrich(ts, cfg.semantic_safety)  # before any safety review reads the session's sensitive turns
     scores: list[Score] = [CHECKS[name](ts, cfg.thresholds) for name in cfg.checks]
     scored = [s for s in scores if s.passed is not None]
     fidelity = sum(1.0 for s in scored if s.passed) / len(scored) if scored else None
@@ -121,6 +125,9 @@ def evaluate_tagged(ts: TaggedSession, config: EvaluationConfig | None = None) -
         reasons.append("safety check failed")
     if cfg.escalate_on_sensitive_request and sensitive_request(ts) is not None:
         reasons.append("safety-sensitive request")
+    elif cfg.escalate_on_sensitive_request and ts.semantic:  # found by meaning, not reviewed (review: false)
+        first = ts.semantic[min(ts.semantic)]
+        reasons.append(f"possible safety-sensitive request (turn {first.index}, read as {first.category})")
     low = [s.name for s in scores if s.confidence is not None and s.confidence < cfg.low_confidence]
     if low:
         reasons.append("low confidence: " + ", ".join(low))

@@ -13,6 +13,7 @@ from collections.abc import KeysView
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
+from typing import TYPE_CHECKING
 
 from evalwheel.graders.pedagogy.safety_signals import SENSITIVE_REQUEST
 from evalwheel.graders.pedagogy.signals import DEMEANING, SUCCESS, is_attempt
@@ -28,6 +29,9 @@ from evalwheel.graders.pedagogy.text import (
     split_prose,
 )
 from evalwheel.types import Session, Turn
+
+if TYPE_CHECKING:
+    from evalwheel.graders.pedagogy.safety_semantic import SemanticHit
 
 
 class Action(StrEnum):
@@ -428,6 +432,8 @@ class TaggedSession:
     assistant: list[TurnTags]
     user_indices: list[int]
     sensitive_request: int | None = None  # first learner turn with a safety-sensitive request
+    # Learner turns the meaning-based tier found (safety_semantic.enrich); None: that tier has not run.
+    semantic: dict[int, SemanticHit] | None = None
     # Per-turn text facts that several checks and dimensions read, computed once per session.
     _lower: dict[int, str] = field(default_factory=dict, repr=False)
     _attempt: dict[int, bool] = field(default_factory=dict, repr=False)
