@@ -95,7 +95,7 @@ def _sensitive_iter(ts: TaggedSession) -> Iterator[tuple[int, re.Match[str] | No
             m = ss.SENSITIVE_REQUEST.search(ts.lower(i))
             if m is not None:
                 yield i, m, None
-            elif i in semantic:
+            elif i in semantic and semantic[i].reviewed:
                 yield i, None, semantic[i]
 
 
