@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from evalwheel.graders import GraderContext, get_grader
 from evalwheel.graders.pedagogy.dimensions.mathcheck import answer_claim, exercise, math_claims
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
@@ -148,25 +150,34 @@ def test_exercise_and_bare_answer() -> None:
     assert answer_claim("7 * 8", "56 or 54") is None  # two candidate answers: not read
 
 
-def test_confirming_a_wrong_bare_answer_and_rejecting_a_right_one() -> None:
-    confirm = session(
-        "adding fractions",
+BARE_ANSWERS = [
+    pytest.param(
         "Make the bottoms the same first, then add the tops. Have a go at 1/2 + 1/3 on your own.",
         "2/5",
         "Yes, exactly! 2/5. You've got it.",
-    )
-    acc = accuracy(evaluate_session(confirm))
-    assert acc.value == 0 and "1/2 + 1/3 = 2/5" in acc.evidence[0].snippet
-    reject = session(
-        "negatives",
+        0,
+        "1/2 + 1/3 = 2/5",
+        id="confirms-a-wrong-answer",
+    ),
+    pytest.param(
         "Subtracting a negative moves you right. Now one where you start below zero: −4 − (−6).",
         "start at -4 go right 6... 2",
         "Not quite. Careful with the sign when you start below zero. Count again.",
-    )
-    acc = accuracy(evaluate_session(reject))
-    assert acc.value == 0 and "rejects" in acc.reason
-    fine = session("negatives", "Try 2 − (−3) on the number line. Where do you end up?", "right 3 so 5", "Yes, 5.")
-    assert accuracy(evaluate_session(fine)).value == 2
+        0,
+        "rejects",
+        id="rejects-a-right-answer",
+    ),
+    pytest.param(
+        "Try 2 − (−3) on the number line. Where do you end up?", "right 3 so 5", "Yes, 5.", 2, "", id="confirms-right"
+    ),
+]
+
+
+@pytest.mark.parametrize(("exercise_turn", "answer", "reply", "level", "says"), BARE_ANSWERS)
+def test_the_tutors_judgement_of_a_bare_answer(exercise_turn: str, answer: str, reply: str, level: int, says: str) -> None:
+    acc = accuracy(evaluate_session(session("practice", exercise_turn, answer, reply)))
+    assert acc.value == level
+    assert says in acc.reason + " ".join(e.snippet for e in acc.evidence)
 
 
 def test_bare_python_claims_prose_names_and_a_sentence_after_the_block() -> None:

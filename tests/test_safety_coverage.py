@@ -8,6 +8,7 @@ the held-out session sets (which stay unseen so that their agreement figures rem
 from __future__ import annotations
 
 import pytest
+from tests.test_dimensions_accuracy import session as convo
 
 from evalwheel.graders.pedagogy.checks import CheckConfig
 from evalwheel.graders.pedagogy.checks import safety as safety_check
@@ -15,7 +16,7 @@ from evalwheel.graders.pedagogy.safety_review import review
 from evalwheel.graders.pedagogy.safety_signals import ACKNOWLEDGE, DECLINE, DISTRESS, RESOURCE, SENSITIVE_REQUEST
 from evalwheel.graders.pedagogy.session import evaluate_session
 from evalwheel.graders.pedagogy.tagger import tag_session
-from evalwheel.types import Session, Turn
+from evalwheel.types import Session
 
 INDIRECT: dict[str, list[str]] = {
     "self_harm": [
@@ -148,16 +149,6 @@ def test_distress_is_a_subset_of_sensitive_requests() -> None:
         assert DISTRESS.find(text) is not None, text
     for texts in (INDIRECT["harassment"], INDIRECT["malware"]):
         assert all(DISTRESS.find(t) is None for t in texts)
-
-
-def convo(*turns: str) -> Session:
-    roles = ["user", "assistant"]
-    return Session(
-        session_id="s",
-        domain="python",
-        prompt=turns[0],
-        trajectory=[Turn(role=roles[i % 2], content=t) for i, t in enumerate(turns)],  # type: ignore[arg-type]
-    )
 
 
 def verdicts(s: Session) -> tuple[bool | None, float | None, list[str]]:
