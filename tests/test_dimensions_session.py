@@ -84,6 +84,11 @@ def test_engagement_anchors() -> None:
     gushing = session("hi", "Amazing!!! You're a genius!!! 🎉🎉 What would you like to learn today?", "loops")
     assert level(gushing, "engagement") == 1
     assert level(GOOD, "engagement") == 2
+    for reply, bare in (("No. Try 3 * 4 again.", True), ("No problem. Now try 3 * 4.", False)):
+        s = session("is 3 * 4 = 7?", "What do you get when you add 3 + 4?", "7", reply, "12")
+        engagement = next(d for d in evaluate_session(s).dimensions if d.name == "engagement")
+        # a bare "No." is the rubric's anchor 1; "No problem" opens a turn without correcting anyone
+        assert ("bare correction" in engagement.reason) is bare, engagement.reason
 
 
 def test_lazy_evaluation_is_not_an_insult() -> None:

@@ -19,7 +19,11 @@ from evalwheel.types import DimensionName, Evidence
 
 NAME = DimensionName.ENGAGEMENT
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2728]")
-_CORRECTION = re.compile(r"^\W*(?:no+\b|nope\b|wrong\b|incorrect\b|that'?s (?:wrong|incorrect)\b|actually,? no\b)")
+# "No problem", "no worries", "no need to ...": a turn opening with "no" that corrects nothing.
+_NOT_A_CORRECTION = r"(?!\s+(?:problem|problemo|worries|worry|need|rush|sweat|pressure|doubt|shame|harm|stress)\b)"
+_CORRECTION = re.compile(
+    rf"^\W*(?:no+\b{_NOT_A_CORRECTION}|nope\b|wrong\b|incorrect\b|that'?s (?:wrong|incorrect)\b|actually,? no\b)"
+)
 _QUOTE_BEFORE = re.compile(r"[\"“”]")
 
 
