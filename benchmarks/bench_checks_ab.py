@@ -94,7 +94,10 @@ def config(module: Any, all_seven: bool) -> Any:
     dims: dict[str, object] = {"execute_code": False}
     if not all_seven:
         dims.update({d.value: {"enabled": False} for d in DimensionName})
-    return module.EvaluationConfig.model_validate({"dimensions": dims})
+    raw: dict[str, object] = {"dimensions": dims}
+    if "semantic_safety" in module.EvaluationConfig.model_fields:  # the deterministic tier only (older commits lack it)
+        raw["semantic_safety"] = {"enabled": False}
+    return module.EvaluationConfig.model_validate(raw)
 
 
 def main() -> None:
