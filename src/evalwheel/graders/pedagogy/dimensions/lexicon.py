@@ -1,4 +1,5 @@
-"""Technical terms of the two Study Mode domains (Python, prompt engineering), for load and level judgements.
+"""Technical terms of the Study Mode domains (Python, prompt engineering, mathematics), for load and level
+judgements.
 
 A term is what a learner has to hold in mind as a new idea: "closure", "few-shot", "event loop". The
 list is deliberately of domain words only; everyday words a tutor uses to explain are not terms.
@@ -186,6 +187,21 @@ TERMS += (
     "parametric", "vector database", "reranking", "cosine similarity", "context length", "attention",
     "bytecode", "interpreter", "compiler", "heap", "pointer", "garbage collection", "bound method",
     "initializer", "blueprint", "staticmethod", "classmethod", "metaclass", "descriptor",
+)  # fmt: skip
+
+
+# School and early-university mathematics: the terms a lesson names, not the everyday words around them
+# ("add", "half", "total" are not terms; "coefficient" and "y-intercept" are).
+TERMS += (
+    "coefficient", "exponent", "index law", "numerator", "denominator", "common denominator",
+    "equivalent fraction", "reciprocal", "quotient", "remainder", "prime factor", "factorise", "factorize",
+    "distributive property", "commutative", "associative", "order of operations", "slope", "gradient",
+    "y-intercept", "x-intercept", "intercept", "slope-intercept form", "point-slope form", "standard form",
+    "linear function", "dependent variable", "independent variable", "rate of change", "polynomial",
+    "binomial", "quadratic formula", "discriminant", "parabola", "vertex", "hypotenuse",
+    "pythagorean theorem", "sine", "cosine", "tangent", "logarithm", "asymptote", "derivative", "integral",
+    "standard deviation", "variance", "median", "interquartile range", "simultaneous equations",
+    "inequality", "radius", "circumference",
 )  # fmt: skip
 
 
