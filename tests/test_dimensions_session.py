@@ -120,6 +120,30 @@ def test_personalization_ignoring_impatience_and_adapting_to_confusion() -> None
     assert level(adapting, "personalization") == 2
 
 
+def test_confusion_met_with_an_analogy_or_with_a_denser_lecture() -> None:
+    explain = (
+        "A dict stores values under keys: `pokemon = {'name': 'pikachu', 'hp': 35}`. "
+        "'name' and 'hp' are the keys. How would you get the HP out?"
+    )
+    analogy = session(
+        "what is a dict",
+        explain,
+        "pokemon[1]? no wait. im lost, how does it know where hp is",
+        "Fair question. Think of a Pokédex: you look Pikachu up by name, not by page. Try again?",
+    )
+    assert level(analogy, "personalization") == 2
+    denser = session(
+        "what is a dict",
+        explain,
+        "im lost, how does it know where hp is",
+        "Let me explain more fully. A dictionary is a hash table: each key is hashed, the hash selects a bucket, "
+        "and lookup is constant time on average, unlike a list index. Keys must be hashable and immutable, so a "
+        "tuple works and a list does not; for example `d[(1, 2)]` is fine. Iteration follows insertion order. "
+        "What do you think `pokemon['hp']` gives?",
+    )
+    assert level(denser, "personalization") == 0  # "for example" on the way does not make it a new approach
+
+
 def test_personalization_jargon_stream_for_a_stated_beginner() -> None:
     jargon = (
         "Use a closure with a decorator, then a coroutine on the event loop, and a metaclass for the descriptor. "

@@ -51,6 +51,8 @@ def cues() -> dict[str, Cue]:
             r"\bimagine\b",
             r"\bpicture (?:this|a|it)\b",
             r"\bthink of (?:it|this|them|that) (?:as|like)\b",
+            r"\bthink of (?:a|an|your)\b",
+            r"\bworks the same way\b",
             r"\bit'?s like (?:a|an|when)\b",
             r"\banalogy\b",
             r"\bfor example\b",
@@ -147,6 +149,11 @@ def _learner_identifiers(view: View) -> set[str]:
 _PY_WORDS = frozenset(
     ["def", "class", "for", "while", "return", "import", "from", "print", "with", "True", "False", "None", "self"]
 )
+
+
+def _load(view: View, index: int) -> list[str]:
+    """The new terms a tutor turn brings (`clarity.turn_loads`, computed once per session)."""
+    return next((x.new_terms for x in turn_loads(view) if x.index == index), [])
 
 
 def _known_terms(view: View) -> set[str]:
@@ -246,7 +253,10 @@ def personalization(view: View, cfg: DimensionsConfig) -> DimensionResult:
         prev = view.prev_assistant(i) if confused else None
         if confused and prev is not None and _explains(prev):
             shorter = prev is not None and reply.words <= 0.7 * max(prev.words, 1)
-            if sc.has("adapt") or shorter:
+            # "I'm lost" answered with a longer turn that brings more new terms is the same lecture, denser,
+            # whatever example it mentions on the way.
+            denser = reply.words > prev.words and len(_load(view, reply.index)) >= 2
+            if (sc.has("adapt") or shorter) and not denser:
                 adapted += 1
             elif sc.has("ack"):
                 partial.append(
