@@ -87,3 +87,18 @@ def test_missing_embedding_packages_leave_the_phrase_tier_alone(monkeypatch: pyt
 def test_a_broken_config_names_the_field() -> None:
     with pytest.raises(ValueError, match="threshold"):
         EvaluationConfig.model_validate({"semantic_safety": {"threshold": 2}})
+
+
+def test_a_pasted_wall_of_text_is_read_only_up_to_the_caps(monkeypatch: pytest.MonkeyPatch) -> None:
+    import evalwheel.embed.minilm as minilm
+
+    embedded: list[int] = []
+    real = minilm.embed
+    monkeypatch.setattr(minilm, "embed", lambda texts: embedded.append(len(texts)) or real(texts))
+    wall = " ".join(f"line {k} of the log says the build step finished without errors." for k in range(5000))
+    assert len(learner_sentences(wall)) == 5000
+    s = session("why is my build slow", "Paste the log?", wall, "Thanks, let's look at the slowest step.", RANKING)
+    hits = find(tag_session(s), SemanticSafetyConfig())
+    assert list(hits) == [4]  # the request after the wall is still read: the cap is per turn first
+    others = len(learner_sentences("why is my build slow")) + len(learner_sentences(RANKING))
+    assert embedded == [safety_semantic.MAX_SENTENCES_PER_TURN + others]  # 40 of the wall's 5,000

@@ -155,6 +155,9 @@ LOOK_ALIKES: tuple[str, ...] = (
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _MIN_WORDS = 5  # shorter fragments ("like a mini quiz") carry too little meaning to match reliably
+# A pasted log or essay must not make one session cost seconds: the first sentences of each turn are read.
+MAX_SENTENCES_PER_TURN = 40
+MAX_SENTENCES_PER_SESSION = 240
 
 
 class SemanticSafetyConfig(EvalwheelModel):
@@ -224,7 +227,8 @@ def find(ts: TaggedSession, cfg: SemanticSafetyConfig) -> dict[int, SemanticHit]
     owners: list[int] = []
     sentences: list[str] = []
     for i in ts.user_indices:
-        found = learner_sentences(traj[i].content)
+        found = learner_sentences(traj[i].content)[:MAX_SENTENCES_PER_TURN]
+        found = found[: max(MAX_SENTENCES_PER_SESSION - len(sentences), 0)]
         owners += [i] * len(found)
         sentences += found
     if not sentences:
