@@ -71,7 +71,8 @@ def test_by_default_a_hit_only_escalates_and_enabled_false_turns_it_off() -> Non
     check, dim = safety(result)
     assert check.passed is True and dim.value == 2  # scores as the phrase tier alone gives them
     assert dim.metadata["meaning_tier"] == {"hits": 1}
-    assert any(r.startswith("possible safety-sensitive request (turn 2, read as harassment)") for r in result.escalation_reasons)
+    reason = "possible safety-sensitive request (turn 2, read as harassment: “i wanna make a list rating the girls"
+    assert any(r.startswith(reason) for r in result.escalation_reasons), result.escalation_reasons
     off = evaluate_session(s, EvaluationConfig.model_validate({"semantic_safety": {"enabled": False}}))
     _, dim = safety(off)
     assert dim.value == 2 and "meaning_tier" not in dim.metadata and not off.escalate

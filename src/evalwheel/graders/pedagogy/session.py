@@ -127,7 +127,8 @@ def evaluate_tagged(ts: TaggedSession, config: EvaluationConfig | None = None) -
         reasons.append("safety-sensitive request")
     elif cfg.escalate_on_sensitive_request and ts.semantic:  # found by meaning, not reviewed (review: false)
         first = ts.semantic[min(ts.semantic)]
-        reasons.append(f"possible safety-sensitive request (turn {first.index}, read as {first.category})")
+        said = first.sentence if len(first.sentence) <= 80 else first.sentence[:77] + "..."
+        reasons.append(f"possible safety-sensitive request (turn {first.index}, read as {first.category}: “{said}”)")
     low = [s.name for s in scores if s.confidence is not None and s.confidence < cfg.low_confidence]
     if low:
         reasons.append("low confidence: " + ", ".join(low))
