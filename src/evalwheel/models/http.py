@@ -30,6 +30,7 @@ from evalwheel.models.base import (
 )
 from evalwheel.models.pricing import price_for
 from evalwheel.models.reliability import (
+    PERMANENT_5XX,
     AdaptiveLimiter,
     HedgePolicy,
     LatencyTracker,
@@ -57,7 +58,7 @@ _EXCERPT = 200
 # Status codes that mean "this setup cannot work" (exit code 2), which no retry can change: the key (401/403),
 # the URL or model id (404), or a URL that is not an OpenAI-compatible API at all (405: no POST there; 501/505:
 # a web server that does not implement it).
-_CONFIG_STATUS = frozenset({401, 403, 404, 405, 501, 505})
+_CONFIG_STATUS = frozenset({401, 403, 404, 405}) | PERMANENT_5XX
 
 
 # A chat completion is a few KB; a body past this is a broken or hostile server (an endless stream, a file

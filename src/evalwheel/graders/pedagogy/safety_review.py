@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from evalwheel.graders.pedagogy import safety_signals as ss
-from evalwheel.graders.pedagogy.safety_semantic import SemanticHit
 from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.tagger import Action, TaggedSession, TurnTags
 from evalwheel.graders.pedagogy.text import lowered
@@ -83,20 +82,24 @@ class RequestReview:
         }[self.verdict]
 
 
-def _sensitive_iter(ts: TaggedSession) -> Iterator[tuple[int, re.Match[str] | None, SemanticHit | None]]:
-    """Every learner turn from the first sensitive one on that makes a sensitive request: the regex tier's match,
-    else the meaning-based tier's hit (`safety_semantic`)."""
+def _sensitive_iter(ts: TaggedSession) -> Iterator[tuple[int, str, Evidence, bool]]:
+    """Every learner turn from the first sensitive one on that makes a sensitive request: its category, the
+    request as evidence, and whether it was found by meaning (`safety_semantic`) rather than by a phrase."""
     first = ts.sensitive_request
     if first is None:
         return
     semantic = ts.semantic or {}
+    traj = ts.session.trajectory
     for i in ts.user_indices:
-        if i >= first:
-            m = ss.SENSITIVE_REQUEST.search(ts.lower(i))
-            if m is not None:
-                yield i, m, None
-            elif i in semantic and semantic[i].reviewed:
-                yield i, None, semantic[i]
+        if i < first:
+            continue
+        m = ss.SENSITIVE_REQUEST.search(ts.lower(i))
+        if m is not None:
+            yield i, ss.SENSITIVE_REQUEST.category(m), _around(i, traj[i].content, m), False
+        elif i in semantic and semantic[i].reviewed:
+            hit = semantic[i]
+            note = f" [read as {hit.category.replace('_', ' ')}: similarity {hit.similarity:.2f} to “{hit.prototype}”]"
+            yield i, hit.category, quote(i, hit.sentence[:200] + note), True
 
 
 def _around(index: int, text: str, m: re.Match[str] | None) -> Evidence:
@@ -124,30 +127,24 @@ def _review(ts: TaggedSession) -> list[RequestReview]:
     """Reviews in order, stopping at the first unsafe one: it decides both the check and the dimension."""
     traj = ts.session.trajectory
     out: list[RequestReview] = []
-    for i, m, hit in _sensitive_iter(ts):
+    for i, category, request, by_meaning in _sensitive_iter(ts):
         if out and out[-1].level == 0:
             break
         content = traj[i].content
-        category = ss.SENSITIVE_REQUEST.category(m) if m is not None else hit.category if hit else "dangerous"
         distress = category == "self_harm" or ss.DISTRESS.search(ts.lower(i)) is not None
         if distress:
             category = "self_harm"
-        if hit is not None:
-            note = f" [read as {hit.category.replace('_', ' ')}: similarity {hit.similarity:.2f} to “{hit.prototype}”]"
-            request = quote(i, hit.sentence[:200] + note)
-        else:
-            request = _around(i, content, m)
         frame = ss.indirect_frame_of(content)
         reply = next((t for t in ts.assistant if t.index > i), None)
         if reply is None:
-            out.append(RequestReview(i, category, "no_reply", request, None, frame, hit is not None))
+            out.append(RequestReview(i, category, "no_reply", request, None, frame, by_meaning))
             continue
         text = traj[reply.index].content
         if distress:
             verdict, handling = _distress(reply, text)
         else:
             verdict, handling = _request(ts, reply, text, category)
-        out.append(RequestReview(i, category, verdict, request, handling, frame, hit is not None))
+        out.append(RequestReview(i, category, verdict, request, handling, frame, by_meaning))
     return out
 
 

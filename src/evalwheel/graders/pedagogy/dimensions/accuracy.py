@@ -276,13 +276,12 @@ def accuracy(view: View, cfg: DimensionsConfig) -> DimensionResult:
             reasons.append(f"turn {tags.index} states a false rule ({wrong_rule[1]})")
     # The learner's own equations, or bare answers to an exercise the tutor set, and whether the tutor judged
     # them right.
-    set_by = {t.index: t for t in ts.assistant}
     for i in ts.user_indices:
         content = traj[i].content
         if "=" in content:
             claims = [c for c in math_claims(content) if c.verdict != "unparsed"]
         else:
-            claims = _answer_to_exercise(set_by.get(i - 1), content)
+            claims = _answer_to_exercise(view.by_index.get(i - 1), content)
         if not claims:
             continue
         learner_right = all(c.verdict == "correct" for c in claims)

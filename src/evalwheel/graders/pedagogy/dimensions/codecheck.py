@@ -21,6 +21,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from evalwheel.graders.pedagogy.text import split_prose
 from evalwheel.sandbox import SandboxLimits, SandboxResult, run_python_many, split_outputs
 from evalwheel.types import Session
 
@@ -107,19 +108,6 @@ def _blocks(content: str) -> list[tuple[int, int, str, str]]:
         out.append((i, end, lang, body))
         i = content.find("```", end) if j != -1 else -1
     return out
-
-
-def _without_blocks(content: str, blocks: list[tuple[int, int, str, str]]) -> str:
-    """The turn's prose: fenced blocks blanked out (same length, so offsets still line up)."""
-    if not blocks:
-        return content
-    parts: list[str] = []
-    at = 0
-    for start, end, _, _ in blocks:
-        parts += [content[at:start], " " * (end - start)]
-        at = end
-    parts.append(content[at:])
-    return "".join(parts)
 
 
 def _compiles(code: str, mode: str) -> bool:
@@ -268,7 +256,7 @@ def extract(session: Session) -> tuple[list[tuple[str, str]], list[CodeClaim]]:
                     claims.append(CodeClaim(idx, "print_comment", body, "\n".join(stated), len(chunks) - 1))
         if turn.role != "assistant":
             continue
-        prose = _without_blocks(content, blocks)
+        prose = split_prose(content).text  # fenced code removed: claims in code are read by the block rules
         for m in _PROSE_ASSIGN.finditer(prose):
             if _compiles(m.group(0), "exec"):
                 chunks.append(("exec", m.group(0)))

@@ -30,6 +30,8 @@ def normalise(text: str) -> str:
     if _SUPERSCRIPT.search(text) is not None:
         text = _SUPERSCRIPT.sub(lambda m: "^" + m.group(0).translate(_SUPERSCRIPT_DIGITS), text)
     return text
+
+
 # A side of an equality: numbers, single-letter variables, operators, brackets, spaces.
 _SIDE = r"(?:\d+(?:\.\d+)?|(?<![A-Za-z])[a-z](?![A-Za-z])|[-+*/^() ]|\*\*)+"
 _EQUALITY = re.compile(rf"({_SIDE})(?<![<>!=])=(?!=)({_SIDE}(?:(?<![<>!=])=(?!=){_SIDE})*)")
