@@ -128,12 +128,13 @@ def steady_child(kind: str, base_url: str, n: int, concurrency: int, spec: str) 
         os.chdir(Path(spec).parent)
         import evalwheel.graders.model.judge  # the grader and solver the spec uses, imported before the clock
         import evalwheel.solvers.prompt  # noqa: F401
+        from evalwheel import eventloop
         from evalwheel.runs.api import run_eval
         from evalwheel.runs.spec import load_spec
 
         loaded = load_spec(Path(spec))
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        result = asyncio.run(run_eval(loaded, cache=False, baseline="none"))
+        result = eventloop.run(run_eval(loaded, cache=False, baseline="none"))  # the loop `evalwheel run` uses
         if result.outcome.executed != n:
             raise RuntimeError(f"evalwheel executed {result.outcome.executed}/{n}")
     return {"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0}

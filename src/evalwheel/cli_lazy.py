@@ -85,15 +85,17 @@ class LazyGroup(TyperGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; an unreadable input or unwritable output file (fileio.FileReadError, FileWriteError)
-        is exit 2 with its one-line message. Why here: the installed `evalwheel` script calls `cli:app`, not
-        `cli:main`, so this is the one place every command (and CliRunner) passes through."""
+        or an EVALWHEEL_EVENT_LOOP naming no usable loop is exit 2 with its one-line message. Why here: the
+        installed `evalwheel` script calls `cli:app`, not `cli:main`, so this is the one place every command (and
+        CliRunner) passes through."""
         from evalwheel.closing import freeze_heap_at_exit
+        from evalwheel.eventloop import EventLoopChoiceError
         from evalwheel.fileio import FileReadError
 
         freeze_heap_at_exit()  # the process ends after its command: skip the final collection (evalwheel.closing)
         try:
             return super().invoke(ctx)
-        except FileReadError as exc:
+        except (FileReadError, EventLoopChoiceError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
 

@@ -45,15 +45,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine from sync code, also when the calling thread already runs an event loop."""
+    from evalwheel import eventloop
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return eventloop.run(coro)
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(coro)
+            box["value"] = eventloop.run(coro)
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 

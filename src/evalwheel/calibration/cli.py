@@ -33,6 +33,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 import evalwheel.graders  # noqa: F401  (registers every built-in grader)
+from evalwheel import eventloop
 from evalwheel.calibration.generic import GraderCalibration, GraderSetupError, calibrate_grader
 from evalwheel.calibration.labels import LabelledCase, LabelsFormatError, load_labels
 from evalwheel.calibration.llmbar import LLMBarFormatError, load_llmbar
@@ -141,7 +142,7 @@ def _run(
                 await model.aclose()
 
     try:
-        return asyncio.run(main())
+        return eventloop.run(main())
     except ModelConfigError as exc:
         raise _fail(f"model {getattr(model, 'name', '?')}: {exc}") from None
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, TypeAdapter
 
+from evalwheel import eventloop
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.grade.logs import Item, Kind, LogsError, parse
 
@@ -60,7 +61,7 @@ def _bound(config: MonitorConfig, judges: bool) -> tuple[Any, Any, asyncio.Abstr
     if key not in _BOUND:
         events, _ = bind_graders(config, judges=judges)
         sessions, _ = bind_graders(config, judges=judges, sessions=True)
-        _BOUND[key] = (events, sessions, asyncio.new_event_loop())
+        _BOUND[key] = (events, sessions, eventloop.new_event_loop())
     found: tuple[Any, Any, asyncio.AbstractEventLoop] = _BOUND[key]
     return found
 

@@ -6,7 +6,6 @@ Exit codes: 0 graded, 2 bad input (unreadable file, bad config, invalid rows wit
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from evalwheel import eventloop
 from evalwheel.cli_options import RequestTimeoutOption
 
 err = Console(stderr=True)
@@ -92,7 +92,7 @@ def grade_command(
 
             connect(address)
         sinks = open_sink(out_path, store, logs)
-        outcome = asyncio.run(
+        outcome = eventloop.run(
             grade_logs(
                 logs,
                 config,

@@ -140,6 +140,7 @@ def worker_command(
     import asyncio
     import signal
 
+    from evalwheel import eventloop
     from evalwheel.monitor.alerts import AlertManager
     from evalwheel.monitor.config import ConfigError
     from evalwheel.monitor.worker import Worker
@@ -167,7 +168,7 @@ def worker_command(
         finally:
             await w.aclose()
 
-    asyncio.run(main())
+    eventloop.run(main())
     mgr.deliver_due()
     stats = {"worker": w.id, "graded": w.stats.graded, "stored": w.stats.inserted, "by_status": w.stats.by_status}
     if as_json:

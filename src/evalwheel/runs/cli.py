@@ -343,9 +343,7 @@ def _run_arm(
     arm: str | None,
     opts: RunOptions,
 ) -> tuple[ExitCode, dict[str, Any]]:
-    import asyncio  # here, not at the top: `run --help` needs no event loop (~0.05 s of start-up)
-
-    from evalwheel import gates
+    from evalwheel import eventloop, gates
     from evalwheel.gates import ExitCode
     from evalwheel.runs.api import run_eval
     from evalwheel.runs.executors import get_executor
@@ -355,7 +353,7 @@ def _run_arm(
     bar, hooks = _progress_bar(opts.show_progress, escape(label))
     try:
         with bar:
-            result = asyncio.run(
+            result = eventloop.run(
                 run_eval(
                     spec,
                     arm=arm,

@@ -8,7 +8,6 @@ Exit codes follow DESIGN.md: 0 ok, 2 bad input or configuration, 3 some session 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from evalwheel import eventloop
 from evalwheel.cli_options import RequestTimeoutOption
 from evalwheel.datasets.sessions import load_sessions
 from evalwheel.graders.pedagogy.dimensions.report import arm_dimension_rows
@@ -291,7 +291,7 @@ def replay_command(
     gen = GenerateConfig(max_tokens=max_tokens, temperature=temperature)
     try:
         llm = resolve_model(model, not no_cache, concurrency, timeout) if any(a.uses_model for a in arm_list) else None
-        report = asyncio.run(
+        report = eventloop.run(
             _replay_with_progress(loaded, arm_list, llm, out_dir, gen, max_turns, concurrency, eval_config, not as_json)
         )
     except ModelConfigError as exc:
@@ -392,7 +392,7 @@ def chat_command(
             await llm.aclose()
 
     try:
-        session = asyncio.run(run(resolve_model(model, not no_cache, 1, timeout)))
+        session = eventloop.run(run(resolve_model(model, not no_cache, 1, timeout)))
     except ModelConfigError as exc:
         raise _fail(str(exc)) from None
     if session is None:

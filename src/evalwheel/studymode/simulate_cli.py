@@ -5,7 +5,6 @@ Exit codes: 0 ok, 2 bad input (persona file, arm, model), 3 some persona × arm 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -14,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from evalwheel import eventloop
 from evalwheel.graders.pedagogy.session import ConfigError, load_config
 from evalwheel.models.base import GenerateConfig, Model, ModelConfigError
 from evalwheel.studymode import cli as sm_cli
@@ -174,7 +174,7 @@ def simulate_command(
                 await student_model.aclose()
 
     try:
-        report = asyncio.run(run())
+        report = eventloop.run(run())
     except ModelConfigError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from evalwheel import eventloop
 from evalwheel.runs.executors import Deliver, ExecutorError, Unit
 from evalwheel.runs.writer import RunStoppedError
 
@@ -74,7 +75,7 @@ def _worker_plan(spec: EvalSpec, arm: str | None, cache: bool, judges: bool, per
 
     loop = _WORKER.get("loop")
     if loop is None:
-        loop = _WORKER["loop"] = asyncio.new_event_loop()
+        loop = _WORKER["loop"] = eventloop.new_event_loop()
         asyncio.set_event_loop(loop)
     key = f"{spec.content_hash()}|{arm}|{cache}|{judges}|{per_task}|{spec.base_dir}"
     plans: dict[str, Any] = _WORKER.setdefault("plans", {})
