@@ -325,26 +325,19 @@ async def execute(
             progress.advance(r)
 
     writer = ResultWriter(store, replace=retry_errors, policy=write_policy, on_commit=acknowledged)
-    queue: asyncio.Queue[tuple[Sample, str, int] | None] = asyncio.Queue(maxsize=spec.concurrency * 2)
+    # One iterator shared by the workers, as a bare loop would: each takes the next unit when it is free. No
+    # producer task and queue in between (a put, a get and a wake-up per sample): next() is synchronous, so two
+    # workers never step the generator at once, and the dataset is still read lazily, one sample at a time.
+    todo = units()
     exhausted = False
     new_cost = 0.0
 
-    async def produce() -> None:
-        nonlocal exhausted
-        for unit in units():
-            if budget is not None and spent + new_cost >= budget:
-                exhausted = True
-                break
-            await queue.put(unit)
-        for _ in range(spec.concurrency):
-            await queue.put(None)
-
     async def work() -> None:
         nonlocal new_cost, exhausted
-        while (unit := await queue.get()) is not None:
+        for unit in todo:
             if budget is not None and spent + new_cost >= budget:
-                exhausted = True  # queued but not started: left for a resume with a larger budget
-                continue
+                exhausted = True  # not started: left for a resume with a larger budget
+                break
             with tracing.sample_span(unit[0], unit[2]) as record:
                 result, cost = await run_one_sample(plan, run_id, *unit)
                 record(result)
@@ -359,7 +352,7 @@ async def execute(
     async def pipeline() -> None:
         nonlocal exhausted
         if executor is None:  # the default: this process's asyncio workers
-            await asyncio.gather(produce(), *(work() for _ in range(spec.concurrency)))
+            await asyncio.gather(*(work() for _ in range(spec.concurrency)))
         else:  # e.g. Ray: units solved elsewhere, results delivered back to this writer
             over = lambda: budget is not None and spent + new_cost >= budget  # noqa: E731
             exhausted = await executor.run(plan, run_id, units(), deliver, over)
