@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from evalwheel.graders import GraderContext, get_grader
-from evalwheel.graders.pedagogy.dimensions.mathcheck import answer_claim, exercise, math_claims
+from evalwheel.graders.pedagogy.dimensions.mathcheck import answer_claim, answer_tokens, exercise, math_claims
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.types import FailureMode, Output, Sample, Score, Session, SessionEvaluation, Turn
 
@@ -148,6 +148,11 @@ def test_exercise_and_bare_answer() -> None:
     right = answer_claim("3 * (-2)", "-6 cause its 3 lots of -2")  # the operands restated are not the answer
     assert right is not None and right.verdict == "correct" and right.text == "3 * (-2) = -6"
     assert answer_claim("7 * 8", "56 or 54") is None  # two candidate answers: not read
+    # Read before the exercise is looked for: no token, an equation or a long message rules a turn out.
+    assert answer_tokens("-6 cause its 3 lots of -2") == ["-6", "3", "-2"]
+    assert answer_tokens("no idea, can you explain it again?") == []
+    assert answer_tokens("x = 5") == []
+    assert answer_tokens(" ".join(["so"] * 15) + " 5") == []
 
 
 BARE_ANSWERS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evalwheel.graders.pedagogy.tagger import Action, tag_turn, tagged_turns
-from evalwheel.graders.pedagogy.text import Cue, split_prose
+from evalwheel.graders.pedagogy.text import Cue, combine, split_prose
 from evalwheel.types import Session, Turn
 
 CASES = [
@@ -73,3 +73,14 @@ def test_cue_factoring_keeps_the_language() -> None:
         assert cue.find(text.upper()) is not None, text
     for text in ("havent you tried", "renew to", "walkme through"):
         assert cue.find(text) is None, text
+
+
+def test_combined_cues_name_the_cue_that_matched() -> None:
+    # Each leaf ends in an empty named group, so `lastgroup` names the cue even when a phrase backtracks.
+    pattern = combine({"ask": Cue(r"\bwalk me through\b", r"\btell me\b.{0,20}\byour\b"), "hint": Cue(r"\bhint\b")})
+    found = [
+        (m.group(0), (m.lastgroup or "").split("__")[0]) for m in pattern.finditer("a hint: tell me about your plan")
+    ]
+    assert found == [("hint", "hint"), ("tell me about your", "ask")]
+    with pytest.raises(ValueError, match="capturing"):
+        combine({"ask": Cue(r"\b(walk|talk) me through\b")})  # a group of its own would take lastgroup

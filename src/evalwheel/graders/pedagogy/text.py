@@ -86,7 +86,14 @@ def _trie(entries: list[tuple[str, str | None, str]]) -> str:
     CPython's engine tries the branches of an alternation one after another at every word start; with
     ~300 phrases that was most of the tagging time. Sharing the first characters ("what do", "what
     would") lets one failed comparison discard a whole subtree. Entries are (literal head, group name
-    or None, regex rest); named entries become `(?P<name>rest)` groups.
+    or None, regex rest); a named entry's rest is followed by an empty group, `rest(?P<name>)`.
+
+    The group comes after the rest rather than around it: a group around it makes the engine save and
+    restore the group's bounds at every step it tries or backtracks through the rest (a `.{0,60}`
+    backtracks up to 60 times), while an empty group after it is only reached once the rest has
+    matched. Where the group stands changes no match (no phrase has a group of its own); the scans ran
+    faster (same process, interleaved): tagger cues ~1.4x, the dimensions' cues ~1.1x, sensitive
+    requests over learner turns ~2x.
     """
     names: dict[str, int] = {}
 
@@ -105,7 +112,7 @@ def _trie(entries: list[tuple[str, str | None, str]]) -> str:
                 parts.append(f"(?:{body})")
             else:
                 names[group] = names.get(group, 0) + 1
-                parts.append(f"(?P<{group}__{names[group]}>{body})")
+                parts.append(f"(?:{body})(?P<{group}__{names[group]}>)")
         return "|".join(parts)
 
     return node(entries, 0)
@@ -157,15 +164,20 @@ def any_of(*alternatives: str) -> Cue:
 def combine(cues: dict[str, Cue]) -> re.Pattern[str]:
     """One regex for several cues, so a single pass over a turn finds every cue.
 
-    All cues' alternatives share one trie (see `_trie`); each leaf is a named group `<cue>__<n>`, and
-    the part before `__` of `match.lastgroup` is the cue's name. Every alternative must start at a word boundary.
+    All cues' alternatives share one trie (see `_trie`); each leaf ends in an empty named group
+    `<cue>__<n>`, the last group a match closes, so the part before `__` of `match.lastgroup` is the cue's
+    name. Every alternative must start at a word boundary and must not capture (that would take
+    `lastgroup`).
     """
     entries: list[tuple[str, str | None, str]] = []
     for name, cue in cues.items():
         if "__" in name or not all(a.startswith("\\b") for a in cue.alternatives):
             raise ValueError(f"cue {name!r}: names must not contain '__' and phrases must start with \\b")
         entries += _entries(cue.alternatives, name)
-    return re.compile(r"\b(?:" + _trie(entries) + ")", re.ASCII)
+    pattern = re.compile(r"\b(?:" + _trie(entries) + ")", re.ASCII)
+    if pattern.groups != len(pattern.groupindex) or not all("__" in g for g in pattern.groupindex):
+        raise ValueError("cue phrases must not have capturing groups of their own")
+    return pattern
 
 
 class Sentence(NamedTuple):

@@ -19,7 +19,13 @@ from functools import cache
 from evalwheel.graders.pedagogy.dimensions.codecheck import CodeReport, check_code
 from evalwheel.graders.pedagogy.dimensions.common import DimensionResult, View
 from evalwheel.graders.pedagogy.dimensions.config import DimensionsConfig
-from evalwheel.graders.pedagogy.dimensions.mathcheck import MathClaim, answer_claim, exercise, math_claims
+from evalwheel.graders.pedagogy.dimensions.mathcheck import (
+    MathClaim,
+    answer_claim,
+    answer_tokens,
+    exercise,
+    math_claims,
+)
 from evalwheel.graders.pedagogy.scores import quote
 from evalwheel.graders.pedagogy.tagger import Action, TurnTags
 from evalwheel.graders.pedagogy.text import Cue
@@ -216,7 +222,8 @@ def _misconception(tags: TurnTags) -> tuple[str, str] | None:
 
 def _answer_to_exercise(tutor: TurnTags | None, learner_text: str) -> list[MathClaim]:
     """The learner's bare answer ("2/5", "a^8?") to the exercise the tutor's previous turn set, as a claim."""
-    if tutor is None or tutor.prose is None:
+    # The learner side first: most messages hold no bare answer, and finding the exercise costs more.
+    if tutor is None or tutor.prose is None or not answer_tokens(learner_text):
         return []
     expr = exercise(tutor.prose.text)
     claim = answer_claim(expr, learner_text) if expr is not None else None

@@ -222,12 +222,19 @@ def exercise(tutor_prose: str) -> str | None:
     return None
 
 
+def answer_tokens(learner_text: str) -> list[str]:
+    """The answer-like tokens (numbers, fractions, monomials) of a short learner message; none when the message is
+    long or states an equation itself (read by `math_claims`). Needs no exercise, so a caller can rule out most
+    learner messages before looking for the exercise the tutor set."""
+    if "=" in learner_text or len(learner_text.split()) > _MAX_ANSWER_WORDS:
+        return []
+    return [_clean(t) for t in _ANSWER_TOKEN.findall(normalise(learner_text.lower()).replace("**", "^"))]
+
+
 def answer_claim(exercise_expr: str, learner_text: str) -> MathClaim | None:
     """The learner's bare answer to `exercise_expr` as a claim "exercise = answer", judged like any equality;
     None when the message is long, states an equation itself (read by `math_claims`) or has no answer token."""
-    if "=" in learner_text or len(learner_text.split()) > _MAX_ANSWER_WORDS:
-        return None
-    tokens = [_clean(t) for t in _ANSWER_TOKEN.findall(normalise(learner_text.lower()).replace("**", "^"))]
+    tokens = answer_tokens(learner_text)
     # Learners restate the operands while working ("3 lots of -2 is -6", "start at -4, go right 6... 2"): the
     # answer is the one token that is not an operand; with several candidates the message is not read.
     operands = {n.lstrip("-") for n in re.findall(r"\d+(?:\.\d+)?", exercise_expr)}
