@@ -144,6 +144,82 @@ def test_confusion_met_with_an_analogy_or_with_a_denser_lecture() -> None:
     assert level(denser, "personalization") == 0  # "for example" on the way does not make it a new approach
 
 
+@pytest.mark.parametrize(
+    "signal",
+    [
+        "(x-2)(x-3). this is boring tbh",
+        "i know this, we did it last week",
+        "we covered primes last week. pleeease",
+        "ok. can we get to the trees",
+    ],
+)
+def test_impatience_in_its_everyday_forms_is_a_signal(signal: str) -> None:
+    """Boredom, "I know this", "we did this last week", a stretched "pleeease": each is a signal the next turn must
+    answer with a faster pace; answered with more of the same drill it is personalization 0."""
+    drill = session(
+        "can we do factor trees",
+        "First, what is a prime number? Give me the primes below 10.",
+        signal,
+        "Good. And is 9 prime? What about 11? Tell me why.",
+        "no and yes",
+    )
+    assert level(drill, "personalization") == 0
+    faster = session(
+        "can we do factor trees",
+        "First, what is a prime number? Give me the primes below 10.",
+        signal,
+        "Fair, you're clearly quick on those. Skipping ahead: draw the factor tree of 84.",
+        "84 = 2 x 2 x 3 x 7",
+    )
+    assert level(faster, "personalization") == 2
+
+
+def test_a_new_representation_after_confusion_counts_as_adapting() -> None:
+    explain = (
+        "`self` is the instance the method is called on: `hero.take_damage(3)` passes `hero` in as `self`. "
+        "What does `self.hp -= 3` change?"
+    )
+    for change in (
+        "Let's put your old function and the method side by side: `self` does the job `player` did. Which is it?",
+        "Picture your three players lined up: each has its own hp. Which one does `hero.take_damage` touch?",
+    ):
+        s = session("what is self", explain, "i still don't get what self actually is", change)
+        assert level(s, "personalization") == 2, change
+
+
+def test_saying_i_am_a_beginner_is_a_confusion_signal() -> None:
+    s = session(
+        "how do i split names",
+        "Use `str.split(',')`: it returns a list of the substrings between the separators.",
+        "sorry i'm a beginner",
+        "Sure. `split` is a method of the `str` type implemented in C; it scans the buffer for the separator, "
+        "allocates a new list and returns it, and with `maxsplit` and no separator it collapses whitespace runs.",
+    )
+    assert level(s, "personalization") == 0  # a denser turn after "I'm a beginner"
+
+
+def test_known_concepts_named_by_the_tutor_are_not_personalization_on_their_own() -> None:
+    """Naming a concept the profile lists as known ("print") is the subject matter, not building on the learner;
+    the learner's goals, background and memory are what a tailored turn uses."""
+    knows = LearnerProfile(level="beginner", known_concepts=["print", "variables"], goals=["price labels for my shop"])
+    generic = session(
+        "how do i show 2 decimal places",
+        "Use an f-string: `print(f'{x:.2f}')`. What do you think `.2f` means?",
+        "two digits after the point",
+        "Right. Try printing 3.14159 with one digit.",
+        learner=knows,
+    )
+    assert level(generic, "personalization") == 1
+    tailored = session(
+        "how do i show 2 decimal places",
+        "Use an f-string: `print(f'{x:.2f}')`. What do you think `.2f` means?",
+        "two digits after the point",
+        "Right. Try it on a price for one of your shop labels: 4.5 should show as 4.50.",
+        learner=knows,
+    )
+    assert level(tailored, "personalization") == 2
+
+
 def test_personalization_jargon_stream_for_a_stated_beginner() -> None:
     jargon = (
         "Use a closure with a decorator, then a coroutine on the event loop, and a metaclass for the descriptor. "

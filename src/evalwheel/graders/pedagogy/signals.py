@@ -36,6 +36,12 @@ IMPATIENCE = any_of(
     r"\bthis is (?:too )?(?:easy|basic|slow)\b",
     r"\bi'?m not a beginner\b",
     r"\bmove on\b",
+    r"\bi know (?:this|that|these|those|all (?:this|that)|what (?:a|an) )",
+    r"\bwe (?:did|covered|went over|already did|already covered) (?:this|that|these|those|it|\w+) "
+    r"(?:last|already|before|yesterday|earlier)\b",
+    r"\bcan we (?:get to|skip|go to|move to|just do)\b",
+    r"\b(?:so |this is |i'?m )?bor(?:ing|ed)\b",
+    r"\bple{2,}a*s+e*\b",
 )
 ENDING_USER = any_of(
     r"\b(?:thanks|thank you|thx|ty|cheers|bye|goodbye|see you|that'?s all|makes sense now|that helps|that helped)\b",

@@ -42,6 +42,7 @@ def cues() -> dict[str, Cue]:
             r"\bover my head\b",
             r"\btoo (?:much|fast|complicated|confusing)\b",
             r"\bhuh\b",
+            r"\bi'?m (?:a|just a|only a|still a|a total|a complete) (?:beginner|newbie|noob)\b",
         ),
         "adapt": any_of(
             r"\b(?:another|different|simpler|easier) (?:way|angle|example|approach|picture)\b",
@@ -49,7 +50,9 @@ def cues() -> dict[str, Cue]:
             r"(?:another|differently|a different|more simply|again|simpler)\b",
             r"\b(?:step|take a step|let'?s step) back\b",
             r"\bimagine\b",
-            r"\bpicture (?:this|a|it)\b",
+            r"\bpicture (?:this|a|an|it|your|the|them)\b",
+            r"\bside by side\b",
+            r"\btrace (?:table|it|through)\b",
             r"\bthink of (?:it|this|them|that) (?:as|like)\b",
             r"\bthink of (?:a|an|your)\b",
             r"\bworks the same way\b",
@@ -84,6 +87,8 @@ def cues() -> dict[str, Cue]:
             r"\byou'?ve done the hard part\b",
             r"\bthe standard (?:tool|way|fix|answer|pattern) is\b",
             r"\blet'?s (?:speed up|jump ahead|skip ahead)\b",
+            r"\bskipping (?:ahead|on|to)\b",
+            r"\byou(?:'re| are) clearly\b",
         ),
         "personal": any_of(
             r"\byou (?:said|mentioned|told me|wrote|noted|described|shared)\b",
@@ -103,7 +108,7 @@ def _profile_words(view: View) -> set[str]:
     s = view.ts.session
     parts: list[str] = []
     if s.learner is not None:
-        parts += [*s.learner.goals, *s.learner.known_concepts, s.learner.prior_knowledge or "", s.learner.notes or ""]
+        parts += [*s.learner.goals, s.learner.prior_knowledge or "", s.learner.notes or ""]
     memory = s.metadata.get("memory")
     if isinstance(memory, str):
         parts.append(memory)
