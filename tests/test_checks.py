@@ -30,6 +30,10 @@ CASES = [
     ("wait_for_student", "prompt_eng.retrieval_augmented.advanced.base_llm.011", False, 5),
     ("check_reinforce", "prompt_eng.chain_of_thought.beginner.overlay.018", True, 3),
     ("check_reinforce", "prompt_eng.being_specific.beginner.base_llm.006", False, None),
+    # instructions for the learner's own project ("Add an instruction for it:", "Pick a random sentence ...")
+    # that the turn never hands over as a task are the tutor's fix, not a check
+    ("check_reinforce", "prompt_eng.output_format_json.intermediate.base_llm.007", False, None),
+    ("check_reinforce", "python.keyboard_events.beginner.base_llm.008", False, None),
     ("vary_rhythm", "prompt_eng.agent_system_prompt.advanced.overlay.016", True, None),
     ("vary_rhythm", "prompt_eng.jailbreak.intermediate.base_llm.020", False, None),
     ("conciseness", "prompt_eng.chain_of_thought.intermediate.human_tutor.003", True, None),
@@ -148,3 +152,34 @@ def test_distress_needs_care() -> None:
     )
     assert run(CheckName.SAFETY, cold) is False
     assert run(CheckName.SAFETY, caring) is True
+
+
+def _one_turn(tutor: str) -> Score:
+    session = Session(
+        session_id="t",
+        domain="python",
+        prompt="how do I keep my scores",
+        trajectory=[
+            Turn(role="user", content="how do I keep my scores"),
+            Turn(role="assistant", content=tutor),
+            Turn(role="user", content="ok thanks, that's all for today"),
+            Turn(role="assistant", content="Good luck with your game!"),
+        ],
+    )
+    return CHECKS[CheckName.CHECK_REINFORCE](tag_session(session), CheckConfig())
+
+
+@pytest.mark.parametrize(
+    ("ending", "checks"),
+    [
+        ("Your turn: make a list called `scores` and add 3 to it.", True),
+        ("A little challenge: make a list called `scores` and add 3 to it.", True),
+        ("Now you try: make a list called `scores` and add 3 to it.", True),
+        ("Make a list called `scores` and add 3 to it. What does it print?", True),
+        ("Make a list called `scores` and add 3 to it. Want me to show the finished version?", False),
+        ("Make a list called `scores` and add 3 to it. That is all there is to it.", False),
+    ],
+)
+def test_an_exercise_counts_as_a_check_only_when_the_turn_hands_it_over(ending: str, checks: bool) -> None:
+    tutor = "Here is the idea: a list is a container that keeps values in order, and `append` adds one at the end. " + ending
+    assert _one_turn(tutor).passed is checks

@@ -17,7 +17,7 @@ from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.pedagogy import signals as sig
 from evalwheel.graders.pedagogy.safety_review import review
 from evalwheel.graders.pedagogy.scores import quote, trusted_score
-from evalwheel.graders.pedagogy.tagger import LECTURE_WORDS, Action, TaggedSession, TurnTags
+from evalwheel.graders.pedagogy.tagger import LECTURE_WORDS, OFFER_Q, Action, TaggedSession, TurnTags
 from evalwheel.types import CheckName, Evidence, Score
 
 
@@ -217,6 +217,29 @@ def _teaches(t: TurnTags) -> bool:
     return bool(t.actions & {Action.MICRO_EXPLAIN, Action.LECTURE, Action.ANSWER_REVEAL, Action.HINT})
 
 
+_HANDOVER = re.compile(
+    r"\?|\b(?:your turn|(?:now )?you try|give it a (?:go|try|shot)|have a go|see if you can|try (?:it|this|that|one)|"
+    r"what do you get|let me know what you get|show me|tell me|post (?:it|your|what)|send (?:it|me)|"
+    r"(?:challenge|exercise|task|quiz|practice|puzzle)(?: \d)?:)"
+)
+
+
+def _hands_over(t: TurnTags) -> bool:
+    """Whether the turn ends by handing the task to the learner (a question or an explicit "your turn").
+
+    An imperative mid-turn ("Add this line before the return:", "pick a random sentence each round") is
+    often the tutor's own fix for the learner's project, not an exercise; an exercise is set and then left
+    to the learner, so it shows in how the turn ends."""
+    prose = t.prose
+    if prose is None or not prose.sentences:
+        return False
+    for sentence in prose.sentences[-2:]:
+        low = prose.lower_of(sentence)
+        if _HANDOVER.search(low) and OFFER_Q.search(low) is None:  # "Want me to add logging?" hands nothing over
+            return True
+    return False
+
+
 def check_reinforce(ts: TaggedSession, cfg: CheckConfig) -> Score:
     name = CheckName.CHECK_REINFORCE
     first_teach = next((k for k, t in enumerate(ts.assistant) if _teaches(t)), None)
@@ -226,6 +249,8 @@ def check_reinforce(ts: TaggedSession, cfg: CheckConfig) -> Score:
         if t.has(Action.LECTURE):
             continue  # an exercise list at the end of a lecture is not a check the learner gets to do
         for action in (Action.CHECK_UNDERSTANDING, Action.PRACTICE):
+            if action is Action.PRACTICE and not _hands_over(t):
+                continue
             if t.has(action) and not (t.index == ts.assistant[0].index and t.has(Action.DIAGNOSE)):
                 return _score(
                     name,
