@@ -124,6 +124,30 @@ def test_confirming_a_wrong_prediction_and_rejecting_a_right_one() -> None:
     assert acc.value == 0 and "rejects" in acc.reason
 
 
+def test_a_right_answer_confirmed_with_right_colon_is_not_a_rejection() -> None:
+    """"Right: mean 2, median 1." opens by confirming; read as a rejection it flagged a right answer as rejected."""
+    s = session(
+        "mean of my goals",
+        "Add the goals 3, 0, 5, 1, 1 and divide by how many matches there were. What do you get?",
+        "3+0+5+1+1 = 10, 10/5 = 2",
+        "Right: mean 2, median 1. That one 5-goal match pulls the mean up but doesn't move the median.\n\n"
+        "Now a twist: your sixth match, you scored 4. With six numbers, what's the middle?",
+    )
+    assert accuracy(evaluate_session(s)).value == 2
+
+
+def test_confirming_a_wrong_prediction_of_an_inline_f_string() -> None:
+    """`f"{2.5:.0f}"` shows 2 (round half to even); a tutor who confirms "3" teaches a wrong rule."""
+    s = session(
+        "how do I round in an f-string",
+        'One rule to know: `.0f` rounds a 5 up. So what would `f"{2.5:.0f}"` print?',
+        "3",
+        "Exactly, 3. Now print 7.1 so it shows as 7.10.",
+    )
+    acc = accuracy(evaluate_session(s))
+    assert acc.value == 0 and "confirms" in acc.reason
+
+
 def test_confirming_a_wrong_learner_equation() -> None:
     s = session("times tables", "What is 7 times 8? Write it as a sum.", "7 * 8 = 54", "Exactly, well done!")
     acc = accuracy(evaluate_session(s))

@@ -184,6 +184,10 @@ def _span(a: int, b: int) -> range:
 def learner_matches(answer: str, actual: str) -> bool | None:
     """Is a learner's free-text prediction of an output right? None when it cannot be told."""
     act = actual.strip()
+    if len(act) >= 2 and act[0] == act[-1] and act[0] in "'\"":
+        shown = _literal(act)  # an inline expression's value is shown as its repr: '2' is what print shows as 2
+        if isinstance(shown, str):
+            act = shown.strip()
     if not act:
         return None
     if re.fullmatch(r"[\w.]*(?:Error|Exception)", act):
@@ -295,7 +299,7 @@ def _prediction(
     if not _PREDICT_Q.search(last_q):
         return
     answer = traj[idx + 1].content
-    inline = [c for c in _INLINE_CODE.findall(last_q) if _compiles(c, "eval") and re.search(r"[(\[+*/%-]", c)]
+    inline = [c for c in _INLINE_CODE.findall(last_q) if _compiles(c, "eval") and re.search(r"[(\[{+*/%-]", c)]
     if inline:
         chunks.append(("exec", _SHOW.format(inline[0])))
         claims.append(CodeClaim(idx + 1, "learner_prediction", inline[0], answer, len(chunks) - 1))
