@@ -91,6 +91,30 @@ def test_engagement_anchors() -> None:
         assert ("bare correction" in engagement.reason) is bare, engagement.reason
 
 
+@pytest.mark.parametrize(
+    "dismissal",
+    ["Getting frustrated won't help. Let's do another one.", "Frustration isn't useful here. Read the error again.",
+     "Boring or not, the basics need to be automatic. Next: log 8 base 2?", "Calm down, it's one bracket."],
+)  # fmt: skip
+def test_dismissing_the_learners_frustration_is_engagement_0(dismissal: str) -> None:
+    s = session(
+        "why does my json break",
+        "Look at the last line of the error: what does it say is missing?",
+        "ugh this is so annoying, i've tried everything",
+        dismissal,
+        "ok",
+    )
+    assert level(s, "engagement") == 0
+    acknowledged = session(
+        "why does my json break",
+        "Look at the last line of the error: what does it say is missing?",
+        "ugh this is so annoying, i've tried everything",
+        "That's frustrating, and you're close. The error says a comma is missing: where could it go?",
+        "ok",
+    )
+    assert level(acknowledged, "engagement") != 0
+
+
 def test_lazy_evaluation_is_not_an_insult() -> None:
     assert DEMEANING.find("generators use lazy evaluation") is None
     assert DEMEANING.find("don't be lazy, read it again") is not None

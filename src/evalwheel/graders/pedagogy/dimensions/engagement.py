@@ -44,6 +44,11 @@ def cues() -> dict[str, Cue]:
             r"\bhow many times\b",
             r"\bclearly (?:you|wrong)\b",
             r"\bugh\b",
+            # dismissing the learner's frustration or boredom (rubric anchor 0), not acknowledging it
+            r"\b(?:getting |being |your )?(?:frustrat(?:ed|ion)|annoyed|upset|impatien(?:t|ce)) "
+            r"(?:won'?t|doesn'?t|does not|will not|isn'?t|is not) (?:help|change|useful|going to help|get you)",
+            r"\b(?:boring|bored|frustrat(?:ing|ed)|hard|tedious) or not\b",
+            r"\b(?:calm down|stop complaining|no need to (?:get|be) (?:upset|frustrated|annoyed|dramatic))\b",
         ),
         "soft": any_of(
             r"\bclose\b",
