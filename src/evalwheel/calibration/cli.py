@@ -49,7 +49,7 @@ from evalwheel.calibration.runner import calibrate_faithfulness, calibrate_pairw
 from evalwheel.cli_options import RequestTimeoutOption
 from evalwheel.datasets.faithbench import FaithBenchFormatError, load_faithbench
 from evalwheel.datasets.uptake import UptakeFormatError, load_uptake
-from evalwheel.fileio import FileReadError, read_text
+from evalwheel.fileio import FileReadError, check_writable, read_text, refuse_overwriting_input
 from evalwheel.graders.deterministic.semantic import DEFAULT_THRESHOLD
 from evalwheel.graders.registry import get_grader
 from evalwheel.models.base import Model, ModelConfigError
@@ -115,6 +115,19 @@ def _model(name: str, cache: bool, concurrency: int, timeout_s: float | None = N
         raise _fail(str(exc)) from None
 
 
+async def _probe(model: Model) -> None:
+    """The `run` preflight's probe of the judge endpoint before any item: a URL that serves a web page or another
+    API (a 200 that is not a chat completion), a 401/403/404/405 raises ModelConfigError (exit 2); a 5xx or no
+    answer is a warning. Why: such a judge used to leave every item unscored with exit 0 and no cause shown."""
+    from evalwheel.runs.preflight import _endpoint, probe
+
+    endpoint = _endpoint(model)  # None for the embedded model: nothing to probe
+    if endpoint is not None:
+        warning = await probe(endpoint)
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
+
+
 def _run(
     label: str,
     total: int,
@@ -124,6 +137,8 @@ def _run(
 ) -> T:
     async def main() -> T:
         try:
+            if model is not None:
+                await _probe(model)
             if not show:
                 return await job(lambda _k: None)
             columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -143,8 +158,18 @@ def _run(
 
     try:
         return eventloop.run(main())
-    except ModelConfigError as exc:
-        raise _fail(f"model {getattr(model, 'name', '?')}: {exc}") from None
+    except ModelConfigError as exc:  # most messages already start "model NAME: ..."; do not say it twice
+        text = str(exc)
+        raise _fail(text if text.startswith("model ") else f"model {getattr(model, 'name', '?')}: {text}") from None
+
+
+def _check_out(out: Path | None, source: Path | str) -> None:
+    """Before any judging: the record's --out must be writable and must not be the labelled file itself. Why: an
+    unwritable --out failed only after the whole (possibly hours-long) calibration, and `--out` naming the labels
+    file replaced the labels with the record."""
+    if out is not None:
+        check_writable(out, what="--out")
+        refuse_overwriting_input(out, [source], option="--out")
 
 
 def _save(record: CalibrationRecord, out: Path | None) -> None:
@@ -182,6 +207,7 @@ def pairwise(
 ) -> None:
     """Order-swapped pairwise judge vs LLMBar labels: accuracy (ties apart and as half), position consistency,
     length bias."""
+    _check_out(out, llmbar)
     try:
         pairs = load_llmbar(llmbar)
     except LLMBarFormatError as exc:
@@ -215,6 +241,7 @@ def faithfulness(
 ) -> None:
     """Faithfulness grader's has_hallucinations vs FaithBench labels (worst-label == Unwanted): confusion,
     precision / recall / macro-F1, kappa, unscored count, and a threshold tuned on a dev part."""
+    _check_out(out, faithbench)
     try:
         items = load_faithbench(faithbench)
     except FaithBenchFormatError as exc:
@@ -272,6 +299,13 @@ def _grader_config(path: Path | None, sets: list[str], grader: str) -> dict[str,
             config[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             config[key.strip()] = raw
+    from evalwheel.runs.preflight import check_grader_config
+
+    try:  # as `run` does before it starts: a misspelt option used to surface as a failure on the first item
+        check_grader_config(grader, config)
+    except ValueError as exc:
+        source = " and ".join(([str(path)] if path is not None else []) + (["--set"] if sets else [])) or "options"
+        raise _fail(f"{source}: {exc}") from None
     return config
 
 
@@ -392,6 +426,7 @@ def grader_command(
     """A grader's pass/fail vs human labels: confusion, precision / recall / macro-F1, kappa, unscored and
     errors apart; with a numeric score also ROC-AUC and a threshold tuned on a dev part (held-out figures)."""
     options = _grader_config(config, set_ or [], name)
+    _check_out(out, labels)
     if labels.startswith("store:"):  # reviewed labels straight from the store (evalwheel.review)
         from evalwheel.review.export import load_store_labels, store_dataset_ref
         from evalwheel.store import StoreError
@@ -449,6 +484,7 @@ def similarity_command(
     """`semantic_similarity` (MiniLM cosine of teacher response vs student utterance) against human uptake
     labels: agreement at the configured threshold, ROC-AUC, and a threshold tuned on dev with held-out figures."""
     options = _grader_config(None, set_ or [], "semantic_similarity")
+    _check_out(out, uptake)
     # Pin the threshold in the record: `{}` would silently mean whatever the default becomes later.
     options.setdefault("threshold", DEFAULT_THRESHOLD)
     try:

@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field, ValidationError
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.calibration.generic import GraderCalibration
 from evalwheel.calibration.runner import FaithfulnessCalibration, PairwiseCalibration, ThresholdCalibration
-from evalwheel.fileio import FileReadError, read_text
+from evalwheel.fileio import FileReadError, read_text, write_text_atomic
 
 RECORD_VERSION = 1
 METRICS = ("kappa", "macro_f1", "accuracy", "roc_auc", "heldout_kappa", "heldout_macro_f1", "heldout_accuracy")
@@ -230,8 +230,8 @@ def record_from_agreement(
 
 def write_record(record: CalibrationRecord, path: Path | str) -> Path:
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(record.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
+    # atomic: a failed write keeps an earlier record, and an unwritable path is FileWriteError (exit 2 in the CLIs)
+    write_text_atomic(p, json.dumps(record.model_dump(mode="json"), indent=2) + "\n")
     return p
 
 

@@ -41,8 +41,9 @@ def fetch(dest: Path, names: list[str] | None = None) -> list[Path]:
     unknown = [n for n in chosen if n not in DATASETS]
     if unknown:
         raise DataError(f"unknown data set {unknown[0]!r} (shipped: {', '.join(DATASETS)})")
-    if dest.exists() and not dest.is_dir():
-        raise DataError(f"{dest} exists and is not a folder")
+    from evalwheel.fileio import make_dir
+
+    make_dir(dest)  # a file in the way, or a folder that cannot be made: FileWriteError (exit 2), before copying
     root = shipped_root()
     written: list[Path] = []
     for name in chosen:

@@ -30,6 +30,7 @@ from evalwheel.datasets.lock import (
     write_lock,
 )
 from evalwheel.datasets.samples import PARTITIONS, DatasetSummary, InvalidDatasetError, scan_dataset, short_hash
+from evalwheel.fileio import refuse_overwriting_input
 
 EXIT_BAD_INPUT = 2
 
@@ -133,6 +134,7 @@ def lock_command(dataset: DatasetArg, lock: LockOpt = None, as_json: JsonOpt = F
     """Record the golden samples' content hashes in the lock file (commit it; review its diff)."""
     summary = _scan_or_exit(dataset, as_json=False)
     lock_path = lock or default_lock_path(dataset)
+    refuse_overwriting_input(lock_path, [dataset], option="--lock")
     try:
         previous = check_golden_lock(summary, lock_path)
     except LockFileError as exc:  # a broken lock is about to be replaced; say so rather than refuse

@@ -78,6 +78,10 @@ def grade_command(
         raise fail("--otel-endpoint is only meaningful with --executor ray (spans per shard and batch)")
     if otel_endpoint is not None and not otel_endpoint.startswith(("http://", "https://")):
         raise fail(f"--otel-endpoint {otel_endpoint!r}: expected an http(s):// URL (OTLP/HTTP)")
+    if out_path is not None:
+        from evalwheel.fileio import refuse_overwriting_input
+
+        refuse_overwriting_input(out_path, [logs], option="--out")
     runner: LocalGrader | RayGrader = LocalGrader(concurrency=concurrency)
     if executor == "ray":
         runner = RayGrader(address, concurrency=concurrency, shard_bytes=int(shard_mb * 2**20))

@@ -16,6 +16,9 @@ from evalwheel.basemodel import EvalwheelModel
 
 TEMPLATES = ("support", "studymode")
 DEFAULT_ACTION = "OWNER/evalwheel@main"
+# A workflow `uses:` reference: owner/repo[/path]@ref, or a local ./path. It is pasted into the YAML workflow, so
+# anything else (a typo without @ref, or text with spaces, quotes or newlines that would change the YAML) is refused.
+_ACTION = re.compile(r"(?:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_./-]+)?@[A-Za-z0-9_./-]+|\./[A-Za-z0-9_./-]*)")
 _RENAMES = {"github": ".github"}  # hidden folders are shipped without the dot (package data rules)
 
 
@@ -61,6 +64,8 @@ def scaffold(directory: Path, template: str = "support", *, action: str = DEFAUL
 
     if template not in TEMPLATES:
         raise InitError(f"--template {template!r}: expected one of {', '.join(TEMPLATES)}")
+    if not _ACTION.fullmatch(action):
+        raise InitError(f"--action {action!r}: expected a GitHub Action reference OWNER/REPO@REF (or ./path)")
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise InitError(f"{directory} already exists and is not an empty folder: init writes into a new folder")
     try:

@@ -25,7 +25,7 @@ import yaml
 from pydantic import Field
 
 from evalwheel.basemodel import EvalwheelModel
-from evalwheel.fileio import FileReadError, read_text
+from evalwheel.fileio import FileReadError, make_dir, read_text
 from evalwheel.graders.openai_evals import OpenAIGraderError, import_openai_grader, render_template
 from evalwheel.models.base import GenerateConfig, Message
 from evalwheel.solvers.base import SolverContext
@@ -111,7 +111,12 @@ def _data_source(eval_def: Mapping[str, Any], data: Path | None) -> tuple[list[d
         return _read_jsonl(data), None
     if data is not None:
         loaded = _read_json(data, "data file")
-        source = loaded.get("data_source", loaded) if isinstance(loaded, dict) else None
+        if not isinstance(loaded, dict):  # was "no data: pass --data ...", to someone who had passed --data
+            raise OpenAIImportError(
+                f"{data}: expected a runs.create JSON object with data_source (or items as .jsonl), "
+                f"got {type(loaded).__name__}"
+            )
+        source = loaded.get("data_source", loaded)
         where = f"{data}: data_source"
     else:
         source = eval_def.get("data_source")
@@ -245,6 +250,23 @@ def _uses_model(kind: str, criterion: Mapping[str, Any]) -> bool:
     )
 
 
+_HEADER = "# Written by `evalwheel import openai-eval`;"
+_WRITES = ("spec.yaml", "dataset.jsonl", "recorded.jsonl", "openai-eval.json")
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an --out folder holding files import writes, unless an earlier import wrote them (re-importing
+    replaces its own output). Why: `--out examples/support` silently replaced that project's spec and dataset."""
+    spec = out_dir / "spec.yaml"
+    ours = spec.is_file() and read_text(spec, what="--out spec.yaml").startswith(_HEADER)
+    clash = [name for name in _WRITES if (out_dir / name).exists()]
+    if clash and not ours:
+        raise OpenAIImportError(
+            f"--out {out_dir}: it already holds {', '.join(clash)} not written by an earlier import, which would be "
+            "replaced; import into a new folder"
+        )
+
+
 def import_openai_eval(
     eval_path: Path,
     out_dir: Path,
@@ -264,14 +286,18 @@ def import_openai_eval(
             f"{eval_path}: data_source_config.type {config.get('type')!r}: only `custom` (an item_schema) can be "
             "run offline; logs and stored completions live on OpenAI's servers"
         )
-    graders, notes, skipped = _criteria(eval_def, judge_model, skip_unsupported)
+    try:
+        graders, notes, skipped = _criteria(eval_def, judge_model, skip_unsupported)
+    except OpenAIImportError as exc:  # name the file: "testing_criteria[2]: ..." alone does not say which
+        raise OpenAIImportError(f"{eval_path}: {exc}") from None
     rows, completions = _data_source(eval_def, data)
     pairs = _validate_items(rows, config)
     if not pairs:
         raise OpenAIImportError("the data source has no items")
     ids = _sample_ids([it for it, _ in pairs], config)
     name = str(eval_def.get("name") or eval_path.stem)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_out_dir(out_dir)
+    make_dir(out_dir, what="--out")
     samples = [
         Sample(id=sid, partition="distribution", input=json.dumps(item, ensure_ascii=False), metadata=item)
         for sid, (item, _) in zip(ids, pairs, strict=True)
@@ -308,7 +334,7 @@ def import_openai_eval(
     }
     (out_dir / "openai-eval.json").write_text(json.dumps(eval_def, indent=2, ensure_ascii=False) + "\n", "utf-8")
     spec_path = out_dir / "spec.yaml"
-    header = "# Written by `evalwheel import openai-eval`; each criterion's JSON is verbatim under config.grader.\n"
+    header = _HEADER + " each criterion's JSON is verbatim under config.grader.\n"
     spec_path.write_text(
         header + yaml.dump(spec, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=110), "utf-8"
     )

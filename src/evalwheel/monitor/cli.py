@@ -2,7 +2,8 @@
 
 Mounted by the main CLI as `app.add_typer(monitor_app, name="monitor")`. Heavy modules (sqlalchemy, fastapi,
 uvicorn, numpy) are imported inside the commands so `evalwheel --help` stays fast. Exit codes: 0 ok, 2 bad
-input (config, store, ids, partition; the message names the field), 3 the server could not run.
+input (config, store, ids, partition, a --host/--port that cannot be bound; the message names the field), 3 the
+server stopped with an error.
 """
 
 from __future__ import annotations
@@ -47,12 +48,14 @@ QueueOpt = Annotated[
 ]
 
 
-def _open(store: str | None, queue: str | None = None) -> Any:
+def _open(store: str | None, queue: str | None = None, *, must_exist: bool = True) -> Any:
+    """The monitoring store; read-only verbs (the default) refuse a --store path that does not exist yet, as
+    `runs list` does: `monitor status --store typo.sqlite` used to create an empty store and report nothing."""
     from evalwheel.monitor.redis_queue import open_monitor_store
     from evalwheel.store import StoreError
 
     try:
-        return open_monitor_store(store, queue)
+        return open_monitor_store(store, queue, must_exist=must_exist)
     except StoreError as exc:
         raise _fail(str(exc)) from None
 
@@ -90,14 +93,14 @@ def serve_command(
 ) -> None:
     """Run the ingest server: POST /v1/events, POST /v1/traces (OTLP), GET /healthz, GET /metrics."""
     from evalwheel.monitor.server import create_app
-    from evalwheel.serving import BindRefused, check_bind
+    from evalwheel.serving import BindRefused, check_bind, listen, serve
 
     try:
         check_bind(host, token, token_source="--token or EVALWHEEL_MONITOR_TOKEN")
     except BindRefused as exc:
         raise _fail(str(exc)) from None
     cfg = _config(config)
-    mstore = _open(store, queue)
+    mstore = _open(store, queue, must_exist=False)  # ingest and workers start a new store
     if worker:
         from evalwheel.monitor.config import ConfigError
         from evalwheel.monitor.worker import bind_graders
@@ -106,18 +109,21 @@ def serve_command(
             bind_graders(cfg, judges=False)
         except ConfigError as exc:
             raise _fail(str(exc)) from None
-    import uvicorn
-
     app = create_app(
         mstore, cfg, token=token, max_body_bytes=max_body, max_pending=max_pending, worker=worker, judges=judges
     )
+    try:
+        sock = listen(host, port)
+    except BindRefused as exc:
+        raise _fail(str(exc)) from None
+    port = sock.getsockname()[1]
     info = {"url": f"http://{host}:{port}", "store": mstore.url, "worker": worker}
     if as_json:
         _echo_json(info)
     else:
         err.print(f"evalwheel monitor on {info['url']} (store {mstore.url}, worker {'on' if worker else 'off'})")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        serve(app, sock, access_log=False)
     except (OSError, SystemExit) as exc:
         raise _fail(f"cannot serve on {host}:{port}: {exc}", EXIT_RUN_ERRORS) from None
 
@@ -146,7 +152,7 @@ def worker_command(
     from evalwheel.monitor.worker import Worker
 
     cfg = _config(config)
-    mstore = _open(store, queue)
+    mstore = _open(store, queue, must_exist=False)  # ingest and workers start a new store
     mgr = AlertManager(mstore, cfg.alerts)
     try:
         w = Worker(
@@ -212,17 +218,28 @@ def windows_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Per-window volume, re-weighted pass rates with CIs, latency, errors, cost, and drift vs the baseline."""
+    from pydantic import ValidationError
+
+    from evalwheel.monitor.config import WindowConfig
     from evalwheel.monitor.service import window_reports
     from evalwheel.store import StoreError
 
     cfg = _config(config)
+    try:  # the options are checked by the config's own rules: --size 0, nan or -5 and --baseline typo were accepted
+        win = WindowConfig.model_validate(
+            {"size_s": cfg.windows.size_s if size is None else size, "baseline": baseline or cfg.windows.baseline}
+        )
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        option = "--size" if e["loc"][0] == "size_s" else "--baseline"
+        raise _fail(f"{option} {e['input']!r}: {e['msg'].removeprefix('Value error, ')}") from None
     try:
         reports = window_reports(
             _open(store),
             cfg,
             app=app,
-            size_s=size,
-            baseline=baseline,
+            size_s=win.size_s,
+            baseline=win.baseline,
             last=last,
             with_input_drift=input_drift or None,
         )
@@ -297,9 +314,12 @@ def failures_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Failing graded events as regression candidates, clustered and de-duplicated."""
-    from evalwheel.monitor.failures import failure_candidates
+    from evalwheel.monitor.failures import PromotionError, failure_candidates
 
-    cands = failure_candidates(_open(store), app=app, dataset=dataset, embed=embed, limit=limit)
+    try:
+        cands = failure_candidates(_open(store), app=app, dataset=dataset, embed=embed, limit=limit)
+    except PromotionError as exc:
+        raise _fail(str(exc)) from None
     if as_json:
         _echo_json([c.model_dump(mode="json") for c in cands])
         return
@@ -338,12 +358,12 @@ def promote_command(
 
     mstore = _open(store)
     chosen = list(ids or [])
-    if representatives:
-        cands = failure_candidates(mstore, app=app, dataset=dataset if dataset.exists() else None)
-        chosen += [c.request_id for c in cands if c.representative and not c.promoted_to and c.duplicate_of is None]
-    if not chosen:
-        raise _fail("no event ids given (pass IDS or --representatives)")
     try:
+        if representatives:
+            cands = failure_candidates(mstore, app=app, dataset=dataset if dataset.exists() else None)
+            chosen += [c.request_id for c in cands if c.representative and not c.promoted_to and c.duplicate_of is None]
+        if not chosen:
+            raise _fail("no event ids given (pass IDS or --representatives)")
         report = promote(mstore, chosen, dataset=dataset, partition=partition, root_cause=root_cause)
     except PromotionError as exc:
         raise _fail(str(exc)) from None

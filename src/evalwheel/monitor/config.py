@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import FileReadError, read_text
@@ -67,8 +67,16 @@ class SamplerConfig(EvalwheelModel):
 class WindowConfig(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
-    size_s: float = Field(default=300.0, gt=0)
+    size_s: float = Field(default=300.0, gt=0, allow_inf_nan=False)
     baseline: str = Field(default="first", description="`first` (the first full window), `previous`, or `run:RUN_ID`.")
+
+    @field_validator("baseline")
+    @classmethod
+    def _known_baseline(cls, value: str) -> str:
+        """An unknown mode used to mean "no baseline" silently (no drift ever reported)."""
+        if value in ("first", "previous") or (value.startswith("run:") and value[4:].strip()):
+            return value
+        raise ValueError(f"{value!r} is not one of first, previous, run:RUN_ID")
 
 
 class DriftConfig(EvalwheelModel):

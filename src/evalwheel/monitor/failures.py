@@ -90,9 +90,9 @@ def failure_candidates(
                 promoted_to=promoted.get(e.request_id, []),
             )
         )
+    existing = _dataset_inputs(dataset) if dataset is not None else {}  # checked even when nothing failed
     if not out:
         return out
-    existing = _dataset_inputs(dataset) if dataset is not None else {}
     if embed:
         _cluster_embedded(out, existing, embedder)
     else:
@@ -101,12 +101,21 @@ def failure_candidates(
 
 
 def _dataset_inputs(dataset: str | Path) -> dict[str, str]:
-    from evalwheel.datasets.samples import iter_samples
+    """The dataset's sample inputs by id; PromotionError (exit 2) for a missing or invalid dataset.
+
+    Why: `monitor failures --dataset typo.jsonl` used to mark nothing as a duplicate (exit 0), and a malformed
+    dataset was an InvalidDatasetError traceback. A dataset promote is about to create is passed as None.
+    """
+    from evalwheel.datasets.samples import InvalidDatasetError, iter_samples
+    from evalwheel.fileio import FileReadError
 
     path = Path(dataset)
     if not path.exists():
-        return {}
-    return {s.id: s.input for s in iter_samples(path) if isinstance(s.input, str)}
+        raise PromotionError(f"--dataset {path}: file does not exist")
+    try:
+        return {s.id: s.input for s in iter_samples(path) if isinstance(s.input, str)}
+    except (InvalidDatasetError, FileReadError) as exc:
+        raise PromotionError(f"--dataset {exc}") from None
 
 
 def _cluster_exact(cands: list[FailureCandidate], existing: dict[str, str]) -> None:

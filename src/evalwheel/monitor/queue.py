@@ -71,8 +71,8 @@ def _insert(engine: Engine, table: Any) -> Any:
 class MonitorStore:
     """Monitoring tables on a store URL; cheap to open, safe to share between ingest, worker and readers."""
 
-    def __init__(self, target: str | None = None) -> None:
-        self.store = Store(target)
+    def __init__(self, target: str | None = None, *, must_exist: bool = False) -> None:
+        self.store = Store(target, must_exist=must_exist)  # must_exist: readers never create a store at a typo
         self.url = self.store.url
         self.engine: Engine = self.store.engine
         try:

@@ -141,10 +141,10 @@ class RedisQueueStore(MonitorStore):
         }
 
 
-def open_monitor_store(store: str | None, queue: str | None) -> MonitorStore:
-    """The store's own queue, or a Redis stream when `queue` is a redis:// URL."""
+def open_monitor_store(store: str | None, queue: str | None, *, must_exist: bool = False) -> MonitorStore:
+    """The store's own queue, or a Redis stream when `queue` is a redis:// URL (`must_exist`: see Store)."""
     if queue is None:
-        return MonitorStore(store)
+        return MonitorStore(store, must_exist=must_exist)
     if not queue.startswith(("redis://", "rediss://", "unix://")):
         raise StoreError(f"--queue {queue!r}: expected redis://HOST:PORT/DB (or leave it out to queue in the store)")
     return RedisQueueStore(store, queue)

@@ -21,12 +21,14 @@ review_app = typer.Typer(
 StoreOpt = Annotated[str | None, typer.Option("--store", help="SQLAlchemy URL or SQLite file of the run store.")]
 
 
-def _open(store: str | None) -> ReviewStore:
+def _open(store: str | None, *, must_exist: bool = True) -> ReviewStore:
+    """The review tables on the run store; every verb but add-reviewer reads runs or reviews that must already be
+    there, so a mistyped --store is refused instead of creating an empty store (as `runs list` does)."""
     from evalwheel.review.store import ReviewStore
     from evalwheel.store import StoreError
 
     try:
-        return ReviewStore(store)
+        return ReviewStore(store, must_exist=must_exist)
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -44,7 +46,7 @@ def add_reviewer(
     """Create a reviewer account and print its token (shown once; the store keeps only its hash)."""
     from evalwheel.review.store import ReviewError
 
-    rs = _open(store)
+    rs = _open(store, must_exist=False)
     try:
         typer.echo(rs.add_reviewer(name))
     except ReviewError as exc:
@@ -99,8 +101,10 @@ def export(
     run: Annotated[str | None, typer.Option("--run", help="Only items of this run.")] = None,
 ) -> None:
     """Write the reviewed labels of one check as calibration JSONL (disputed and n/a items left out)."""
+    from evalwheel.fileio import check_writable
     from evalwheel.review.export import export_labels
 
+    check_writable(out, what="--out")  # an unwritable --out is named before the store is opened
     written, skipped = export_labels(_open(store), check, out, run)
     typer.echo(f"wrote {written} label(s) to {out}; {skipped} disputed or not-applicable left out")
 

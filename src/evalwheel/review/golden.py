@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evalwheel.datasets.lock import write_lock
+from evalwheel.datasets.lock import verify_golden_lock, write_lock
 from evalwheel.datasets.samples import sample_hash, scan_dataset
-from evalwheel.fileio import write_text_atomic
+from evalwheel.fileio import read_text, write_text_atomic
 from evalwheel.review.models import Label
 from evalwheel.review.store import ReviewError, ReviewStore
 from evalwheel.store.store import now_iso
@@ -63,8 +63,13 @@ def promote_to_golden(store: ReviewStore, item_id: int, dataset: Path | str, app
     path = Path(dataset)
     if path.suffix != ".jsonl":
         raise ReviewError(f"{path}: golden promotion appends to a JSONL dataset")
-    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    # fileio.read_text: a folder or a binary file named *.jsonl is FileReadError naming it (was a traceback)
+    existing = read_text(path, what="--dataset") if path.exists() else ""
     summary_before = scan_dataset(path) if existing.strip() else None
+    if summary_before is not None:
+        # The lock is rewritten below; a golden sample edited since the last lock would be blessed with it
+        # (the monitor's promotion checks the same way). GoldenLockError names each changed sample.
+        verify_golden_lock(summary_before, require=False)
     sample = Sample.model_validate(
         {
             **{k: v for k, v in item.sample.items() if k not in ("partition", "reference")},
@@ -92,7 +97,7 @@ def promote_to_golden(store: ReviewStore, item_id: int, dataset: Path | str, app
         "checks": labels[0].checks,
     }
     approvals = path.with_name(path.name + APPROVALS_SUFFIX)
-    prior = approvals.read_text(encoding="utf-8") if approvals.exists() else ""
+    prior = read_text(approvals, what="approvals") if approvals.exists() else ""
     write_text_atomic(approvals, prior + json.dumps(record, sort_keys=True) + "\n")
     store.record_golden(item_id, str(path), sample.id, [lb.reviewer for lb in labels], record)
     return record

@@ -37,8 +37,8 @@ def token_hash(token: str) -> str:
 class ReviewStore:
     """The review tables on a run store's database (created on first use)."""
 
-    def __init__(self, target: str | Path | Store | None = None) -> None:
-        self.runs = target if isinstance(target, Store) else Store(target)
+    def __init__(self, target: str | Path | Store | None = None, *, must_exist: bool = False) -> None:
+        self.runs = target if isinstance(target, Store) else Store(target, must_exist=must_exist)
         self.engine = self.runs.engine
         try:
             review_metadata.create_all(self.engine)
@@ -168,20 +168,24 @@ class ReviewStore:
         """Assign an item to one or two reviewers (replacing earlier assignments)."""
         if not 1 <= len(set(names)) <= 2 or len(set(names)) != len(names):
             raise ReviewError("assign an item to one or two different reviewers")
-        known = set(self.list_reviewers())
-        for n in names:
-            if n not in known:
-                raise ReviewError(f"unknown reviewer {n!r} (add one with `evalwheel review add-reviewer`)")
+        self._require_reviewers(names)
         self.get_item(item_id)
         with self.engine.begin() as conn:
             conn.execute(delete(assignments).where(assignments.c.item_id == item_id))
             for n in names:
                 conn.execute(insert(assignments).values(item_id=item_id, reviewer=n, assigned_at=now_iso()))
 
+    def _require_reviewers(self, names: Sequence[str]) -> None:
+        known = set(self.list_reviewers())
+        for n in names:
+            if n not in known:
+                raise ReviewError(f"unknown reviewer {n!r} (add one with `evalwheel review add-reviewer`)")
+
     def assign_pairs(self, names: Sequence[str], limit: int = 100) -> int:
         """Give the top unassigned open items to two reviewers each, rotating through `names`."""
         if len(set(names)) < 2:
             raise ReviewError("two-reviewer assignment needs at least two reviewers")
+        self._require_reviewers(names)  # also with an empty queue: a typo used to report "assigned 0" (exit 0)
         with self.engine.connect() as conn:
             ids = [
                 int(r[0])

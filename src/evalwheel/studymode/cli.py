@@ -21,6 +21,7 @@ from rich.table import Table
 from evalwheel import eventloop
 from evalwheel.cli_options import RequestTimeoutOption
 from evalwheel.datasets.sessions import load_sessions
+from evalwheel.fileio import check_writable, refuse_overwriting_input
 from evalwheel.graders.pedagogy.dimensions.report import arm_dimension_rows
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, load_config
 from evalwheel.models.base import GenerateConfig, Model, ModelConfigError
@@ -381,6 +382,8 @@ def chat_command(
     summary = memory_summary(_load_sessions_or_exit(memory, skip_invalid=False)) if memory else None
     sid = session_id or default_session_id()
     path = save or Path(f"{sid}.json")
+    check_writable(path, what="--out")  # before the conversation, not after it: a chat that cannot be saved is lost
+    refuse_overwriting_input(path, memory or [], option="--out")
     gen = GenerateConfig(max_tokens=max_tokens, temperature=temperature)
 
     async def run(llm: Model) -> Session | None:

@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import ConfigDict, Field, ValidationError
 
 from evalwheel.basemodel import EvalwheelModel
-from evalwheel.fileio import write_text_atomic
+from evalwheel.fileio import make_dir, write_text_atomic
 from evalwheel.graders.pedagogy.dimensions.report import dimension_means
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError
@@ -559,7 +559,7 @@ async def replay_sessions(
     if model is None and any(a.uses_model for a in arms):
         raise ValueError("a model is required for the arms " + ", ".join(a.name for a in arms if a.uses_model))
     cfg = config or GenerateConfig()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(out_dir, what="--out")
     started_at = utcnow()
     sem = asyncio.Semaphore(concurrency)
 

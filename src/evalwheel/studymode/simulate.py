@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationError
 
 from evalwheel.basemodel import EvalwheelModel
-from evalwheel.fileio import write_text_atomic
+from evalwheel.fileio import make_dir, write_text_atomic
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError, ModelError
 from evalwheel.studymode.guard import GuardConfig, guarded_reply
@@ -286,7 +286,7 @@ async def simulate(
     """
     if any(not a.uses_model for a in arms):
         raise ValueError("simulate needs model arms (base, overlay:vN, +guard); the human arm has no tutor to simulate")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(out_dir, what="--out")
     started_at = datetime.now(UTC)
     sem = asyncio.Semaphore(concurrency)
     key = settings.key()

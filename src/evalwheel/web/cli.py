@@ -36,7 +36,7 @@ def serve_command(
     ] = None,
 ) -> None:
     """Serve the review workspace: runs, run, sample, compare, trends, monitor and the review queue."""
-    from evalwheel.serving import BindRefused, check_bind
+    from evalwheel.serving import BindRefused, check_bind, listen, serve
 
     token = token or os.environ.get(TOKEN_ENV) or None
     try:
@@ -48,7 +48,6 @@ def serve_command(
         cause = "a file, not a folder" if golden_dir.exists() else "no such folder"
         typer.echo(f"error: --golden-dir {golden_dir}: {cause}", err=True)
         raise typer.Exit(2)
-    import uvicorn
 
     from evalwheel.monitor import ConfigError
     from evalwheel.store import StoreError
@@ -61,7 +60,11 @@ def serve_command(
     except (StoreError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    try:
+        sock = listen(host, port)
+    except BindRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    port = sock.getsockname()[1]
     typer.echo(f"evalwheel workspace on http://{host}:{port} (store {app.state.review.runs.url})", err=True)
-    server.run()
+    serve(app, sock)
