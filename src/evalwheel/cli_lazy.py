@@ -85,17 +85,19 @@ class LazyGroup(TyperGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; an unreadable input or unwritable output file (fileio.FileReadError, FileWriteError)
-        or an EVALWHEEL_EVENT_LOOP naming no usable loop is exit 2 with its one-line message. Why here: the
+        an EVALWHEEL_EVENT_LOOP naming no usable loop, or a server address that is refused or cannot be bound
+        (serving.BindRefused) is exit 2 with its one-line message. Why here: the
         installed `evalwheel` script calls `cli:app`, not `cli:main`, so this is the one place every command (and
         CliRunner) passes through."""
         from evalwheel.closing import freeze_heap_at_exit
         from evalwheel.eventloop import EventLoopChoiceError
         from evalwheel.fileio import FileReadError
+        from evalwheel.serving import BindRefused
 
         freeze_heap_at_exit()  # the process ends after its command: skip the final collection (evalwheel.closing)
         try:
             return super().invoke(ctx)
-        except (FileReadError, EventLoopChoiceError) as exc:
+        except (FileReadError, EventLoopChoiceError, BindRefused) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
 

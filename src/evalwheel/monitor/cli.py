@@ -93,12 +93,9 @@ def serve_command(
 ) -> None:
     """Run the ingest server: POST /v1/events, POST /v1/traces (OTLP), GET /healthz, GET /metrics."""
     from evalwheel.monitor.server import create_app
-    from evalwheel.serving import BindRefused, check_bind, listen, serve
+    from evalwheel.serving import check_bind, listen, serve
 
-    try:
-        check_bind(host, token, token_source="--token or EVALWHEEL_MONITOR_TOKEN")
-    except BindRefused as exc:
-        raise _fail(str(exc)) from None
+    check_bind(host, token, token_source="--token or EVALWHEEL_MONITOR_TOKEN")  # refused: exit 2 (cli_lazy)
     cfg = _config(config)
     mstore = _open(store, queue, must_exist=False)  # ingest and workers start a new store
     if worker:
@@ -112,10 +109,7 @@ def serve_command(
     app = create_app(
         mstore, cfg, token=token, max_body_bytes=max_body, max_pending=max_pending, worker=worker, judges=judges
     )
-    try:
-        sock = listen(host, port)
-    except BindRefused as exc:
-        raise _fail(str(exc)) from None
+    sock = listen(host, port)
     port = sock.getsockname()[1]
     info = {"url": f"http://{host}:{port}", "store": mstore.url, "worker": worker}
     if as_json:

@@ -33,14 +33,10 @@ def study_web_command(
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Cap on each tutor reply.")] = 300,
 ) -> None:
     """Serve the Study Mode web chat (/study): profile, Study Mode toggle, streamed replies, memory, logging."""
-    from evalwheel.serving import BindRefused, check_bind, listen, serve
+    from evalwheel.serving import check_bind, listen, serve
 
     token = token or os.environ.get(TOKEN_ENV) or None
-    try:
-        check_bind(host, token, token_source=f"--token or ${TOKEN_ENV}")
-    except BindRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    check_bind(host, token, token_source=f"--token or ${TOKEN_ENV}")  # refused: exit 2 (cli_lazy)
 
     from evalwheel.models.base import GenerateConfig
     from evalwheel.store import Store, StoreError
@@ -62,11 +58,7 @@ def study_web_command(
         raise typer.Exit(2) from None
     service = StudyService(runs, model=tutor, monitor_url=monitor, config=GenerateConfig(max_tokens=max_tokens))
     app = create_study_app(service, token=token)
-    try:
-        sock = listen(host, port)
-    except BindRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    sock = listen(host, port)
     port = sock.getsockname()[1]
     typer.echo(f"Study Mode chat on http://{host}:{port}/study (sessions logged to {runs.safe_url})", err=True)
     serve(app, sock)

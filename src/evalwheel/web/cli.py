@@ -36,14 +36,10 @@ def serve_command(
     ] = None,
 ) -> None:
     """Serve the review workspace: runs, run, sample, compare, trends, monitor and the review queue."""
-    from evalwheel.serving import BindRefused, check_bind, listen, serve
+    from evalwheel.serving import check_bind, listen, serve
 
     token = token or os.environ.get(TOKEN_ENV) or None
-    try:
-        check_bind(host, token, token_source=f"--token or ${TOKEN_ENV}")
-    except BindRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    check_bind(host, token, token_source=f"--token or ${TOKEN_ENV}")  # refused: exit 2 (cli_lazy)
     if golden_dir is not None and not golden_dir.is_dir():  # else the server starts and every promotion fails
         cause = "a file, not a folder" if golden_dir.exists() else "no such folder"
         typer.echo(f"error: --golden-dir {golden_dir}: {cause}", err=True)
@@ -60,11 +56,7 @@ def serve_command(
     except (StoreError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    try:
-        sock = listen(host, port)
-    except BindRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    sock = listen(host, port)
     port = sock.getsockname()[1]
     typer.echo(f"evalwheel workspace on http://{host}:{port} (store {app.state.review.runs.url})", err=True)
     serve(app, sock)
