@@ -44,7 +44,7 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def loop_name() -> str:
-    """`uvloop` or `asyncio`: what `run` would use now (shown by `evalwheel env`-style diagnostics and tests)."""
+    """`uvloop` or `asyncio`: what `run` would use now, for diagnostics and tests."""
     return "asyncio" if loop_factory() is None else "uvloop"
 
 

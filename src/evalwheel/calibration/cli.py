@@ -119,13 +119,11 @@ async def _probe(model: Model) -> None:
     """The `run` preflight's probe of the judge endpoint before any item: a URL that serves a web page or another
     API (a 200 that is not a chat completion), a 401/403/404/405 raises ModelConfigError (exit 2); a 5xx or no
     answer is a warning. Why: such a judge used to leave every item unscored with exit 0 and no cause shown."""
-    from evalwheel.runs.preflight import _endpoint, probe
+    from evalwheel.runs.preflight import probe_endpoint
 
-    endpoint = _endpoint(model)  # None for the embedded model: nothing to probe
-    if endpoint is not None:
-        warning = await probe(endpoint)
-        if warning:
-            typer.echo(f"warning: {warning}", err=True)
+    warning = await probe_endpoint(model)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _run(

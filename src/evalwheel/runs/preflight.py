@@ -116,6 +116,13 @@ def _endpoint(model: Model) -> Model | None:
     return inner
 
 
+async def probe_endpoint(model: Model, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
+    """`probe` the HTTP endpoint behind `model` (a cached model's inner one); nothing to probe for the embedded
+    model or a non-HTTP model. For commands without a spec (`calibrate`) that still want `run`'s setup check."""
+    inner = _endpoint(model)
+    return None if inner is None else await probe(inner, timeout_s)
+
+
 async def probe(model: Model, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
     """One `max_tokens: 1` request. Raises ModelConfigError when the setup is wrong; returns a warning (or None
     when the endpoint answered) when the result is inconclusive.

@@ -249,16 +249,17 @@ def check_reinforce(ts: TaggedSession, cfg: CheckConfig) -> Score:
         if t.has(Action.LECTURE):
             continue  # an exercise list at the end of a lecture is not a check the learner gets to do
         for action in (Action.CHECK_UNDERSTANDING, Action.PRACTICE):
-            if action is Action.PRACTICE and not _hands_over(t):
+            if not t.has(action) or (t.index == ts.assistant[0].index and t.has(Action.DIAGNOSE)):
                 continue
-            if t.has(action) and not (t.index == ts.assistant[0].index and t.has(Action.DIAGNOSE)):
-                return _score(
-                    name,
-                    True,
-                    f"turn {t.index} has the learner use or restate the idea ({action.value})",
-                    0.75,
-                    [_ev(ts, t, t.evidence[action])],
-                )
+            if action is Action.PRACTICE and not _hands_over(t):  # read only for a turn that sets an exercise
+                continue
+            return _score(
+                name,
+                True,
+                f"turn {t.index} has the learner use or restate the idea ({action.value})",
+                0.75,
+                [_ev(ts, t, t.evidence[action])],
+            )
     if is_truncated(ts):
         return _score(name, None, "no check yet, but the session was cut short before it could come", 0.7)
     return _score(name, False, "the tutor teaches but never checks that the learner can use it", 0.7)
