@@ -698,3 +698,77 @@ def test_calibrate_against_a_url_that_is_not_the_api_is_exit_2(tmp_path: Path) -
         server.server_close()
     assert result.exit_code == 2, (result.output, result.exception)
     assert "not with an OpenAI chat completion" in result.output
+
+
+# ------------------------------------------------------------------------------ third round: names and closing
+
+# A model name that no registry form accepts: these verbs only estimate with it or write it into a spec, so they
+# never resolved it and went on with exit 0 (the imported spec failed later, at `evalwheel run`).
+BAD_MODEL: dict[str, Callable[[Path], list[str]]] = {
+    "replay --dry-run --model": lambda t: ["replay", str(SESSIONS), "--dry-run", "--model", "bogus"],
+    "replay --dry-run --arms human --model": lambda t: [
+        "replay", str(SESSIONS), "--dry-run", "--arms", "human", "--model", "http://127.0.0.1:9/v1"
+    ],
+    "import openai-eval --judge-model": lambda t: [*_import_args(t / "imported", t), "--judge-model", "bogus"],
+    "import openai-eval --model": lambda t: [*_import_args(t / "imported", t), "--model", "openai:"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("verb", sorted(BAD_MODEL))
+def test_an_invalid_model_name_is_exit_2_naming_the_option(verb: str, tmp_path: Path) -> None:
+    args = BAD_MODEL[verb](tmp_path)
+    option, value = args[-2:]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit)
+    text = " ".join(result.output.split())
+    assert f"{option}: " in text and repr(value) in text
+    assert not (tmp_path / "imported").exists()  # nothing imported
+
+
+def test_a_valid_model_name_is_accepted_without_a_key_or_a_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The up-front check is the registry's form check only: an import for CI needs neither the key nor the model."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = runner.invoke(app, [*_import_args(tmp_path / "o", tmp_path), "--judge-model", "openai:gpt-4o-mini"])
+    assert result.exit_code == 0, result.output
+    dry = runner.invoke(app, ["replay", str(SESSIONS), "--dry-run", "--model", NO_SERVER, "--limit", "1"])
+    assert dry.exit_code == 0, dry.output
+
+
+def test_monitor_worker_once_leaves_no_sqlite_log_beside_the_store(tmp_path: Path) -> None:
+    """`monitor worker --once` left the store's -wal / -shm files behind: its engine was never disposed (the CLI
+    skips the final garbage collection), so SQLite never folded its log back into the file."""
+    from evalwheel.monitor.events import Event
+    from evalwheel.monitor.queue import Decision, MonitorStore
+
+    db = tmp_path / "monitor.sqlite"
+    seed = MonitorStore(str(db))
+    event = Event(request_id="r1", app="tutor", input="q", output="Which step?")
+    seed.enqueue([(event, Decision("t", True, 1.0, "t"))])
+    seed.close()
+    assert not Path(f"{db}-wal").exists()
+    config = ROOT / "examples" / "support" / "monitor.yaml"
+    proc = _cli("monitor", "worker", "--once", "--no-judges", "--config", str(config), "--store", str(db), "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert '"graded": 1' in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["monitor.sqlite"]
+
+
+def test_review_export_of_an_unknown_check_is_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    """`review export --check TYPO` wrote an empty labels file (replacing an earlier export) with exit 0."""
+    _agreed_item(tmp_path)  # labels on check `x`; the queued items show scores fid, j, x, y
+    store = str(tmp_path / "store.sqlite")
+    earlier, fresh = tmp_path / "earlier.jsonl", tmp_path / "fresh.jsonl"
+    earlier.write_text("earlier\n", encoding="utf-8")
+    for out in (earlier, fresh):
+        result = runner.invoke(app, ["review", "export", "--check", "unknown", "--out", str(out), "--store", store])
+        assert result.exit_code == 2, (result.output, result.exception)
+        assert isinstance(result.exception, SystemExit)
+        text = " ".join(result.output.split())
+        assert "--check" in text and "'unknown'" in text and "known checks: fid, j, x, y" in text
+    assert earlier.read_text(encoding="utf-8") == "earlier\n" and not fresh.exists()
+    for check, labels in (("x", 1), ("y", 0)):  # labelled, and shown to reviewers but not labelled yet
+        ok = runner.invoke(app, ["review", "export", "--check", check, "--out", str(fresh), "--store", store])
+        assert ok.exit_code == 0 and f"wrote {labels} label(s)" in ok.output, ok.output

@@ -36,8 +36,13 @@ def import_openai_eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the import report as JSON.")] = False,
 ) -> None:
     """Convert testing_criteria + data into an evalwheel spec that `evalwheel run` executes offline."""
+    from evalwheel.cli_options import check_model_option
     from evalwheel.integrations.openai_eval import OpenAIImportError, import_openai_eval
 
+    # Before anything is written: the names go into spec.yaml unresolved, so a typo only failed at `evalwheel run`.
+    check_model_option(judge_model, "--judge-model")
+    if model is not None:
+        check_model_option(model)
     try:
         report = import_openai_eval(
             eval_file, out_dir, data=data, judge_model=judge_model, model=model, skip_unsupported=skip_unsupported

@@ -41,9 +41,36 @@ def default_model_name() -> str:
     return OPENAI_DEFAULT_MODEL if os.environ.get("OPENAI_API_KEY") else "local"
 
 
+def check_model_name(name: str) -> None:
+    """Raise ModelConfigError unless `name` has one of the accepted forms; starts, contacts and reads nothing.
+
+    The form checks of `get_model`, on their own. Why: commands that only record or estimate with a model name
+    (`import openai-eval --judge-model`, `replay --dry-run`) accepted any typo with exit 0, and resolving the name
+    there would start the embedded server or demand an API key the command does not use.
+    """
+    if name in LOCAL_NAMES:
+        return
+    if name.startswith("openai:"):
+        if not name[len("openai:") :].strip():
+            raise ModelConfigError(f"model {name!r}: missing the model id after 'openai:', e.g. openai:gpt-4o-mini")
+        return
+    if name.startswith(("http://", "https://")):
+        url, sep, model = name.partition("#")
+        if not urlsplit(url).hostname:
+            raise ModelConfigError(f"model {name!r}: no host in the URL; expected http(s)://host:port/v1#<model>")
+        if not sep or not model.strip():
+            raise ModelConfigError(
+                f"model {name!r}: add the model id after '#', e.g. {url.rstrip('/')}#<model> "
+                "(servers that ignore it accept any id)"
+            )
+        return
+    raise ModelConfigError(f"unknown model {name!r}; accepted: {ACCEPTED_FORMS}")
+
+
 def _build(
     name: str, max_concurrency: int, timeouts: Timeouts | None = None, hedge: HedgePolicy | None = None
 ) -> OpenAIModel:
+    check_model_name(name)
     if name in LOCAL_NAMES:
         try:
             from evalwheel.models.local import ensure_server  # lazy: needs the optional [local] extra
@@ -68,8 +95,6 @@ def _build(
 
     if name.startswith("openai:"):
         model = name[len("openai:") :].strip()
-        if not model:
-            raise ModelConfigError(f"model {name!r}: missing the model id after 'openai:', e.g. openai:gpt-4o-mini")
         base_url = os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
         key = os.environ.get("OPENAI_API_KEY") or None
         if key is None and urlsplit(base_url).hostname == urlsplit(OPENAI_DEFAULT_BASE_URL).hostname:
@@ -80,22 +105,11 @@ def _build(
             model, base_url, api_key=key, name=name, max_concurrency=max_concurrency, timeouts=timeouts, hedge=hedge
         )
 
-    if name.startswith(("http://", "https://")):
-        url, sep, model = name.partition("#")
-        parts = urlsplit(url)
-        if not parts.hostname:
-            raise ModelConfigError(f"model {name!r}: no host in the URL; expected http(s)://host:port/v1#<model>")
-        if not sep or not model.strip():
-            raise ModelConfigError(
-                f"model {name!r}: add the model id after '#', e.g. {url.rstrip('/')}#<model> "
-                "(servers that ignore it accept any id)"
-            )
-        key = os.environ.get("EVALWHEEL_API_KEY") or None
-        return OpenAIModel(
-            model.strip(), url, api_key=key, name=name, max_concurrency=max_concurrency, timeouts=timeouts, hedge=hedge
-        )
-
-    raise ModelConfigError(f"unknown model {name!r}; accepted: {ACCEPTED_FORMS}")
+    url, _, model = name.partition("#")  # http(s)://host:port/v1#<model>: the only form left
+    key = os.environ.get("EVALWHEEL_API_KEY") or None
+    return OpenAIModel(
+        model.strip(), url, api_key=key, name=name, max_concurrency=max_concurrency, timeouts=timeouts, hedge=hedge
+    )
 
 
 def get_model(

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from evalwheel.monitor.worker import Worker
 
 EXIT_BAD_INPUT, EXIT_RUN_ERRORS = 2, 3
 
@@ -122,6 +125,25 @@ def serve_command(
         raise _fail(f"cannot serve on {host}:{port}: {exc}", EXIT_RUN_ERRORS) from None
 
 
+async def _work(w: Worker, once: bool) -> None:
+    """Grade until the queue is empty (`once`), or until SIGINT / SIGTERM; the judges' HTTP clients are closed
+    either way."""
+    import asyncio
+    import signal
+
+    try:
+        if once:
+            await w.drain()
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await w.run(stop)
+    finally:
+        await w.aclose()
+
+
 @monitor_app.command("worker")
 def worker_command(
     store: StoreOpt = None,
@@ -137,9 +159,6 @@ def worker_command(
     queue: QueueOpt = None,
 ) -> None:
     """Grade sampled events (run several against one PostgreSQL store to scale out)."""
-    import asyncio
-    import signal
-
     from evalwheel import eventloop
     from evalwheel.monitor.alerts import AlertManager
     from evalwheel.monitor.config import ConfigError
@@ -147,29 +166,21 @@ def worker_command(
 
     cfg = _config(config)
     mstore = _open(store, queue, must_exist=False)  # ingest and workers start a new store
-    mgr = AlertManager(mstore, cfg.alerts)
+    # Closed on every way out (done, bad grader config, an error, Ctrl-C). Why: the CLI skips the final garbage
+    # collection (evalwheel.closing), so an engine left to it was never disposed and SQLite's -wal / -shm files
+    # stayed beside the store after `--once` had finished.
     try:
-        w = Worker(
-            mstore, cfg, judges=judges, batch=batch, on_results=mgr.on_results, lease_s=lease_s, worker_id=worker_id
-        )
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
-
-    async def main() -> None:
+        mgr = AlertManager(mstore, cfg.alerts)
         try:
-            if once:
-                await w.drain()
-                return
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            await w.run(stop)
-        finally:
-            await w.aclose()
-
-    eventloop.run(main())
-    mgr.deliver_due()
+            w = Worker(
+                mstore, cfg, judges=judges, batch=batch, on_results=mgr.on_results, lease_s=lease_s, worker_id=worker_id
+            )
+        except ConfigError as exc:
+            raise _fail(str(exc)) from None
+        eventloop.run(_work(w, once))
+        mgr.deliver_due()
+    finally:
+        mstore.close()
     stats = {"worker": w.id, "graded": w.stats.graded, "stored": w.stats.inserted, "by_status": w.stats.by_status}
     if as_json:
         _echo_json(stats)

@@ -103,9 +103,13 @@ def export(
     """Write the reviewed labels of one check as calibration JSONL (disputed and n/a items left out)."""
     from evalwheel.fileio import check_writable
     from evalwheel.review.export import export_labels
+    from evalwheel.review.store import ReviewError
 
     check_writable(out, what="--out")  # an unwritable --out is named before the store is opened
-    written, skipped = export_labels(_open(store), check, out, run)
+    try:
+        written, skipped = export_labels(_open(store), check, out, run)
+    except ReviewError as exc:  # an unknown --check: refused before --out is written
+        raise _fail(f"--check: {exc}") from None
     typer.echo(f"wrote {written} label(s) to {out}; {skipped} disputed or not-applicable left out")
 
 

@@ -18,7 +18,7 @@ from evalwheel.calibration.record import DatasetRef
 from evalwheel.fileio import write_text_atomic
 from evalwheel.review.agreement import consensus
 from evalwheel.review.models import Label, ReviewItem
-from evalwheel.review.store import ReviewStore
+from evalwheel.review.store import ReviewError, ReviewStore
 
 STORE_PREFIX = "store:"
 
@@ -76,8 +76,18 @@ def _meta(item: ReviewItem, labels: list[Label]) -> dict[str, Any]:
     }
 
 
+def require_known_check(store: ReviewStore, check: str) -> None:
+    """ReviewError naming `check` and the checks the store knows, unless it is one of them (`check_names`)."""
+    known = store.check_names()
+    if check not in known:
+        listed = ", ".join(sorted(known)) if known else "none: no item in this store is queued or labelled yet"
+        raise ReviewError(f"unknown check {check!r} (known checks: {listed})")
+
+
 def export_labels(store: ReviewStore, check: str, path: Path | str, run_id: str | None = None) -> tuple[int, int]:
-    """Write the labels JSONL for one check; returns (written, skipped)."""
+    """Write the labels JSONL for one check; returns (written, skipped). An unknown check is refused before the
+    file is touched: a typo used to replace it with an empty one."""
+    require_known_check(store, check)
     found, skipped = labelled_items_for(store, check, run_id)
     write_text_atomic(Path(path), labels_jsonl(found))
     return len(found), skipped

@@ -264,6 +264,18 @@ class ReviewStore:
             out.append((_item(r, [], [lb.reviewer for lb in found]), found))
         return out
 
+    def check_names(self) -> set[str]:
+        """Every check name the store knows: those reviewers labelled and the grader scores shown on queued items
+        (a check nobody has labelled yet is still a check). Why: `review export --check TYPO` wrote an empty
+        labels file with exit 0 instead of saying the name matches nothing."""
+        names: set[str] = set()
+        with self.engine.connect() as conn:
+            for (checks_json,) in conn.execute(select(labels.c.checks_json)):
+                names.update(json.loads(checks_json))
+            for (scores_json,) in conn.execute(select(items.c.scores_json)):
+                names.update(str(s["name"]) for s in json.loads(scores_json) if isinstance(s, dict) and "name" in s)
+        return names
+
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             by_status: dict[str, int] = dict(

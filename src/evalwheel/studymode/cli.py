@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evalwheel import eventloop
-from evalwheel.cli_options import RequestTimeoutOption
+from evalwheel.cli_options import RequestTimeoutOption, check_model_option
 from evalwheel.datasets.sessions import load_sessions
 from evalwheel.fileio import check_writable, refuse_overwriting_input
 from evalwheel.graders.pedagogy.dimensions.report import arm_dimension_rows
@@ -272,6 +272,7 @@ def replay_command(
     Artifacts already complete in --out are reused, so an interrupted run resumes where it stopped.
     """
     model = model or default_model()
+    check_model_option(model)  # also for --dry-run and human-only arms, which never resolve it
     try:
         own = [register_overlay_file(f) for f in overlay_file or []]
         if own and arms == "base,overlay:v2,human":  # the default arms: compare the user's overlay instead
