@@ -5,6 +5,7 @@ tests/scripted_judge.py) answering 401, 404 for an unknown model id, 500 or slow
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from pathlib import Path
@@ -15,10 +16,11 @@ from aiohttp import web
 from typer.testing import CliRunner
 
 from evalwheel.cli import app
+from evalwheel.models.base import Message
 from evalwheel.models.http import OpenAIModel
 from evalwheel.runs.api import run_eval
 from evalwheel.runs.engine import plan_run
-from evalwheel.runs.preflight import PreflightError, _endpoint, preflight
+from evalwheel.runs.preflight import PreflightError, _endpoint, preflight, probe
 from evalwheel.runs.spec import spec_from_dict
 from evalwheel.store import Store
 from scripted_judge import ScriptedJudge
@@ -136,6 +138,20 @@ async def test_404_model_id_exits_2(tmp_path: Path) -> None:
     assert ok.outcome.executed == 5 and ok.warnings == ()
 
 
+class ArrivalLoggingServer(ModelCheckingServer):
+    """Logs (arrival time, kind) per request: `probe`, `judge` (structured output) or `solver`."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.arrivals: list[tuple[float, str]] = []
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        kind = "probe" if body.get("max_tokens") == 1 else "judge" if "response_format" in body else "solver"
+        self.arrivals.append((asyncio.get_running_loop().time(), kind))
+        return await super()._chat(request)
+
+
 async def test_a_flaky_or_slow_endpoint_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     async with ScriptedJudge(script=["500", "500"]) as srv:
         result = await run_eval(project(tmp_path, solver=prompt_solver(f"{srv.base_url}#fake")), cache=False)
@@ -238,3 +254,44 @@ def test_a_custom_grader_can_declare_its_options() -> None:
             check_grader_config("test.custom", {"treshold": 0.5})
     finally:
         GRADER_OPTIONS.pop("test.custom")
+
+
+async def test_no_model_call_goes_out_before_the_probes_have_passed(tmp_path: Path) -> None:
+    """The probes go first: no sample's model call reaches a server before they have passed."""
+    async with ArrivalLoggingServer(latency_s=0.3) as srv:
+        judge_cfg = {"judge_model": f"{srv.base_url}#fake", "criterion": "Is it right?", "scale_max": 5}
+        spec = project(tmp_path, solver=prompt_solver(f"{srv.base_url}#fake"), graders=[
+            {"name": "judge.rubric", "config": judge_cfg}])  # fmt: skip
+        result = await run_eval(spec, cache=False)
+    assert result.outcome.executed == 5 and result.outcome.counts.get("error", 0) == 0
+    probes = [t for t, kind in srv.arrivals if kind == "probe"]
+    calls = [t for t, kind in srv.arrivals if kind != "probe"]
+    assert len(probes) == 1 and len(calls) == 10  # one endpoint (same URL and model id): one probe
+    assert min(calls) >= probes[0] + 0.3  # the probe's answer cannot come before the server's latency
+
+
+async def test_a_judge_that_fails_its_probe_costs_one_probe_per_endpoint_and_no_run(tmp_path: Path) -> None:
+    async with ArrivalLoggingServer(latency_s=0.05) as srv:
+        judge_cfg = {"judge_model": f"{srv.base_url}#no-such-judge", "criterion": "Is it right?", "scale_max": 5}
+        spec = project(tmp_path, solver=prompt_solver(f"{srv.base_url}#fake"), graders=[
+            {"name": "judge.rubric", "config": judge_cfg}])  # fmt: skip
+        with pytest.raises(PreflightError, match=r"(?s)no-such-judge.*HTTP 404"):
+            await run_eval(spec, cache=False)
+        await asyncio.sleep(0.2)  # a sample that had started anyway would reach the server now
+    assert sorted(kind for _, kind in srv.arrivals) == ["probe", "probe"]
+    assert no_runs(tmp_path)
+
+
+async def test_probing_a_model_in_use_leaves_its_session_open_and_does_not_queue_behind_it() -> None:
+    async with ScriptedJudge(latency_s=0.3) as srv:
+        model = OpenAIModel("fake", srv.base_url, max_concurrency=1)
+        try:
+            busy = asyncio.ensure_future(model.generate([Message(role="user", content="hi")]))
+            await asyncio.sleep(0.05)  # the model's one slot is taken, its session open
+            session = model._session
+            started = asyncio.get_running_loop().time()
+            assert await probe(model) is None
+            assert asyncio.get_running_loop().time() - started < 0.55  # did not wait for the busy call's slot
+            assert (await busy).text and model._session is session and not session.closed
+        finally:
+            await model.aclose()

@@ -134,12 +134,17 @@ async def probe(model: Model, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
 
     from evalwheel.models.base import MalformedResponseError, ModelError
     from evalwheel.models.http import OpenAIModel
-    from evalwheel.models.reliability import RetryPolicy
+    from evalwheel.models.reliability import AdaptiveLimiter, RetryPolicy
 
     client = model
     if isinstance(model, OpenAIModel):
+        # Its own session and limiter: a model already in use (a judge `calibrate` probes after building it, a
+        # model object reused across runs) must not lose its open session to the probe's close, and the probe
+        # must not wait behind the model's in-flight calls for a slot.
         client = copy.copy(model)
         client.retry = RetryPolicy(max_attempts=2, max_connection_attempts=2, base_delay_s=0.1, max_delay_s=0.2)
+        client.limiter = AdaptiveLimiter(1)
+        client._session = client._session_loop = None
     cfg = GenerateConfig(max_tokens=1, temperature=0.0, timeout_s=timeout_s)
     try:
         await asyncio.wait_for(client.generate(list(PROBE_MESSAGES), cfg), timeout_s + 1.0)
@@ -158,7 +163,7 @@ async def probe(model: Model, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
         return f"model {model.name}: the preflight probe failed ({' '.join(str(exc).split())[:200]}); running anyway"
     finally:
         if client is not model:
-            await client.aclose()  # its own session, or the shared one (the model then opens a new one on demand)
+            await client.aclose()  # its own session
     return None
 
 
