@@ -12,6 +12,7 @@ close), so no empty run is left behind.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -153,15 +154,17 @@ class StoreSink:
             self.written += len(batch)
 
     def close(self, status: str) -> None:
-        if status == REFUSED:  # nothing was written (the caller refuses only then), so no run was created
-            return
-        self._create()
-        self._retry(
-            self.store,
-            "recording the run's status",
-            lambda: self.store.set_run_status(self.run_id, status),
-            policy=self._policy,
-        )
+        """Record the run's status and close the store (the CLI skips the final collection: evalwheel.closing)."""
+        with closing(self.store):
+            if status == REFUSED:  # nothing was written (the caller refuses only then), so no run was created
+                return
+            self._create()
+            self._retry(
+                self.store,
+                "recording the run's status",
+                lambda: self.store.set_run_status(self.run_id, status),
+                policy=self._policy,
+            )
 
 
 def open_sink(out: Path | None, store: str | None, logs: Path) -> list[Sink]:
@@ -170,12 +173,17 @@ def open_sink(out: Path | None, store: str | None, logs: Path) -> list[Sink]:
         raise LogsError(f"--out {out}: expected a .parquet or .jsonl file")
     if store is not None:  # first: a store that cannot be opened must not leave a temporary file behind
         sinks.append(StoreSink(store, logs))
-    if out is not None:
-        if out.is_dir():
-            raise LogsError(f"--out {out}: is a directory; give a .parquet or .jsonl file name")
-        try:  # a missing folder is created (as write_text_atomic does); an unwritable one is exit 2, not a traceback
-            out.parent.mkdir(parents=True, exist_ok=True)
-            sinks.append(ParquetSink(out) if out.suffix.lower() == ".parquet" else JsonlSink(out))
-        except OSError as exc:
-            raise LogsError(f"--out {out}: {write_cause(exc)}") from None
+    try:
+        if out is not None:
+            if out.is_dir():
+                raise LogsError(f"--out {out}: is a directory; give a .parquet or .jsonl file name")
+            try:  # a missing folder is created (as write_text_atomic does); an unwritable one is exit 2
+                out.parent.mkdir(parents=True, exist_ok=True)
+                sinks.append(ParquetSink(out) if out.suffix.lower() == ".parquet" else JsonlSink(out))
+            except OSError as exc:
+                raise LogsError(f"--out {out}: {write_cause(exc)}") from None
+    except LogsError:
+        for sink in sinks:  # the store opened above: closed, with no run created
+            sink.close(REFUSED)
+        raise
     return sinks

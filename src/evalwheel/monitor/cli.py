@@ -4,11 +4,18 @@ Mounted by the main CLI as `app.add_typer(monitor_app, name="monitor")`. Heavy m
 uvicorn, numpy) are imported inside the commands so `evalwheel --help` stays fast. Exit codes: 0 ok, 2 bad
 input (config, store, ids, partition, a --host/--port that cannot be bound; the message names the field), 3 the
 server stopped with an error.
+
+Every verb closes the store it opens (`with closing(...)`) before it returns or fails. Why: the CLI skips the
+final garbage collection (evalwheel.closing), so a store merely dropped kept its engine to the end, never
+disposed: its SQLite connection stayed open and left the -wal / -shm files beside the store. `serve` closes it
+when the server stops on Ctrl-C or fails; not yet on SIGTERM, which uvicorn re-raises after its graceful shutdown
+and which then ends the process before any `finally` or atexit hook runs.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -100,29 +107,29 @@ def serve_command(
 
     check_bind(host, token, token_source="--token or EVALWHEEL_MONITOR_TOKEN")  # refused: exit 2 (cli_lazy)
     cfg = _config(config)
-    mstore = _open(store, queue, must_exist=False)  # ingest and workers start a new store
-    if worker:
-        from evalwheel.monitor.config import ConfigError
-        from evalwheel.monitor.worker import bind_graders
+    with closing(_open(store, queue, must_exist=False)) as mstore:  # ingest and workers start a new store
+        if worker:
+            from evalwheel.monitor.config import ConfigError
+            from evalwheel.monitor.worker import bind_graders
 
+            try:
+                bind_graders(cfg, judges=False)
+            except ConfigError as exc:
+                raise _fail(str(exc)) from None
+        app = create_app(
+            mstore, cfg, token=token, max_body_bytes=max_body, max_pending=max_pending, worker=worker, judges=judges
+        )
+        sock = listen(host, port)
+        port = sock.getsockname()[1]
+        info = {"url": f"http://{host}:{port}", "store": mstore.url, "worker": worker}
+        if as_json:
+            _echo_json(info)
+        else:
+            err.print(f"evalwheel monitor on {info['url']} (store {mstore.url}, worker {'on' if worker else 'off'})")
         try:
-            bind_graders(cfg, judges=False)
-        except ConfigError as exc:
-            raise _fail(str(exc)) from None
-    app = create_app(
-        mstore, cfg, token=token, max_body_bytes=max_body, max_pending=max_pending, worker=worker, judges=judges
-    )
-    sock = listen(host, port)
-    port = sock.getsockname()[1]
-    info = {"url": f"http://{host}:{port}", "store": mstore.url, "worker": worker}
-    if as_json:
-        _echo_json(info)
-    else:
-        err.print(f"evalwheel monitor on {info['url']} (store {mstore.url}, worker {'on' if worker else 'off'})")
-    try:
-        serve(app, sock, access_log=False)
-    except (OSError, SystemExit) as exc:
-        raise _fail(f"cannot serve on {host}:{port}: {exc}", EXIT_RUN_ERRORS) from None
+            serve(app, sock, access_log=False)
+        except (OSError, SystemExit) as exc:
+            raise _fail(f"cannot serve on {host}:{port}: {exc}", EXIT_RUN_ERRORS) from None
 
 
 async def _work(w: Worker, once: bool) -> None:
@@ -165,11 +172,8 @@ def worker_command(
     from evalwheel.monitor.worker import Worker
 
     cfg = _config(config)
-    mstore = _open(store, queue, must_exist=False)  # ingest and workers start a new store
-    # Closed on every way out (done, bad grader config, an error, Ctrl-C). Why: the CLI skips the final garbage
-    # collection (evalwheel.closing), so an engine left to it was never disposed and SQLite's -wal / -shm files
-    # stayed beside the store after `--once` had finished.
-    try:
+    # Closed on every way out (done, bad grader config, an error, Ctrl-C), as in every verb here (module docstring).
+    with closing(_open(store, queue, must_exist=False)) as mstore:  # ingest and workers start a new store
         mgr = AlertManager(mstore, cfg.alerts)
         try:
             w = Worker(
@@ -179,8 +183,6 @@ def worker_command(
             raise _fail(str(exc)) from None
         eventloop.run(_work(w, once))
         mgr.deliver_due()
-    finally:
-        mstore.close()
     stats = {"worker": w.id, "graded": w.stats.graded, "stored": w.stats.inserted, "by_status": w.stats.by_status}
     if as_json:
         _echo_json(stats)
@@ -193,7 +195,8 @@ def status_command(store: StoreOpt = None, app: AppOpt = None, as_json: JsonOpt 
     """Events, queue depth, results and alerts in the store."""
     from evalwheel.monitor.service import status
 
-    data = status(_open(store), app)
+    with closing(_open(store)) as mstore:
+        data = status(mstore, app)
     if as_json:
         _echo_json(data)
         return
@@ -238,18 +241,19 @@ def windows_command(
         e = exc.errors()[0]
         option = "--size" if e["loc"][0] == "size_s" else "--baseline"
         raise _fail(f"{option} {e['input']!r}: {e['msg'].removeprefix('Value error, ')}") from None
-    try:
-        reports = window_reports(
-            _open(store),
-            cfg,
-            app=app,
-            size_s=win.size_s,
-            baseline=win.baseline,
-            last=last,
-            with_input_drift=input_drift or None,
-        )
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
+    with closing(_open(store)) as mstore:
+        try:
+            reports = window_reports(
+                mstore,
+                cfg,
+                app=app,
+                size_s=win.size_s,
+                baseline=win.baseline,
+                last=last,
+                with_input_drift=input_drift or None,
+            )
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
     if as_json:
         _echo_json([r.model_dump(mode="json") for r in reports])
         return
@@ -290,12 +294,12 @@ def alerts_command(
     from evalwheel.monitor.service import alert_history, evaluate_alerts
 
     cfg = _config(config) if config is not None else None  # a bad --config fails (exit 2) even without --evaluate
-    mstore = _open(store)
-    if evaluate:
-        if cfg is None:
-            raise _fail("--evaluate needs --config (the alert rules)")
-        evaluate_alerts(mstore, cfg, app=app)
-    rows = alert_history(mstore, app, limit)
+    with closing(_open(store)) as mstore:
+        if evaluate:
+            if cfg is None:
+                raise _fail("--evaluate needs --config (the alert rules)")
+            evaluate_alerts(mstore, cfg, app=app)
+        rows = alert_history(mstore, app, limit)
     if as_json:
         _echo_json(rows)
         return
@@ -321,10 +325,11 @@ def failures_command(
     """Failing graded events as regression candidates, clustered and de-duplicated."""
     from evalwheel.monitor.failures import PromotionError, failure_candidates
 
-    try:
-        cands = failure_candidates(_open(store), app=app, dataset=dataset, embed=embed, limit=limit)
-    except PromotionError as exc:
-        raise _fail(str(exc)) from None
+    with closing(_open(store)) as mstore:
+        try:
+            cands = failure_candidates(mstore, app=app, dataset=dataset, embed=embed, limit=limit)
+        except PromotionError as exc:
+            raise _fail(str(exc)) from None
     if as_json:
         _echo_json([c.model_dump(mode="json") for c in cands])
         return
@@ -361,17 +366,19 @@ def promote_command(
     """Append failing events to a dataset's regression partition, with provenance (never golden)."""
     from evalwheel.monitor.failures import PromotionError, failure_candidates, promote
 
-    mstore = _open(store)
     chosen = list(ids or [])
-    try:
-        if representatives:
-            cands = failure_candidates(mstore, app=app, dataset=dataset if dataset.exists() else None)
-            chosen += [c.request_id for c in cands if c.representative and not c.promoted_to and c.duplicate_of is None]
-        if not chosen:
-            raise _fail("no event ids given (pass IDS or --representatives)")
-        report = promote(mstore, chosen, dataset=dataset, partition=partition, root_cause=root_cause)
-    except PromotionError as exc:
-        raise _fail(str(exc)) from None
+    with closing(_open(store)) as mstore:
+        try:
+            if representatives:
+                cands = failure_candidates(mstore, app=app, dataset=dataset if dataset.exists() else None)
+                chosen += [
+                    c.request_id for c in cands if c.representative and not c.promoted_to and c.duplicate_of is None
+                ]
+            if not chosen:
+                raise _fail("no event ids given (pass IDS or --representatives)")
+            report = promote(mstore, chosen, dataset=dataset, partition=partition, root_cause=root_cause)
+        except PromotionError as exc:
+            raise _fail(str(exc)) from None
     if as_json:
         _echo_json(report.model_dump(mode="json"))
         return

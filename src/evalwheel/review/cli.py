@@ -1,11 +1,14 @@
 """`evalwheel review ...`: reviewers, the queue, assignment, agreement, export and golden promotion.
 
-Database imports happen inside the commands so `evalwheel --help` stays fast.
+Database imports happen inside the commands so `evalwheel --help` stays fast. Every verb closes the store it
+opens (`with closing(...)`) before it returns or fails: the CLI skips the final garbage collection
+(evalwheel.closing), so a store merely dropped was never disposed and left SQLite's -wal / -shm files behind.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -46,11 +49,11 @@ def add_reviewer(
     """Create a reviewer account and print its token (shown once; the store keeps only its hash)."""
     from evalwheel.review.store import ReviewError
 
-    rs = _open(store, must_exist=False)
-    try:
-        typer.echo(rs.add_reviewer(name))
-    except ReviewError as exc:
-        raise _fail(str(exc)) from None
+    with closing(_open(store, must_exist=False)) as rs:
+        try:
+            typer.echo(rs.add_reviewer(name))
+        except ReviewError as exc:
+            raise _fail(str(exc)) from None
 
 
 @review_app.command("sync")
@@ -64,16 +67,16 @@ def sync(
     from evalwheel.review.queue import build_candidates, latest_runs, monitor_candidates
     from evalwheel.store import StoreError
 
-    rs = _open(store)
-    try:
-        ids = list(run) if run else latest_runs(rs.runs)
-        candidates = build_candidates(rs.runs, ids, spot_checks=spot_checks)
-        if not run:
-            candidates += monitor_candidates(rs.runs.url)
-        added = rs.enqueue(candidates)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
-    counts = rs.counts()
+    with closing(_open(store)) as rs:
+        try:
+            ids = list(run) if run else latest_runs(rs.runs)
+            candidates = build_candidates(rs.runs, ids, spot_checks=spot_checks)
+            if not run:
+                candidates += monitor_candidates(rs.runs.url)
+            added = rs.enqueue(candidates)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+        counts = rs.counts()
     typer.echo(f"queued {added} new item(s) from {len(ids)} run(s); open {counts['open']}, labelled {counts['done']}")
 
 
@@ -86,10 +89,11 @@ def assign(
     """Give the highest-value unassigned open items to two reviewers each."""
     from evalwheel.review.store import ReviewError
 
-    try:
-        n = _open(store).assign_pairs(reviewers, limit=limit)
-    except ReviewError as exc:
-        raise _fail(str(exc)) from None
+    with closing(_open(store)) as rs:
+        try:
+            n = rs.assign_pairs(reviewers, limit=limit)
+        except ReviewError as exc:
+            raise _fail(str(exc)) from None
     typer.echo(f"assigned {n} item(s) to two reviewers each")
 
 
@@ -106,10 +110,11 @@ def export(
     from evalwheel.review.store import ReviewError
 
     check_writable(out, what="--out")  # an unwritable --out is named before the store is opened
-    try:
-        written, skipped = export_labels(_open(store), check, out, run)
-    except ReviewError as exc:  # an unknown --check: refused before --out is written
-        raise _fail(f"--check: {exc}") from None
+    with closing(_open(store)) as rs:
+        try:
+            written, skipped = export_labels(rs, check, out, run)
+        except ReviewError as exc:  # an unknown --check: refused before --out is written
+            raise _fail(f"--check: {exc}") from None
     typer.echo(f"wrote {written} label(s) to {out}; {skipped} disputed or not-applicable left out")
 
 
@@ -120,7 +125,8 @@ def agreement_command(
     """Inter-annotator agreement (Cohen's kappa, Krippendorff's alpha) and graders vs humans."""
     from evalwheel.review.agreement import grader_vs_human, inter_annotator
 
-    labelled = _open(store).labelled_items()
+    with closing(_open(store)) as rs:
+        labelled = rs.labelled_items()
     raters, humans = inter_annotator(labelled), grader_vs_human(labelled)
     if as_json:
         typer.echo(
@@ -156,8 +162,9 @@ def promote(
     from evalwheel.review.golden import promote_to_golden
     from evalwheel.review.store import ReviewError
 
-    try:
-        record = promote_to_golden(_open(store), item, dataset, approver)
-    except (ReviewError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+    with closing(_open(store)) as rs:
+        try:
+            record = promote_to_golden(rs, item, dataset, approver)
+        except (ReviewError, ValueError) as exc:
+            raise _fail(str(exc)) from None
     typer.echo(f"promoted {record['sample_id']} to {record['dataset']} (lock {record['lock']})")

@@ -20,6 +20,7 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -241,8 +242,10 @@ def monitor_candidates(url: str, limit: int = 200) -> list[QueueCandidate]:
     """Monitoring failures as review-queue items (kind `monitor`): a failed production call needs a human."""
     from evalwheel.monitor import MonitorStore, failure_candidates
 
+    with closing(MonitorStore(url)) as store:  # a second engine on the URL: closed here, not left to the collector
+        failures = failure_candidates(store, limit=limit, embed=False)
     out: list[QueueCandidate] = []
-    for f in failure_candidates(MonitorStore(url), limit=limit, embed=False):
+    for f in failures:
         if not f.representative:
             continue
         out.append(

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from evalwheel.cli_options import RequestTimeoutOption
+from evalwheel.cli_options import RequestTimeoutOption, check_model_option
 
 if TYPE_CHECKING:
     from evalwheel.gates import ExitCode, GateReport, GraderCounts, RunSummary
@@ -267,6 +267,9 @@ def run_command(
             hedge=hedge,
             deadline_s=deadline,
         )
+        target_model = (spec.solver.model or "").strip()  # as get_model reads it
+        if target_model:  # its form is checked before a store or a run row exists
+            check_model_option(target_model, f"{spec_path}: solver.model")
         gates_from_spec(  # validated now so that a bad `gates:` fails before any sample runs
             spec.model_dump(mode="json", exclude_none=True), spec_path, spec.base_dir
         )
@@ -474,15 +477,21 @@ def list_runs(
 
     try:
         store = Store(store_target, must_exist=True)
-        runs = store.list_runs(spec)
     except StoreError as exc:
         raise _fail(str(exc)) from None
-    if as_json:
-        out.print_json(json.dumps([r.model_dump(mode="json") for r in runs]))
-        return
-    table = Table(title=f"runs in {store.url}")
-    for col in ("run id", "spec", "arm", "status", "started", "results"):
-        table.add_column(col)
-    for r in runs:
-        table.add_row(r.run_id, r.spec_name, r.arm or "", r.status, r.started_at, str(store.count_results(r.run_id)))
+    with contextlib.closing(store):  # closed before exit: the CLI skips the final collection (evalwheel.closing)
+        try:
+            runs = store.list_runs(spec)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+        if as_json:
+            out.print_json(json.dumps([r.model_dump(mode="json") for r in runs]))
+            return
+        table = Table(title=f"runs in {store.url}")
+        for col in ("run id", "spec", "arm", "status", "started", "results"):
+            table.add_column(col)
+        for r in runs:
+            table.add_row(
+                r.run_id, r.spec_name, r.arm or "", r.status, r.started_at, str(store.count_results(r.run_id))
+            )
     out.print(table)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -61,6 +62,12 @@ def resolve_run(store: Store, ref: str) -> RunInfo:
     if info is None:
         raise StoreError(f"no finished run of spec {name!r}" + (f" arm {arm!r}" if arm else "") + f" in {store.url}")
     return info
+
+
+def store_error_exit(exc: StoreError) -> typer.Exit:
+    """A store that cannot be opened, or a run it does not hold: the message, and exit 2 (`runs show` too)."""
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
 
 
 def _dataset_of(info: RunInfo) -> PreparedDataset | None:
@@ -151,23 +158,29 @@ def compare_command(
     """Paired (McNemar / Wilcoxon) or unpaired (two-proportion / Welch) comparison with a deploy verdict."""
     try:
         store = Store(store_target, must_exist=True)
-        info_a, info_b = resolve_run(store, run_a), resolve_run(store, run_b)
-        run_a, run_b = info_a.run_id, info_b.run_id
     except StoreError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    outcomes_a, outcomes_b = run_outcomes(store, run_a), run_outcomes(store, run_b)
-    unrelated = unrelated_reason(info_a, info_b, outcomes_a, outcomes_b)
-    if unrelated is not None:
-        err.print(f"[bold red]error:[/] {escape(unrelated)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
-    cmp = compare_runs(outcomes_a, outcomes_b, min_n=min_n, trivial_diff=trivial, alpha=alpha)
-    costs: tuple[RunCost, RunCost] | None = None
-    if cost_model is not None:
-        spec = CostModelSpec(preset=cost_model, sessions=sessions)
-        ds_a, ds_b = _dataset_of(info_a), _dataset_of(info_b)
-        if ds_a is not None and ds_b is not None:
-            costs = (run_cost(store, run_a, ds_a, info_a.arm, spec), run_cost(store, run_b, ds_b, info_b.arm, spec))
+        raise store_error_exit(exc) from None
+    with closing(store):  # closed before exit: the CLI skips the final collection (evalwheel.closing)
+        try:
+            info_a, info_b = resolve_run(store, run_a), resolve_run(store, run_b)
+        except StoreError as exc:
+            raise store_error_exit(exc) from None
+        run_a, run_b = info_a.run_id, info_b.run_id
+        outcomes_a, outcomes_b = run_outcomes(store, run_a), run_outcomes(store, run_b)
+        unrelated = unrelated_reason(info_a, info_b, outcomes_a, outcomes_b)
+        if unrelated is not None:
+            err.print(f"[bold red]error:[/] {escape(unrelated)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
+        cmp = compare_runs(outcomes_a, outcomes_b, min_n=min_n, trivial_diff=trivial, alpha=alpha)
+        costs: tuple[RunCost, RunCost] | None = None
+        if cost_model is not None:
+            spec = CostModelSpec(preset=cost_model, sessions=sessions)
+            ds_a, ds_b = _dataset_of(info_a), _dataset_of(info_b)
+            if ds_a is not None and ds_b is not None:
+                costs = (
+                    run_cost(store, run_a, ds_a, info_a.arm, spec),
+                    run_cost(store, run_b, ds_b, info_b.arm, spec),
+                )
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
         markdown.write_text(comparison_markdown(cmp, run_a, run_b, costs) + "\n", encoding="utf-8")

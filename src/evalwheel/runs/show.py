@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from contextlib import closing
 from typing import Annotated, Any
 
 import typer
@@ -79,7 +80,7 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the run and every result as JSON.")] = False,
 ) -> None:
     """A stored run: header, counts per partition, and its results with the reasons they failed."""
-    from evalwheel.runs.compare_cli import resolve_run
+    from evalwheel.runs.compare_cli import resolve_run, store_error_exit
 
     bad = [s for s in status or [] if s not in STATUSES]
     if bad:
@@ -87,23 +88,26 @@ def show_command(
         raise typer.Exit(2)
     try:
         store = Store(store_target, must_exist=True)
-        info = resolve_run(store, run)
     except StoreError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise store_error_exit(exc) from None
     counts: dict[str, Counter[str]] = {}
     rows: list[dict[str, Any]] = []
     shown: list[SampleResult] = []
     tally = GraderTally()
-    for r in store.iter_results(info.run_id, with_output=as_json):
-        counts.setdefault(r.partition, Counter())[r.status] += 1
-        tally.add(r)
-        if status and r.status not in status:
-            continue
-        if as_json:
-            rows.append(result_row(r))
-        elif len(shown) < limit:
-            shown.append(r)
+    with closing(store):  # closed before exit: the CLI skips the final collection (evalwheel.closing)
+        try:
+            info = resolve_run(store, run)
+        except StoreError as exc:
+            raise store_error_exit(exc) from None
+        for r in store.iter_results(info.run_id, with_output=as_json):
+            counts.setdefault(r.partition, Counter())[r.status] += 1
+            tally.add(r)
+            if status and r.status not in status:
+                continue
+            if as_json:
+                rows.append(result_row(r))
+            elif len(shown) < limit:
+                shown.append(r)
     summary = {p: {s: c[s] for s in STATUSES} for p, c in counts.items()}
     if as_json:
         per_grader = {

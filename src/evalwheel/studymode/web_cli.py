@@ -6,6 +6,7 @@ Kept free of FastAPI / uvicorn / SQLAlchemy imports at module level (the CLI imp
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from typing import Annotated
 
 import typer
@@ -51,14 +52,15 @@ def study_web_command(
     from evalwheel.models.base import ModelConfigError
     from evalwheel.models.registry import default_model_name, get_model
 
-    try:
-        tutor = get_model(model or default_model_name())
-    except ModelConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    service = StudyService(runs, model=tutor, monitor_url=monitor, config=GenerateConfig(max_tokens=max_tokens))
-    app = create_study_app(service, token=token)
-    sock = listen(host, port)
-    port = sock.getsockname()[1]
-    typer.echo(f"Study Mode chat on http://{host}:{port}/study (sessions logged to {runs.safe_url})", err=True)
-    serve(app, sock)
+    with closing(runs):  # on a refusal or Ctrl-C (not SIGTERM: see monitor.cli); the CLI skips the final collection
+        try:
+            tutor = get_model(model or default_model_name())
+        except ModelConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        service = StudyService(runs, model=tutor, monitor_url=monitor, config=GenerateConfig(max_tokens=max_tokens))
+        app = create_study_app(service, token=token)
+        sock = listen(host, port)
+        port = sock.getsockname()[1]
+        typer.echo(f"Study Mode chat on http://{host}:{port}/study (sessions logged to {runs.safe_url})", err=True)
+        serve(app, sock)
