@@ -73,6 +73,17 @@ def test_events_are_stored_before_202_and_bad_input_is_refused(tmp_path: Path) -
 
 
 @pytest.mark.slow  # several server processes / a 10,000-event burst: ~5 s
+def test_sigterm_stops_the_server_with_its_store_in_one_file(tmp_path: Path) -> None:
+    """A server stopped by SIGTERM (a service manager, a container stop) closes its store before it dies."""
+    db = tmp_path / "mon.sqlite"
+    with monitor_server(str(db)) as (url, proc):
+        assert post(url + "/v1/events", ev(1))[0] == 202
+        assert db.with_name(db.name + "-wal").exists()  # the open store writes ahead
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+    assert not db.with_name(db.name + "-wal").exists() and not db.with_name(db.name + "-shm").exists()
+
+
 def test_token_required_beyond_loopback_and_401_without_it(tmp_path: Path) -> None:
     store = str(tmp_path / "m.sqlite")
     out = subprocess.run(

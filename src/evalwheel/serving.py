@@ -63,9 +63,22 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(app: Any, sock: socket.socket, **config: Any) -> None:
-    """Run `app` under uvicorn on the socket from `listen` (`config`: more uvicorn.Config options)."""
+    """Run `app` under uvicorn on the socket from `listen` (`config`: more uvicorn.Config options).
+
+    The stores and caches the process opened are closed when the server has shut down, not only at exit: on
+    SIGTERM uvicorn re-raises the signal after its graceful shutdown, and the process then dies before any
+    exit hook (evalwheel.closing) runs, which left SQLite's -wal / -shm files beside every store it served."""
     import uvicorn
 
+    from evalwheel.closing import close_all
+
+    class ClosingServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            try:
+                await super().shutdown(sockets)
+            finally:
+                close_all()
+
     host, port = sock.getsockname()[:2]
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", **config))
+    server = ClosingServer(uvicorn.Config(app, host=host, port=port, log_level="warning", **config))
     server.run(sockets=[sock])

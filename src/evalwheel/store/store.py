@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,9 @@ class Store:
         try:
             self.engine: Engine = create_engine(self.url)
             track(self)  # disposed at exit even if the CLI skips the final collection (evalwheel.closing)
+            # ... and as soon as a store nobody closed is dropped: its engine outlives it in reference cycles that
+            # a frozen heap never collects, which would keep SQLite's -wal / -shm files beside the database
+            weakref.finalize(self, self.engine.dispose)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas(int(busy_timeout_s * 1000)))
             elif self.engine.dialect.name == "postgresql":
