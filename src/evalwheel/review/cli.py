@@ -111,6 +111,8 @@ def export(
 
     check_writable(out, what="--out")  # an unwritable --out is named before the store is opened
     with closing(_open(store)) as rs:
+        if run is not None and not rs.knows_run(run):  # a typo used to replace --out with an empty file, exit 0
+            raise _fail(f"--run: no run {run!r} in {rs.runs.safe_url} (see `evalwheel runs list`)")
         try:
             written, skipped = export_labels(rs, check, out, run)
         except ReviewError as exc:  # an unknown --check: refused before --out is written

@@ -19,6 +19,7 @@ from evalwheel.fileio import write_text_atomic
 from evalwheel.review.agreement import consensus
 from evalwheel.review.models import Label, ReviewItem
 from evalwheel.review.store import ReviewError, ReviewStore
+from evalwheel.store import StoreError
 
 STORE_PREFIX = "store:"
 
@@ -108,7 +109,10 @@ def store_dataset_ref(spec: str, found: list[LabelledItem]) -> DatasetRef:
 def load_store_labels(spec: str, check: str) -> list[LabelledItem]:
     """`store:URL_OR_PATH` -> calibration items for `check` (used by `evalwheel calibrate --labels store:...`)."""
     target = spec[len(STORE_PREFIX) :] if spec.startswith(STORE_PREFIX) else spec
-    store = ReviewStore(target)
+    try:  # must_exist: a mistyped path used to become a new, empty store (as `review` verbs refuse)
+        store = ReviewStore(target, must_exist=True)
+    except StoreError as exc:  # named as the option the user gave: --labels, not --store
+        raise StoreError(f"--labels {spec}: " + str(exc).removeprefix(f"--store {target}: ")) from None
     try:
         found, _ = labelled_items_for(store, check)
     finally:

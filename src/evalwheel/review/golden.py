@@ -11,6 +11,10 @@ reviewed output), (3) rewrites the golden lock with the existing `evalwheel data
 from __future__ import annotations
 
 import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +53,42 @@ def _reference(labels: list[Label], output: dict[str, Any] | None) -> str | None
     return text if isinstance(text, str) else None
 
 
+_promoting = threading.Lock()
+
+
+@contextmanager
+def _one_promotion_at_a_time(path: Path) -> Iterator[None]:
+    """Promotion reads the dataset, appends and replaces it (and its lock and approvals): two at once each wrote
+    their own line over the other's, so an acknowledged promotion vanished from the dataset. Serialised in this
+    process (the server's worker threads) and, where flock exists, across processes (a CLI promotion while the
+    server promotes) by locking the dataset's folder, the nearest one that exists."""
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.is_dir()), Path("."))
+    with _promoting:
+        try:
+            import fcntl
+
+            fd = os.open(folder, os.O_RDONLY)
+        except (ImportError, OSError):  # Windows, or an unreadable folder: this process only
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+
 def promote_to_golden(store: ReviewStore, item_id: int, dataset: Path | str, approver: str) -> dict[str, Any]:
     """Append the item's sample to `dataset` as golden, re-lock, record the approval; returns the record."""
-    item = store.get_item(item_id)
+    if not approver.strip():  # `--approver ''` recorded an approval by nobody
+        raise ReviewError("--approver: empty; name who approves the promotion")
+    path = Path(dataset)
+    with _one_promotion_at_a_time(path):
+        return _promote(store, item_id, path, approver.strip())
+
+
+def _promote(store: ReviewStore, item_id: int, path: Path, approver: str) -> dict[str, Any]:
+    item = store.get_item(item_id)  # read under the lock: a concurrent promotion of this item has finished
     if item.status == "golden":
         raise ReviewError(f"item {item_id} is already golden")
     labels = list(store.labels_for(item_id).values())
@@ -60,7 +97,6 @@ def promote_to_golden(store: ReviewStore, item_id: int, dataset: Path | str, app
         raise ReviewError("cannot promote: " + "; ".join(problems))
     if item.sample is None or item.sample.get("input") is None:
         raise ReviewError(f"item {item_id} has no sample snapshot (its dataset file was missing when queued)")
-    path = Path(dataset)
     if path.suffix != ".jsonl":
         raise ReviewError(f"{path}: golden promotion appends to a JSONL dataset")
     # fileio.read_text: a folder or a binary file named *.jsonl is FileReadError naming it (was a traceback)

@@ -23,6 +23,7 @@ from evalwheel.review.schema import assignments, golden, items, labels, review_m
 from evalwheel.store import Store, StoreError
 from evalwheel.store.store import now_iso
 
+_MAX_ITEM_ID = 2**31 - 1  # review_items.item_id is an Integer: int4 on PostgreSQL
 _REVIEWER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -68,6 +69,17 @@ class ReviewStore:
             row = conn.execute(select(reviewers.c.name).where(reviewers.c.token_sha256 == token_hash(token))).first()
         return None if row is None else str(row[0])
 
+    def knows_run(self, run_id: str) -> bool:
+        """A run of the store, or the run id of queued items (monitoring items carry `monitor:APP`)."""
+        with self.engine.connect() as conn:
+            if conn.execute(select(items.c.item_id).where(items.c.run_id == run_id).limit(1)).first() is not None:
+                return True
+        try:
+            self.runs.get_run(run_id)
+        except StoreError:
+            return False
+        return True
+
     def list_reviewers(self) -> list[str]:
         with self.engine.connect() as conn:
             return [str(r[0]) for r in conn.execute(select(reviewers.c.name).order_by(reviewers.c.name))]
@@ -112,6 +124,8 @@ class ReviewStore:
         return added
 
     def get_item(self, item_id: int) -> ReviewItem:
+        if not 0 < item_id <= _MAX_ITEM_ID:  # past the column's range the driver raised OverflowError / DataError
+            raise ReviewError(f"no review item {item_id}")
         with self.engine.connect() as conn:
             row = conn.execute(select(items).where(items.c.item_id == item_id)).mappings().first()
             if row is None:

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from pydantic import ValidationError
 
 from evalwheel.fileio import confined
-from evalwheel.review.export import labelled_items_for, labels_jsonl
+from evalwheel.review.export import labelled_items_for, labels_jsonl, require_known_check
 from evalwheel.review.golden import disagreements, promote_to_golden
 from evalwheel.review.models import DIMENSIONS, SCALE, LabelInput
 from evalwheel.review.queue import build_candidates, latest_runs, monitor_candidates
@@ -134,7 +134,13 @@ def item_page(request: Request, item_id: int) -> Response:
 def _label_from_form(form: dict[str, Any], taxonomy: list[str], check_names: list[str]) -> LabelInput:
     """The label form's fields as a validated LabelInput (ValueError / ValidationError on bad values)."""
     checks = {n: str(form[f"check:{n}"]) for n in check_names if form.get(f"check:{n}")}
-    dims = {d: int(form[f"dim:{d}"]) for d in DIMENSIONS if str(form.get(f"dim:{d}", "")).strip() != ""}
+    dims: dict[str, int] = {}
+    for d in DIMENSIONS:
+        raw = str(form.get(f"dim:{d}", "")).strip()
+        if raw and raw not in ("0", "1", "2"):  # int() said only "invalid literal for int() with base 10"
+            raise ValueError(f"dim:{d}: {raw[:40]!r} is not a score on the 0-2 scale (0, 1 or 2)")
+        if raw:
+            dims[d] = int(raw)
     escalate_raw = str(form.get("escalate", ""))
     escalate = {"yes": True, "no": False}.get(escalate_raw)
     return LabelInput.model_validate(
@@ -203,7 +209,9 @@ def golden_promote(
 
 @router.get("/review/export.jsonl")
 def export(request: Request, check: Annotated[str, Query(min_length=1, max_length=200)]) -> Response:
-    found, skipped = labelled_items_for(review_store(request), check)
+    rs = review_store(request)
+    require_known_check(rs, check)  # ReviewError -> 400 naming the known checks (as `review export`), not an empty file
+    found, skipped = labelled_items_for(rs, check)
     body = labels_jsonl(found)
     return PlainTextResponse(
         body,
