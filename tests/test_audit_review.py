@@ -127,6 +127,31 @@ def test_concurrent_promotions_into_one_dataset_keep_every_sample(review: Review
     assert len(approvals) == 4
 
 
+def test_a_promotion_killed_before_the_store_recorded_it_is_finished_by_a_retry(
+    review: ReviewStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill between writing the dataset and recording the promotion left the sample in the dataset and the item
+    not golden; promoting again said "already has a sample with id" for ever."""
+    item = review.queue(status="done", limit=1)[0][0]
+    golden = tmp_path / "golden.jsonl"
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # the process dies here
+
+    monkeypatch.setattr(review, "record_golden", killed)
+    with pytest.raises(KeyboardInterrupt):
+        promote_to_golden(review, item.item_id, golden, "ana")
+    monkeypatch.undo()
+    assert review.get_item(item.item_id).status == "done" and len(golden.read_text().splitlines()) == 1
+    record = promote_to_golden(review, item.item_id, golden, "ana")
+    assert review.get_item(item.item_id).status == "golden"
+    assert [json.loads(x)["id"] for x in golden.read_text(encoding="utf-8").splitlines()] == [record["sample_id"]]
+    approvals = golden.with_name("golden.jsonl.approvals.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(approvals) == 1
+    with pytest.raises(ReviewError, match="already golden"):
+        promote_to_golden(review, item.item_id, golden, "ana")
+
+
 def test_export_of_an_unknown_run_is_refused_and_keeps_out(review: ReviewStore, tmp_path: Path) -> None:
     """`review export --run TYPO` replaced an existing --out with an empty file and exit 0."""
     out = tmp_path / "labels.jsonl"

@@ -53,6 +53,18 @@ def _reference(labels: list[Label], output: dict[str, Any] | None) -> str | None
     return text if isinstance(text, str) else None
 
 
+def _approved(approvals: str, item_id: int, digest: str) -> bool:
+    """Whether the approvals file already records this item's promotion of this exact sample."""
+    for line in approvals.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a torn last line from a kill: not a record
+        if isinstance(rec, dict) and rec.get("item_id") == item_id and rec.get("sample_hash") == digest:
+            return True
+    return False
+
+
 _promoting = threading.Lock()
 
 
@@ -114,15 +126,20 @@ def _promote(store: ReviewStore, item_id: int, path: Path, approver: str) -> dic
             "metadata": {**item.sample.get("metadata", {}), "promoted_from": f"{item.run_id}/{item.sample_id}"},
         }
     )
-    if summary_before is not None and sample.id in summary_before.sample_hashes:
+    digest = sample_hash(sample)
+    # The same sample, byte for byte (its `promoted_from` names this item), is already there: an earlier promotion
+    # of this item was killed after writing the dataset and before the store recorded it. Finish that one.
+    finishing = summary_before is not None and summary_before.sample_hashes.get(sample.id) == digest
+    if summary_before is not None and sample.id in summary_before.sample_hashes and not finishing:
         raise ReviewError(f"{path}: already has a sample with id {sample.id!r}")
-    line = json.dumps(sample.model_dump(mode="json", exclude_none=True), ensure_ascii=False) + "\n"
-    sep = "" if not existing or existing.endswith("\n") else "\n"
-    write_text_atomic(path, existing + sep + line)
+    if not finishing:
+        line = json.dumps(sample.model_dump(mode="json", exclude_none=True), ensure_ascii=False) + "\n"
+        sep = "" if not existing or existing.endswith("\n") else "\n"
+        write_text_atomic(path, existing + sep + line)
     lock = write_lock(scan_dataset(path))
     record = {
         "sample_id": sample.id,
-        "sample_hash": sample_hash(sample),
+        "sample_hash": digest,
         "dataset": str(path),
         "lock": str(lock),
         "item_id": item_id,
@@ -134,6 +151,7 @@ def _promote(store: ReviewStore, item_id: int, path: Path, approver: str) -> dic
     }
     approvals = path.with_name(path.name + APPROVALS_SUFFIX)
     prior = read_text(approvals, what="approvals") if approvals.exists() else ""
-    write_text_atomic(approvals, prior + json.dumps(record, sort_keys=True) + "\n")
+    if not (finishing and _approved(prior, item_id, digest)):  # one approval record per promotion, even resumed
+        write_text_atomic(approvals, prior + json.dumps(record, sort_keys=True) + "\n")
     store.record_golden(item_id, str(path), sample.id, [lb.reviewer for lb in labels], record)
     return record
