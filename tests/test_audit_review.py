@@ -199,3 +199,30 @@ def test_calibrate_from_a_mistyped_store_creates_nothing(tmp_path: Path) -> None
     assert res.exit_code == 2, res.output
     assert f"--labels store:{typo}: no such file" in res.output and "--store" not in res.output
     assert not typo.exists()
+
+
+def test_simultaneous_saves_of_one_label_keep_one_row(review: ReviewStore) -> None:
+    """Save is delete-then-insert: on PostgreSQL two saves of the same reviewer's label at once both deleted
+    nothing and both inserted, and the second died on the unique key (a 500 for a double-clicked Save)."""
+    item = review.queue(status="done", limit=1)[0][0]
+    errors: list[BaseException] = []
+    start = threading.Barrier(12)
+
+    def save(k: int) -> None:
+        rs = ReviewStore(review.runs.url)
+        try:
+            start.wait()
+            rs.save_label(item.item_id, "ana", LabelInput(checks={"fid": "fail"}, escalate=True, notes=f"take {k}"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            rs.close()
+
+    threads = [threading.Thread(target=save, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    labels = review.labels_for(item.item_id)
+    assert sorted(labels) == ["ana", "ben"] and labels["ana"].notes.startswith("take ")

@@ -236,6 +236,10 @@ class ReviewStore:
             "created_at": now_iso(),
         }
         with self.engine.begin() as conn:
+            # The item's row is locked first (PostgreSQL; SQLite runs one writer at a time anyway): two saves of
+            # the same label at once (a double-clicked Save) then run one after the other. Without it both
+            # deleted nothing, both inserted, and the second died on the unique key.
+            conn.execute(select(items.c.item_id).where(items.c.item_id == item_id).with_for_update())
             conn.execute(delete(labels).where(labels.c.item_id == item_id, labels.c.reviewer == reviewer))
             conn.execute(insert(labels).values(item_id=item_id, reviewer=reviewer, **row))
             n = conn.execute(select(func.count()).where(labels.c.item_id == item_id)).scalar_one()
