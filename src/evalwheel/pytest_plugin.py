@@ -185,8 +185,15 @@ class SpecRun:
         if self._error is not None:
             raise self._error
         if self._result is None:
+            from evalwheel.store.errors import StoreError
+
             try:
                 self._result = self._execute()
+            except (ValueError, OSError, StoreError) as exc:
+                # Bad input (an unknown baseline run, a store that cannot be opened): every sample and gate test
+                # fails with the cause in one line, not with the same traceback repeated in each of them.
+                self._error = pytest.fail.Exception(f"--evalwheel-spec {self.spec_path}: {exc}", pytrace=False)
+                raise self._error from None
             except BaseException as exc:
                 self._error = exc
                 raise

@@ -28,7 +28,16 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.model.judge import JudgeFailure, generate_config, judge_models, render_input, structured_call
@@ -47,10 +56,39 @@ class _Strict(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_TEXT_PARTS = ("input_text", "output_text")
+
+
+def content_text(content: Any) -> Any:
+    """A message content as text. The Evals API returned contents as parts, `{"type": "input_text", "text":
+    ...}` (or `output_text`, or a list of parts): their text, joined by newlines. Image and audio parts are a
+    ValueError naming the part; anything else is returned as it is, for the caller's own check to refuse."""
+    parts = content if isinstance(content, list) else [content] if isinstance(content, Mapping) else None
+    if parts is None:
+        return content
+    texts: list[str] = []
+    for part in parts:
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        if isinstance(part, str):
+            texts.append(part)
+        elif kind in _TEXT_PARTS and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif kind in ("input_image", "input_audio"):
+            raise ValueError(f"{kind} content parts are not supported (text only)")
+        else:
+            raise ValueError(f"content part {kind!r}: expected text, or an input_text / output_text part with a text")
+    return "\n".join(texts)
+
+
 class InputMessage(_Strict):
     role: Literal["system", "user", "assistant", "developer"]
     content: str
     type: Literal["message"] | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return content_text(value)
 
 
 class SamplingParams(_Strict):
@@ -157,8 +195,11 @@ def parse_openai_grader(data: Mapping[str, Any]) -> OpenAIGrader:
     kind = data.get("type")
     if kind not in KNOWN_TYPES:
         raise OpenAIGraderError(f"unknown OpenAI grader type {kind!r} (supported: {', '.join(KNOWN_TYPES)})")
+    # An export written with every optional field (`"range": null`, the Python SDK's model_dump): null is "not
+    # given", as the API read it; `range: null` was refused.
+    given = {k: v for k, v in data.items() if v is not None}
     try:
-        return _ADAPTER.validate_python(dict(data))
+        return _ADAPTER.validate_python(given)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"] if p not in KNOWN_TYPES) or "<root>"

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import FileReadError, make_dir, read_text
-from evalwheel.graders.openai_evals import OpenAIGraderError, import_openai_grader, render_template
+from evalwheel.graders.openai_evals import OpenAIGraderError, content_text, import_openai_grader, render_template
 from evalwheel.models.base import GenerateConfig, Message
 from evalwheel.solvers.base import SolverContext
 from evalwheel.types import Output, Sample
@@ -88,13 +88,21 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _rows_from_source(source: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
-    kind = source.get("type")
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    """`value` when it is a JSON object; else an OpenAIImportError naming the field and what it got instead.
+    Why: a string or a list where the Evals API has an object was an AttributeError traceback (exit 1)."""
+    if not isinstance(value, Mapping):
+        raise OpenAIImportError(f"{where}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _rows_from_source(source: Any, where: str) -> list[dict[str, Any]]:
+    kind = _mapping(source, where).get("type")
     if kind == "file_content":
         content = source.get("content")
         if not isinstance(content, list):
             raise OpenAIImportError(f"{where}.content: expected a list of {{item, sample}} objects")
-        return [dict(r) for r in content]
+        return [dict(_mapping(r, f"{where}.content[{i}]")) for i, r in enumerate(content)]
     if kind == "file_id":
         raise OpenAIImportError(
             f"{where}: file_id {source.get('id')!r} refers to a file on OpenAI's servers; download its JSONL and "
@@ -107,7 +115,7 @@ def _data_source(eval_def: Mapping[str, Any], data: Path | None) -> tuple[list[d
     """(rows, completions settings or None) from --data (JSONL items, or a runs.create JSON) or the eval file."""
     source: Any = None
     where = "data_source"
-    if data is not None and data.suffix == ".jsonl":
+    if data is not None and data.suffix.lower() in (".jsonl", ".ndjson"):  # `.JSONL` was read as one JSON
         return _read_jsonl(data), None
     if data is not None:
         loaded = _read_json(data, "data file")
@@ -129,7 +137,7 @@ def _data_source(eval_def: Mapping[str, Any], data: Path | None) -> tuple[list[d
         return _rows_from_source(source.get("source") or {}, f"{where}.source"), None
     if kind == "completions":
         rows = _rows_from_source(source.get("source") or {}, f"{where}.source")
-        messages = source.get("input_messages") or {}
+        messages = _mapping(source.get("input_messages") or {}, f"{where}.input_messages")
         if messages.get("type") == "template":
             template = messages.get("template")
             if not isinstance(template, list) or not template:
@@ -140,7 +148,7 @@ def _data_source(eval_def: Mapping[str, Any], data: Path | None) -> tuple[list[d
         else:
             raise OpenAIImportError(f"{where}.input_messages.type: expected template or item_reference")
         settings["model"] = source.get("model")
-        settings["sampling_params"] = dict(source.get("sampling_params") or {})
+        settings["sampling_params"] = dict(_mapping(source.get("sampling_params") or {}, f"{where}.sampling_params"))
         return rows, settings
     raise OpenAIImportError(
         f"{where}.type: {kind!r} is not supported offline (jsonl or completions; stored completions live on "
@@ -149,26 +157,43 @@ def _data_source(eval_def: Mapping[str, Any], data: Path | None) -> tuple[list[d
 
 
 def _message(m: Any, where: str) -> dict[str, str]:
-    if not isinstance(m, Mapping) or not isinstance(m.get("content"), str):
+    try:  # the API returned contents as `{"type": "input_text", "text": ...}` parts: their text is the message
+        content = content_text(m.get("content")) if isinstance(m, Mapping) else None
+    except ValueError as exc:
+        raise OpenAIImportError(f"{where}.input_messages.template: {exc}") from None
+    if not isinstance(content, str):
         raise OpenAIImportError(f"{where}.input_messages.template: each message needs a role and a text content")
     role = str(m.get("role", "user"))
-    return {"role": "system" if role == "developer" else role, "content": m["content"]}
+    return {"role": "system" if role == "developer" else role, "content": content}
 
 
 def _validate_items(rows: list[dict[str, Any]], config: Mapping[str, Any]) -> list[tuple[dict[str, Any], Any]]:
     """(item, sample-namespace) pairs, every item checked against the eval's item_schema."""
     from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
 
     schema = config.get("item_schema") or {"type": "object"}
+    try:  # a schema that is not one (a string, `"type": "nonsense"`) was a jsonschema traceback
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise OpenAIImportError(f"data_source_config.item_schema: not a valid JSON Schema: {exc.message}") from None
     validator = Draft202012Validator(schema)
     pairs: list[tuple[dict[str, Any], Any]] = []
     problems: list[str] = []
     for i, row in enumerate(rows):
         item = row.get("item", row)
+        if not isinstance(item, dict):  # whatever the schema allows: `{{ item.x }}` needs an object
+            problems.append(f"item {i}: (item): expected a JSON object, got {type(item).__name__}")
+            continue
         for e in validator.iter_errors(item):
             field = ".".join(str(p) for p in e.absolute_path) or "(item)"
             problems.append(f"item {i}: {field}: {e.message}")
-        pairs.append((item, row.get("sample")))
+        sample = row.get("sample")  # was silently an empty (or a Python-repr) recorded output
+        if sample is not None and not isinstance(sample, Mapping):
+            problems.append(f"item {i}: sample: expected an object with output_text, got {type(sample).__name__}")
+        elif sample is not None and not isinstance(sample.get("output_text", ""), str | None):
+            problems.append(f"item {i}: sample.output_text: expected a string")
+        pairs.append((item, sample))
     if problems:
         raise OpenAIImportError("items do not match data_source_config.item_schema:\n  " + "\n  ".join(problems[:30]))
     return pairs
@@ -176,7 +201,8 @@ def _validate_items(rows: list[dict[str, Any]], config: Mapping[str, Any]) -> li
 
 def _sample_ids(items: list[dict[str, Any]], schema: Mapping[str, Any]) -> list[str]:
     """The item's own id when it has a unique one (`id`, else a required `*_id` string field), else item-N."""
-    props = (schema.get("item_schema") or {}).get("properties") or {}
+    item_schema = schema.get("item_schema")
+    props = (item_schema.get("properties") if isinstance(item_schema, Mapping) else None) or {}
     candidates = ["id", *[k for k in props if k.endswith("_id") and k != "id"]]
     for key in candidates:
         values = [it.get(key) for it in items]
@@ -211,7 +237,8 @@ def _criteria(eval_def: Mapping[str, Any], judge_model: str, skip_unsupported: b
     graders: list[dict[str, Any]] = []
     notes: dict[str, list[str]] = {}
     skipped: dict[str, str] = {}
-    seen: dict[str, int] = {}
+    given = {str(c.get("name") or c.get("type")) for c in criteria if isinstance(c, Mapping)}
+    used: set[str] = set()
     for i, raw in enumerate(criteria):
         if not isinstance(raw, Mapping):
             raise OpenAIImportError(f"testing_criteria[{i}]: expected a grader object")
@@ -224,10 +251,13 @@ def _criteria(eval_def: Mapping[str, Any], judge_model: str, skip_unsupported: b
             skipped[name] = WHY_NOT[kind]
             continue
         criterion = dict(raw)
-        seen[name] = seen.get(name, 0) + 1
-        if seen[name] > 1:  # score names must be unique in a run: Evals allowed repeats
-            name = f"{name} ({seen[name]})"
+        if name in used:  # score names must be unique in a run: Evals allowed repeats
+            n = 2  # and never the name another criterion has ("x (2)" given twice made two scores of one name)
+            while f"{name} ({n})" in used or f"{name} ({n})" in given:
+                n += 1
+            name = f"{name} ({n})"
             criterion["name"] = name
+        used.add(name)
         try:
             spec = import_openai_grader(criterion)
         except OpenAIGraderError as exc:
@@ -280,12 +310,21 @@ def import_openai_eval(
     eval_def = _read_json(eval_path, "eval definition")
     if not isinstance(eval_def, dict):
         raise OpenAIImportError(f"{eval_path}: expected the evals.create JSON object")
-    config = eval_def.get("data_source_config") or {"type": "custom"}
+    where = f"{eval_path}: data_source_config"
+    config = dict(_mapping(eval_def.get("data_source_config") or {"type": "custom"}, where))
     if config.get("type") not in ("custom", None):
         raise OpenAIImportError(
-            f"{eval_path}: data_source_config.type {config.get('type')!r}: only `custom` (an item_schema) can be "
+            f"{where}.type {config.get('type')!r}: only `custom` (an item_schema) can be "
             "run offline; logs and stored completions live on OpenAI's servers"
         )
+    wrapped = config.get("schema", config.get("schema_"))
+    if "item_schema" not in config and wrapped is not None:
+        # The eval as the API returned it (GET /evals/{id}, an export): `item_schema` comes back wrapped as
+        # `schema.properties.item` (`schema_` from the Python SDK's model_dump). It was ignored: no item was checked.
+        props = _mapping(wrapped, f"{where}.schema").get("properties")
+        if not isinstance(props, Mapping) or "item" not in props:
+            raise OpenAIImportError(f"{where}.schema: expected properties.item (the item schema)")
+        config["item_schema"] = props["item"]
     try:
         graders, notes, skipped = _criteria(eval_def, judge_model, skip_unsupported)
     except OpenAIImportError as exc:  # name the file: "testing_criteria[2]: ..." alone does not say which
@@ -313,8 +352,11 @@ def import_openai_eval(
         solver = {"type": "python", "function": SOLVER_REF, "model": model or "local", "options": completions}
         if params.get("temperature") is not None:
             solver["temperature"] = params["temperature"]
-        if params.get("max_completions_tokens") is not None:
-            solver["max_tokens"] = params["max_completions_tokens"]
+        # The completions source spells it max_completion_tokens (graders: max_completions_tokens); reading only
+        # the grader spelling dropped the token limit of every real completions run.
+        max_tokens = params.get("max_completion_tokens", params.get("max_completions_tokens"))
+        if max_tokens is not None:
+            solver["max_tokens"] = max_tokens
         if params.get("seed") is not None:
             solver["seed"] = params["seed"]
     else:
