@@ -172,6 +172,34 @@ async def test_standard_env_variables_turn_export_on(tmp_path: Path) -> None:
     assert {"evalwheel.run", "evalwheel.sample", "evalwheel.grader", "chat"} <= names
 
 
+async def test_a_collector_that_never_answers_holds_the_run_for_seconds_not_tens(tmp_path: Path) -> None:
+    """Export gives up after EXPORT_TIMEOUT_S unless OTEL_EXPORTER_OTLP_TIMEOUT says otherwise (OTLP's default
+    of 10 s per export held the end of every command for about 10 s when the collector hung)."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # reads nothing, answers nothing
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with ScriptedJudge(fn=_reply) as model:
+        spec = _write_spec(tmp_path, model.base_url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        started = asyncio.get_running_loop().time()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "evalwheel.cli", "run", str(spec), "--no-progress", "--no-cache", "--json",
+            "--store", str(tmp_path / "r.sqlite"), "--otel-endpoint", f"http://127.0.0.1:{port}",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        out, err = await proc.communicate()
+        elapsed = asyncio.get_running_loop().time() - started
+    server.close()
+    assert proc.returncode in (0, 1), err.decode()  # the run's own verdict, whatever the collector does
+    assert json.loads(out)["executed"] == 2
+    assert accepted  # the exporter did try
+    assert elapsed < 9.0, elapsed  # about 2 s of export timeout (twice at most: a flush and the shutdown)
+
+
 def test_tracing_is_off_by_default() -> None:
     from evalwheel import tracing
 

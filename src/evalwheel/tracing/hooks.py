@@ -16,6 +16,8 @@ from evalwheel.graders.registry import GraderContext, GraderFn
 from evalwheel.types import Output, Sample, SampleResult, Score
 
 ENV_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+ENV_TIMEOUTS = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
+EXPORT_TIMEOUT_S = 2.0
 SERVICE_NAME = "evalwheel"
 
 T = TypeVar("T")
@@ -37,11 +39,15 @@ def configure(endpoint: str | None = None) -> bool:
 
     from evalwheel import __version__
 
+    # A collector that is down or never answers must not hold the end of a command for OTLP's default 10 s per
+    # export: unless the user set a timeout, each export gives up after EXPORT_TIMEOUT_S (spans are then lost,
+    # the run's results and exit code are not).
+    timeout = None if any(os.environ.get(v) for v in ENV_TIMEOUTS) else EXPORT_TIMEOUT_S
     if endpoint is not None:
         url = endpoint.rstrip("/")
-        exporter = OTLPSpanExporter(endpoint=url if url.endswith("/v1/traces") else url + "/v1/traces")
+        exporter = OTLPSpanExporter(endpoint=url if url.endswith("/v1/traces") else url + "/v1/traces", timeout=timeout)
     else:
-        exporter = OTLPSpanExporter()  # reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT / HEADERS itself
+        exporter = OTLPSpanExporter(timeout=timeout)  # reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT / HEADERS itself
     resource = Resource.create({"service.name": SERVICE_NAME, "service.version": __version__})
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(exporter))
