@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import FileReadError, read_text
@@ -89,6 +90,25 @@ class DriftConfig(EvalwheelModel):
     new_topic_similarity: float = Field(default=0.5, gt=0, lt=1)
 
 
+# What a rule's `metric` can name (besides pass_rate:GRADER): numeric window fields, and what drift tests.
+THRESHOLD_METRICS = (
+    "pass_rate",
+    "error_rate",
+    "errors",
+    "volume",
+    "sampled",
+    "graded",
+    "latency_p50",
+    "latency_p95",
+    "latency_p99",
+    "cost_usd",
+    "judge_mean",
+    "judge_p10",
+    "hallucination_rate",
+)
+DRIFT_METRICS = ("pass_rate", "error_rate", "judge_score", "latency_ms", "input")
+
+
 class AlertRule(EvalwheelModel):
     """`kind: event` fires per graded event; `threshold` and `drift` per window."""
 
@@ -104,6 +124,17 @@ class AlertRule(EvalwheelModel):
     value: float | None = None
     cooldown_s: float | None = Field(default=None, ge=0)
 
+    @model_validator(mode="after")
+    def _can_fire(self) -> AlertRule:
+        """Why: a threshold without `value`, or on a misspelt metric (`eror_rate`), was accepted, never fired."""
+        if self.kind == "threshold" and (self.metric is None or self.value is None):
+            raise ValueError("a threshold rule needs `metric` and `value`")
+        known = {"threshold": THRESHOLD_METRICS, "drift": DRIFT_METRICS}.get(self.kind, ())
+        metric = self.metric
+        if known and metric is not None and metric not in known and not metric.startswith("pass_rate:"):
+            raise ValueError(f"metric {metric!r} is not one of {', '.join(known)}, pass_rate:GRADER")
+        return self
+
 
 class SinkConfig(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")
@@ -113,6 +144,15 @@ class SinkConfig(EvalwheelModel):
     format: Literal["json", "slack"] = "json"
     timeout_s: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)
+
+    @model_validator(mode="after")
+    def _webhook_url(self) -> SinkConfig:
+        """Why: a webhook without a URL (or with `not a url`) was accepted, and every alert then failed to leave."""
+        if self.type == "webhook":
+            parts = urlsplit(self.url or "")
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"a webhook sink needs `url: http(s)://host/...`, got {self.url!r}")
+        return self
 
 
 class AlertsConfig(EvalwheelModel):
@@ -144,6 +184,23 @@ class MonitorConfig(EvalwheelModel):
     )
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
+    @model_validator(mode="after")
+    def _rules_name_configured_graders(self) -> MonitorConfig:
+        """Why: a rule on a grader this config does not run (`pass_rate:constrains`, `grader: constrains`) was
+        accepted and never fired."""
+        names = {g.name for g in [*self.graders, *self.session_graders]}
+        for i, rule in enumerate(self.alerts.rules):
+            field, name = "grader", rule.grader
+            if rule.metric is not None and rule.metric.startswith("pass_rate:"):
+                field, name = "metric", rule.metric.split(":", 1)[1]
+            if name is not None and name not in names:
+                configured = ", ".join(sorted(names)) or "none"
+                raise ValueError(
+                    f"alerts.rules[{i}] ({rule.name}): {field} names grader {name!r}, which this config does not run "
+                    f"(graders: {configured})"
+                )
+        return self
+
     def grader_config(self, g: GraderSpec) -> dict[str, Any]:
         if g.config_file is None:
             return dict(g.config)
@@ -173,5 +230,5 @@ def load_monitor_config(path: str | Path | None) -> MonitorConfig:
     try:
         return MonitorConfig.model_validate({**data, "base_dir": p.resolve().parent})
     except ValidationError as exc:
-        lines = [f"{p}: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        lines = [f"{p}: {'.'.join(str(x) for x in e['loc']) or '(config)'}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("invalid monitor config:\n  " + "\n  ".join(lines)) from None

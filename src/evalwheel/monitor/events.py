@@ -11,12 +11,13 @@ import time
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.types import Output, Sample, Session, Turn, Usage
 
 MAX_TEXT = 200_000  # characters per text field; larger events are refused (the body limit catches most first)
+MAX_TIMESTAMP = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last second a datetime (and a window label) can show
 
 
 class Message(EvalwheelModel):
@@ -48,12 +49,14 @@ class Event(EvalwheelModel):
 
     request_id: str = Field(min_length=1, max_length=200)
     app: str = Field(min_length=1, max_length=200)
-    timestamp: float = Field(default_factory=time.time, description="Unix seconds (UTC) of the request.")
+    timestamp: float = Field(
+        default_factory=time.time, allow_inf_nan=False, description="Unix seconds (UTC) of the request."
+    )
     input: str | None = Field(default=None, max_length=MAX_TEXT)
     messages: list[Message] | None = None
     output: str | None = Field(default=None, max_length=MAX_TEXT)
     context: list[str] | None = None
-    latency_ms: float | None = Field(default=None, ge=0.0)
+    latency_ms: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
     error: str | None = Field(default=None, max_length=10_000)
     model: str | None = None
     prompt_version: str | None = None
@@ -61,8 +64,18 @@ class Event(EvalwheelModel):
     feedback: Feedback | None = None
     session_id: str | None = Field(default=None, max_length=200)
     turn: int | None = Field(default=None, ge=0)
-    cost_usd: float | None = Field(default=None, ge=0.0)
+    cost_usd: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
     usage: Usage | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _in_range(cls, value: float) -> float:
+        """Why: `1e20`, `-1e300` or milliseconds were stored (202) and every window report, the CLI's and the
+        server's alert loop alike, then died with OverflowError on that event's window label."""
+        if 0.0 <= value <= MAX_TIMESTAMP:
+            return value
+        hint = " (this looks like milliseconds)" if 1e12 <= value <= MAX_TIMESTAMP * 1000 else ""
+        raise ValueError(f"expected Unix seconds between 0 and {MAX_TIMESTAMP:.0f} (year 9999), got {value:g}{hint}")
 
     @model_validator(mode="after")
     def _has_input(self) -> Event:

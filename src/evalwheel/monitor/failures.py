@@ -10,6 +10,7 @@ before and after, so a promotion can never change it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Sequence
@@ -49,7 +50,13 @@ class FailureCandidate(EvalwheelModel):
 
 
 def sample_id_for(request_id: str) -> str:
-    return "mon-" + re.sub(r"[^A-Za-z0-9._-]+", "-", request_id)[:180]
+    """`mon-` + the request id; one that had to be changed (characters replaced, cut to length) also gets a hash of
+    the original. Why: `order/1`, `order 1` and `order-1` all became `mon-order-1`, so promoting one made `promote`
+    skip the others as "already in" the dataset."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", request_id)
+    if safe == request_id and len(safe) <= 180:
+        return "mon-" + safe
+    return f"mon-{safe[:170]}-{hashlib.sha256(request_id.encode()).hexdigest()[:8]}"
 
 
 def failure_candidates(
@@ -169,6 +176,11 @@ def _sizes(cands: list[FailureCandidate]) -> None:
         c.cluster_size = sizes[c.cluster]
 
 
+def _event_id(metadata: dict[str, Any]) -> str | None:
+    monitor = metadata.get("monitor")
+    return str(monitor.get("event_id")) if isinstance(monitor, dict) and monitor.get("event_id") else None
+
+
 class PromotionReport(EvalwheelModel):
     dataset: str
     partition: str
@@ -214,19 +226,24 @@ def promote(
     results = store.result_for(ids)
     try:
         verify_golden_lock(path, require=False) if path.exists() else None
-        existing = {s.id for s in iter_samples(path)} if path.exists() else set()
+        # sample id -> the event it came from (by provenance; samples promoted under an older id scheme match too)
+        existing = {s.id: _event_id(s.metadata) for s in iter_samples(path)} if path.exists() else {}
     except (GoldenLockError, LockFileError, InvalidDatasetError) as exc:
         raise PromotionError(str(exc)) from None
     from evalwheel.types import Sample
 
+    promoted_as = {eid: sid for sid, eid in existing.items() if eid is not None}
     samples: list[Sample] = []
     skipped: dict[str, str] = {}
     now = time.time()
     for rid in ids:
         e = events[rid]
         sid = sample_id_for(rid)
+        if rid in promoted_as:
+            skipped[rid] = f"already in {path} as {promoted_as[rid]}"
+            continue
         if sid in existing:
-            skipped[rid] = f"already in {path} as {sid}"
+            skipped[rid] = f"sample id {sid} is already taken in {path} by {existing[sid] or 'a sample not promoted'}"
             continue
         res = results.get(rid)
         verdicts = [] if res is None else [s for s in json.loads(res["scores_json"]) if s.get("passed") is False]

@@ -3,9 +3,9 @@
 `log` only appends a dict to a bounded in-memory buffer (tens of microseconds) and never raises into the host
 app; a daemon thread sends batches with the standard library's HTTP client, retries with exponential backoff
 (including 429 and 5xx answers), and counts what it had to drop: events that arrive while the buffer is full,
-and batches the server rejected as invalid (422). `stats()` reports those counts; `flush()` waits for the
-buffer to drain; `close()` flushes and stops the thread. Durability starts at the ingest server, which stores
-an event before it acknowledges it.
+and events the server rejected as invalid (422: a refused batch is split in halves until only its bad events
+are left). `stats()` reports those counts; `flush()` waits for the buffer to drain; `close()` flushes and stops
+the thread. Durability starts at the ingest server, which stores an event before it acknowledges it.
 """
 
 from __future__ import annotations
@@ -197,7 +197,10 @@ class Monitor:
                 self.sent += len(batch)
                 return
             if code in (400, 401, 403, 413, 422):
-                if code == 413 and len(batch) > 1:  # too big: split and send the halves
+                # Too big, or refused as invalid (the server stores nothing of a batch with one bad event): split and
+                # send the halves, so only the invalid events are dropped. Why: one bad event used to drop its whole
+                # batch, up to `batch_size` valid events with it.
+                if code in (413, 422) and len(batch) > 1:
                     half = len(batch) // 2
                     self._send(batch[:half])
                     self._send(batch[half:])
