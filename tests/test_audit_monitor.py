@@ -130,3 +130,21 @@ def test_promote_does_not_mistake_a_different_event_for_one_already_promoted(tmp
     assert [r["metadata"]["monitor"]["event_id"] for r in rows] == rids
     assert len({r["id"] for r in rows}) == 3 and first.sample_ids[0] != "mon-order-1"
     assert "mon-order-1" in {r["id"] for r in rows}  # a clean id keeps its sample id
+
+
+def test_windows_leave_out_events_stored_with_an_impossible_time(tmp_path: Path) -> None:
+    """A store written before ingest refused them can hold a milliseconds or garbage timestamp: `monitor windows`
+    was an OverflowError traceback on it; such events are now left out of the windows."""
+    import sqlite3
+
+    store = str(tmp_path / "m.sqlite")
+    with monitor_server(store, "--no-worker") as (url, _):
+        for i, ts in enumerate([1733300000.0, 1733300010.0, 1733300020.0]):
+            assert post(url + "/v1/events", {"request_id": f"r{i}", "app": "shop", "input": "q", "timestamp": ts})[0] == 202
+    with closing(sqlite3.connect(store)) as db, db:
+        db.execute("UPDATE mon_events SET ts = 1e19 WHERE request_id = 'r1'")  # accepted before ingest checked them
+        db.execute("UPDATE mon_events SET ts = 1.7333e12 WHERE request_id = 'r2'")  # milliseconds
+    res = _cli("windows", "--store", store, "--json", "--size", "60", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    windows = json.loads(res.stdout)
+    assert sum(w["window"]["volume"] for w in windows) == 1

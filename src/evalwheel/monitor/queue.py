@@ -22,7 +22,7 @@ from sqlalchemy import Engine, Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from evalwheel.monitor.events import Event
+from evalwheel.monitor.events import MAX_TIMESTAMP, Event
 from evalwheel.monitor.schema import alerts, events, monitor_metadata, promotions, results
 from evalwheel.store import Store, StoreError
 
@@ -66,6 +66,11 @@ def _insert(engine: Engine, table: Any) -> Any:
     if engine.dialect.name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     raise StoreError(f"monitoring needs SQLite or PostgreSQL, not {engine.dialect.name}")
+
+
+# Ingest refuses times outside this range; events a store took before it did (a milliseconds or garbage
+# timestamp) are left out of windows instead of making every window report fail on them.
+_SHOWABLE_TIME = events.c.ts.between(0.0, MAX_TIMESTAMP)
 
 
 class MonitorStore:
@@ -179,7 +184,7 @@ class MonitorStore:
             return [str(a) for (a,) in conn.execute(select(events.c.app).distinct().order_by(events.c.app))]
 
     def time_range(self, app: str | None = None) -> tuple[float, float] | None:
-        q = select(func.min(events.c.ts), func.max(events.c.ts))
+        q = select(func.min(events.c.ts), func.max(events.c.ts)).where(_SHOWABLE_TIME)
         if app is not None:
             q = q.where(events.c.app == app)
         with self.engine.connect() as conn:
@@ -204,7 +209,7 @@ class MonitorStore:
                 results.c.scores_json,
             )
             .select_from(events.outerjoin(results, results.c.request_id == events.c.request_id))
-            .where(events.c.ts >= start, events.c.ts < end)
+            .where(events.c.ts >= start, events.c.ts < end, _SHOWABLE_TIME)
             .order_by(events.c.ts, events.c.id)
         )
         if app is not None:
