@@ -44,8 +44,12 @@ def project_config(root: Path) -> dict[str, Any]:
         return {}
     import yaml
 
+    from evalwheel.fileio import FileReadError, read_text
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path, what="project config"))
+    except FileReadError as exc:  # binary or not UTF-8: one message, not a UnicodeDecodeError traceback
+        raise ProjectConfigError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise ProjectConfigError(f"{path}: not valid YAML: {exc}") from None
     if data is None:
@@ -70,3 +74,14 @@ def default_store_target(start: Path | None = None) -> str:
     if configured is not None:
         raise ProjectConfigError(f"{root / PROJECT_FILE}: store: expected a URL or a path, got {configured!r}")
     return str(root / STORE_DIR / STORE_FILE)
+
+
+def sqlite_file(target: str | Path | None) -> Path | None:
+    """The SQLite file a store target names (the default store when None), or None for a server database.
+    Creates nothing: it is how a verb checks that an output path is not the store itself."""
+    if target is None:
+        target = default_store_target()
+    text = str(target)
+    if "://" not in text:
+        return Path(text)
+    return Path(text.removeprefix("sqlite:///")) if text.startswith("sqlite:///") else None

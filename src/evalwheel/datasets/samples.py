@@ -400,6 +400,9 @@ class _Scan:
             if sample is None:
                 self.errors.extend(errors)
                 continue
+            if not sample.id.strip():  # an id names the sample in results, gates, the lock and --resume
+                self.errors.append(DatasetLoadError(self.path, where, "$.id", f"empty id {sample.id!r}"))
+                continue
             first = self.first_seen.get(sample.id)
             if first is not None:
                 self.errors.append(

@@ -115,6 +115,8 @@ async def run_eval(
             # call (start-up target, issue 15); a store that cannot be opened is still exit 2 before any sample.
             if st is None:
                 st = store_for(spec, cast("str | Path | None", store))
+            if baseline not in ("latest", "none"):  # a mistyped --baseline: exit 2 now, not after the whole run
+                st.get_run(baseline)
             outcome = await execute(
                 plan,
                 dataset,

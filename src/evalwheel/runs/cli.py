@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -166,6 +167,42 @@ def _write(path: Path | None, render: Callable[[], str | Iterable[str]]) -> None
     write_text_atomic(path, render())
 
 
+def _check_reports(
+    spec: EvalSpec, spec_path: Path, store: str | None, arms: list[str | None], reports: dict[str, Path | None]
+) -> None:
+    """FileWriteError (exit 2) before anything runs for a report path that cannot be written or that names one of
+    the run's inputs. Why: `--markdown spec.yaml` or `--junit runs.sqlite` replaced that file after the run (the
+    spec, the dataset, the whole store gone, exit 0), and `--junit DIR` failed only once the run was paid for."""
+    from evalwheel.fileio import check_writable, refuse_overwriting_input
+
+    if not any(reports.values()):
+        return
+    inputs = _input_files(spec, spec_path, store)
+    for option, path in reports.items():
+        for a in arms:
+            target = _suffixed(path, a, len(arms) > 1)
+            if target is not None:
+                refuse_overwriting_input(target, inputs, option=option)
+                check_writable(target, what=option)
+
+
+def _input_files(spec: EvalSpec, spec_path: Path, store: str | None) -> list[Path]:
+    """The files a run reads or writes, besides its reports: spec, dataset, lock, solver files, grader files, store."""
+    from evalwheel.project import sqlite_file
+
+    files = [spec_path, spec.dataset_path, spec.lock_path]
+    if spec.solver.path:
+        files.append(spec.resolve(spec.solver.path))
+    if spec.solver.function and ".py:" in spec.solver.function:
+        files.append(spec.resolve(spec.solver.function.rsplit(":", 1)[0]))
+    files += [spec.resolve(f) for g in spec.graders for f in (g.config_file, g.calibration) if f]
+    target = store or (spec.store if not spec.store or "://" in spec.store else spec.resolve(spec.store))
+    with contextlib.suppress(ValueError):  # an unreadable evalwheel.yaml is reported when the store is opened
+        store_file = sqlite_file(target)
+        files += [store_file] if store_file else []
+    return files
+
+
 def _suffixed(path: Path | None, arm: str | None, many: bool) -> Path | None:
     if path is None or not many or arm is None:
         return path
@@ -282,6 +319,7 @@ def run_command(
         )
         if resume is not None and len(arms) > 1:
             raise SpecError("--resume continues one run: pick its arm with --arm")
+        _check_reports(spec, spec_path, store_target, arms, {"--junit": junit, "--markdown": markdown})
         if dry_run:
             from evalwheel.runs.estimate import estimate_run  # the Study Mode stack, for replay estimates
 
@@ -378,7 +416,7 @@ def _run_arm(
     except RunStoppedError as exc:
         if exc.run_id is None:  # the store was down before the run could be recorded
             raise _fail(f"the run could not start: {exc}; nothing was run", ExitCode.TOO_MANY_ERRORS) from None
-        resume_hint = f"evalwheel run {spec_path} " + (f"--arm {arm} " if arm else "") + f"--resume {exc.run_id}"
+        resume_hint = _resume_command(spec_path, arm, exc.run_id, store)
         raise _fail(
             f"run {exc.run_id} stopped: {exc}. The {exc.committed} results acknowledged (committed) in this "
             f"execution are stored; finish the run with `{resume_hint}`",
@@ -425,17 +463,26 @@ def _run_arm(
         gating = arm is None or spec.solver.gate_arms is None or arm in spec.solver.gate_arms
         verdict = f"exit code {int(report.exit_code)}" if gating else "reported only (not in solver.gate_arms)"
         unfinished = outcome.budget_exhausted or (opts.limit is not None and outcome.executed >= opts.limit)
-        hint = f"evalwheel run {spec_path} " + (f"--arm {arm} " if arm else "") + f"--resume {run_id}"
+        hint = _resume_command(spec_path, arm, run_id, store)
+        store_opt = ["--store", store] if store else []
         out.print(
             escape(
                 f"{verdict}; resume with `{hint}`"
                 if unfinished
-                else f"{verdict}; see it with `evalwheel runs show {run_id}`"
+                else f"{verdict}; see it with `{shlex.join(['evalwheel', 'runs', 'show', run_id, *store_opt])}`"
             ),
             highlight=False,
             soft_wrap=True,
         )
     return report.exit_code, payload
+
+
+def _resume_command(spec_path: Path, arm: str | None, run_id: str, store: str | None) -> str:
+    """The command that finishes a run. `--store` is repeated when one was given: without it the printed command
+    looked in the default store, and failed with "no run"."""
+    parts = ["evalwheel", "run", str(spec_path), *(["--arm", arm] if arm else []), "--resume", run_id]
+    parts += ["--store", store] if store else []
+    return shlex.join(parts)
 
 
 def _print_estimates(estimates: list[Any], as_json: bool) -> None:

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from evalwheel.datasets.samples import InvalidDatasetError
+from evalwheel.fileio import FileWriteError, check_writable, refuse_overwriting_input, write_text_atomic
+from evalwheel.project import sqlite_file
 from evalwheel.runs.costing import RunCost, run_cost
 from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
 from evalwheel.runs.spec import CostModelSpec
@@ -64,10 +67,14 @@ def resolve_run(store: Store, ref: str) -> RunInfo:
     return info
 
 
+def _bad_input(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
 def store_error_exit(exc: StoreError) -> typer.Exit:
     """A store that cannot be opened, or a run it does not hold: the message, and exit 2 (`runs show` too)."""
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
+    return _bad_input(str(exc))
 
 
 def _dataset_of(info: RunInfo) -> PreparedDataset | None:
@@ -156,6 +163,19 @@ def compare_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Paired (McNemar / Wilcoxon) or unpaired (two-proportion / Welch) comparison with a deploy verdict."""
+    spec: CostModelSpec | None = None
+    try:  # bad input is refused before the store is opened: an unknown preset, a --markdown that cannot be written
+        if cost_model is not None:
+            spec = CostModelSpec(preset=cost_model, sessions=sessions)
+        if markdown is not None:
+            store_file = sqlite_file(store_target)  # `--markdown runs.sqlite` used to replace the store
+            refuse_overwriting_input(markdown, [store_file] if store_file else [], option="--markdown")
+            check_writable(markdown, what="--markdown")
+    except ValidationError as exc:
+        cause = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise _bad_input(f"--cost-model {cost_model!r}: {cause}") from None
+    except ValueError as exc:  # FileWriteError, or an unreadable evalwheel.yaml
+        raise _bad_input(str(exc)) from None
     try:
         store = Store(store_target, must_exist=True)
     except StoreError as exc:
@@ -173,17 +193,26 @@ def compare_command(
             raise typer.Exit(2)
         cmp = compare_runs(outcomes_a, outcomes_b, min_n=min_n, trivial_diff=trivial, alpha=alpha)
         costs: tuple[RunCost, RunCost] | None = None
-        if cost_model is not None:
-            spec = CostModelSpec(preset=cost_model, sessions=sessions)
+        if spec is not None:
             ds_a, ds_b = _dataset_of(info_a), _dataset_of(info_b)
             if ds_a is not None and ds_b is not None:
                 costs = (
                     run_cost(store, run_a, ds_a, info_a.arm, spec),
                     run_cost(store, run_b, ds_b, info_b.arm, spec),
                 )
+            else:  # asked for, so never dropped without a word
+                missing = run_a if ds_a is None else run_b
+                err.print(
+                    f"[yellow]warning:[/] --cost-model not applied: the dataset of run {escape(missing)} "
+                    "(its human labels) cannot be read",
+                    highlight=False,
+                    soft_wrap=True,
+                )
     if markdown is not None:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(comparison_markdown(cmp, run_a, run_b, costs) + "\n", encoding="utf-8")
+        try:
+            write_text_atomic(markdown, comparison_markdown(cmp, run_a, run_b, costs) + "\n")
+        except FileWriteError as exc:
+            raise _bad_input(str(exc)) from None
     if as_json:
         data = cmp.model_dump(mode="json")
         if costs is not None:

@@ -146,6 +146,22 @@ class CostModelSpec(EvalwheelModel):
     sessions: int = Field(default=1000, ge=1)
     overrides: dict[str, float] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _known_preset(self) -> CostModelSpec:
+        """An unknown preset or a bad override is a spec error now, not a traceback once the run has finished."""
+        from evalwheel.stats.cost import preset
+
+        try:
+            preset(self.preset, **self.overrides)
+        except ValidationError as exc:
+            causes = "; ".join(
+                f"overrides.{'.'.join(map(str, e['loc']))}: "
+                + ("unknown field" if e["type"] == "extra_forbidden" else e["msg"])
+                for e in exc.errors()
+            )
+            raise ValueError(causes) from None
+        return self
+
 
 class EvalSpec(EvalwheelModel):
     model_config = ConfigDict(extra="forbid")

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from evalwheel.closing import track, untrack
+from evalwheel.fileio import write_cause
 from evalwheel.store.errors import StoreError as StoreError  # re-exported: callers import both from here
 from evalwheel.store.errors import now_iso as now_iso
 from evalwheel.store.schema import MIGRATIONS, SCHEMA_VERSION, meta, metadata, results, runs
@@ -46,7 +47,12 @@ def store_url(target: str | Path | None) -> str:
     if "://" in text:
         return text
     path = Path(text)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():  # SQLite's own word for it is "unable to open database file"
+        raise StoreError(f"store {text}: a directory, not a SQLite file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"store {text}: {write_cause(exc)}") from None
     return f"sqlite:///{path}"
 
 
