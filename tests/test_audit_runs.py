@@ -228,3 +228,19 @@ def test_unknown_baseline_is_refused_before_the_run(tmp_path: Path) -> None:
     assert code == 2, output
     assert "no run 'no-such-run'" in output
     assert run_count(tmp_path) == 0  # nothing ran (and was paid for) only to fail on the baseline
+
+
+@pytest.mark.parametrize(
+    "argv", [["runs", "list"], ["runs", "show", "r1"], ["compare", "a", "b"], ["monitor", "status"]]
+)
+def test_read_only_verbs_in_a_folder_without_a_store_create_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    """They created .evalwheel/runs.sqlite (an empty store, "no runs", exit 0), and that folder then counted as
+    a project root for every later command run below it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EVALWHEEL_STORE", raising=False)
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 2, res.output
+    assert "no store here" in " ".join(res.output.split()) and "--store" in res.output
+    assert not (tmp_path / ".evalwheel").exists()

@@ -56,9 +56,19 @@ def store_url(target: str | Path | None) -> str:
     return f"sqlite:///{path}"
 
 
-def _require_existing(target: str) -> None:
+def _require_existing(target: str, *, named: bool = True) -> None:
     """StoreError for a `--store` SQLite file that does not exist. Why: read-only verbs (runs list/show, compare)
-    would otherwise create an empty store at a mistyped path and report "no runs" with exit 0."""
+    would otherwise create an empty store at a mistyped path and report "no runs" with exit 0. `named=False`: the
+    default store (none was named), which they would otherwise create in a folder that has none, making it look
+    like a project root to every later command."""
+    if not named:
+        if Path(target).is_file() or "://" in target:
+            _require_existing(target)
+            return
+        raise StoreError(
+            f"no store here: {target} does not exist (`evalwheel run` and `evalwheel monitor serve` create it); "
+            "name one with --store or EVALWHEEL_STORE"
+        )
     if "://" in target and not target.startswith("sqlite:///"):
         return  # a server database: reaching it is the check
     path = Path(target.removeprefix("sqlite:///")) if "://" in target else Path(target)
@@ -107,8 +117,16 @@ class Store:
     def __init__(
         self, target: str | Path | None = None, *, busy_timeout_s: float | None = None, must_exist: bool = False
     ) -> None:
-        if must_exist and target is not None:
-            _require_existing(str(target))
+        if must_exist:
+            if target is not None:
+                _require_existing(str(target))
+            else:
+                from evalwheel.project import ProjectConfigError, default_store_target
+
+                try:
+                    _require_existing(default_store_target(), named=False)
+                except ProjectConfigError as exc:
+                    raise StoreError(str(exc)) from None
         self.url = store_url(target)
         busy_timeout_s = DEFAULT_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         try:
