@@ -306,7 +306,7 @@ def test_spec_run_that_cannot_start_fails_each_test_in_one_line(pytester: pytest
     assert outcomes.get("failed", 0) >= 2 and "passed" not in outcomes
     text = result.stdout.str()
     assert "Traceback" not in text and "sqlalchemy" not in text
-    cause = "no run 'nosuchrun'" if option[0] == "--evalwheel-baseline" else "cannot open the run store"
+    cause = "no run 'nosuchrun'" if option[0] == "--evalwheel-baseline" else "a directory, not a SQLite file"
     assert text.count(cause) >= 2
     assert len(text.splitlines()) < 80
 
