@@ -173,17 +173,21 @@ def open_sink(out: Path | None, store: str | None, logs: Path) -> list[Sink]:
         raise LogsError(f"--out {out}: expected a .parquet or .jsonl file")
     if store is not None:  # first: a store that cannot be opened must not leave a temporary file behind
         sinks.append(StoreSink(store, logs))
-    try:
-        if out is not None:
-            if out.is_dir():
-                raise LogsError(f"--out {out}: is a directory; give a .parquet or .jsonl file name")
-            try:  # a missing folder is created (as write_text_atomic does); an unwritable one is exit 2
-                out.parent.mkdir(parents=True, exist_ok=True)
-                sinks.append(ParquetSink(out) if out.suffix.lower() == ".parquet" else JsonlSink(out))
-            except OSError as exc:
-                raise LogsError(f"--out {out}: {write_cause(exc)}") from None
-    except LogsError:
-        for sink in sinks:  # the store opened above: closed, with no run created
-            sink.close(REFUSED)
-        raise
+    if out is not None:
+        try:
+            sinks.append(_file_sink(out))
+        except LogsError:
+            for sink in sinks:  # the store opened above: closed, with no run created
+                sink.close(REFUSED)
+            raise
     return sinks
+
+
+def _file_sink(out: Path) -> Sink:
+    if out.is_dir():
+        raise LogsError(f"--out {out}: is a directory; give a .parquet or .jsonl file name")
+    try:  # a missing folder is created (as write_text_atomic does); an unwritable one is exit 2
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return ParquetSink(out) if out.suffix.lower() == ".parquet" else JsonlSink(out)
+    except OSError as exc:
+        raise LogsError(f"--out {out}: {write_cause(exc)}") from None

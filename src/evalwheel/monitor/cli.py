@@ -8,8 +8,7 @@ server stopped with an error.
 Every verb closes the store it opens (`with closing(...)`) before it returns or fails. Why: the CLI skips the
 final garbage collection (evalwheel.closing), so a store merely dropped kept its engine to the end, never
 disposed: its SQLite connection stayed open and left the -wal / -shm files beside the store. `serve` closes it
-when the server stops on Ctrl-C or fails; not yet on SIGTERM, which uvicorn re-raises after its graceful shutdown
-and which then ends the process before any `finally` or atexit hook runs.
+when the server stops on Ctrl-C or fails, and on SIGTERM through `serving.serve`.
 """
 
 from __future__ import annotations

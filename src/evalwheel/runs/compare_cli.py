@@ -67,14 +67,10 @@ def resolve_run(store: Store, ref: str) -> RunInfo:
     return info
 
 
-def _bad_input(message: str) -> typer.Exit:
+def bad_input(message: str) -> typer.Exit:
+    """The message, and exit 2 (`runs show` uses it too)."""
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
-
-
-def store_error_exit(exc: StoreError) -> typer.Exit:
-    """A store that cannot be opened, or a run it does not hold: the message, and exit 2 (`runs show` too)."""
-    return _bad_input(str(exc))
 
 
 def _dataset_of(info: RunInfo) -> PreparedDataset | None:
@@ -173,18 +169,18 @@ def compare_command(
             check_writable(markdown, what="--markdown")
     except ValidationError as exc:
         cause = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise _bad_input(f"--cost-model {cost_model!r}: {cause}") from None
+        raise bad_input(f"--cost-model {cost_model!r}: {cause}") from None
     except ValueError as exc:  # FileWriteError, or an unreadable evalwheel.yaml
-        raise _bad_input(str(exc)) from None
+        raise bad_input(str(exc)) from None
     try:
         store = Store(store_target, must_exist=True)
     except StoreError as exc:
-        raise store_error_exit(exc) from None
+        raise bad_input(str(exc)) from None
     with closing(store):  # closed before exit: the CLI skips the final collection (evalwheel.closing)
         try:
             info_a, info_b = resolve_run(store, run_a), resolve_run(store, run_b)
         except StoreError as exc:
-            raise store_error_exit(exc) from None
+            raise bad_input(str(exc)) from None
         run_a, run_b = info_a.run_id, info_b.run_id
         outcomes_a, outcomes_b = run_outcomes(store, run_a), run_outcomes(store, run_b)
         unrelated = unrelated_reason(info_a, info_b, outcomes_a, outcomes_b)
@@ -212,7 +208,7 @@ def compare_command(
         try:
             write_text_atomic(markdown, comparison_markdown(cmp, run_a, run_b, costs) + "\n")
         except FileWriteError as exc:
-            raise _bad_input(str(exc)) from None
+            raise bad_input(str(exc)) from None
     if as_json:
         data = cmp.model_dump(mode="json")
         if costs is not None:

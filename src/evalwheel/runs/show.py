@@ -80,7 +80,7 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the run and every result as JSON.")] = False,
 ) -> None:
     """A stored run: header, counts per partition, and its results with the reasons they failed."""
-    from evalwheel.runs.compare_cli import resolve_run, store_error_exit
+    from evalwheel.runs.compare_cli import bad_input, resolve_run
 
     bad = [s for s in status or [] if s not in STATUSES]
     if bad:
@@ -89,7 +89,7 @@ def show_command(
     try:
         store = Store(store_target, must_exist=True)
     except StoreError as exc:
-        raise store_error_exit(exc) from None
+        raise bad_input(str(exc)) from None
     counts: dict[str, Counter[str]] = {}
     rows: list[dict[str, Any]] = []
     shown: list[SampleResult] = []
@@ -98,7 +98,7 @@ def show_command(
         try:
             info = resolve_run(store, run)
         except StoreError as exc:
-            raise store_error_exit(exc) from None
+            raise bad_input(str(exc)) from None
         for r in store.iter_results(info.run_id, with_output=as_json):
             counts.setdefault(r.partition, Counter())[r.status] += 1
             tally.add(r)

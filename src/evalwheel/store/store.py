@@ -36,14 +36,7 @@ DEFAULT_BUSY_TIMEOUT_S = 5.0
 def store_url(target: str | Path | None) -> str:
     """A SQLAlchemy URL from a URL, a file path, or None: `EVALWHEEL_STORE`, else the project's store found
     upward from the working directory (`evalwheel.project`), else DEFAULT_STORE in the working directory."""
-    if target is None:
-        from evalwheel.project import ProjectConfigError, default_store_target
-
-        try:
-            target = default_store_target()
-        except ProjectConfigError as exc:
-            raise StoreError(str(exc)) from None
-    text = str(target)
+    text = str(target) if target is not None else _default_target()
     if "://" in text:
         return text
     path = Path(text)
@@ -56,24 +49,31 @@ def store_url(target: str | Path | None) -> str:
     return f"sqlite:///{path}"
 
 
+def _default_target() -> str:
+    """The store used when none is named (evalwheel.project); a broken evalwheel.yaml is a StoreError."""
+    from evalwheel.project import ProjectConfigError, default_store_target
+
+    try:
+        return default_store_target()
+    except ProjectConfigError as exc:
+        raise StoreError(str(exc)) from None
+
+
 def _require_existing(target: str, *, named: bool = True) -> None:
     """StoreError for a `--store` SQLite file that does not exist. Why: read-only verbs (runs list/show, compare)
     would otherwise create an empty store at a mistyped path and report "no runs" with exit 0. `named=False`: the
     default store (none was named), which they would otherwise create in a folder that has none, making it look
     like a project root to every later command."""
-    if not named:
-        if Path(target).is_file() or "://" in target:
-            _require_existing(target)
-            return
-        raise StoreError(
-            f"no store here: {target} does not exist (`evalwheel run` and `evalwheel monitor serve` create it); "
-            "name one with --store or EVALWHEEL_STORE"
-        )
     if "://" in target and not target.startswith("sqlite:///"):
         return  # a server database: reaching it is the check
     path = Path(target.removeprefix("sqlite:///")) if "://" in target else Path(target)
     if str(path) in ("", ":memory:") or (path.is_file() and path.stat().st_size > 0):
         return
+    if not named and not path.exists():
+        raise StoreError(
+            f"no store here: {target} does not exist (`evalwheel run` and `evalwheel monitor serve` create it); "
+            "name one with --store or EVALWHEEL_STORE"
+        )
     if path.is_file():  # SQLite would silently turn an empty file into a new, empty store
         raise StoreError(f"--store {target}: an empty file, not a run store")
     cause = "a directory, not a SQLite file" if path.is_dir() else "no such file (runs are stored by `evalwheel run`)"
@@ -118,15 +118,9 @@ class Store:
         self, target: str | Path | None = None, *, busy_timeout_s: float | None = None, must_exist: bool = False
     ) -> None:
         if must_exist:
-            if target is not None:
-                _require_existing(str(target))
-            else:
-                from evalwheel.project import ProjectConfigError, default_store_target
-
-                try:
-                    _require_existing(default_store_target(), named=False)
-                except ProjectConfigError as exc:
-                    raise StoreError(str(exc)) from None
+            named = target is not None
+            target = target if target is not None else _default_target()
+            _require_existing(str(target), named=named)
         self.url = store_url(target)
         busy_timeout_s = DEFAULT_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         try:

@@ -137,8 +137,9 @@ def _label_from_form(form: dict[str, Any], taxonomy: list[str], check_names: lis
     dims: dict[str, int] = {}
     for d in DIMENSIONS:
         raw = str(form.get(f"dim:{d}", "")).strip()
-        if raw and raw not in ("0", "1", "2"):  # int() said only "invalid literal for int() with base 10"
-            raise ValueError(f"dim:{d}: {raw[:40]!r} is not a score on the 0-2 scale (0, 1 or 2)")
+        if raw and raw not in {str(v) for v in SCALE}:  # int() said only "invalid literal for int() with base 10"
+            choices = f"{', '.join(map(str, SCALE[:-1]))} or {SCALE[-1]}"
+            raise ValueError(f"dim:{d}: {raw[:40]!r} is not a score on the {SCALE[0]}-{SCALE[-1]} scale ({choices})")
         if raw:
             dims[d] = int(raw)
     escalate_raw = str(form.get("escalate", ""))
