@@ -244,3 +244,21 @@ def test_read_only_verbs_in_a_folder_without_a_store_create_none(
     assert res.exit_code == 2, res.output
     assert "no store here" in " ".join(res.output.split()) and "--store" in res.output
     assert not (tmp_path / ".evalwheel").exists()
+
+
+@pytest.mark.parametrize(("gate_scores", "warned"), [("[contain]", True), ("[contains]", False)])
+def test_gate_scores_naming_no_returned_score_is_a_warning(tmp_path: Path, gate_scores: str, warned: bool) -> None:
+    """A misspelt gate_scores name made the grader gate on nothing: every sample unscored, and the only hint was the
+    golden gate's "no scored samples"."""
+    spec = write_project(tmp_path)
+    spec.write_text(
+        spec.read_text().replace(
+            "    config: {value: hello}\n", f"    config: {{value: hello}}\n    gate_scores: {gate_scores}\n"
+        )
+    )
+    code, output = invoke(["run", str(spec), "--no-progress"])
+    text = " ".join(output.split())
+    assert (
+        "gate_scores names 'contain', which no result of this run holds (scores returned: contains)" in text
+    ) is warned
+    assert code == (1 if warned else 0), output

@@ -43,7 +43,8 @@ class EvalResult:
     summary: RunSummary
     report: GateReport
     cost: RunCost | None
-    warnings: tuple[str, ...] = ()  # inconclusive preflight probes (the run went ahead)
+    # inconclusive preflight probes (the run went ahead), gate_scores naming scores no result holds
+    warnings: tuple[str, ...] = ()
 
     @property
     def run_id(self) -> str:
@@ -138,7 +139,27 @@ async def run_eval(
     finally:
         if opens_store and st is not None:  # ours, not the caller's: closed now, so SQLite folds its log back in
             st.close()
-    return EvalResult(outcome, summary, report, cost, tuple(warnings))
+    return EvalResult(outcome, summary, report, cost, (*warnings, *unreturned_gate_scores(spec, summary)))
+
+
+def unreturned_gate_scores(spec: EvalSpec, summary: RunSummary) -> list[str]:
+    """A warning per gating grader whose `gate_scores` names a score no result of the run holds.
+
+    Why: such a grader gates on nothing, so every sample it grades is `unscored`, and the only hint used to be a
+    golden gate's "no scored samples" (a misspelt score name, or one the grader does not return)."""
+    overall = summary.overall
+    if overall.n == overall.errors:  # nothing was graded: no evidence either way
+        return []
+    returned = sorted(overall.graders)
+    out = []
+    for i, g in enumerate(spec.graders):
+        missing = [n for n in g.gate_scores or [] if n not in overall.graders] if g.gate else []
+        if missing:
+            out.append(
+                f"graders[{i}] ({g.name}): gate_scores names {', '.join(map(repr, missing))}, which no result of this "
+                f"run holds (scores returned: {', '.join(returned) or 'none'}); it gated nothing"
+            )
+    return out
 
 
 def _import_store() -> None:
