@@ -69,7 +69,8 @@ def bad_input_errors() -> tuple[type[Exception], ...]:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:  # 2 = ExitCode.BAD_INPUT
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escaped: messages quote paths and hints such as `pip install 'evalwheel[ray]'`, not rich markup
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

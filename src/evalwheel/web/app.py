@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import RequestResponseEndpoint
 
 from evalwheel.review.store import ReviewError, ReviewStore
 from evalwheel.store import StoreError
@@ -70,11 +71,13 @@ def create_app(
     _mount_ingest(app, review, token, monitor_config)
     if not ingest_only:
         create_tables(review.runs)
+        # before the warm-up thread: both import the Study Mode graders, and two threads importing that
+        # package at once can hit Python's import-lock deadlock detection (the chat was then not mounted)
+        _mount_study(app)
         app.state.warm_up = start_warm_up(review.runs, _compile_templates, lambda: agreement_figures(review))
         app.include_router(pages.router)
         app.include_router(review_pages.router)
         app.include_router(monitoring.router)
-        _mount_study(app)
         app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
         @app.get("/ready")
@@ -94,6 +97,7 @@ def create_app(
                 path, media_type="application/javascript", headers={"Cache-Control": "public, max-age=86400"}
             )
 
+    _refuse_nul(app)
     app.add_middleware(AuthMiddleware, server_token=token, reviewer_lookup=review.reviewer_for_token)
     _error_handlers(app)
     return app
@@ -130,6 +134,22 @@ def _mount_study(app: FastAPI) -> None:
         app.include_router(study_router())
     except Exception:
         log.exception("the /study chat could not be mounted")
+
+
+def _refuse_nul(app: FastAPI) -> None:
+    """A NUL byte in the path or a query parameter is bad input (404 / 400 naming the parameter) before any
+    page runs: PostgreSQL text cannot hold one, so its query would fail with a 500."""
+
+    @app.middleware("http")
+    async def no_nul(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        path = request.scope.get("path", "")
+        if "\x00" in path:
+            return error_page(request, 404, "Not found", f"Nothing at {path[:300]!r}: an id cannot contain NUL.")
+        for name, value in request.query_params.multi_items():
+            if "\x00" in name or "\x00" in value:
+                shown = name[:100].replace("\x00", "\\x00")
+                return error_page(request, 400, "Bad request", f"query.{shown}: contains a NUL byte")
+        return await call_next(request)
 
 
 def _error_handlers(app: FastAPI) -> None:

@@ -58,5 +58,5 @@ def serve_command(
         raise typer.Exit(2) from None
     sock = listen(host, port)
     port = sock.getsockname()[1]
-    typer.echo(f"evalwheel workspace on http://{host}:{port} (store {app.state.review.runs.url})", err=True)
+    typer.echo(f"evalwheel workspace on http://{host}:{port} (store {app.state.review.runs.safe_url})", err=True)
     serve(app, sock)

@@ -71,7 +71,7 @@ class AuthMiddleware(BaseHTTPMiddleware):
                     identity = Identity(authenticated=True, reviewer=str(name))
         request.state.identity = identity
         request.state.csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-        if not identity.authenticated and not request.url.path.startswith(OPEN_PATHS):
+        if not identity.authenticated and request.url.path not in OPEN_PATHS:  # exact: not /login-anything
             from evalwheel.web.render import unauthorized
 
             response: Response = unauthorized(request)
