@@ -772,3 +772,22 @@ def test_review_export_of_an_unknown_check_is_exit_2_and_writes_nothing(tmp_path
     for check, labels in (("x", 1), ("y", 0)):  # labelled, and shown to reviewers but not labelled yet
         ok = runner.invoke(app, ["review", "export", "--check", check, "--out", str(fresh), "--store", store])
         assert ok.exit_code == 0 and f"wrote {labels} label(s)" in ok.output, ok.output
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["dataset", "validate", "{p}.jsonl"],
+        ["evaluate", "{p}.json"],
+        ["monitor", "status", "--store", "{p}.sqlite"],
+        ["runs", "list", "--store", "{p}.sqlite"],
+        ["run", "{p}.yaml"],
+    ],
+)
+def test_a_path_with_brackets_is_named_not_read_as_markup(tmp_path: Path, argv: list[str]) -> None:
+    """Error messages went through rich markup: a path such as `runs[/old]` raised a MarkupError traceback instead of
+    the error, and `[ray]` in `pip install 'evalwheel[ray]'` vanished as a style tag."""
+    p = str(tmp_path / "no[/x]")
+    res = runner.invoke(app, [a.replace("{p}", p) for a in argv])
+    assert res.exit_code == 2, res.output
+    assert "no[/x]" in res.output and "MarkupError" not in res.output

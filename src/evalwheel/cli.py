@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
-from evalwheel import __version__
+from evalwheel import __version__, termio
 from evalwheel.cli_lazy import lazy_group
 from evalwheel.termio import unwrap_when_piped
 
@@ -112,9 +112,7 @@ def _root(
     unwrap_when_piped()
 
 
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    return typer.Exit(code)
+fail = termio.fail
 
 
 def load_or_exit(paths: list[Path], skip_invalid: bool) -> LoadReport:
@@ -123,7 +121,7 @@ def load_or_exit(paths: list[Path], skip_invalid: bool) -> LoadReport:
 
     report = load_sessions(paths)
     for e in report.errors:
-        err.print(f"[red]invalid[/] {e}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[red]invalid[/] {escape(str(e))}", highlight=False, soft_wrap=True)
     if report.errors and not skip_invalid:
         raise fail(f"{len(report.errors)} invalid session file(s); fix them or pass --skip-invalid")
     if report.errors:

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from evalwheel.datasets.lock import (
@@ -31,6 +32,7 @@ from evalwheel.datasets.lock import (
 )
 from evalwheel.datasets.samples import PARTITIONS, DatasetSummary, InvalidDatasetError, scan_dataset, short_hash
 from evalwheel.fileio import refuse_overwriting_input
+from evalwheel.termio import fail
 
 EXIT_BAD_INPUT = 2
 
@@ -49,9 +51,7 @@ LockOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    return typer.Exit(EXIT_BAD_INPUT)
+_fail = fail
 
 
 def _emit_json(data: dict[str, Any]) -> None:
@@ -65,7 +65,7 @@ def _scan_or_exit(dataset: Path, as_json: bool) -> DatasetSummary:
         if as_json:
             _emit_json({"dataset": str(dataset), "valid": False, "errors": [e.to_dict() for e in exc.errors]})
         for e in exc.errors:
-            err.print(f"[red]invalid[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            err.print(f"[red]invalid[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise _fail(f"{len(exc.errors)} problem(s) in {dataset}") from None
 
 
@@ -138,7 +138,7 @@ def lock_command(dataset: DatasetArg, lock: LockOpt = None, as_json: JsonOpt = F
     try:
         previous = check_golden_lock(summary, lock_path)
     except LockFileError as exc:  # a broken lock is about to be replaced; say so rather than refuse
-        err.print(f"replacing unreadable lock: {exc}", highlight=False)
+        err.print(f"replacing unreadable lock: {escape(str(exc))}", highlight=False)
         previous = None
     written = write_lock(summary, lock_path)
     if as_json:

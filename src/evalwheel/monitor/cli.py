@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from evalwheel.termio import fail
 
 if TYPE_CHECKING:
     from evalwheel.monitor.worker import Worker
@@ -42,10 +45,7 @@ AppOpt = Annotated[str | None, typer.Option("--app", help="Only this app.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    return typer.Exit(code)
-
+_fail = fail
 
 QueueOpt = Annotated[
     str | None,
@@ -124,7 +124,9 @@ def serve_command(
         if as_json:
             _echo_json(info)
         else:
-            err.print(f"evalwheel monitor on {info['url']} (store {mstore.url}, worker {'on' if worker else 'off'})")
+            err.print(
+                escape(f"evalwheel monitor on {info['url']} (store {mstore.url}, worker {'on' if worker else 'off'})")
+            )
         try:
             serve(app, sock, access_log=False)
         except (OSError, SystemExit) as exc:

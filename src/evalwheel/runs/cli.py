@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from evalwheel.cli_options import RequestTimeoutOption, check_model_option
+from evalwheel.termio import fail
 
 if TYPE_CHECKING:
     from evalwheel.gates import ExitCode, GateReport, GraderCounts, RunSummary
@@ -68,10 +69,7 @@ def bad_input_errors() -> tuple[type[Exception], ...]:
     )
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:  # 2 = ExitCode.BAD_INPUT
-    # escaped: messages quote paths and hints such as `pip install 'evalwheel[ray]'`, not rich markup
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+_fail = fail
 
 
 def _progress_bar(enabled: bool, label: str) -> tuple[AbstractContextManager[Any], EngineProgress]:
@@ -425,7 +423,7 @@ def _run_arm(
         ) from None
     outcome, summary, report, cost = result.outcome, result.summary, result.report, result.cost
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     run_id = outcome.run.run_id
     _write(_suffixed(opts.junit, arm, opts.many), lambda: gates.iter_junit_xml(report, summary))
     _write(

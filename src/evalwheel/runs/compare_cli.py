@@ -29,6 +29,7 @@ from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
 from evalwheel.runs.spec import CostModelSpec
 from evalwheel.stats.compare import Comparison, Outcome, compare_runs
 from evalwheel.store import Store, StoreError
+from evalwheel.termio import fail
 from evalwheel.types import RunInfo
 
 out = Console()
@@ -67,10 +68,7 @@ def resolve_run(store: Store, ref: str) -> RunInfo:
     return info
 
 
-def bad_input(message: str) -> typer.Exit:
-    """The message, and exit 2 (`runs show` uses it too)."""
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
+bad_input = fail  # `runs show` uses it too
 
 
 def _dataset_of(info: RunInfo) -> PreparedDataset | None:
@@ -185,8 +183,7 @@ def compare_command(
         outcomes_a, outcomes_b = run_outcomes(store, run_a), run_outcomes(store, run_b)
         unrelated = unrelated_reason(info_a, info_b, outcomes_a, outcomes_b)
         if unrelated is not None:
-            err.print(f"[bold red]error:[/] {escape(unrelated)}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2)
+            raise bad_input(unrelated)
         cmp = compare_runs(outcomes_a, outcomes_b, min_n=min_n, trivial_diff=trivial, alpha=alpha)
         costs: tuple[RunCost, RunCost] | None = None
         if spec is not None:

@@ -43,6 +43,7 @@ from evalwheel.studymode.replay import (
     report_as_json,
     work_units,
 )
+from evalwheel.termio import fail
 from evalwheel.types import CheckName, LearnerProfile, Session
 
 EXIT_BAD_INPUT, EXIT_RUN_ERRORS = 2, 3
@@ -52,9 +53,7 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    return typer.Exit(code)
+_fail = fail
 
 
 def default_model() -> str:
@@ -81,7 +80,7 @@ def resolve_model(name: str, cache: bool, max_concurrency: int, timeout_s: float
 def _load_sessions_or_exit(paths: list[Path], skip_invalid: bool) -> list[Session]:
     report = load_sessions(paths)
     for e in report.errors:
-        err.print(f"[red]invalid[/] {e}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[red]invalid[/] {escape(str(e))}", highlight=False, soft_wrap=True)
     if report.errors and not skip_invalid:
         raise _fail(f"{len(report.errors)} invalid session file(s); fix them or pass --skip-invalid")
     if not report.sessions:
@@ -307,7 +306,7 @@ def replay_command(
             out.print(table)
         out.print(f"artifacts and report.json in {out_dir}", highlight=False)
     for r in report.errors:
-        err.print(f"[red]failed[/] {r.session_id} [{r.arm}]: {r.error}", highlight=False, soft_wrap=True)
+        err.print(f"[red]failed[/] {escape(f'{r.session_id} [{r.arm}]: {r.error}')}", highlight=False, soft_wrap=True)
     if report.errors:
         raise typer.Exit(EXIT_RUN_ERRORS)
 
