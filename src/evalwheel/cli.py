@@ -336,21 +336,28 @@ def agree_sessions(  # registered as `agree sessions` by load_agree_app
 
     cfg = config_or_exit(config, None)
     report = load_or_exit(paths, skip_invalid)
+    if not any(s.labels is not None for s in report.sessions):  # why: figures over nothing (taxonomy micro-F1 1.000)
+        where = escape(", ".join(map(str, paths)))
+        raise fail(f"no labelled session in {where}: nothing to compare (the sessions carry no `labels`)")
     table_data = session_agreement(report.sessions, cfg)
     if as_json:
         typer.echo(table_data.model_dump_json(indent=2))
         return
+
+    def num(x: float | None) -> str:  # None: no session where both gave a verdict (e.g. every label "n/a")
+        return "n/a" if x is None else f"{x:.3f}"
+
     table = Table(title=f"checks vs expert labels ({table_data.sessions} labelled sessions)")
     for col in ("check", "n", "accuracy", "kappa", "macro-F1", "confusion (rows gold pass/fail)"):
         table.add_column(col, justify="right" if col != "check" else "left", no_wrap=col == "check")
     for name, a in table_data.checks.items():
-        table.add_row(name, str(a.n), f"{a.accuracy:.3f}", f"{a.kappa:.3f}", f"{a.macro_f1:.3f}", str(a.confusion))
+        table.add_row(name, str(a.n), num(a.accuracy), num(a.kappa), num(a.macro_f1), str(a.confusion))
     out.print(table)
     out.print(agreement_table(dict(table_data.dimensions), table_data.sessions))
     t = table_data.taxonomy
     out.print(
         f"taxonomy: micro-F1 {t.micro_f1:.3f} over {t.n} session×label decisions; "
-        f"escalate accuracy {table_data.escalate.accuracy:.3f} (kappa {table_data.escalate.kappa:.3f})",
+        f"escalate accuracy {num(table_data.escalate.accuracy)} (kappa {num(table_data.escalate.kappa)})",
         highlight=False,
     )
 

@@ -48,13 +48,25 @@ def fetch(dest: Path, names: list[str] | None = None) -> list[Path]:
     written: list[Path] = []
     for name in chosen:
         files, _ = DATASETS[name]
-        folder = dest / name
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_dir(dest / name)  # why: a file named like the set used to end in a FileExistsError traceback
         for lic in (root / name).iterdir():
             if lic.name.startswith("LICENSE"):
-                shutil.copyfile(lic, folder / lic.name)
+                _copy(lic, folder / lic.name)
         for rel in files:
             target = dest / rel
-            shutil.copyfile(root / rel, target)
+            _copy(root / rel, target)
             written.append(target)
     return written
+
+
+def _copy(src: Path, target: Path) -> None:
+    """Copy one shipped file; a folder (or an unwritable file) at `target` is FileWriteError (exit 2), not a
+    traceback."""
+    from evalwheel.fileio import FileWriteError, write_cause
+
+    if target.is_dir():
+        raise FileWriteError(target, "cannot write: it is a directory")
+    try:
+        shutil.copyfile(src, target)
+    except OSError as exc:
+        raise FileWriteError(target, write_cause(exc)) from None

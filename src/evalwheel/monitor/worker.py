@@ -35,6 +35,7 @@ def bind_graders(
     """The config's graders (or `session_graders`) with config files merged and judge model names resolved once."""
     from evalwheel.models.registry import get_model
     from evalwheel.models.reliability import Timeouts
+    from evalwheel.runs.preflight import check_grader_config
 
     models = {} if models is None else models
     specs = config.session_graders if sessions else config.graders
@@ -53,6 +54,10 @@ def bind_graders(
         except KeyError as exc:
             raise ConfigError(f"{where}[{i}].name: {exc.args[0]}") from None
         raw = config.grader_config(g)
+        try:  # as `run` and `calibrate` do: a misspelt option or a bad pattern made every row an `error`, exit 0
+            check_grader_config(g.name, raw)
+        except ValueError as exc:
+            raise ConfigError(f"{where}[{i}] ({g.name}): {exc}") from None
         if not judges and uses_judge(raw):
             continue
         cfg = dict(raw)

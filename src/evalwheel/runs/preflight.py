@@ -55,15 +55,53 @@ def declare_options(grader: str, options: Iterable[str]) -> None:
     GRADER_OPTIONS[grader] = frozenset(options)
 
 
+STUDYMODE_JUDGE_OPTIONS = JUDGE_OPTIONS | {"pass_threshold", "stable_max_std", "stable_min_agreement"}
+
+
 def _options_for(name: str) -> frozenset[str] | None:
     if name in GRADER_OPTIONS:
         return GRADER_OPTIONS[name]
+    # Why the next three: these built-ins read their options with `config.get`, so a misspelt one (`tierr`) was
+    # silently ignored by `run`, `calibrate` and `grade`.
+    if name.startswith("pedagogy."):
+        from evalwheel.graders.pedagogy.response.dimensions import DIMENSION_ORDER
+        from evalwheel.graders.pedagogy.response.tiers import grader_name
+
+        if name in {grader_name(d) for d in DIMENSION_ORDER}:
+            return frozenset({"tier"})
+    if name == "studymode.dimensions" or name.startswith("studymode.dimension."):
+        return frozenset({"studymode"})
+    if name == "studymode.accuracy_judged":
+        return STUDYMODE_JUDGE_OPTIONS | {"studymode", "fallback_below"}
     if name.startswith("studymode."):  # imported only for Study Mode specs (start-up time)
         from evalwheel.graders.pedagogy.llm import STUDYMODE_GRADERS
 
         if name in STUDYMODE_GRADERS:  # the Study Mode rubric judges: the rubric is theirs, the judge settings yours
-            return JUDGE_OPTIONS | {"pass_threshold", "stable_max_std", "stable_min_agreement"}
+            return STUDYMODE_JUDGE_OPTIONS
     return None
+
+
+def _check_values(name: str, config: Mapping[str, Any], known: frozenset[str]) -> None:
+    """The values `check_grader_config` can check cheaply, each failure one line naming the option. Why: a bad
+    `tier` or judge `temperature` failed only on the first item (a multi-line pydantic dump for the latter)."""
+    if name.startswith("pedagogy.") and "tier" in config:
+        from evalwheel.graders.pedagogy.response.tiers import ALIASES, TIERS
+
+        tiers = ("best", *TIERS, *ALIASES)
+        if config["tier"] not in tiers:
+            raise ValueError(f"grader {name!r}: option 'tier': {config['tier']!r} is not one of {', '.join(tiers)}")
+    if known >= JUDGE_OPTIONS and {"temperature", "max_tokens", "seed"} & set(config):  # an LLM judge's settings
+        from pydantic import ValidationError
+
+        from evalwheel.graders.model.judge import generate_config
+
+        try:
+            generate_config(config, 0)
+        except (ValidationError, TypeError, ValueError) as exc:
+            errors = exc.errors() if isinstance(exc, ValidationError) else []
+            field = str(errors[0]["loc"][0]) if errors and errors[0]["loc"] else "temperature / max_tokens / seed"
+            cause = errors[0]["msg"] if errors else str(exc)
+            raise ValueError(f"grader {name!r}: option {field!r}: {cause}") from None
 
 
 def check_grader_config(name: str, config: Mapping[str, Any]) -> None:
@@ -81,6 +119,7 @@ def check_grader_config(name: str, config: Mapping[str, Any]) -> None:
             f"grader {name!r}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
             f"(known options: {', '.join(sorted(known))})"
         )
+    _check_values(name, config, known)
     if name == "judge.rubric":
         from evalwheel.graders.model.judge import rubric_from_config
 
