@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import evalwheel.agreement.cli  # noqa: F401  (registers `calibrate mrbench` on calibrate_app, as the CLI does)
 from evalwheel.calibration.cli import calibrate_app
 from evalwheel.cli import app
 from evalwheel.graders.pedagogy.response.dimensions import canonical_label
