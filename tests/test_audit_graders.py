@@ -68,7 +68,7 @@ def test_agree_sessions_with_a_check_nobody_labelled_reports_na_not_a_traceback(
     result = runner.invoke(app, [verb, "sessions", str(folder)])
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if "recap" in line)
-    assert "n/a" in row and "│ 0 │" in row.replace(" ", " ")
+    assert "—" in row and "│ 0 │" in row.replace(" ", " ")
     data = json.loads(runner.invoke(app, [verb, "sessions", str(folder), "--json"]).stdout)
     assert data["checks"]["recap"]["n"] == 0 and data["checks"]["recap"]["kappa"] is None
 

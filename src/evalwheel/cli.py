@@ -324,6 +324,11 @@ def evaluate(
         out.print(f"wrote {len(results)} results to {out_file}")
 
 
+def _f3(x: float | None) -> str:
+    """A figure to 3 decimals, or a dash when there was nothing to compute it on (no labelled pair)."""
+    return "—" if x is None else f"{x:.3f}"
+
+
 def agree_sessions(  # registered as `agree sessions` by load_agree_app
     paths: Annotated[list[Path], typer.Argument(help="Labelled session files or folders.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -336,28 +341,27 @@ def agree_sessions(  # registered as `agree sessions` by load_agree_app
 
     cfg = config_or_exit(config, None)
     report = load_or_exit(paths, skip_invalid)
-    if not any(s.labels is not None for s in report.sessions):  # why: figures over nothing (taxonomy micro-F1 1.000)
-        where = escape(", ".join(map(str, paths)))
-        raise fail(f"no labelled session in {where}: nothing to compare (the sessions carry no `labels`)")
     table_data = session_agreement(report.sessions, cfg)
+    if table_data.sessions == 0:
+        raise fail(
+            "no labelled sessions in " + ", ".join(map(str, paths)) + "; agreement needs each session's `labels` "
+            "(expert verdicts, see docs/rubric.md)"
+        )
     if as_json:
         typer.echo(table_data.model_dump_json(indent=2))
         return
-
-    def num(x: float | None) -> str:  # None: no session where both gave a verdict (e.g. every label "n/a")
-        return "n/a" if x is None else f"{x:.3f}"
 
     table = Table(title=f"checks vs expert labels ({table_data.sessions} labelled sessions)")
     for col in ("check", "n", "accuracy", "kappa", "macro-F1", "confusion (rows gold pass/fail)"):
         table.add_column(col, justify="right" if col != "check" else "left", no_wrap=col == "check")
     for name, a in table_data.checks.items():
-        table.add_row(name, str(a.n), num(a.accuracy), num(a.kappa), num(a.macro_f1), str(a.confusion))
+        table.add_row(name, str(a.n), _f3(a.accuracy), _f3(a.kappa), _f3(a.macro_f1), str(a.confusion))
     out.print(table)
     out.print(agreement_table(dict(table_data.dimensions), table_data.sessions))
     t = table_data.taxonomy
     out.print(
         f"taxonomy: micro-F1 {t.micro_f1:.3f} over {t.n} session×label decisions; "
-        f"escalate accuracy {num(table_data.escalate.accuracy)} (kappa {num(table_data.escalate.kappa)})",
+        f"escalate accuracy {_f3(table_data.escalate.accuracy)} (kappa {_f3(table_data.escalate.kappa)})",
         highlight=False,
     )
 

@@ -65,6 +65,30 @@ def refuse_overwriting_input(out: Path | str, inputs: Iterable[Path | str], *, o
             raise FileWriteError(target, cause)
 
 
+def refuse_writing_into_input(out_dir: Path | str, inputs: Iterable[Path | str], *, option: str) -> None:
+    """FileWriteError when the output folder `out_dir` is an input folder or inside one. Why: `replay sess --out
+    sess` wrote its artifacts and report.json among the sessions it had read, and every later command reading
+    that folder (recursively) failed on them as invalid sessions. Call it before anything is written."""
+    target = Path(out_dir).resolve()
+    for src in inputs:
+        folder = Path(src).resolve()
+        if Path(src).is_dir() and (target == folder or folder in target.parents):
+            cause = (
+                f"{option} is the input folder {src} or inside it, where its files would be read back as inputs; "
+                "choose another folder"
+            )
+            raise FileWriteError(out_dir, cause)
+
+
+def parse_error_text(exc: Exception) -> str:
+    """A YAML parser error in one line: its problem and 1-based position (PyYAML's own text spans several lines
+    with a caret drawing, which broke the one-line error every command prints)."""
+    mark = getattr(exc, "problem_mark", None)
+    at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"{problem}{at}"
+
+
 def _os_cause(exc: OSError) -> str:
     if isinstance(exc, FileNotFoundError):
         return "file does not exist"

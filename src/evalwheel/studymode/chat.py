@@ -98,8 +98,8 @@ async def run_chat(
 ) -> Session | None:
     """Run the conversation until `/quit` or end of input; return it as a Session (None if empty).
 
-    Tokens are printed as they stream. A failed model call drops that learner message (the learner is
-    told to try again) so the saved conversation never contains a turn without its reply.
+    Tokens are printed as they stream. A failed model call or an empty reply drops that learner message (the
+    learner is told to try again) so the saved conversation never contains a turn without its reply.
     """
     if not arm.uses_model:
         raise ValueError("chat needs a model arm (base or overlay:vN), not human")
@@ -135,7 +135,12 @@ async def run_chat(
             turns.pop()
             continue
         console.print()
-        turns.append(Turn(role="assistant", content="".join(chunks).strip(), tags=tags))
+        reply_text = "".join(chunks).strip()
+        if not reply_text:  # no text is a failed reply too: never saved (and graded) as a silent tutor turn
+            console.print("[red]the model sent an empty reply; please send that again[/]", highlight=False)
+            turns.pop()
+            continue
+        turns.append(Turn(role="assistant", content=reply_text, tags=tags))
     if not turns:
         return None
     first = next(t.content for t in turns if t.role == "user")

@@ -21,7 +21,7 @@ from rich.table import Table
 from evalwheel import eventloop
 from evalwheel.cli_options import RequestTimeoutOption, check_model_option
 from evalwheel.datasets.sessions import load_sessions
-from evalwheel.fileio import check_writable, refuse_overwriting_input
+from evalwheel.fileio import FileWriteError, check_writable, refuse_overwriting_input, refuse_writing_into_input
 from evalwheel.graders.pedagogy.dimensions.report import arm_dimension_rows
 from evalwheel.graders.pedagogy.session import ConfigError, EvaluationConfig, load_config
 from evalwheel.models.base import GenerateConfig, Model, ModelConfigError
@@ -77,12 +77,14 @@ def resolve_model(name: str, cache: bool, max_concurrency: int, timeout_s: float
     return get_model(name, cache=cache, max_concurrency=max_concurrency, timeouts=Timeouts.total(timeout_s))
 
 
-def _load_sessions_or_exit(paths: list[Path], skip_invalid: bool) -> list[Session]:
+def _load_sessions_or_exit(paths: list[Path], skip_invalid: bool, *, can_skip: bool = True) -> list[Session]:
+    """`can_skip=False` for commands without --skip-invalid (chat --memory), so the hint names no missing option."""
     report = load_sessions(paths)
     for e in report.errors:
         err.print(f"[red]invalid[/] {escape(str(e))}", highlight=False, soft_wrap=True)
     if report.errors and not skip_invalid:
-        raise _fail(f"{len(report.errors)} invalid session file(s); fix them or pass --skip-invalid")
+        hint = "fix them or pass --skip-invalid" if can_skip else "fix them"
+        raise _fail(f"{len(report.errors)} invalid session file(s); {hint}")
     if not report.sessions:
         raise _fail("no sessions found in " + ", ".join(map(str, paths)))
     return report.sessions
@@ -283,6 +285,10 @@ def replay_command(
         eval_config = load_config(config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
+    try:
+        refuse_writing_into_input(out_dir, sessions, option="--out")
+    except FileWriteError as exc:
+        raise _fail(str(exc)) from None
     loaded = _load_sessions_or_exit(sessions, skip_invalid)
     if limit is not None:
         loaded = loaded[:limit]
@@ -379,7 +385,7 @@ def chat_command(
         learner = LearnerProfile.model_validate(
             {"name": name, "level": level, "goals": goal or [], "known_concepts": knows or []}
         )
-    summary = memory_summary(_load_sessions_or_exit(memory, skip_invalid=False)) if memory else None
+    summary = memory_summary(_load_sessions_or_exit(memory, skip_invalid=False, can_skip=False)) if memory else None
     sid = session_id or default_session_id()
     path = save or Path(f"{sid}.json")
     check_writable(path, what="--out")  # before the conversation, not after it: a chat that cannot be saved is lost

@@ -24,7 +24,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
 from evalwheel.basemodel import EvalwheelModel
-from evalwheel.fileio import FileReadError, read_text
+from evalwheel.fileio import FileReadError, parse_error_text, read_text
 from evalwheel.models.base import GenerateConfig, Message, Model
 from evalwheel.types import LearnerProfile, Level, Turn, Usage
 
@@ -91,7 +91,7 @@ def parse_personas(text: str, source: str) -> list[Persona]:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PersonaError(f"{source}: invalid YAML: {exc}") from None
+        raise PersonaError(f"{source}: invalid YAML: {parse_error_text(exc)}") from None
     if isinstance(raw, list):
         raw = {"personas": raw}
     try:

@@ -14,6 +14,7 @@ This is the seed's `run_study_session_trajectory`, done properly:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import time
@@ -191,9 +192,19 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
 
 
+def id_stem(identifier: str, limit: int = 100) -> str:
+    """A file-name stem for a session or persona id that stays unique: an id that had to be changed (unsafe
+    characters, or longer than `limit`) gets a short hash of the original. Why: `topic/one` and `topic-one`
+    both became `topic-one`, so two sessions shared one artifact, and a 300-character id was an OSError."""
+    stem = _safe(identifier)
+    if stem == identifier and len(stem) <= limit:
+        return stem
+    return f"{stem[:limit]}-{hashlib.sha256(identifier.encode('utf-8')).hexdigest()[:10]}"
+
+
 def artifact_path(out_dir: Path, session_id: str, arm: Arm) -> Path:
-    """`<session_id>__<arm>.json`, with anything unsafe for a file name replaced."""
-    return out_dir / f"{_safe(session_id)}__{_safe(arm.name.replace(':', '-'))}.json"
+    """`<session_id>__<arm>.json`, with anything unsafe for a file name replaced (see `id_stem`)."""
+    return out_dir / f"{id_stem(session_id)}__{_safe(arm.name.replace(':', '-'))}.json"
 
 
 def is_reply_point(turns: Sequence[Turn], i: int) -> bool:

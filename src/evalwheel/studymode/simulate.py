@@ -31,7 +31,7 @@ from evalwheel.studymode.guard import GuardConfig, guarded_reply
 from evalwheel.studymode.learners import Learner, Persona
 from evalwheel.studymode.paired import PairedComparison, paired_comparison
 from evalwheel.studymode.prompting import Arm, build_system_message
-from evalwheel.studymode.replay import ArmCosts, ArmSummary, gather_all, summarize_evaluations
+from evalwheel.studymode.replay import ArmCosts, ArmSummary, gather_all, id_stem, summarize_evaluations
 from evalwheel.types import Session, SessionEvaluation, Turn, Usage
 
 SIM_FORMAT = 1
@@ -126,7 +126,7 @@ def _safe(text: str) -> str:
 
 
 def artifact_path(out_dir: Path, persona: Persona, arm: Arm) -> Path:
-    return out_dir / f"{_safe(persona.id)}__{_safe(arm.name.replace(':', '-'))}.json"
+    return out_dir / f"{id_stem(persona.id)}__{_safe(arm.name.replace(':', '-'))}.json"
 
 
 def load_artifact(path: Path) -> SimArtifact | None:

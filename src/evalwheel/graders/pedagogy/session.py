@@ -9,7 +9,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
 from evalwheel.basemodel import EvalwheelModel
-from evalwheel.fileio import FileReadError, read_text
+from evalwheel.fileio import FileReadError, parse_error_text, read_text
 from evalwheel.graders.pedagogy import signals as sig
 from evalwheel.graders.pedagogy.checks import CHECKS, CheckConfig, sensitive_request
 from evalwheel.graders.pedagogy.dimensions import (
@@ -61,7 +61,7 @@ def load_config(path: Path | str | None) -> EvaluationConfig:
     except FileReadError as exc:
         raise ConfigError(str(exc)) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{p}: invalid YAML: {parse_error_text(exc)}") from None
     try:
         return EvaluationConfig.model_validate(raw)
     except ValidationError as exc:
