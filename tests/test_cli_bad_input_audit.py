@@ -791,3 +791,23 @@ def test_a_path_with_brackets_is_named_not_read_as_markup(tmp_path: Path, argv: 
     res = runner.invoke(app, [a.replace("{p}", p) for a in argv])
     assert res.exit_code == 2, res.output
     assert "no[/x]" in res.output and "MarkupError" not in res.output
+
+
+@pytest.mark.parametrize("which", ["spec", "monitor config", "project config"])
+def test_invalid_yaml_is_one_line_with_its_position(tmp_path: Path, which: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyYAML's own message spans several lines with a caret drawing; every loader now says it in one line."""
+    monkeypatch.chdir(tmp_path)
+    broken = "name: x\ngraders: [a\n  b: c\n"
+    if which == "spec":
+        (tmp_path / "spec.yaml").write_text(broken)
+        argv = ["run", "spec.yaml"]
+    elif which == "monitor config":
+        (tmp_path / "monitor.yaml").write_text(broken)
+        argv = ["monitor", "windows", "--config", "monitor.yaml", "--store", str(tmp_path / "m.sqlite")]
+    else:
+        (tmp_path / "evalwheel.yaml").write_text(broken)
+        argv = ["runs", "list"]
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 2, res.output
+    error = [line for line in res.output.splitlines() if line.strip()]
+    assert len(error) == 1 and "YAML" in error[0] and "(line " in error[0], res.output

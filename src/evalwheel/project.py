@@ -44,14 +44,14 @@ def project_config(root: Path) -> dict[str, Any]:
         return {}
     import yaml
 
-    from evalwheel.fileio import FileReadError, read_text
+    from evalwheel.fileio import FileReadError, parse_error_text, read_text
 
     try:
         data = yaml.safe_load(read_text(path, what="project config"))
     except FileReadError as exc:  # binary or not UTF-8: one message, not a UnicodeDecodeError traceback
         raise ProjectConfigError(str(exc)) from None
     except yaml.YAMLError as exc:
-        raise ProjectConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ProjectConfigError(f"{path}: not valid YAML: {parse_error_text(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

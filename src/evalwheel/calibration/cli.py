@@ -49,7 +49,7 @@ from evalwheel.calibration.runner import calibrate_faithfulness, calibrate_pairw
 from evalwheel.cli_options import RequestTimeoutOption
 from evalwheel.datasets.faithbench import FaithBenchFormatError, load_faithbench
 from evalwheel.datasets.uptake import UptakeFormatError, load_uptake
-from evalwheel.fileio import FileReadError, check_writable, read_text, refuse_overwriting_input
+from evalwheel.fileio import FileReadError, check_writable, parse_error_text, read_text, refuse_overwriting_input
 from evalwheel.graders.deterministic.semantic import DEFAULT_THRESHOLD
 from evalwheel.graders.registry import get_grader
 from evalwheel.models.base import Model, ModelConfigError
@@ -277,7 +277,7 @@ def _grader_config(path: Path | None, sets: list[str], grader: str) -> dict[str,
         except FileReadError as exc:
             raise _fail(str(exc)) from None
         except yaml.YAMLError as exc:
-            raise _fail(f"{path}: invalid YAML/JSON: {exc}") from None
+            raise _fail(f"{path}: invalid YAML/JSON: {parse_error_text(exc)}") from None
         if data is None:
             data = {}
         if not isinstance(data, dict):

@@ -38,7 +38,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.datasets.sessions import SessionLoadError, json_path, load_session_file
-from evalwheel.fileio import FileReadError, check_text_file, confined, read_text, write_text_atomic
+from evalwheel.fileio import FileReadError, check_text_file, confined, parse_error_text, read_text, write_text_atomic
 from evalwheel.types import Partition, Sample
 
 PARTITIONS: tuple[Partition, ...] = get_args(Partition)
@@ -200,10 +200,7 @@ def _yaml_document(path: Path, text: str) -> tuple[Any, dict[int, int]]:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise DatasetLoadError(path, "", "$", f"invalid YAML: {problem}{at}") from None
+        raise DatasetLoadError(path, "", "$", f"invalid YAML: {parse_error_text(exc)}") from None
     finally:
         loader.dispose()
     seq = node

@@ -15,7 +15,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalwheel.basemodel import EvalwheelModel
-from evalwheel.fileio import FileReadError, read_text
+from evalwheel.fileio import FileReadError, parse_error_text, read_text
 from evalwheel.runs.spec import GraderSpec
 
 
@@ -215,7 +215,7 @@ def _read_mapping(path: Path, what: str) -> dict[str, Any]:
     except FileReadError as exc:
         raise ConfigError(f"{path}: {what}: {exc.cause}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: {what}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: {what}: not valid YAML: {parse_error_text(exc)}") from None
     if not isinstance(data or {}, dict):
         raise ConfigError(f"{path}: {what}: expected a mapping, got {type(data).__name__}")
     return dict(data or {})

@@ -15,7 +15,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from evalwheel.basemodel import EvalwheelModel
-from evalwheel.fileio import FileReadError, read_text
+from evalwheel.fileio import FileReadError, parse_error_text, read_text
 from evalwheel.models.reliability import HedgePolicy, Timeouts
 from evalwheel.solvers.prompt import TEMPLATE_FIELDS, template_problems
 
@@ -260,7 +260,7 @@ def _read_mapping(path: Path, what: str) -> dict[str, Any]:
     except FileReadError as exc:
         raise SpecError(str(exc)) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML/JSON: {exc}") from None
+        raise SpecError(f"{path}: not valid YAML/JSON: {parse_error_text(exc)}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data

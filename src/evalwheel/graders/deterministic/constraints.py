@@ -31,7 +31,7 @@ import yaml
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from evalwheel.basemodel import EvalwheelModel
-from evalwheel.fileio import FileReadError, read_text
+from evalwheel.fileio import FileReadError, parse_error_text, read_text
 from evalwheel.graders.deterministic._common import (
     BaseGraderConfig,
     GraderConfigError,
@@ -162,7 +162,7 @@ class ConstraintsConfig(BaseGraderConfig):
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise GraderConfigError(GRADER, "<yaml>", f"cannot parse YAML: {exc}") from None
+            raise GraderConfigError(GRADER, "<yaml>", f"cannot parse YAML: {parse_error_text(exc)}") from None
         return parse_config(GRADER, cls, data if data is not None else {})
 
 
