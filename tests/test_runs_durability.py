@@ -494,6 +494,26 @@ async def test_the_writer_gathers_results_that_trickle_in_into_few_commits(tmp_p
     assert writer.commits <= 10, acked
 
 
+async def test_closing_the_writer_ends_its_linger_at_once(tmp_path: Path) -> None:
+    """The run's last results are committed when the writer is closed, not a full linger later: the end of every
+    run used to wait out `linger_s` (here a long one, so the difference cannot be noise)."""
+    import time
+
+    from evalwheel.runs.writer import ResultWriter
+
+    store = Store(str(tmp_path / "w.db"))
+    store.create_run(RunInfo(run_id="r1", spec_name="s", status="running"))
+    writer = ResultWriter(store, policy=WritePolicy(linger_s=5.0))
+    task = asyncio.create_task(writer.run())
+    await writer.put(_result("r1", "s0"), 0.0)
+    await asyncio.sleep(0.05)  # the writer is now lingering for more
+    started = time.monotonic()
+    await writer.close()
+    await task
+    assert time.monotonic() - started < 2.0
+    assert writer.written == store.count_results("r1") == 1
+
+
 class PgProxy:
     """A TCP proxy in front of the real PostgreSQL server that can be cut: `down()` resets every open
     connection and stops listening (new connections are refused), `up()` listens on the same port again.

@@ -18,6 +18,7 @@ fixed by retrying (an integrity error), the writer raises `StoreUnavailableError
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -152,6 +153,7 @@ class ResultWriter:
         self.on_commit = on_commit
         self._queue: asyncio.Queue[tuple[SampleResult, float] | None] = asyncio.Queue(self.policy.queue_size)
         self._closed = False
+        self._wake = asyncio.Event()  # set by close(): a lingering writer commits at once instead of waiting
         self.written = 0
         self.commits = 0
         self.retried = 0
@@ -167,6 +169,7 @@ class ResultWriter:
         """No more results: the writer commits what is queued and returns."""
         if not self._closed:
             self._closed = True
+            self._wake.set()
             await self._queue.put(None)
 
     def _take(self, first: tuple[SampleResult, float]) -> tuple[list[SampleResult], list[float], bool]:
@@ -189,8 +192,8 @@ class ResultWriter:
             item = await self._queue.get()
             if item is None:
                 return
-            if self.policy.linger_s > 0 and self._queue.qsize() + 1 < self.policy.max_batch:
-                await asyncio.sleep(self.policy.linger_s)  # gather a larger batch: fewer commits, same durability
+            if self.policy.linger_s > 0 and self._queue.qsize() + 1 < self.policy.max_batch and not self._closed:
+                await self._linger()
             batch, costs, closing = self._take(item)
             try:
                 attempts = await asyncio.to_thread(
@@ -206,6 +209,12 @@ class ResultWriter:
                 self.on_commit(batch)
             if closing:
                 return
+
+    async def _linger(self) -> None:
+        """Wait up to `linger_s` to gather a larger batch (fewer commits, same durability), but not past close():
+        the run's last results are then committed at once, so its end is not held back by a full linger."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.policy.linger_s)
 
     def drain_sync(self) -> None:
         """Commit whatever is still queued, blocking (shutdown after a cancellation; never after a store failure)."""
