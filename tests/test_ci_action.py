@@ -100,9 +100,16 @@ class FakeGitHub:
         self.url = ""
 
     async def list_comments(self, request: web.Request) -> web.Response:
+        """Pages of `per_page` (GitHub's maximum is 100), with GitHub's `Link: <...>; rel="next"` header."""
         assert request.headers["Authorization"] == "Bearer t0ken"
         self.calls.append(f"GET {request.path}")
-        return web.json_response(self.comments)
+        per_page = min(int(request.query.get("per_page", "30")), 100)
+        page = int(request.query.get("page", "1"))
+        rows = self.comments[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(self.comments):
+            headers["Link"] = f'<{request.url.with_query(per_page=per_page, page=page + 1)}>; rel="next"'
+        return web.json_response(rows, headers=headers)
 
     async def create(self, request: web.Request) -> web.Response:
         self.calls.append(f"POST {request.path}")
@@ -118,8 +125,8 @@ class FakeGitHub:
         return web.json_response(comment)
 
 
-async def test_comment_step_posts_then_updates_one_sticky_comment(tmp_path: Path) -> None:
-    gh = FakeGitHub()
+async def _run_comment_step(tmp_path: Path, gh: FakeGitHub, texts: list[str]) -> None:
+    """comment.sh once per text (each written as the summary file), against `gh` served over HTTP."""
     app = web.Application()
     app.router.add_get("/repos/acme/app/issues/7/comments", gh.list_comments)
     app.router.add_post("/repos/acme/app/issues/7/comments", gh.create)
@@ -133,7 +140,7 @@ async def test_comment_step_posts_then_updates_one_sticky_comment(tmp_path: Path
     env = _env(tmp_path, SUMMARY=str(summary), GITHUB_TOKEN="t0ken", GITHUB_REPOSITORY="acme/app", PR_NUMBER="7",
                GITHUB_API_URL=f"http://127.0.0.1:{port}")  # fmt: skip
     try:
-        for text in ("**gates**: golden 1.0 ✅", "**gates**: golden 0.8 ❌"):
+        for text in texts:
             summary.write_text(text, encoding="utf-8")
             proc = await asyncio.create_subprocess_exec(
                 "bash", str(ROOT / "action/comment.sh"), env=env,
@@ -143,6 +150,35 @@ async def test_comment_step_posts_then_updates_one_sticky_comment(tmp_path: Path
             assert proc.returncode == 0, err.decode()
     finally:
         await runner.cleanup()
+
+
+async def test_comment_step_finds_its_comment_beyond_the_first_page(tmp_path: Path) -> None:
+    """On a PR with 250 comments the sticky one (an early comment, on page 1 of 3 at 100 per page, or here on
+    page 2) is updated, not duplicated: only the first page used to be searched."""
+    gh = FakeGitHub()
+    gh.comments = [{"id": i, "body": f"review comment {i}"} for i in range(1, 251)]
+    gh.comments[149]["body"] = "<!-- evalwheel-summary -->\nold summary"
+    await _run_comment_step(tmp_path, gh, ["**gates**: golden 0.9"])
+    assert [c.split(" ")[0] for c in gh.calls] == ["GET", "GET", "PATCH"]
+    assert len(gh.comments) == 250 and gh.comments[149]["body"].endswith("golden 0.9")
+
+
+async def test_comment_step_cuts_a_summary_over_githubs_limit(tmp_path: Path) -> None:
+    """GitHub refuses bodies over 65,536 characters (422): the summary is cut at a line, with a note, and posted."""
+    gh = FakeGitHub()
+    lines = [f"| sample-{i:05d} | failed | {'x' * 80} |" for i in range(2000)]  # ~200,000 characters
+    await _run_comment_step(tmp_path, gh, ["\n".join(lines)])
+    [comment] = gh.comments
+    body = comment["body"]
+    assert len(body) <= 65_536 and body.startswith("<!-- evalwheel-summary -->\n| sample-00000 |")
+    assert "summary cut" in body and "| sample-01999 |" not in body
+    kept = body.split("\n")[1:-2]  # whole table lines only, then a blank line and the note
+    assert kept and all(line.endswith("|") for line in kept)
+
+
+async def test_comment_step_posts_then_updates_one_sticky_comment(tmp_path: Path) -> None:
+    gh = FakeGitHub()
+    await _run_comment_step(tmp_path, gh, ["**gates**: golden 1.0 ✅", "**gates**: golden 0.8 ❌"])
     assert [c.split(" ")[0] for c in gh.calls] == ["GET", "POST", "GET", "PATCH"]
     [comment] = gh.comments
     assert comment["body"].endswith("golden 0.8 ❌") and "<!-- evalwheel-summary -->" in comment["body"]
