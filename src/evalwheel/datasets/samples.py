@@ -21,6 +21,10 @@ Everything streams: `iter_samples` / `scan_dataset` read a JSONL file line by li
 positions and hashes, so a run over a large dataset keeps memory flat (YAML / JSON files are parsed whole;
 they are meant for small hand-curated sets). Every bad line is collected and reported together in one
 `InvalidDatasetError` rather than one crash per fix.
+
+Beyond the `Sample` schema, `datasets.checks` holds the rules for the raw text (strict JSON without NaN /
+Infinity, no lone surrogates, printable ids that stay distinct after Unicode normalisation), and
+`metadata.human_label`, which the cost model reads, must be true, false or absent.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
 from evalwheel.basemodel import EvalwheelModel
+from evalwheel.datasets.checks import NotJSONError, duplicate_cause, id_key, id_problem, loads_strict, lone_surrogate
 from evalwheel.datasets.sessions import SessionLoadError, json_path, load_session_file
 from evalwheel.fileio import FileReadError, check_text_file, confined, parse_error_text, read_text, write_text_atomic
 from evalwheel.types import Partition, Sample
@@ -188,9 +193,11 @@ def _jsonl_items(path: Path) -> Iterator[tuple[str, Any]]:
             if not stripped or stripped.startswith("//"):
                 continue
             try:
-                yield where, json.loads(stripped)
+                yield where, loads_strict(stripped)
             except json.JSONDecodeError as exc:
                 yield where, _Bad("$", f"invalid JSON: {exc.msg} (column {exc.colno})")
+            except NotJSONError as exc:
+                yield where, _Bad("$", str(exc))
 
 
 def _yaml_document(path: Path, text: str) -> tuple[Any, dict[int, int]]:
@@ -228,11 +235,13 @@ def _open_source(path: Path) -> _Source:
     lines: dict[int, int] = {}
     if path.suffix == ".json":
         try:
-            data = json.loads(text)
+            data = loads_strict(text)
         except json.JSONDecodeError as exc:
             raise DatasetLoadError(
                 path, "", "$", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
             ) from None
+        except NotJSONError as exc:
+            raise DatasetLoadError(path, "", "$", str(exc)) from None
     else:
         data, lines = _yaml_document(path, text)
     name = description = None
@@ -363,9 +372,21 @@ def _validate(path: Path, where: str, raw: Any, root: Path) -> tuple[Sample | No
         if problem is not None:
             return None, [DatasetLoadError(path, where, *problem)]
     try:
-        return Sample.model_validate(raw), []
+        sample = Sample.model_validate(raw)
     except ValidationError as exc:
         return None, [DatasetLoadError(path, where, field, cause) for field, cause in _problems(raw, exc)]
+    label = sample.metadata.get("human_label")
+    if label is not None and not isinstance(label, bool):  # "false" or 0 was skipped: the cost model lost the sample
+        cause = f"expected true or false (got {_got(label)})"
+        return None, [DatasetLoadError(path, where, "$.metadata.human_label", cause)]
+    return sample, []
+
+
+def _surrogate_error(path: Path, where: str, sample: Sample) -> DatasetLoadError:
+    """The field holding an unpaired surrogate (`"\\ud83d"`: an emoji cut in half), which UTF-8 cannot encode."""
+    loc, char = lone_surrogate(sample.model_dump(mode="json")) or ((), "")
+    cause = f"lone UTF-16 surrogate {char!r} (half of a character, e.g. a cut emoji): not valid Unicode text"
+    return DatasetLoadError(path, where, json_path(loc), cause)
 
 
 # --- public API ----------------------------------------------------------------------------------------
@@ -381,7 +402,7 @@ class _Scan:
         self.path = Path(path)
         self.root = Path(root) if root is not None else self.path.parent
         self.errors: list[DatasetLoadError] = []
-        self.first_seen: dict[str, str] = {}
+        self.first_seen: dict[str, tuple[str, str]] = {}  # id_key -> (where, id as written)
         self.name: str | None = None
         self.description: str | None = None
 
@@ -397,17 +418,22 @@ class _Scan:
             if sample is None:
                 self.errors.extend(errors)
                 continue
-            if not sample.id.strip():  # an id names the sample in results, gates, the lock and --resume
-                self.errors.append(DatasetLoadError(self.path, where, "$.id", f"empty id {sample.id!r}"))
+            problem = id_problem(sample.id)
+            if problem is not None:
+                self.errors.append(DatasetLoadError(self.path, where, "$.id", problem))
                 continue
-            first = self.first_seen.get(sample.id)
+            key = id_key(sample.id)
+            first = self.first_seen.get(key)
             if first is not None:
-                self.errors.append(
-                    DatasetLoadError(self.path, where, "$.id", f"duplicate id {sample.id!r} (first at {first})")
-                )
+                self.errors.append(DatasetLoadError(self.path, where, "$.id", duplicate_cause(sample.id, *first)))
                 continue
-            self.first_seen[sample.id] = where
-            yield HashedSample(sample, sample_hash(sample), where)
+            try:
+                digest = sample_hash(sample)
+            except UnicodeEncodeError:
+                self.errors.append(_surrogate_error(self.path, where, sample))
+                continue
+            self.first_seen[key] = (where, sample.id)
+            yield HashedSample(sample, digest, where)
 
     def raise_if_bad(self) -> None:
         if self.errors:
@@ -490,14 +516,15 @@ def save_dataset(samples: Iterable[Sample], path: Path | str, *, append: bool = 
     batch = list(samples)
     seen: dict[str, int] = {}
     for i, s in enumerate(batch):
-        if s.id in seen:
-            raise ValueError(f"{p}: duplicate id {s.id!r} in the samples to save (positions {seen[s.id]} and {i})")
-        seen[s.id] = i
+        key = id_key(s.id)
+        if key in seen:
+            raise ValueError(f"{p}: duplicate id {s.id!r} in the samples to save (positions {seen[key]} and {i})")
+        seen[key] = i
     lines = "".join(json.dumps(_record(s), ensure_ascii=False) + "\n" for s in batch)
     if append and p.exists():
         scan = _Scan(p)
         for item in scan:
-            if item.sample.id in seen:
+            if id_key(item.sample.id) in seen:
                 raise ValueError(f"{p}: id {item.sample.id!r} already exists at {item.where}")
         scan.raise_if_bad()
         with p.open("rb+") as fh:

@@ -11,6 +11,9 @@ Defaults, and why:
   only when configured; otherwise they are reported.
 - `max_error_rate` defaults to 0.05: a run where more than one sample in twenty crashed says more about
   the infrastructure than about the application, so it exits 3 instead of pretending to measure quality.
+
+Thresholds are strict numbers (an int or a float): `min_pass_rate: false` used to be read as 0.0, a gate that
+always passes, and `max_error_rate: true` as 1.0, any number of errors; a quoted "0.9" is refused alike.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class PartitionGate(EvalwheelModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    min_pass_rate: float = Field(ge=0.0, le=1.0)
+    min_pass_rate: float = Field(ge=0.0, le=1.0, strict=True)
     denominator: Denominator = "scored"
 
 
@@ -53,7 +56,7 @@ class RegressionGate(EvalwheelModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_drop: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_drop: float = Field(default=0.0, ge=0.0, le=1.0, strict=True)
     partitions: list[Partition] | None = None
     require_baseline: bool = False
 
@@ -69,8 +72,8 @@ class GateConfig(EvalwheelModel):
     baseline: RegressionGate | None = Field(default=None, validation_alias=AliasChoices("baseline", "regression"))
     adversarial: PartitionGate | None = None
     distribution: PartitionGate | None = None
-    max_error_rate: float = Field(default=0.05, ge=0.0, le=1.0)
-    max_unscored_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_error_rate: float = Field(default=0.05, ge=0.0, le=1.0, strict=True)
+    max_unscored_rate: float | None = Field(default=None, ge=0.0, le=1.0, strict=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -97,7 +97,8 @@ class GraderSpec(EvalwheelModel):
     gate_scores: list[str] | None = Field(
         default=None, description="Only these score names decide pass/fail (default: every score the grader returns)."
     )
-    min_agreement: float | None = Field(default=None, ge=-1.0, le=1.0)
+    # strict: `min_agreement: true` was read as 1.0 here, before the gate's own check could refuse a bool
+    min_agreement: float | None = Field(default=None, ge=-1.0, le=1.0, strict=True)
     calibration: str | None = Field(default=None, description="Calibration record JSON (`evalwheel calibrate --out`).")
 
 

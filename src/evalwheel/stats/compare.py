@@ -28,6 +28,7 @@ Design choices (each the textbook default for its case):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -162,6 +163,36 @@ class Comparison(EvalwheelModel):
 
 # ---------------------------------------------------------------- primitive tests and effect sizes
 
+NOISE = 1e-12
+"""Relative spread (range / magnitude) under which values count as constant: float rounding, not variation."""
+
+
+def sample_sd(values: Sequence[float]) -> float | None:
+    """Sample SD (ddof 1), exactly 0.0 when the values are equal up to float rounding; None below n = 2.
+
+    Why: [0.6] * 30 has a floating-point variance of 1e-32, and B = A + 0.1 gives differences 0.1 ± 1e-16.
+    Taken at face value, such noise made Cohen's d come out near 1e15, skipped the zero-variance handling of
+    Welch's test (so scipy printed a 'catastrophic cancellation' warning) and shrank the MDE to 1e-16.
+    """
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        return None
+    scale = max(1.0, float(np.max(np.abs(x))))
+    if float(np.ptp(x)) <= NOISE * scale:
+        return 0.0
+    return float(x.std(ddof=1))
+
+
+def noise_free_difference(a: float, b: float) -> float:
+    """b − a, exactly 0.0 when the two differ only by float rounding.
+
+    Why: the same scores computed in another order ((x + 0.3) − 0.3 against x) differ by 1e-17 on most
+    samples; Wilcoxon ranks any non-zero difference, so identical scores came out a 'significant regression
+    of 0' and `compare` exited 1.
+    """
+    d = b - a
+    return 0.0 if abs(d) <= NOISE * max(1.0, abs(a), abs(b)) else d
+
 
 def mcnemar_test(a_only: int, b_only: int) -> TestResult:
     """McNemar's test from the discordant counts.
@@ -212,7 +243,8 @@ def cohen_d(a: Sequence[float], b: Sequence[float]) -> float | None:
     if len(a) < 2 or len(b) < 2:
         return None
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    pooled_var = ((xa.size - 1) * xa.var(ddof=1) + (xb.size - 1) * xb.var(ddof=1)) / (xa.size + xb.size - 2)
+    sd_a, sd_b = sample_sd(a) or 0.0, sample_sd(b) or 0.0
+    pooled_var = ((xa.size - 1) * sd_a**2 + (xb.size - 1) * sd_b**2) / (xa.size + xb.size - 2)
     if pooled_var == 0:
         return None
     return float((xb.mean() - xa.mean()) / math.sqrt(pooled_var))
@@ -222,9 +254,8 @@ def cohen_dz(diffs: Sequence[float]) -> float | None:
     """Cohen's d_z for paired data: mean difference / SD of the differences. None if n < 2 or SD is 0."""
     if len(diffs) < 2:
         return None
-    d = np.asarray(diffs, dtype=float)
-    sd = float(d.std(ddof=1))
-    return None if sd == 0 else float(d.mean()) / sd
+    sd = sample_sd(diffs)
+    return None if not sd else float(np.mean(np.asarray(diffs, dtype=float))) / sd
 
 
 def _z_sum(alpha: float, power: float) -> float:
@@ -362,14 +393,16 @@ def welch_test(a: Sequence[float], b: Sequence[float], confidence: float = 0.95)
             Interval(estimate=diff, low=None, high=None, n=n, confidence=confidence, method="welch"),
         )
     diff = float(xb.mean() - xa.mean())
-    if xa.var(ddof=1) == 0 and xb.var(ddof=1) == 0:
-        p = 1.0 if diff == 0 else 0.0
+    if sample_sd(a) == 0 and sample_sd(b) == 0:
+        p = 1.0 if noise_free_difference(float(xa.mean()), float(xb.mean())) == 0 else 0.0
         return (
             TestResult(name="welch-t", statistic=None, p_value=p),
             Interval(estimate=diff, low=diff, high=diff, n=n, confidence=confidence, method="welch"),
         )
-    res = _scipy_stats().ttest_ind(xb, xa, equal_var=False)
-    ci = res.confidence_interval(confidence_level=confidence)
+    with warnings.catch_warnings():  # one constant group: scipy warns of precision loss, the result is sound
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = _scipy_stats().ttest_ind(xb, xa, equal_var=False)
+        ci = res.confidence_interval(confidence_level=confidence)
     return (
         TestResult(name="welch-t", statistic=float(res.statistic), p_value=float(res.pvalue), df=float(res.df)),
         Interval(estimate=diff, low=float(ci.low), high=float(ci.high), n=n, confidence=confidence, method="welch"),
@@ -523,13 +556,13 @@ def _scores(
         if not pairs:
             return None
         va_list, vb_list = [p[0] for p in pairs], [p[1] for p in pairs]
-        diffs = [y - x for x, y in pairs]
+        diffs = [noise_free_difference(x, y) for x, y in pairs]
         n_a = n_b = n = len(pairs)
         test = wilcoxon_test(diffs)
         diff = mean_ci(diffs, confidence=confidence, method="bootstrap", seed=seed)
         diff = diff.model_copy(update={"method": "paired-bootstrap"})
         effect = EffectSize(name="cohen_dz", value=cohen_dz(diffs))
-        sd = float(np.std(diffs, ddof=1)) if n > 1 else None
+        sd = sample_sd(diffs)
         mde = mde_mean(sd, n, alpha=alpha, power=power)
     else:
         va_list = [o.value for o in a if o.value is not None]
@@ -539,8 +572,7 @@ def _scores(
         n_a, n_b, n = len(va_list), len(vb_list), min(len(va_list), len(vb_list))
         test, diff = welch_test(va_list, vb_list, confidence)
         effect = EffectSize(name="cohen_d", value=cohen_d(va_list, vb_list))
-        sd_a = float(np.std(va_list, ddof=1)) if n_a > 1 else None
-        sd_b = float(np.std(vb_list, ddof=1)) if n_b > 1 else None
+        sd_a, sd_b = sample_sd(va_list), sample_sd(vb_list)
         mde = mde_mean(sd_a, n_a, n_b=n_b, sd_b=sd_b, alpha=alpha, power=power)
     d = diff.estimate
     if trivial_score_diff is not None:
