@@ -46,7 +46,8 @@ def test_label_absent_from_both_is_not_averaged() -> None:
 
 def test_perfect_agreement_on_one_class() -> None:
     a = agreement(["pass"] * 4, ["pass"] * 4, labels=["pass", "fail"])
-    assert a.kappa == 1.0 and a.macro_f1 == 1.0 and a.accuracy == 1.0
+    assert a.macro_f1 == 1.0 and a.accuracy == 1.0
+    assert a.kappa is None and a.kappa_note is not None  # chance agreement is 1: kappa is undefined, not 1.0
 
 
 def test_constant_grader_against_mixed_gold_has_zero_kappa() -> None:

@@ -352,7 +352,7 @@ def test_serve_golden_dir_must_be_a_folder(kind: str, tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------ servers
 
 SERVERS: dict[str, list[str]] = {
-    "serve": ["serve"],
+    "serve": ["serve", "--create-store"],  # a new store at s.sqlite (else: exit 2, no store there)
     "monitor serve": ["monitor", "serve"],
     "study-web": ["study-web", "--model", NO_SERVER],
 }

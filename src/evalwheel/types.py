@@ -244,7 +244,9 @@ class SampleResult(EvalwheelModel):
     tags: list[str] = Field(default_factory=list)
 
 
-RunStatus = Literal["running", "finished", "interrupted"]
+# "partial": `--limit` left samples unrun. Why a status of its own: only "finished" runs are picked as `SPEC@latest`
+# and as the default baseline, so a smoke run over a few samples never becomes the yardstick of the next run.
+RunStatus = Literal["running", "finished", "partial", "interrupted"]
 
 
 class RunInfo(EvalwheelModel):

@@ -326,6 +326,8 @@ def _summary(result: GraderCalibration, extra: dict[str, Any]) -> None:
         st = a.per_label[label]
         typer.echo(f"  {label}: precision {_num(st.precision)}  recall {_num(st.recall)}  F1 {_num(st.f1)}")
     typer.echo(f"accuracy: {_num(a.accuracy)}  macro-F1: {_num(a.macro_f1)}  kappa: {_num(a.kappa)}")
+    if a.kappa_note:
+        typer.echo(f"  ({a.kappa_note})")
     if result.valued:
         typer.echo(f"ROC-AUC of the score value ({result.valued} items): {_num(result.roc_auc)}")
     t = result.threshold

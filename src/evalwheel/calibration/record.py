@@ -64,6 +64,7 @@ class CalibrationRecord(EvalwheelModel):
     unscored: int
     errors: int = 0
     kappa: float | None
+    kappa_note: str | None = None  # why `kappa` is null although items were compared (one class only)
     macro_f1: float | None
     accuracy: float | None
     roc_auc: float | None = None
@@ -149,6 +150,7 @@ def record_from_grader(
         unscored=result.unscored,
         errors=result.errors,
         kappa=a.kappa,
+        kappa_note=a.kappa_note,
         macro_f1=a.macro_f1,
         accuracy=a.accuracy,
         roc_auc=result.roc_auc,
@@ -172,6 +174,7 @@ def record_from_pairwise(result: PairwiseCalibration, dataset: DatasetRef, *, mo
         scored=result.scored,
         unscored=result.unscored,
         kappa=a.kappa if a else None,
+        kappa_note=a.kappa_note if a else None,
         macro_f1=a.macro_f1 if a else None,
         accuracy=result.accuracy,
         model=model,
@@ -194,6 +197,7 @@ def record_from_faithfulness(
         scored=result.scored,
         unscored=result.unscored,
         kappa=a.kappa,
+        kappa_note=a.kappa_note,
         macro_f1=a.macro_f1,
         accuracy=a.accuracy,
         model=model,
@@ -219,6 +223,7 @@ def record_from_agreement(
         scored=a.n,
         unscored=0,
         kappa=a.kappa,
+        kappa_note=a.kappa_note,
         macro_f1=a.macro_f1,
         accuracy=a.accuracy,
         config={"tier": result.tier},
@@ -284,7 +289,8 @@ def check_min_agreement(
         # A held-out figure holds for the tuned cut, which the grader's config may not use: say so.
         where += f"; at the tuned threshold {record.threshold:.4g}"
     if value is None or not math.isfinite(value):
-        return False, f"{metric} is not available in {record_path} ({where}); requires >= {min_agreement:g}"
+        why = f": {record.kappa_note}" if metric == "kappa" and record.kappa_note else ""
+        return False, f"{metric} is not available in {record_path} ({where}){why}; requires >= {min_agreement:g}"
     if value >= min_agreement:
         return True, f"{metric} {value:.3f} >= {min_agreement:g} ({where})"
     return False, f"{metric} {value:.3f} < required {min_agreement:g} ({where})"

@@ -326,8 +326,13 @@ def _judge_gate(req: JudgeAgreementRequirement) -> GateResult:
         return result(False, f"{path}: no {req.metric!r} figure (looked at {looked})", ExitCode.BAD_INPUT)
     n_text = f", n={rec.n}" if rec.n is not None else ""
     if value is None:
-        return result(False, f"judge {req.grader!r}: {req.metric} is undefined in {path}{n_text}; required >= "
-                      f"{_fmt(req.min_agreement)}")
+        note = rec.raw.get(f"{req.metric}_note")  # e.g. calibration records' `kappa_note`: why it is undefined
+        why = f" ({note})" if isinstance(note, str) and note else ""
+        return result(
+            False,
+            f"judge {req.grader!r}: {req.metric} is undefined in {path}{n_text}{why}; required >= "
+            f"{_fmt(req.min_agreement)}",
+        )
     ok = value >= req.min_agreement - EPS
     verb = "meets" if ok else "is below"
     return result(

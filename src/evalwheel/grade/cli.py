@@ -149,4 +149,6 @@ def grade_command(
     if out_path:
         out.print(f"rows: {escape(str(out_path))}")
     if run_id:
-        out.print(f"run: {run_id} (evalwheel runs show {run_id} --store {escape(str(store))})")
+        from evalwheel.store.errors import redact_url
+
+        out.print(f"run: {run_id} (evalwheel runs show {run_id} --store {escape(redact_url(str(store)))})")

@@ -120,13 +120,12 @@ def serve_command(
         )
         sock = listen(host, port)
         port = sock.getsockname()[1]
-        info = {"url": f"http://{host}:{port}", "store": mstore.url, "worker": worker}
+        info = {"url": f"http://{host}:{port}", "store": mstore.safe_url, "worker": worker}
         if as_json:
             _echo_json(info)
         else:
-            err.print(
-                escape(f"evalwheel monitor on {info['url']} (store {mstore.url}, worker {'on' if worker else 'off'})")
-            )
+            state = "on" if worker else "off"
+            err.print(escape(f"evalwheel monitor on {info['url']} (store {mstore.safe_url}, worker {state})"))
         try:
             serve(app, sock, access_log=False)
         except (OSError, SystemExit) as exc:

@@ -79,11 +79,12 @@ class MonitorStore:
     def __init__(self, target: str | None = None, *, must_exist: bool = False) -> None:
         self.store = Store(target, must_exist=must_exist)  # must_exist: readers never create a store at a typo
         self.url = self.store.url
+        self.safe_url = self.store.safe_url  # what is printed: the password hidden
         self.engine: Engine = self.store.engine
         try:
             monitor_metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot create the monitoring tables in {self.url}: {exc}") from exc
+            raise StoreError(f"cannot create the monitoring tables in {self.safe_url}: {exc}") from exc
 
     def close(self) -> None:
         self.store.close()

@@ -145,7 +145,7 @@ def status(store: MonitorStore, app: str | None = None) -> dict[str, Any]:
     span = store.time_range(app)
     alerts = store.list_alerts(app, limit=1000)
     return {
-        "store": store.url,
+        "store": store.safe_url,
         "apps": store.apps() if app is None else [app],
         "events": counts["events"],
         "queue": {k: counts[k] for k in ("pending", "leased", "done", "skipped")},

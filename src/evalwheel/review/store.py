@@ -45,7 +45,7 @@ class ReviewStore:
             review_metadata.create_all(self.engine)
             _add_missing_columns(self.engine)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot create the review tables in {self.runs.url}: {exc}") from exc
+            raise StoreError(f"cannot create the review tables in {self.runs.safe_url}: {exc}") from exc
 
     def close(self) -> None:
         self.runs.close()

@@ -71,6 +71,8 @@ def bad_input_errors() -> tuple[type[Exception], ...]:
 
 _fail = fail
 
+PARTIAL_NOTE = "partial: --limit left samples unrun; never picked as SPEC@latest or the default baseline"
+
 
 def _progress_bar(enabled: bool, label: str) -> tuple[AbstractContextManager[Any], EngineProgress]:
     """A rich progress bar on stderr and the engine hooks that drive it. Disabled (`--no-progress`, `--json`):
@@ -450,7 +452,8 @@ def _run_arm(
         out.print(
             f"[bold]{escape(label)}[/]: {verb} run [cyan]{run_id}[/] — {outcome.executed} executed, {outcome.skipped} "
             f"already done, cost ${outcome.cost_usd:.4f}, {outcome.wall_s:.1f} s"
-            + (" [red](budget exhausted: run interrupted)[/]" if outcome.budget_exhausted else ""),
+            + (" [red](budget exhausted: run interrupted)[/]" if outcome.budget_exhausted else "")
+            + (f" [yellow]({PARTIAL_NOTE})[/]" if outcome.run.status == "partial" else ""),
             highlight=False,
         )
         out.print(_partition_table(summary, escape(f"{label} — results")))
@@ -461,15 +464,10 @@ def _run_arm(
             out.print(cost.markdown().replace("**", ""), highlight=False)
         gating = arm is None or spec.solver.gate_arms is None or arm in spec.solver.gate_arms
         verdict = f"exit code {int(report.exit_code)}" if gating else "reported only (not in solver.gate_arms)"
-        unfinished = outcome.budget_exhausted or (opts.limit is not None and outcome.executed >= opts.limit)
-        hint = _resume_command(spec_path, arm, run_id, store)
-        store_opt = ["--store", store] if store else []
+        unfinished = outcome.budget_exhausted or outcome.run.status != "finished"
+        hint = _resume_command(spec_path, arm, run_id, store) if unfinished else _show_command(run_id, store)
         out.print(
-            escape(
-                f"{verdict}; resume with `{hint}`"
-                if unfinished
-                else f"{verdict}; see it with `{shlex.join(['evalwheel', 'runs', 'show', run_id, *store_opt])}`"
-            ),
+            escape(f"{verdict}; resume with `{hint}`" if unfinished else f"{verdict}; see it with `{hint}`"),
             highlight=False,
             soft_wrap=True,
         )
@@ -480,8 +478,19 @@ def _resume_command(spec_path: Path, arm: str | None, run_id: str, store: str | 
     """The command that finishes a run. `--store` is repeated when one was given: without it the printed command
     looked in the default store, and failed with "no run"."""
     parts = ["evalwheel", "run", str(spec_path), *(["--arm", arm] if arm else []), "--resume", run_id]
-    parts += ["--store", store] if store else []
-    return shlex.join(parts)
+    return shlex.join(parts + _store_option(store))
+
+
+def _show_command(run_id: str, store: str | None) -> str:
+    """The command that shows a finished run (with the `--store` it was stored in)."""
+    return shlex.join(["evalwheel", "runs", "show", run_id, *_store_option(store)])
+
+
+def _store_option(store: str | None) -> list[str]:
+    """`--store TARGET` for a printed command, its password replaced by *** (hints end up in CI logs)."""
+    from evalwheel.store.errors import redact_url
+
+    return ["--store", redact_url(store)] if store else []
 
 
 def _print_estimates(estimates: list[Any], as_json: bool) -> None:
@@ -533,7 +542,7 @@ def list_runs(
         if as_json:
             out.print_json(json.dumps([r.model_dump(mode="json") for r in runs]))
             return
-        table = Table(title=f"runs in {store.url}")
+        table = Table(title=f"runs in {store.safe_url}")
         for col in ("run id", "spec", "arm", "status", "started", "results"):
             table.add_column(col)
         for r in runs:

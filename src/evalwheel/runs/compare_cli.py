@@ -64,7 +64,8 @@ def resolve_run(store: Store, ref: str) -> RunInfo:
     if info is None and arm is None:  # a spec whose runs all have an arm (replay): its newest finished run
         info = next((r for r in store.list_runs(name) if r.status == "finished"), None)
     if info is None:
-        raise StoreError(f"no finished run of spec {name!r}" + (f" arm {arm!r}" if arm else "") + f" in {store.url}")
+        which = f"spec {name!r}" + (f" arm {arm!r}" if arm else "")
+        raise StoreError(f"no finished run of {which} in {store.safe_url} (partial runs, cut by --limit, are skipped)")
     return info
 
 

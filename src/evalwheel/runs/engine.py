@@ -304,13 +304,17 @@ async def execute(
         lease.release()
         raise
 
+    limited = False  # `limit` left units unrun: the run is "partial", never a baseline (store.latest_run)
+
     def units() -> Iterator[tuple[Sample, str, int]]:
+        nonlocal limited
         n = 0
         for sample, sample_hash in dataset.iter_samples():
             for epoch in range(spec.epochs):
                 if (sample.id, epoch) in done:
                     continue
                 if limit is not None and n >= limit:
+                    limited = True
                     return
                 n += 1
                 yield sample, sample_hash, epoch
@@ -391,7 +395,7 @@ async def execute(
                 await body_task
             keep_task.result()  # raises LeaseLostError
         body_task.result()
-        status = "interrupted" if exhausted else "finished"
+        status = "interrupted" if exhausted else "partial" if limited else "finished"
     except RunStoppedError as exc:
         stopped = exc
     finally:

@@ -42,6 +42,12 @@ GRADER_OPTIONS: dict[str, frozenset[str]] = {
 }
 """Grader name -> the config keys it reads. A key outside the set is a typo, reported before the run."""
 
+NUMERIC_OPTIONS = frozenset(
+    {"n", "temperature", "seed", "max_tokens", "max_repairs", "scale_max", "pass_threshold", "pass_at",
+     "stable_max_std", "stable_min_agreement", "max_claims", "fallback_threshold", "fallback_below"}
+)  # fmt: skip
+"""The numeric options of the graders above, which read them with `int()` / `float()`: a YAML `true` would be 1."""
+
 PROBE_TIMEOUT_S = 10.0
 PROBE_MESSAGES = (Message(role="user", content="ping"),)
 
@@ -83,7 +89,12 @@ def _options_for(name: str) -> frozenset[str] | None:
 
 def _check_values(name: str, config: Mapping[str, Any], known: frozenset[str]) -> None:
     """The values `check_grader_config` can check cheaply, each failure one line naming the option. Why: a bad
-    `tier` or judge `temperature` failed only on the first item (a multi-line pydantic dump for the latter)."""
+    `tier` or judge `temperature` failed only on the first item (a multi-line pydantic dump for the latter), and
+    a boolean numeric option (`n: true`) was read as 1 by `int()`."""
+    for option in sorted(NUMERIC_OPTIONS & known & set(config)):
+        if isinstance(config[option], bool):
+            value = str(config[option]).lower()
+            raise ValueError(f"grader {name!r}: option {option!r}: expected a number, got a boolean ({value})")
     if name.startswith("pedagogy.") and "tier" in config:
         from evalwheel.graders.pedagogy.response.tiers import ALIASES, TIERS
 
@@ -104,6 +115,22 @@ def _check_values(name: str, config: Mapping[str, Any], known: frozenset[str]) -
             raise ValueError(f"grader {name!r}: option {field!r}: {cause}") from None
 
 
+def _check_studymode(name: str, config: Mapping[str, Any], known: frozenset[str]) -> None:
+    """A Study Mode grader's `studymode:` block (the evaluation config), validated now rather than per session."""
+    if "studymode" not in known or not config.get("studymode"):
+        return
+    from pydantic import ValidationError
+
+    from evalwheel.graders.pedagogy.session import EvaluationConfig
+
+    try:
+        EvaluationConfig.model_validate(config["studymode"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(part) for part in ("studymode", *err["loc"]))
+        raise ValueError(f"grader {name!r}: option {field!r}: {err['msg']}") from None
+
+
 def check_grader_config(name: str, config: Mapping[str, Any]) -> None:
     """Raise ValueError naming the grader and the first problem with its configuration."""
     known = _options_for(name)
@@ -120,6 +147,7 @@ def check_grader_config(name: str, config: Mapping[str, Any]) -> None:
             f"(known options: {', '.join(sorted(known))})"
         )
     _check_values(name, config, known)
+    _check_studymode(name, config, known)
     if name == "judge.rubric":
         from evalwheel.graders.model.judge import rubric_from_config
 

@@ -124,6 +124,10 @@ def show_command(
         highlight=False,
         soft_wrap=True,
     )
+    if info.status == "partial":
+        from evalwheel.runs.cli import PARTIAL_NOTE
+
+        out.print(f"  [yellow]{escape(PARTIAL_NOTE)}[/]", highlight=False, soft_wrap=True)
     for key, value in sorted(info.metadata.items()):
         out.print(f"  {escape(key)}: {escape(json.dumps(value, ensure_ascii=False))}", highlight=False, soft_wrap=True)
     table = Table(title="results per partition")

@@ -32,12 +32,12 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from evalwheel.basemodel import EvalwheelModel
+from evalwheel.basemodel import EvalwheelModel, OptionsModel
 
 Status = Literal["ok", "error", "timeout", "output_limit", "memory", "blocked"]
 
 
-class SandboxLimits(EvalwheelModel):
+class SandboxLimits(OptionsModel):
     """Per-snippet limits; the defaults fit the few-line examples tutors show."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

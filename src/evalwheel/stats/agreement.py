@@ -9,7 +9,9 @@ non-degenerate inputs; the degenerate cases are defined explicitly instead of pr
   macro average (`per_label[label].f1` is None). A label that occurs in gold but is never predicted
   (or vice versa) has F1 = 0 and *does* count: missing a rare class is a real failure.
 - Cohen's kappa when the expected agreement p_e is 1 (both raters used one and the same label for
-  every item): kappa = 1.0, because agreement is then perfect (p_o = 1 necessarily).
+  every item): kappa is undefined (0 / 0), so None, with the reason in `kappa_note`. Why not 1.0: a label
+  set where the humans used one class only cannot show that the grader tells the classes apart, and a 1.0
+  passed every `min_agreement` gate. The same holds for the weighted kappa (expected disagreement 0).
 - Kappa is otherwise (p_o - p_e) / (1 - p_e); e.g. a grader that always says "pass" against gold that
   is mixed gets kappa 0.0, and systematic disagreement gives negative values down to -1.
 """
@@ -48,6 +50,7 @@ class Agreement(EvalwheelModel):
     kappa: float | None
     confusion: list[list[int]]
     per_label: dict[str, LabelStats]
+    kappa_note: str | None = None  # why `kappa` is None when items were compared (see the module docstring)
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -66,15 +69,26 @@ def confusion_matrix(gold: Sequence[str], pred: Sequence[str], labels: Sequence[
 
 
 def cohen_kappa(cm: np.ndarray) -> float | None:
-    """Cohen's kappa from a confusion matrix; 1.0 when p_e == 1, None when it is empty."""
+    """Cohen's kappa from a confusion matrix; None when it is empty or when p_e == 1 (undefined: one class)."""
     n = float(cm.sum())
     if n == 0:
         return None
     p_o = float(np.trace(cm)) / n
     p_e = float(cm.sum(axis=1) @ cm.sum(axis=0)) / (n * n)
     if np.isclose(p_e, 1.0):
-        return 1.0
+        return None
     return (p_o - p_e) / (1.0 - p_e)
+
+
+def kappa_undefined_reason(cm: np.ndarray, labels: Sequence[str]) -> str | None:
+    """Why kappa is None for a non-empty confusion matrix (both raters used a single class), else None."""
+    used = [labels[int(i)] for i in np.flatnonzero(cm.sum(axis=1) + cm.sum(axis=0))]
+    if len(used) != 1:
+        return None
+    return (
+        f"kappa undefined: humans and grader used one class only ({used[0]!r}), so chance agreement is 1; "
+        "label items of both classes to measure it"
+    )
 
 
 def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None) -> Agreement:
@@ -119,6 +133,7 @@ def agreement(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | 
         kappa=cohen_kappa(cm),
         confusion=cm.tolist(),
         per_label=per_label,
+        kappa_note=kappa_undefined_reason(cm, label_list),
     )
 
 
@@ -127,20 +142,18 @@ def weighted_kappa(cm: np.ndarray, weights: str = "quadratic") -> float | None:
 
     Disagreements cost (|i - j| / (k - 1)) ** p, p = 2 for "quadratic" and 1 for "linear", so a 0-vs-2
     disagreement on a 0-2 scale counts four times a 0-vs-1 one (quadratic). Matches scikit-learn's
-    `cohen_kappa_score(weights=...)`; 1.0 when the expected disagreement is 0 (both raters used a single
-    identical label), None for an empty matrix.
+    `cohen_kappa_score(weights=...)` on non-degenerate input; None for an empty matrix and when the expected
+    disagreement is 0 (both raters used a single identical label: undefined, as for `cohen_kappa`).
     """
     n = float(cm.sum())
     k = cm.shape[0]
-    if n == 0:
+    if n == 0 or k < 2:
         return None
-    if k < 2:
-        return 1.0
     power = {"quadratic": 2, "linear": 1}[weights]
     idx = np.arange(k)
     w = (np.abs(idx[:, None] - idx[None, :]) / (k - 1)) ** power
     expected = np.outer(cm.sum(axis=1), cm.sum(axis=0)) / n
     denom = float((w * expected).sum())
     if np.isclose(denom, 0.0):
-        return 1.0
+        return None
     return 1.0 - float((w * cm).sum()) / denom

@@ -26,6 +26,7 @@ from evalwheel.closing import track, untrack
 from evalwheel.fileio import write_cause
 from evalwheel.store.errors import StoreError as StoreError  # re-exported: callers import both from here
 from evalwheel.store.errors import now_iso as now_iso
+from evalwheel.store.errors import redact_url
 from evalwheel.store.schema import MIGRATIONS, SCHEMA_VERSION, meta, metadata, results, runs
 from evalwheel.types import Output, RunInfo, SampleResult, Score
 
@@ -80,6 +81,16 @@ def _require_existing(target: str, *, named: bool = True) -> None:
     raise StoreError(f"--store {target}: {cause}")
 
 
+def require_existing_store(target: str | Path | None) -> str | Path:
+    """`target`, or the default store when None, if a store exists there; else StoreError (see `_require_existing`).
+
+    What `Store(..., must_exist=True)` checks, for commands that decide before opening: `serve` refuses a typo
+    unless told to create the store."""
+    resolved = target if target is not None else _default_target()
+    _require_existing(str(resolved), named=target is not None)
+    return resolved
+
+
 def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
@@ -118,15 +129,13 @@ class Store:
         self, target: str | Path | None = None, *, busy_timeout_s: float | None = None, must_exist: bool = False
     ) -> None:
         if must_exist:
-            named = target is not None
-            target = target if target is not None else _default_target()
-            _require_existing(str(target), named=named)
+            target = require_existing_store(target)
         self.url = store_url(target)
         busy_timeout_s = DEFAULT_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         try:
             self.safe_url = make_url(self.url).render_as_string(hide_password=True)
         except Exception:
-            self.safe_url = self.url
+            self.safe_url = redact_url(self.url)
         try:
             self.engine: Engine = create_engine(self.url)
             track(self)  # disposed at exit even if the CLI skips the final collection (evalwheel.closing)
@@ -263,7 +272,8 @@ class Store:
             return [_run_info(r) for r in conn.execute(query).mappings()]
 
     def latest_run(self, spec_name: str, arm: str | None, *, exclude: str | None = None) -> RunInfo | None:
-        """The most recent finished run of a spec (and arm): the default regression baseline."""
+        """The most recent finished run of a spec (and arm): the default regression baseline. Runs that are
+        `partial` (cut short by `--limit`), interrupted or still running are never picked."""
         query = select(runs).where(runs.c.spec_name == spec_name, runs.c.status == "finished")
         query = query.where(runs.c.arm.is_(None) if arm is None else runs.c.arm == arm)
         if exclude is not None:

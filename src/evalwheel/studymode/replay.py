@@ -31,7 +31,7 @@ from evalwheel.basemodel import EvalwheelModel
 from evalwheel.fileio import make_dir, write_text_atomic
 from evalwheel.graders.pedagogy.dimensions.report import dimension_means
 from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
-from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError
+from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError, ModelError
 from evalwheel.stats.intervals import Interval, mean_ci, proportion_ci
 from evalwheel.studymode.guard import GuardConfig, GuardedReply, guarded_reply
 from evalwheel.studymode.paired import PairedComparison, paired_comparison
@@ -48,6 +48,19 @@ T = TypeVar("T")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class EmptyReplyError(ModelError):
+    """The tutor model returned an empty (or blank) reply. Why an error and not a turn: an empty tutor turn was
+    graded as if the tutor had spoken, and a session of them scored as a tutor that never did anything wrong.
+    Replay records the session x arm as an error (a re-run tries again); simulate ends the conversation there."""
+
+
+def check_reply(text: str, turn: int) -> str:
+    """`text`, or EmptyReplyError when the model said nothing in reply to the learner's turn `turn`."""
+    if not text.strip():
+        raise EmptyReplyError(f"the tutor model returned an empty reply to the learner at turn {turn}")
+    return text
 
 
 class ReplayArtifact(EvalwheelModel):
@@ -330,7 +343,7 @@ async def regenerate(
             stats.add(completion.usage, completion.latency_ms, time.perf_counter() - started, completion.cached)
             stats.cost_usd += completion.cost_usd
             text, tags = completion.text, [REGENERATED_TAG]
-        out.append(Turn(role="assistant", content=text, tags=tags))
+        out.append(Turn(role="assistant", content=check_reply(text, i), tags=tags))
         history.append(Message(role="assistant", content=text))
         if on_turn is not None:
             on_turn()

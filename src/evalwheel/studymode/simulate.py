@@ -31,7 +31,15 @@ from evalwheel.studymode.guard import GuardConfig, guarded_reply
 from evalwheel.studymode.learners import Learner, Persona
 from evalwheel.studymode.paired import PairedComparison, paired_comparison
 from evalwheel.studymode.prompting import Arm, build_system_message
-from evalwheel.studymode.replay import ArmCosts, ArmSummary, gather_all, id_stem, summarize_evaluations
+from evalwheel.studymode.replay import (
+    ArmCosts,
+    ArmSummary,
+    EmptyReplyError,
+    check_reply,
+    gather_all,
+    id_stem,
+    summarize_evaluations,
+)
 from evalwheel.types import Session, SessionEvaluation, Turn, Usage
 
 SIM_FORMAT = 1
@@ -67,7 +75,7 @@ class SimArtifact(EvalwheelModel):
     persona_id: str
     arm: str
     session: Session
-    truncated: str | None = None  # "turn budget", "timeout", "model error": graded as cut, not ended
+    truncated: str | None = None  # "turn budget", "timeout", "model error", "empty reply": graded as cut, not ended
     error: str | None = None
     started_at: datetime
     finished_at: datetime
@@ -176,7 +184,7 @@ async def simulate_one(
         try:
             said = await _timed(learner.reply(persona, turns, k), settings.turn_timeout_s)
         except (TimeoutError, ModelError) as exc:
-            truncated, art.error = ("timeout" if isinstance(exc, TimeoutError) else "model error"), _describe(exc)
+            truncated, art.error = _cut_by(exc), _describe(exc)
             break
         art.learner_usage.prompt_tokens += said.usage.prompt_tokens
         art.learner_usage.completion_tokens += said.usage.completion_tokens
@@ -217,9 +225,10 @@ async def simulate_one(
                 art.cost_usd += done.cost_usd
                 art.tutor_calls += 1
                 latency = done.latency_ms
+            check_reply(text, len(turns))
         except (TimeoutError, ModelError) as exc:
             # The learner's message has no reply: drop it, so the saved session ends on a complete exchange.
-            truncated, art.error = ("timeout" if isinstance(exc, TimeoutError) else "model error"), _describe(exc)
+            truncated, art.error = _cut_by(exc), _describe(exc)
             break
         art.turn_latency_ms.append(round(latency if latency > 0 else (time.perf_counter() - t0) * 1000.0, 3))
         turns += [learner_turn, Turn(role="assistant", content=text, tags=tags)]
@@ -247,6 +256,13 @@ async def simulate_one(
             },
         )
     return art
+
+
+def _cut_by(exc: BaseException) -> str:
+    """What ended a conversation early, as recorded in `truncated`."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "empty reply" if isinstance(exc, EmptyReplyError) else "model error"
 
 
 def _describe(exc: BaseException) -> str:

@@ -34,9 +34,14 @@ def serve_command(
     golden_dir: Annotated[
         Path | None, typer.Option("--golden-dir", help="Folder golden promotions may write into (default: cwd).")
     ] = None,
+    create_store: Annotated[
+        bool,
+        typer.Option("--create-store", help="Start a new store if there is none at --store (--ingest-only does)."),
+    ] = False,
 ) -> None:
     """Serve the review workspace: runs, run, sample, compare, trends, monitor and the review queue."""
     from evalwheel.serving import check_bind, listen, serve
+    from evalwheel.termio import fail
 
     token = token or os.environ.get(TOKEN_ENV) or None
     check_bind(host, token, token_source=f"--token or ${TOKEN_ENV}")  # refused: exit 2 (cli_lazy)
@@ -49,6 +54,13 @@ def serve_command(
     from evalwheel.store import StoreError
     from evalwheel.web.app import create_app
 
+    if not (create_store or ingest_only):  # as the read-only verbs: a typo is not a new, empty store to serve
+        from evalwheel.store.store import require_existing_store
+
+        try:
+            require_existing_store(store)
+        except StoreError as exc:
+            raise fail(f"{exc}; --create-store starts a new one") from None
     try:
         app = create_app(
             store, token=token, ingest_only=ingest_only, golden_dir=golden_dir, monitor_config=monitor_config

@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from evalwheel.basemodel import EvalwheelModel
+from evalwheel.basemodel import OptionsModel
 from evalwheel.types import Evidence, Output, Sample, Score, clip
 
 SNIPPET_CONTEXT = 40  # characters of text kept before a match when quoting it as evidence
@@ -28,7 +28,7 @@ class GraderConfigError(ValueError):
         super().__init__(f"grader {grader!r}: config field {field!r}: {message}")
 
 
-class BaseGraderConfig(EvalwheelModel):
+class BaseGraderConfig(OptionsModel):
     """Options shared by every deterministic grader."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -62,8 +62,8 @@ def parse_config(grader: str, model: type[ConfigT], config: dict[str, Any]) -> C
     try:
         parsed = model.model_validate(config)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(part) for part in err["loc"]) or "<root>"
+        err = _most_specific(exc.errors())
+        field = ".".join(str(part) for part in err["loc"] if not _union_tag(part)) or "<root>"
         message = str(err["msg"])
         if err["type"] == "extra_forbidden":
             known = ", ".join(sorted(f.alias or n for n, f in model.model_fields.items()))
@@ -76,6 +76,17 @@ def parse_config(grader: str, model: type[ConfigT], config: dict[str, Any]) -> C
             _PARSED.clear()
         _PARSED[key] = parsed
     return parsed
+
+
+def _most_specific(errors: list[Any]) -> Any:
+    """The error to report: the deepest one. Why: for a union option (`professional_closing: bool | {...}`) given a
+    mapping with one bad key, pydantic lists "not a valid boolean" first; the mistake is the key inside."""
+    return max(errors, key=lambda e: len(e["loc"]))
+
+
+def _union_tag(part: object) -> bool:
+    """A union member's tag in an error location (`ClosingOptions`), not a field: option names are snake_case."""
+    return isinstance(part, str) and part[:1].isupper()
 
 
 def compile_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from evalwheel.basemodel import EvalwheelModel
+from evalwheel.basemodel import OptionsModel
 from evalwheel.fileio import FileReadError, parse_error_text, read_text
 from evalwheel.graders.deterministic._common import (
     BaseGraderConfig,
@@ -76,7 +76,7 @@ def _clean_terms(terms: list[str]) -> list[str]:
     return cleaned
 
 
-class ClosingOptions(EvalwheelModel):
+class ClosingOptions(OptionsModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sign_offs: list[str] = Field(default_factory=lambda: list(DEFAULT_SIGN_OFFS))
@@ -88,7 +88,7 @@ class ClosingOptions(EvalwheelModel):
         return _clean_terms(v)
 
 
-class JargonOptions(EvalwheelModel):
+class JargonOptions(OptionsModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     terms: list[str]

@@ -38,7 +38,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from evalwheel.basemodel import EvalwheelModel
+from evalwheel.basemodel import EvalwheelModel, OptionsModel
 from evalwheel.graders.registry import GraderContext, grader
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelError, StructuredOutputError
 from evalwheel.models.http import excerpt
@@ -88,7 +88,7 @@ def render_output(output: Output) -> str:
     return ""
 
 
-class Rubric(EvalwheelModel):
+class Rubric(OptionsModel):
     """What is judged and on which anchored scale."""
 
     model_config = ConfigDict(extra="forbid")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from pydantic import ConfigDict
 
-from evalwheel.basemodel import EvalwheelModel
+from evalwheel.basemodel import OptionsModel
 from evalwheel.graders.pedagogy import signals as sig
 from evalwheel.graders.pedagogy.safety_review import review
 from evalwheel.graders.pedagogy.scores import quote, trusted_score
@@ -21,7 +21,7 @@ from evalwheel.graders.pedagogy.tagger import LECTURE_WORDS, OFFER_Q, Action, Ta
 from evalwheel.types import CheckName, Evidence, Score
 
 
-class CheckConfig(EvalwheelModel):
+class CheckConfig(OptionsModel):
     """Thresholds of the deterministic checks; overridable from YAML."""
 
     model_config = ConfigDict(extra="forbid")

@@ -28,7 +28,7 @@ from typing import Any
 
 from evalwheel.graders.model.judge import Rubric, rubric_judge
 from evalwheel.graders.pedagogy.graders import session_of
-from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
+from evalwheel.graders.pedagogy.session import NO_TUTOR_REASON, EvaluationConfig, evaluate_session
 from evalwheel.graders.registry import GraderContext, GraderFn, grader
 from evalwheel.types import CheckName, Output, Sample, Score, Session
 
@@ -314,6 +314,8 @@ async def studymode_llm_fallback(sample: Sample, output: Output, ctx: GraderCont
     judged_names = [s.name for s in merged if s.metadata.get("source") == "judge"]
     unscored_names = [s.name for s in merged if s.metadata.get("judge_unscored")]
     reason = f"judge decided {len(judged_names)} of {len(low)} low-confidence checks"
+    if NO_TUTOR_REASON in result.escalation_reasons:
+        reason = NO_TUTOR_REASON
     if unscored_names:
         reason += f"; judge unscored for {', '.join(unscored_names)} (deterministic verdict kept)"
     summary = Score(

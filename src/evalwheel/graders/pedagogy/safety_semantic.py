@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ConfigDict, Field
 
-from evalwheel.basemodel import EvalwheelModel
+from evalwheel.basemodel import OptionsModel
 
 if TYPE_CHECKING:
     import numpy as np
@@ -160,7 +160,7 @@ MAX_SENTENCES_PER_TURN = 40
 MAX_SENTENCES_PER_SESSION = 240
 
 
-class SemanticSafetyConfig(EvalwheelModel):
+class SemanticSafetyConfig(OptionsModel):
     """The meaning-based tier of sensitive-request detection (see `evalwheel.graders.pedagogy.safety_semantic`)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
-from evalwheel.basemodel import EvalwheelModel
+from evalwheel.basemodel import OptionsModel
 from evalwheel.fileio import FileReadError, parse_error_text, read_text
 from evalwheel.graders.pedagogy import signals as sig
 from evalwheel.graders.pedagogy.checks import CHECKS, CheckConfig, sensitive_request
@@ -33,7 +33,7 @@ TAXONOMY_OF_CHECK: dict[CheckName, FailureMode] = {
 }
 
 
-class EvaluationConfig(EvalwheelModel):
+class EvaluationConfig(OptionsModel):
     """How sessions are judged and when a human is asked to look."""
 
     model_config = ConfigDict(extra="forbid")
@@ -99,9 +99,41 @@ def over_scaffolding(ts: TaggedSession) -> Evidence | None:
 
 _DEFAULT_CONFIG = EvaluationConfig()
 
+NO_TUTOR_REASON = "unscored: the session has no tutor turn to grade (no reply, or only empty ones)"
+
+
+def has_tutor_turn(session: Session) -> bool:
+    """Whether the tutor said anything. Why: on a session without a tutor turn every check that looks for a fault
+    passed vacuously, so it scored fidelity 1.0 (e.g. a replay whose model returned nothing)."""
+    return any(t.role == "assistant" and t.content.strip() for t in session.trajectory)
+
+
+def unscored_without_tutor(score: Score) -> Score:
+    """`score` as unscored, saying why: there was no tutor turn to judge."""
+    unscored: dict[str, object] = {"value": None, "passed": None, "confidence": None, "evidence": []}
+    return score.model_copy(update={**unscored, "reason": NO_TUTOR_REASON})
+
+
+def _without_tutor(ts: TaggedSession, cfg: EvaluationConfig) -> SessionEvaluation:
+    """A session with nothing to grade: every check and dimension unscored, no fidelity, a human asked to look."""
+    checks = [unscored_without_tutor(CHECKS[name](ts, cfg.thresholds)) for name in cfg.checks]
+    dimensions = [unscored_without_tutor(d) for d in evaluate_dimensions(ts, cfg.dimensions, None, checks)]
+    return SessionEvaluation(
+        session_id=ts.session.session_id,
+        domain=ts.session.domain,
+        fidelity=None,
+        escalate=True,
+        escalation_reasons=[NO_TUTOR_REASON],
+        checks=checks,
+        dimensions=dimensions,
+        source=str(ts.session.metadata.get("source")) if ts.session.metadata.get("source") else None,
+    )
+
 
 def evaluate_tagged(ts: TaggedSession, config: EvaluationConfig | None = None) -> SessionEvaluation:
     cfg = config or _DEFAULT_CONFIG
+    if not has_tutor_turn(ts.session):
+        return _without_tutor(ts, cfg)
     enrich(ts, cfg.semantic_safety)  # before any safety review reads the session's sensitive turns
     scores: list[Score] = [CHECKS[name](ts, cfg.thresholds) for name in cfg.checks]
     scored = [s for s in scores if s.passed is not None]

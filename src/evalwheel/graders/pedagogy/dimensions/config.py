@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from evalwheel.basemodel import EvalwheelModel
+from evalwheel.basemodel import OptionsModel
 from evalwheel.sandbox import SandboxLimits
 
 
-class DimensionSettings(EvalwheelModel):
+class DimensionSettings(OptionsModel):
     """One reviewer dimension. Values are on the rubric's 0-2 anchored scale."""
 
     model_config = ConfigDict(extra="forbid")
@@ -22,7 +22,7 @@ def _escalating(at: int) -> DimensionSettings:
     return DimensionSettings(escalate_at_or_below=at)
 
 
-class DimensionsConfig(EvalwheelModel):
+class DimensionsConfig(OptionsModel):
     """The reviewer dimensions as configured in the `dimensions:` block of an evaluation config YAML.
 
     By default a content error (accuracy 0) and a safety failure (safety 0) escalate, as the rubric says.

@@ -19,7 +19,12 @@ import asyncio
 from evalwheel.graders.pedagogy.dimensions import DIMENSION_GRADERS
 from evalwheel.graders.pedagogy.dimensions.common import View
 from evalwheel.graders.pedagogy.graders import session_of
-from evalwheel.graders.pedagogy.session import EvaluationConfig, evaluate_session
+from evalwheel.graders.pedagogy.session import (
+    EvaluationConfig,
+    evaluate_session,
+    has_tutor_turn,
+    unscored_without_tutor,
+)
 from evalwheel.graders.pedagogy.tagger import tag_session
 from evalwheel.graders.registry import GraderContext, GraderFn, grader
 from evalwheel.types import DimensionName, Output, Sample, Score, Session
@@ -52,6 +57,9 @@ def _make(name: DimensionName) -> GraderFn:
         if name == DimensionName.PEDAGOGICAL_FIDELITY:
             return evaluate_session(session, cfg).dimensions[0]
         settings = cfg.dimensions.settings(name.value)
+        if not has_tutor_turn(session):  # nothing to judge, not a vacuous pass (as in evaluate_session)
+            judged = DIMENSION_GRADERS[name](View(tag_session(session)), cfg.dimensions)
+            return unscored_without_tutor(judged.score(settings.pass_at))
         if name == DimensionName.ACCURACY and cfg.dimensions.execute_code:
             return await asyncio.to_thread(_accuracy, session, cfg)
         return DIMENSION_GRADERS[name](View(tag_session(session)), cfg.dimensions).score(settings.pass_at)
