@@ -244,6 +244,15 @@ class SampleResult(EvalwheelModel):
     tags: list[str] = Field(default_factory=list)
 
 
+def content_changed(hash_a: str, hash_b: str) -> bool:
+    """Whether one sample id held different content in two runs (their `sample_hash`es differ).
+
+    Comparing verdicts on such a sample compares two different tests, so the baseline gate and `compare` leave
+    it out. An empty hash (a result stored without one) is unknown, never a change.
+    """
+    return bool(hash_a) and bool(hash_b) and hash_a != hash_b
+
+
 # "partial": `--limit` left samples unrun. Why a status of its own: only "finished" runs are picked as `SPEC@latest`
 # and as the default baseline, so a smoke run over a few samples never becomes the yardstick of the next run.
 RunStatus = Literal["running", "finished", "partial", "interrupted"]

@@ -1,5 +1,7 @@
 """What a dataset's raw text must satisfy beyond the `Sample` schema: strict JSON, valid Unicode, printable ids.
 
+`lone_surrogate` guards every other JSON input too (session files, recorded outputs, ingested events).
+
 Each rule closes a way bad input used to get through: Python's json module reads `NaN` and `Infinity`, which no
 other JSON reader does; `"\\ud83d"` (half of a cut emoji) decodes to a string UTF-8 cannot encode, which crashed
 the hash with a traceback; and an id is printed in tables, PR comments, JUnit names and lock diffs, where a
@@ -49,6 +51,11 @@ def lone_surrogate(value: Any, loc: Location = ()) -> tuple[Location, str] | Non
         if hit:
             return hit
     return None
+
+
+def surrogate_cause(char: str) -> str:
+    """Why a string holding the lone surrogate `char` is refused: the same words for every input."""
+    return f"lone UTF-16 surrogate {char!r} (half of a character, e.g. a cut emoji): not valid Unicode text"
 
 
 def id_key(sample_id: str) -> str:

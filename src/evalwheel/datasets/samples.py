@@ -41,7 +41,15 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
 from evalwheel.basemodel import EvalwheelModel
-from evalwheel.datasets.checks import NotJSONError, duplicate_cause, id_key, id_problem, loads_strict, lone_surrogate
+from evalwheel.datasets.checks import (
+    NotJSONError,
+    duplicate_cause,
+    id_key,
+    id_problem,
+    loads_strict,
+    lone_surrogate,
+    surrogate_cause,
+)
 from evalwheel.datasets.sessions import SessionLoadError, json_path, load_session_file
 from evalwheel.fileio import FileReadError, check_text_file, confined, parse_error_text, read_text, write_text_atomic
 from evalwheel.types import Partition, Sample
@@ -385,8 +393,7 @@ def _validate(path: Path, where: str, raw: Any, root: Path) -> tuple[Sample | No
 def _surrogate_error(path: Path, where: str, sample: Sample) -> DatasetLoadError:
     """The field holding an unpaired surrogate (`"\\ud83d"`: an emoji cut in half), which UTF-8 cannot encode."""
     loc, char = lone_surrogate(sample.model_dump(mode="json")) or ((), "")
-    cause = f"lone UTF-16 surrogate {char!r} (half of a character, e.g. a cut emoji): not valid Unicode text"
-    return DatasetLoadError(path, where, json_path(loc), cause)
+    return DatasetLoadError(path, where, json_path(loc), surrogate_cause(char))
 
 
 # --- public API ----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from evalwheel.datasets.checks import lone_surrogate, surrogate_cause
 from evalwheel.fileio import FileReadError, read_text
 from evalwheel.types import Session
 
@@ -66,6 +67,9 @@ def validate_session(data: Any, path: Path | str, root: str = "$") -> Session:
     """Validate one decoded JSON value as a Session or raise one SessionLoadError."""
     if not isinstance(data, dict):
         raise SessionLoadError(path, root, f"expected a JSON object, got {type(data).__name__}")
+    surrogate = lone_surrogate(data)  # "\ud83d" in a message or metadata crashed --json / --out / --explain
+    if surrogate is not None:
+        raise SessionLoadError(path, json_path(surrogate[0], root), surrogate_cause(surrogate[1]))
     try:
         return Session.model_validate(data)
     except ValidationError as exc:

@@ -19,7 +19,7 @@ from evalwheel.gates.config import GateConfig, PartitionGate
 from evalwheel.gates.judges import CalibrationError, JudgeAgreementRequirement
 from evalwheel.gates.summary import RunSummary, SampleOutcome, summarize
 from evalwheel.stats.intervals import proportion_ci
-from evalwheel.types import SampleResult
+from evalwheel.types import SampleResult, content_changed
 
 MAX_LISTED_SAMPLES = 20
 EPS = 1e-9  # 9/10 must meet a 0.9 threshold despite floating point
@@ -223,7 +223,7 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
         if base is None:
             new += 1
             continue
-        if cur.sample_hash and base.sample_hash and cur.sample_hash != base.sample_hash:
+        if content_changed(cur.sample_hash, base.sample_hash):
             changed += 1  # the sample's content changed: comparing verdicts would compare different tests
             continue
         if cur.scored == 0 or base.scored == 0:

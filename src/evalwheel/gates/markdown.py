@@ -17,10 +17,10 @@ from typing import Any, Protocol, runtime_checkable
 from evalwheel.gates.codes import ExitCode
 from evalwheel.gates.evaluate import GateReport, GateResult, fmt_number
 from evalwheel.gates.summary import PARTITIONS, PartitionSummary, RunSummary
+from evalwheel.markdown_text import cell, code_span
 
 MARKER = "<!-- evalwheel-summary -->"
 GITHUB_COMMENT_LIMIT = 65_536
-CELL_MAX = 160
 
 _HEADLINE = {
     ExitCode.OK: "✅ {title}: all gates passed",
@@ -37,12 +37,6 @@ class SupportsMarkdown(Protocol):
 
 
 Section = str | Mapping[str, Any] | SupportsMarkdown
-
-
-def cell(value: object, limit: int = CELL_MAX) -> str:
-    """Table-safe text: one line, pipes escaped, clipped."""
-    text = " ".join(str(value).split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _value(v: object) -> str:
@@ -125,7 +119,7 @@ def _failing_rows(summary: RunSummary, limit: int) -> tuple[list[str], int]:
                 missing = "(reasons not kept)" if r.details_dropped else ""
                 reason = next((n.reason for n in r.failures if n.reason), missing)
             epochs = f" ({r.failed}/{r.epochs} epochs)" if r.epochs > 1 and r.status == "failed" else ""
-            lines.append(f"| `{cell(r.sample_id, 80)}` | {r.partition} | {r.status}{epochs} | {cell(graders)} | "
+            lines.append(f"| {code_span(r.sample_id, 80)} | {r.partition} | {r.status}{epochs} | {cell(graders)} | "
                          f"{cell(reason)} |")
     return lines, total
 
@@ -146,9 +140,9 @@ def markdown_summary(
     head = _HEADLINE[report.exit_code].format(title=title, n=failed)
     meta = [f"exit code **{int(report.exit_code)}**"]
     if report.run_id:
-        meta.append(f"run `{report.run_id}`")
+        meta.append(f"run {code_span(report.run_id, table=False)}")
     if report.baseline_run_id:
-        meta.append(f"baseline `{report.baseline_run_id}`")
+        meta.append(f"baseline {code_span(report.baseline_run_id, table=False)}")
     meta.append(f"{summary.overall.n} results over {summary.overall.samples} samples")
     out = [MARKER, f"### {head}", "", " · ".join(meta), "", *_partition_table(summary), ""]
     if report.gates:
@@ -158,7 +152,7 @@ def markdown_summary(
     regression = next((g for g in report.gates if g.name == "baseline" and g.failing_samples), None)
     if regression is not None:
         more = regression.failing_total - len(regression.failing_samples)
-        ids = ", ".join(f"`{cell(s, 80)}`" for s in regression.failing_samples)
+        ids = ", ".join(code_span(s, 80, table=False) for s in regression.failing_samples)
         out += ["#### Pass → fail since the baseline", "", ids + (f" and {more} more" if more > 0 else ""), ""]
     rows, total = _failing_rows(summary, max_failures)
     if total:

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
+from evalwheel.datasets.checks import lone_surrogate, surrogate_cause
 from evalwheel.monitor.config import MonitorConfig
 from evalwheel.monitor.events import Event
 from evalwheel.monitor.otlp import OtlpError, events_from_request, parse_request
@@ -147,10 +148,14 @@ def parse_events(payload: Any) -> list[Event]:
     events: list[Event] = []
     problems: list[dict[str, str]] = []
     for i, raw in enumerate(items):
+        base = "" if prefix is None else f"{prefix}[{i}]"
+        surrogate = lone_surrogate(raw)  # in free-form metadata it passed validation, then failed the store (503)
+        if surrogate is not None:
+            problems.append({"field": _field_path(surrogate[0], base), "error": surrogate_cause(surrogate[1])})
+            continue
         try:
             events.append(Event.model_validate(raw))
         except ValidationError as exc:
-            base = "" if prefix is None else f"{prefix}[{i}]"
             for err in exc.errors():
                 problems.append({"field": _field_path(err["loc"], base), "error": err["msg"]})
     if problems:

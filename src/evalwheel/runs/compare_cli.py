@@ -1,10 +1,12 @@
 """`evalwheel compare RUN_A RUN_B`: is B a real regression or improvement over A, or noise?
 
 A is the baseline, B the candidate. Exit codes: 0 no regression, 1 regression (do not deploy), 2 bad input
-(unknown run, or two runs that share no sample and so cannot be compared).
+(unknown run, two runs that share no sample, or whose shared samples all changed content, and so cannot be
+compared).
 
 Several epochs of one sample fold into one outcome (pass when most
-epochs passed, the mean value) so that repeated samples are not counted as independent evidence.
+epochs passed, the mean value) so that repeated samples are not counted as independent evidence. A sample whose
+content changed between the runs' dataset versions (its `sample_hash` differs) is left out, as by the baseline gate.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from rich.table import Table
 
 from evalwheel.datasets.samples import InvalidDatasetError
 from evalwheel.fileio import FileWriteError, check_writable, refuse_overwriting_input, write_text_atomic
+from evalwheel.markdown_text import code_span
 from evalwheel.project import sqlite_file
 from evalwheel.runs.costing import RunCost, run_cost
 from evalwheel.runs.dataset_source import PreparedDataset, prepare_dataset
 from evalwheel.runs.spec import CostModelSpec
-from evalwheel.stats.compare import Comparison, Outcome, compare_runs
+from evalwheel.stats.compare import Comparison, Outcome, changed_ids, compare_runs, nothing_comparable
 from evalwheel.store import Store, StoreError
 from evalwheel.termio import fail
 from evalwheel.types import RunInfo
@@ -39,16 +42,20 @@ err = Console(stderr=True)
 def run_outcomes(store: Store, run_id: str) -> list[Outcome]:
     passes: dict[str, list[bool | None]] = defaultdict(list)
     values: dict[str, list[float]] = defaultdict(list)
+    hashes: dict[str, str] = {}
     for r in store.iter_results(run_id, with_output=False):
         passes[r.sample_id].append(True if r.status == "passed" else False if r.status == "failed" else None)
         if r.value is not None:
             values[r.sample_id].append(r.value)
+        if r.sample_hash and not hashes.get(r.sample_id):
+            hashes[r.sample_id] = r.sample_hash
     outcomes = []
     for sid, ps in passes.items():
         scored = [p for p in ps if p is not None]
         passed = None if not scored else sum(scored) * 2 > len(scored) if len(scored) > 1 else scored[0]
         vs = values.get(sid)
-        outcomes.append(Outcome(sample_id=sid, passed=passed, value=sum(vs) / len(vs) if vs else None))
+        value = sum(vs) / len(vs) if vs else None
+        outcomes.append(Outcome(sample_id=sid, passed=passed, value=value, sample_hash=hashes.get(sid, "")))
     return outcomes
 
 
@@ -118,7 +125,7 @@ def comparison_rows(cmp: Comparison) -> list[list[str]]:
 
 
 def comparison_markdown(cmp: Comparison, a: str, b: str, costs: tuple[RunCost, RunCost] | None) -> str:
-    header = ["", f"A `{a}`", f"B `{b}`", *COLUMNS[3:]]
+    header = ["", f"A {code_span(a)}", f"B {code_span(b)}", *COLUMNS[3:]]
     lines = [
         f"**{cmp.verdict}** — {cmp.recommendation}",
         "",
@@ -238,12 +245,17 @@ def verdict_exit_code(cmp: Comparison) -> int:
 
 def unrelated_reason(info_a: RunInfo, info_b: RunInfo, a: list[Outcome], b: list[Outcome]) -> str | None:
     """Why two runs cannot be compared at all, or None: runs with no sample in common measure different things,
-    and any verdict on them (even "deploy") would be an artefact of two unrelated datasets."""
+    and any verdict on them (even "deploy") would be an artefact of two unrelated datasets. So do runs whose
+    shared samples all changed content between their dataset versions."""
     if not a or not b:
         empty = info_a.run_id if not a else info_b.run_id
         return f"run {empty} has no results to compare"
-    if {o.sample_id for o in a} & {o.sample_id for o in b}:
-        return None
+    shared = {o.sample_id for o in a} & {o.sample_id for o in b}
+    if shared:
+        changed = changed_ids(a, b)
+        if shared - changed:
+            return None
+        return f"runs {info_a.run_id} and {info_b.run_id}: " + nothing_comparable(len(changed))
     return (
         f"runs {info_a.run_id} ({info_a.spec_name}) and {info_b.run_id} ({info_b.spec_name}) share no sample ids: "
         "they ran on unrelated datasets, so a comparison would say nothing. Compare runs of the same dataset "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from evalwheel.basemodel import EvalwheelModel
+from evalwheel.markdown_text import code_span
 from evalwheel.runs.dataset_source import PreparedDataset
 from evalwheel.runs.spec import CostModelSpec
 from evalwheel.stats.cost import CostBreakdown, ErrorRates, business_cost, error_rates, preset
@@ -32,9 +33,9 @@ class RunCost(EvalwheelModel):
             return self.note
         c, r = self.cost, self.rates
         return (
-            f"Cost model `{self.model}` on {r.n} human-labelled samples: FP rate {r.fp_rate:.3f}, FN rate "
-            f"{r.fn_rate:.3f} → **${c.total:,.2f} per {c.sessions:,} sessions** (FP ${c.false_positive_cost:,.2f}, "
-            f"FN ${c.false_negative_cost:,.2f}, processing ${c.processing_cost:,.2f})."
+            f"Cost model {code_span(self.model, table=False)} on {r.n} human-labelled samples: FP rate "
+            f"{r.fp_rate:.3f}, FN rate {r.fn_rate:.3f} → **${c.total:,.2f} per {c.sessions:,} sessions** (FP "
+            f"${c.false_positive_cost:,.2f}, FN ${c.false_negative_cost:,.2f}, processing ${c.processing_cost:,.2f})."
         )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from evalwheel.datasets.checks import lone_surrogate, surrogate_cause
 from evalwheel.fileio import FileReadError, read_text
 from evalwheel.solvers.base import SolverContext
 from evalwheel.types import Output, Sample
@@ -37,6 +38,10 @@ def load_recorded(path: Path) -> dict[str, Output]:
             row = json.loads(line)
             if not isinstance(row, dict) or not isinstance(row.get("id"), str):
                 raise ValueError('expected an object with a string "id"')
+            surrogate = lone_surrogate(row)  # crashed the run when its result was written
+            if surrogate is not None:
+                loc, char = surrogate
+                raise ValueError(f"{'.'.join(map(str, loc)) or 'a top-level key'}: {surrogate_cause(char)}")
             raw = row.get("output")
             output = Output(text=raw) if isinstance(raw, str) else Output.model_validate(raw)
         except ValidationError as exc:

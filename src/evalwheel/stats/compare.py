@@ -9,7 +9,9 @@ Design choices (each the textbook default for its case):
 
 - Pairing. Outcomes are matched by `sample_id`. When (nearly) every id appears in both runs the runs are
   compared sample by sample, which removes between-sample variance and is far more sensitive; otherwise
-  the runs are compared as independent samples.
+  the runs are compared as independent samples. An id whose content changed between the runs' dataset
+  versions (both `sample_hash`es known and different) is left out of both runs, as the baseline gate does:
+  its two verdicts answer different questions.
 - Pass/fail, paired: McNemar's test on the discordant pairs. Exact two-sided binomial test when there are
   fewer than 25 discordant pairs (where the chi-square approximation is poor), chi-square with Edwards'
   continuity correction above that. CI on the difference: Newcombe's hybrid score interval for paired
@@ -37,6 +39,7 @@ from pydantic import ConfigDict, Field
 
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.stats.intervals import Interval, TestResult, mean_ci, proportion_ci
+from evalwheel.types import content_changed
 
 
 def _scipy_stats() -> Any:
@@ -63,6 +66,7 @@ class Outcome(EvalwheelModel):
     sample_id: str
     passed: bool | None = None
     value: float | None = Field(default=None, allow_inf_nan=False)
+    sample_hash: str = Field("", description="the sample's content hash; empty when unknown")
 
 
 class EffectSize(EvalwheelModel):
@@ -147,7 +151,10 @@ class Comparison(EvalwheelModel):
 
     n_a: int
     n_b: int
-    n_paired: int = Field(description="sample ids present in both runs")
+    n_paired: int = Field(description="sample ids present in both runs with unchanged content")
+    changed_content: int = Field(
+        0, description="sample ids in both runs whose content (sample_hash) changed: left out of the comparison"
+    )
     paired: bool
     pairing_note: str
     alpha: float
@@ -640,6 +647,20 @@ def _overall(sections: list[PassFailSection | ScoreSection]) -> tuple[Verdict, s
     raise AssertionError("a comparison always has a pass/fail section")  # pragma: no cover
 
 
+def changed_ids(a: Sequence[Outcome], b: Sequence[Outcome]) -> set[str]:
+    """Sample ids in both runs whose content changed between them (`types.content_changed`, the gate's rule)."""
+    hash_a = {o.sample_id: o.sample_hash for o in a if o.sample_hash}
+    return {o.sample_id for o in b if content_changed(hash_a.get(o.sample_id, ""), o.sample_hash)}
+
+
+def nothing_comparable(n_changed: int) -> str:
+    return (
+        f"nothing comparable: all {n_changed} sample ids the runs share changed content between their dataset "
+        "versions (sample_hash differs), so their verdicts answer different questions. Rerun both on the same "
+        "dataset version."
+    )
+
+
 def compare_runs(
     a: Sequence[Outcome],
     b: Sequence[Outcome],
@@ -661,7 +682,9 @@ def compare_runs(
     `trivial_score_diff` in score units when given, else a standardised effect below `trivial_effect`
     (Cohen's "small", 0.2). Runs are paired when every id is unique and the shared ids cover at least
     `min_overlap` of the larger run. A section with fewer than `min_n` comparable samples is
-    `insufficient_data`; statistics are still reported for it.
+    `insufficient_data`; statistics are still reported for it. Ids whose content changed between the runs
+    (`changed_ids`) are left out of both and counted in `changed_content`; when every shared id changed, nothing
+    is tested and the verdict is `insufficient_data` with a "nothing comparable" recommendation.
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
@@ -671,7 +694,15 @@ def compare_runs(
         raise ValueError(f"min_n must be >= 1, got {min_n}")
     if trivial_diff < 0:
         raise ValueError(f"trivial_diff must be >= 0, got {trivial_diff}")
+    changed = changed_ids(a, b)
+    if changed:
+        a = [o for o in a if o.sample_id not in changed]
+        b = [o for o in b if o.sample_id not in changed]
     paired_ids, n_shared, note = _pairing(a, b, min_overlap)
+    if changed and not n_shared:  # every shared id changed: tests would compare two unrelated sets of questions
+        paired_ids, note = [], nothing_comparable(len(changed))
+    elif changed:
+        note += f"; {len(changed)} sample ids left out because their content changed between the runs' datasets"
     pass_fail = _pass_fail(
         a, b, paired_ids, min_n=min_n, trivial_diff=trivial_diff, alpha=alpha, confidence=confidence, power=power
     )
@@ -689,6 +720,8 @@ def compare_runs(
     )
     sections: list[PassFailSection | ScoreSection] = [pass_fail] + ([scores] if scores is not None else [])
     verdict, recommendation = _overall(sections)
+    if changed and not n_shared:
+        recommendation = note
     notes: list[str] = []
     if pass_fail.unscored_a or pass_fail.unscored_b:
         notes.append(
@@ -700,6 +733,7 @@ def compare_runs(
         n_a=len(a),
         n_b=len(b),
         n_paired=n_shared,
+        changed_content=len(changed),
         paired=paired_ids is not None,
         pairing_note=note,
         alpha=alpha,

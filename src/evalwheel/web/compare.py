@@ -6,7 +6,7 @@ import threading
 
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.runs.compare_cli import comparison_rows, resolve_run, run_outcomes
-from evalwheel.stats.compare import Comparison, compare_runs
+from evalwheel.stats.compare import Comparison, changed_ids, compare_runs
 from evalwheel.store import Store
 from evalwheel.types import RunInfo
 from evalwheel.web.queries import _cache
@@ -42,7 +42,8 @@ def _key(store: Store, a: RunInfo, b: RunInfo) -> tuple[object, ...]:
 def _build(store: Store, a: RunInfo, b: RunInfo) -> CompareView:
     out_a, out_b = run_outcomes(store, a.run_id), run_outcomes(store, b.run_id)
     cmp = compare_runs(out_a, out_b)
-    pa = {o.sample_id: o.passed for o in out_a}
+    changed = changed_ids(out_a, out_b)  # a different question under the same id is no flip
+    pa = {o.sample_id: o.passed for o in out_a if o.sample_id not in changed}
     broke = [o.sample_id for o in out_b if o.passed is False and pa.get(o.sample_id) is True]
     fixed = [o.sample_id for o in out_b if o.passed is True and pa.get(o.sample_id) is False]
     return CompareView(
