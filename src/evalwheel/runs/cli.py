@@ -324,7 +324,7 @@ def run_command(
         if dry_run:
             from evalwheel.runs.estimate import estimate_run  # the Study Mode stack, for replay estimates
 
-            estimates = [estimate_run(spec, dataset, a, cache=cache, judges=judges) for a in arms]
+            estimates = [estimate_run(spec, dataset, a, cache=cache, judges=judges, limit=limit) for a in arms]
             _print_estimates(estimates, as_json)
             return
     except bad_input_errors() as exc:
@@ -499,7 +499,8 @@ def _print_estimates(estimates: list[Any], as_json: bool) -> None:
         out.print_json(json.dumps(data[0] if len(data) == 1 else data))
         return
     table = Table(title="dry run: estimate (nothing was run)")
-    for col in ("arm", "samples", "model calls", "cached", "prompt tok", "completion tok", "cost", "time"):
+    columns = ("arm", "samples", "model calls", "judge calls", "cached", "prompt tok", "completion tok", "cost", "time")
+    for col in columns:
         table.add_column(col, justify="right")
     for e in estimates:
         cost = "unknown price" if e.cost_usd is None else f"${e.cost_usd:.4f}"
@@ -507,6 +508,7 @@ def _print_estimates(estimates: list[Any], as_json: bool) -> None:
             e.arm or "—",
             str(e.units),
             str(e.model_calls),
+            str(e.judge_calls),
             str(e.cached_calls),
             f"{e.prompt_tokens:,}",
             f"{e.completion_tokens:,}",

@@ -10,6 +10,8 @@ LLM grader per sample (faithfulness and panels make more; noted).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pydantic import Field
 
 from evalwheel.basemodel import EvalwheelModel
@@ -76,41 +78,54 @@ def _prompt_messages(spec: EvalSpec, sample: Sample) -> list[Message]:
     return messages
 
 
+def _units(dataset: PreparedDataset, epochs: int, limit: int | None) -> Iterator[tuple[Sample, int]]:
+    """The (sample, epoch) units a run would execute, in the engine's order and cut at `--limit` like it."""
+    n = 0
+    for sample, _ in dataset.iter_samples():
+        for epoch in range(epochs):
+            if limit is not None and n >= limit:
+                return
+            n += 1
+            yield sample, epoch
+
+
 def estimate_run(
-    spec: EvalSpec, dataset: PreparedDataset, arm: str | None, *, cache: bool = True, judges: bool = True
+    spec: EvalSpec,
+    dataset: PreparedDataset,
+    arm: str | None,
+    *,
+    cache: bool = True,
+    judges: bool = True,
+    limit: int | None = None,
 ) -> RunEstimate:
     s = spec.solver
     uses_model = s.type in ("prompt", "python") or (s.type == "replay" and arm not in (None, "human"))
     model = s.model if uses_model else None
-    est = RunEstimate(spec=spec.name, arm=arm, model=model, units=dataset.count * spec.epochs)
+    units = dataset.count * spec.epochs
+    est = RunEstimate(spec=spec.name, arm=arm, model=model, units=units if limit is None else min(units, limit))
     cache_db = ModelCache() if (cache and model) else None
     judges_used = [g for g in spec.graders if any(k in spec.grader_config(g) for k in JUDGE_KEYS)] if judges else []
     judge_names = [str(spec.grader_config(g).get("judge_model", "panel")) for g in judges_used]
     completion_per_call = s.max_tokens
     judge_prompt = 0
-    for sample, _ in dataset.iter_samples():
-        for epoch in range(spec.epochs):
-            if s.type == "prompt":
-                messages = _prompt_messages(spec, sample)
-                config = GenerateConfig(temperature=s.temperature, max_tokens=s.max_tokens, seed=s.seed, epoch=epoch)
-                if (
-                    cache_db is not None
-                    and model
-                    and cache_db.get(cache_key(model, messages, config, None)) is not None
-                ):
-                    est.cached_calls += 1
-                    continue
-                est.model_calls += 1
-                est.prompt_tokens += sum(tokens(m.content) for m in messages)
-            elif s.type == "python" and model:
-                est.model_calls += 1
-                est.prompt_tokens += tokens(input_text(sample)) + tokens(context_text(sample)) + 200
-            elif s.type == "replay" and arm is not None and isinstance(sample.input, Session):
-                calls = _replay_calls(sample.input, arm, s.max_turns)
-                est.model_calls += len(calls)
-                est.prompt_tokens += sum(calls)
-            judged = tokens(input_text(sample)) + tokens(context_text(sample)) + s.max_tokens // 2 + 300
-            judge_prompt += judged * len(judges_used)
+    for sample, epoch in _units(dataset, spec.epochs, limit):
+        if s.type == "prompt":
+            messages = _prompt_messages(spec, sample)
+            config = GenerateConfig(temperature=s.temperature, max_tokens=s.max_tokens, seed=s.seed, epoch=epoch)
+            if cache_db is not None and model and cache_db.get(cache_key(model, messages, config, None)) is not None:
+                est.cached_calls += 1
+                continue
+            est.model_calls += 1
+            est.prompt_tokens += sum(tokens(m.content) for m in messages)
+        elif s.type == "python" and model:
+            est.model_calls += 1
+            est.prompt_tokens += tokens(input_text(sample)) + tokens(context_text(sample)) + 200
+        elif s.type == "replay" and arm is not None and isinstance(sample.input, Session):
+            calls = _replay_calls(sample.input, arm, s.max_turns)
+            est.model_calls += len(calls)
+            est.prompt_tokens += sum(calls)
+        judged = tokens(input_text(sample)) + tokens(context_text(sample)) + s.max_tokens // 2 + 300
+        judge_prompt += judged * len(judges_used)
     if cache_db is not None:
         cache_db.close()
     est.completion_tokens = est.model_calls * completion_per_call

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from evalwheel.cli_options import RequestTimeoutOption
+
 TOKEN_ENV = "EVALWHEEL_SERVE_TOKEN"
 
 
@@ -32,6 +34,7 @@ def study_web_command(
         str | None, typer.Option("--monitor", metavar="URL", help="Also send ended sessions to a monitor.")
     ] = None,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Cap on each tutor reply.")] = 300,
+    timeout: RequestTimeoutOption = None,
 ) -> None:
     """Serve the Study Mode web chat (/study): profile, Study Mode toggle, streamed replies, memory, logging."""
     from evalwheel.serving import check_bind, listen, serve
@@ -51,10 +54,11 @@ def study_web_command(
         raise typer.Exit(2) from None
     from evalwheel.models.base import ModelConfigError
     from evalwheel.models.registry import default_model_name, get_model
+    from evalwheel.models.reliability import Timeouts
 
     with closing(runs):  # on a refusal or Ctrl-C (not SIGTERM: see monitor.cli); the CLI skips the final collection
         try:
-            tutor = get_model(model or default_model_name())
+            tutor = get_model(model or default_model_name(), timeouts=Timeouts.total(timeout))
         except ModelConfigError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
