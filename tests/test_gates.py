@@ -322,6 +322,8 @@ def test_regression_without_baseline_is_skipped_or_bad_input_when_required() -> 
     s = summarize(batch("g", "golden", 3))
     g = gate(evaluate_gates(s, cfg(regression={"max_drop": 0.05})), "baseline")
     assert g.passed is None and "no baseline" in g.message
+    # a first run under the default `--baseline latest` has none: the message says so, not "pass --baseline"
+    assert "no earlier finished run" in g.message and "pass --baseline" not in g.message
     strict = evaluate_gates(s, cfg(regression={"max_drop": 0.05, "require_baseline": True}))
     assert gate(strict, "baseline").passed is False and strict.exit_code == ExitCode.BAD_INPUT
 

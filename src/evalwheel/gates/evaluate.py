@@ -185,6 +185,11 @@ def _partition_gate(summary: RunSummary, partition: str, gate: PartitionGate, ex
     )
 
 
+# Both ways a run ends up without a baseline: `--baseline latest` (the default) found no earlier finished run of
+# this spec and arm (a first run), or `--baseline none` was passed. The gate cannot tell which, so it names both.
+_NO_BASELINE = "no earlier finished run of this spec and arm for --baseline latest, or --baseline none"
+
+
 def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSummary | None) -> GateResult | None:
     gate = config.baseline
     if gate is None:
@@ -196,7 +201,7 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
                 passed=False,
                 threshold=gate.max_drop,
                 comparison="<=",  # the threshold shown is the allowed drop
-                message="baseline gate has require_baseline: true but no baseline run was given (--baseline)",
+                message=f"baseline gate has require_baseline: true but there is no baseline run ({_NO_BASELINE})",
                 exit_code=ExitCode.BAD_INPUT,
             )
         return GateResult(
@@ -204,7 +209,7 @@ def _regression_gate(summary: RunSummary, config: GateConfig, baseline: RunSumma
             passed=None,
             threshold=gate.max_drop,
             comparison="<=",  # the threshold shown is the allowed drop
-            message="skipped: no baseline run given (pass --baseline to compare against one)",
+            message=f"skipped: no baseline run ({_NO_BASELINE})",
         )
     scope = set(gate.partitions) if gate.partitions is not None else None
     scope_text = "all partitions" if scope is None else ", ".join(sorted(scope))
