@@ -13,7 +13,6 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 from markdown_it import MarkdownIt
 from typer.testing import CliRunner
@@ -28,6 +27,7 @@ from evalwheel.runs.compare_cli import comparison_markdown
 from evalwheel.stats.compare import Outcome, compare_runs
 from evalwheel.store import Store
 from evalwheel.types import RunInfo, SampleResult, Score
+from recorded_project import write_recorded_project
 
 runner = CliRunner()
 CUT_EMOJI = "\ud83d"  # what json.loads makes of the JSON text "\ud83d"
@@ -152,20 +152,12 @@ def test_session_file_with_a_lone_surrogate_is_bad_input(tmp_path: Path) -> None
 
 def test_recorded_outputs_with_a_lone_surrogate_exit_2(tmp_path: Path) -> None:
     """The run died with a PydanticSerializationError traceback while writing the result (exit 1)."""
-    (tmp_path / "data.jsonl").write_text(json.dumps({"id": "a", "input": "q", "reference": "q"}) + "\n")
-    (tmp_path / "outputs.jsonl").write_text(json.dumps({"id": "a", "output": "q " + CUT_EMOJI}) + "\n")
-    spec = {
-        "name": "rec",
-        "dataset": "data.jsonl",
-        "solver": {"type": "recorded", "path": "outputs.jsonl"},
-        "graders": [{"name": "exact"}],
-        "store": "runs.sqlite",
-    }
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    res = runner.invoke(app, ["run", str(tmp_path / "spec.yaml"), "--no-progress"])
+    samples = [{"id": "a", "input": "q", "reference": "q"}]
+    spec = write_recorded_project(tmp_path, samples, [{"id": "a", "output": "q " + CUT_EMOJI}], "rec")
+    res = runner.invoke(app, ["run", str(spec), "--no-progress"])
     assert res.exit_code == 2, (res.output, res.exception)
     out = " ".join(res.output.split())
-    assert f"{tmp_path / 'outputs.jsonl'}:1: output: lone UTF-16 surrogate" in out
+    assert f"{tmp_path / 'rec.jsonl'}:1: output: lone UTF-16 surrogate" in out
 
 
 def test_ingested_event_with_a_lone_surrogate_is_422_naming_the_field(tmp_path: Path) -> None:

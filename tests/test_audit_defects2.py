@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from evalwheel.cli import app
 from evalwheel.store import Store
+from recorded_project import write_recorded_project
 
 runner = CliRunner()
 
@@ -38,19 +39,7 @@ RECORDED = [{"id": s["id"], "output": f"hello {s['id']}"} for s in SAMPLES]
 
 
 def write_project(tmp: Path, extra: str = "") -> Path:
-    (tmp / "ds.jsonl").write_text("".join(json.dumps(s) + "\n" for s in SAMPLES))
-    (tmp / "rec.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDED))
-    spec = tmp / "spec.yaml"
-    spec.write_text(
-        "name: audit2\n"
-        "dataset: ds.jsonl\n"
-        "solver: {type: recorded, path: rec.jsonl}\n"
-        "graders:\n"
-        "  - name: contains\n"
-        "    config: {value: hello}\n"
-        "store: runs.sqlite\n" + extra
-    )
-    return spec
+    return write_recorded_project(tmp, SAMPLES, RECORDED, "audit2", extra)
 
 
 def invoke(args: list[str]) -> tuple[int, str]:
