@@ -27,6 +27,7 @@ from evalwheel.basemodel import EvalwheelModel
 from evalwheel.calibration.generic import GraderCalibration
 from evalwheel.calibration.runner import FaithfulnessCalibration, PairwiseCalibration, ThresholdCalibration
 from evalwheel.fileio import FileReadError, read_text, write_text_atomic
+from evalwheel.stats.agreement import Agreement
 
 RECORD_VERSION = 1
 METRICS = ("kappa", "macro_f1", "accuracy", "roc_auc", "heldout_kappa", "heldout_macro_f1", "heldout_accuracy")
@@ -65,6 +66,8 @@ class CalibrationRecord(EvalwheelModel):
     errors: int = 0
     kappa: float | None
     kappa_note: str | None = None  # why `kappa` is null although items were compared (one class only)
+    # How often each human (gold) label occurs among the compared items; None in records written before it was kept.
+    gold_labels: dict[str, int] | None = None
     macro_f1: float | None
     accuracy: float | None
     roc_auc: float | None = None
@@ -115,6 +118,42 @@ def _version() -> str:
     return __version__
 
 
+def gold_label_counts(a: Agreement | None) -> dict[str, int] | None:
+    """The human labels' distribution over the compared items (labels that occur), as a record keeps it."""
+    if a is None:
+        return None
+    return {label: stats.support for label, stats in a.per_label.items() if stats.support}
+
+
+def single_class_reason(record: Mapping[str, Any]) -> str | None:
+    """Why no agreement figure of this record (a record's JSON / `model_dump()`) may pass a `min_agreement` gate,
+    when its human labels use a single class, else None.
+
+    Why: with one human class, accuracy and macro-F1 come out at 1.0 for a grader that always agrees (and kappa
+    is undefined), measured on labels that cannot show whether the grader tells the classes apart. Read from
+    `gold_labels`; records written before that field fall back to `details.agreement.per_label` supports (generic
+    grader records), then to `kappa_note` (set when humans and grader both used one class).
+    """
+    counts: Any = record.get("gold_labels")
+    if not isinstance(counts, Mapping):
+        details = record.get("details")
+        measured = details.get("agreement") if isinstance(details, Mapping) else None
+        per_label = measured.get("per_label") if isinstance(measured, Mapping) else None
+        if isinstance(per_label, Mapping):
+            counts = {k: v.get("support", 0) for k, v in per_label.items() if isinstance(v, Mapping)}
+    if isinstance(counts, Mapping):
+        used = sorted(str(k) for k, v in counts.items() if isinstance(v, int) and v > 0)
+        if len(used) != 1:
+            return None
+        n = counts[used[0]]
+        return (
+            f"the human labels use one class only ({used[0]!r} on all {n} items), so no agreement figure can show "
+            "whether the grader tells the classes apart; label items of both classes and calibrate again"
+        )
+    note = record.get("kappa_note")
+    return note if isinstance(note, str) and note else None
+
+
 def _threshold_fields(t: ThresholdCalibration | None) -> dict[str, Any]:
     if t is None:
         return {}
@@ -151,6 +190,7 @@ def record_from_grader(
         errors=result.errors,
         kappa=a.kappa,
         kappa_note=a.kappa_note,
+        gold_labels=gold_label_counts(a),
         macro_f1=a.macro_f1,
         accuracy=a.accuracy,
         roc_auc=result.roc_auc,
@@ -175,6 +215,7 @@ def record_from_pairwise(result: PairwiseCalibration, dataset: DatasetRef, *, mo
         unscored=result.unscored,
         kappa=a.kappa if a else None,
         kappa_note=a.kappa_note if a else None,
+        gold_labels=gold_label_counts(a),
         macro_f1=a.macro_f1 if a else None,
         accuracy=result.accuracy,
         model=model,
@@ -198,6 +239,7 @@ def record_from_faithfulness(
         unscored=result.unscored,
         kappa=a.kappa,
         kappa_note=a.kappa_note,
+        gold_labels=gold_label_counts(a),
         macro_f1=a.macro_f1,
         accuracy=a.accuracy,
         model=model,
@@ -224,6 +266,7 @@ def record_from_agreement(
         unscored=0,
         kappa=a.kappa,
         kappa_note=a.kappa_note,
+        gold_labels=gold_label_counts(a),
         macro_f1=a.macro_f1,
         accuracy=a.accuracy,
         config={"tier": result.tier},
@@ -285,6 +328,9 @@ def check_min_agreement(
         return False, f"calibration record {record_path} is for grader {record.grader!r}, not {grader!r}"
     value = getattr(record, metric)
     where = f"{record.grader} on {Path(record.dataset.path).name} (n={record.scored}, {record.measured_at})"
+    one_class = single_class_reason(record.model_dump())
+    if one_class is not None:
+        return False, f"{metric} in {record_path} does not count ({where}): {one_class}; requires >= {min_agreement:g}"
     if metric.startswith("heldout_") and record.threshold is not None:
         # A held-out figure holds for the tuned cut, which the grader's config may not use: say so.
         where += f"; at the tuned threshold {record.threshold:.4g}"

@@ -330,6 +330,17 @@ def _judge_gate(req: JudgeAgreementRequirement) -> GateResult:
         looked = req.metric if "." in req.metric else f"{req.metric} and agreement.{req.metric}"
         return result(False, f"{path}: no {req.metric!r} figure (looked at {looked})", ExitCode.BAD_INPUT)
     n_text = f", n={rec.n}" if rec.n is not None else ""
+    from evalwheel.calibration.record import single_class_reason  # lazy, as gates.judges.load_calibration
+
+    one_class = single_class_reason(rec.raw)
+    if one_class is not None:  # 1.0 on labels that cannot disagree is no evidence, whatever the metric
+        shown = "undefined" if value is None else _fmt(value)
+        return result(
+            False,
+            f"judge {req.grader!r}: {req.metric} {shown} in {path}{n_text} does not count: {one_class}; required >= "
+            f"{_fmt(req.min_agreement)}",
+            measured=value,
+        )
     if value is None:
         note = rec.raw.get(f"{req.metric}_note")  # e.g. calibration records' `kappa_note`: why it is undefined
         why = f" ({note})" if isinstance(note, str) and note else ""

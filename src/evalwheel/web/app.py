@@ -52,10 +52,13 @@ def create_app(
     ingest_only: bool = False,
     golden_dir: Path | None = None,
     monitor_config: Path | None = None,
+    study_model: str | None = None,
+    study_timeout: float | None = None,
 ) -> FastAPI:
     """The workspace over one store. `token` (required off loopback) guards every request; `ingest_only`
     serves just the monitoring ingest (production), none of the pages. `monitor_config` is the monitoring
-    YAML (sampler, windows, drift) for the ingest routes mounted here."""
+    YAML (sampler, windows, drift) for the ingest routes mounted here. `study_model` (else
+    $EVALWHEEL_STUDY_MODEL) is the /study chat's tutor and `study_timeout` its total limit per model request."""
     review = store if isinstance(store, ReviewStore) else ReviewStore(store)
 
     @asynccontextmanager
@@ -68,6 +71,8 @@ def create_app(
     app.state.server_token = token
     app.state.golden_dir = (golden_dir or Path.cwd()).resolve()
     app.state.nav = NAV
+    app.state.study_model = study_model  # read by the /study router's StudyService (studymode.web.router)
+    app.state.study_timeout = study_timeout
     _mount_ingest(app, review, token, monitor_config)
     if not ingest_only:
         create_tables(review.runs)

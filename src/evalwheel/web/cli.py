@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from evalwheel.cli_options import RequestTimeoutOption, check_model_option
+
 TOKEN_ENV = "EVALWHEEL_SERVE_TOKEN"
 
 
@@ -38,11 +40,22 @@ def serve_command(
         bool,
         typer.Option("--create-store", help="Start a new store if there is none at --store (--ingest-only does)."),
     ] = False,
+    study_model: Annotated[
+        str | None,
+        typer.Option(
+            "--study-model",
+            help="Tutor model of the /study chat [default: $EVALWHEEL_STUDY_MODEL, else local, or openai:... "
+            "with a key].",
+        ),
+    ] = None,
+    timeout: RequestTimeoutOption = None,
 ) -> None:
     """Serve the review workspace: runs, run, sample, compare, trends, monitor and the review queue."""
     from evalwheel.serving import check_bind, listen, serve
     from evalwheel.termio import fail
 
+    if study_model is not None:
+        check_model_option(study_model, "--study-model")  # a typo: exit 2 now, not an error in the learner's chat
     token = token or os.environ.get(TOKEN_ENV) or None
     check_bind(host, token, token_source=f"--token or ${TOKEN_ENV}")  # refused: exit 2 (cli_lazy)
     if golden_dir is not None and not golden_dir.is_dir():  # else the server starts and every promotion fails
@@ -63,7 +76,13 @@ def serve_command(
             raise fail(f"{exc}; --create-store starts a new one") from None
     try:
         app = create_app(
-            store, token=token, ingest_only=ingest_only, golden_dir=golden_dir, monitor_config=monitor_config
+            store,
+            token=token,
+            ingest_only=ingest_only,
+            golden_dir=golden_dir,
+            monitor_config=monitor_config,
+            study_model=study_model,
+            study_timeout=timeout,
         )
     except (StoreError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -16,6 +16,9 @@ Registered graders:
   `metadata["source"]` whether its verdict is the judge's or the deterministic check's; an unscored judge
   answer keeps the deterministic verdict (`metadata["judge_unscored"] = True`).
 
+A session without a non-blank tutor turn (`session.has_tutor_turn`) is unscored with `NO_TUTOR_REASON` by every
+grader here, and the judge is not called: there is nothing of the tutor's to judge.
+
 Configuration (GraderContext.config): everything `rubric_judge` reads (`judge_model` / `judge_models`, `n`,
 `temperature`, `seed`, `max_tokens`, `max_repairs`, ...), plus `pass_threshold` to override a grader's
 default threshold; for the fallback also `fallback_threshold` and `studymode` (an `EvaluationConfig` dict).
@@ -28,7 +31,13 @@ from typing import Any
 
 from evalwheel.graders.model.judge import Rubric, rubric_judge
 from evalwheel.graders.pedagogy.graders import session_of
-from evalwheel.graders.pedagogy.session import NO_TUTOR_REASON, EvaluationConfig, evaluate_session
+from evalwheel.graders.pedagogy.session import (
+    NO_TUTOR_REASON,
+    EvaluationConfig,
+    evaluate_session,
+    has_tutor_turn,
+    unscored_without_tutor,
+)
 from evalwheel.graders.registry import GraderContext, GraderFn, grader
 from evalwheel.types import CheckName, Output, Sample, Score, Session
 
@@ -164,8 +173,11 @@ def make_studymode_grader(name: str) -> GraderFn:
 
     async def studymode_rubric(sample: Sample, output: Output, ctx: GraderContext) -> Score:
         session = session_of(sample, output)
-        judged, transcript = session_sample(sample, session)
         config = _rubric_config(ctx.config, name, rubric)
+        if not has_tutor_turn(session):  # nothing to judge: unscored, and the judge is not paid to say so
+            meta = {"session_id": session.session_id, "pass_threshold": config["pass_threshold"]}
+            return unscored_without_tutor(Score(name=name, metadata=meta))
+        judged, transcript = session_sample(sample, session)
         score = await rubric_judge(judged, transcript, GraderContext(config=config))
         score.metadata["session_id"] = session.session_id
         score.metadata["pass_threshold"] = config["pass_threshold"]
@@ -299,6 +311,8 @@ async def studymode_llm_fallback(sample: Sample, output: Output, ctx: GraderCont
     judged_sample, transcript = session_sample(sample, session)
 
     low = [s for s in result.checks if s.confidence is not None and s.confidence < threshold]
+    if not has_tutor_turn(session):  # every check is unscored already; never ask the judge about an empty session
+        low = []
 
     async def ask(check: Score) -> Score:
         name = CheckName(check.name)

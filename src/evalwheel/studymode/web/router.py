@@ -28,7 +28,10 @@ def _asset(name: str) -> str:
 
 
 def default_service(request: Request) -> StudyService:
-    """The app's StudyService, created on first use over the workspace's store (`evalwheel serve`)."""
+    """The app's StudyService, created on first use over the workspace's store (`evalwheel serve`).
+
+    The tutor model is `app.state.study_model` (`serve --study-model`), else $EVALWHEEL_STUDY_MODEL, else the
+    default; `app.state.study_timeout` (`serve --timeout`) is the total time limit per model request."""
     state = request.app.state
     service = getattr(state, "study_service", None)
     if service is None:
@@ -38,10 +41,13 @@ def default_service(request: Request) -> StudyService:
         store = getattr(review, "runs", None)
         if store is None:
             raise StudyError("the study chat has no store configured", 500)
+        from evalwheel.models.reliability import Timeouts
+
         service = StudyService(
             store,
-            model_name=os.environ.get("EVALWHEEL_STUDY_MODEL"),
+            model_name=getattr(state, "study_model", None) or os.environ.get("EVALWHEEL_STUDY_MODEL"),
             monitor_url=os.environ.get("EVALWHEEL_MONITOR_URL"),
+            timeouts=Timeouts.total(getattr(state, "study_timeout", None)),
         )
         state.study_service = service
     return service

@@ -26,6 +26,7 @@ from pydantic import ConfigDict, Field, field_validator
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.graders.pedagogy.session import evaluate_session
 from evalwheel.models.base import GenerateConfig, Message, Model, ModelConfigError, ModelError
+from evalwheel.models.reliability import Timeouts
 from evalwheel.store import Store, StoreError
 from evalwheel.studymode.guard import GuardConfig, guarded_reply
 from evalwheel.studymode.prompting import Arm, build_system_message, memory_summary, parse_arm
@@ -118,10 +119,12 @@ class StudyService:
         config: GenerateConfig | None = None,
         guard: GuardConfig | None = None,
         domain: str = "general",
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.store = store
         self._model = model
         self.model_name = model_name
+        self.timeouts = timeouts  # per-request limits of the model made from `model_name` (None: client defaults)
         self.monitor_url = monitor_url
         self.config = config or GenerateConfig(max_tokens=300)
         self.guard = guard or GuardConfig()
@@ -134,7 +137,7 @@ class StudyService:
             if self._model is None:
                 from evalwheel.models.registry import default_model_name, get_model
 
-                self._model = get_model(self.model_name or default_model_name())
+                self._model = get_model(self.model_name or default_model_name(), timeouts=self.timeouts)
             return self._model
 
     async def aclose(self) -> None:

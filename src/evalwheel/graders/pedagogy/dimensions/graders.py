@@ -5,7 +5,8 @@
 - `studymode.accuracy_judged`: the deterministic accuracy verdict, and where it could verify nothing (no
   checkable claim, or the sandbox stopped the code) the `studymode.answer_accuracy` rubric judge reads the
   content instead. Its Score says which tier decided in `metadata["tier"]` ("deterministic" or
-  "llm_judge"); a contradiction the checker computed is never overridden by the judge.
+  "llm_judge"); a contradiction the checker computed is never overridden by the judge, and a session without a
+  tutor turn is unscored without asking the judge.
 
 Config (GraderContext.config): `studymode` (an EvaluationConfig dict: thresholds, `dimensions:` settings);
 for the judged grader also everything the rubric judge reads (`judge_model`, `n`, ...) and
@@ -81,6 +82,8 @@ async def studymode_accuracy_judged(sample: Sample, output: Output, ctx: GraderC
     session = session_of(sample, output)
     settings = cfg.dimensions.settings(DimensionName.ACCURACY.value)
     det = await asyncio.to_thread(_accuracy, session, cfg)
+    if not has_tutor_turn(session):  # nothing to judge: unscored, without asking the judge (as evaluate_session)
+        return unscored_without_tutor(det)
     threshold = float(ctx.config.get("fallback_below", 0.6))
     if det.value == 0 or (det.confidence is not None and det.confidence >= threshold):
         return det
