@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evalwheel.grade.batch import Graded, LocalGrader, RayGrader, Row, chunks
-from evalwheel.grade.logs import LogsError, raw_rows, row_id, validate_file
+from evalwheel.grade.batch import Graded, LocalGrader, RayGrader, chunks
+from evalwheel.grade.logs import LogsError, raw_rows, validate_file
 
 if TYPE_CHECKING:
     from evalwheel.grade.shards import ShardResult
@@ -30,19 +30,6 @@ class GradeOutcome:
     wall_s: float = 0.0
     # Ray only: per worker pid, {"shards", "cpu_s" (process CPU spent grading), "peak_rss_mb"}
     workers: dict[int, dict[str, float]] = field(default_factory=dict)
-
-
-def _deduplicated(path: Path, report: Callable[[str], None]) -> Iterator[Row]:
-    """Rows in file order; a repeated request/session id is reported and dropped (it would be graded twice)."""
-    seen: dict[str, int] = {}
-    for n, raw in raw_rows(path):
-        key = row_id(raw)
-        if key is not None:
-            if key in seen:
-                report(f"line {n}: duplicate id {key!r} (first on line {seen[key]})")
-                continue
-            seen[key] = n
-        yield n, raw
 
 
 async def grade_logs(
@@ -89,12 +76,19 @@ async def grade_logs(
             raise _refuse(logs, problems)
     started = time.perf_counter()
     runner = executor or LocalGrader()
-    async for graded in runner.run(config, judges, chunks(_deduplicated(logs, invalid), chunk_size)):
+    # a repeated id among *valid* rows is dropped (first one wins), as validate_file and the Ray merge count them:
+    # a row repeating an invalid row's id is graded
+    seen: dict[str, int] = {}
+    async for graded in runner.run(config, judges, chunks(raw_rows(logs), chunk_size)):
         good = []
         for g in graded:
             if g.status == "invalid":
                 invalid(str(g.error))
+            elif g.id is not None and g.id in seen:
+                invalid(f"line {g.line}: duplicate id {g.id!r} (first on line {seen[g.id]})")
             else:
+                if g.id is not None:
+                    seen[g.id] = g.line
                 good.append(g)
                 outcome.counts[g.status] += 1
         for sink in sinks:
@@ -154,13 +148,14 @@ async def _grade_sharded(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from evalwheel.fileio import make_dir
     from evalwheel.grade.shards import plan_shards, table_rows
 
     started = time.perf_counter()
     shards = plan_shards(logs, runner.shard_bytes)
     made = parts_dir is None
     parts = Path(tempfile.mkdtemp(prefix="evalwheel-grade-")) if parts_dir is None else parts_dir
-    parts.mkdir(parents=True, exist_ok=True)
+    make_dir(parts, what="--out's parts folder")  # a file in the way is exit 2 before any task runs
     try:
         results = [r async for r in runner.grade_shards(config, judges, shards, str(parts), chunk_size, link)]
         results.sort(key=lambda r: r.index)

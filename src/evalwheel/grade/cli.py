@@ -1,7 +1,8 @@
 """`evalwheel grade LOGS --graders CONFIG`: batch-grade logged events or sessions (no solver).
 
 Exit codes: 0 graded, 2 bad input (unreadable file, bad config, invalid rows without --skip-invalid),
-3 the store or the Ray cluster failed part-way. Heavy imports (graders, SQLAlchemy, Ray) happen inside.
+3 the store or the Ray cluster failed part-way, 130 interrupted (Ctrl-C: no --out replaced). Heavy imports
+(graders, SQLAlchemy, Ray) happen inside.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def grade_command(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Report bad rows and grade the rest.")] = False,
     chunk: Annotated[int, typer.Option("--chunk", min=1, help="Rows per batch (one Ray task each).")] = 256,
     shard_mb: Annotated[
-        float, typer.Option("--shard-mb", min=0.001, help="--executor ray: MB of the file per task (default 8).")
+        float,
+        typer.Option("--shard-mb", min=0.001, max=2**20, help="--executor ray: MB of the file per task (default 8)."),
     ] = 8.0,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Rows graded at once per worker.")] = 16,
     judges: Annotated[bool, typer.Option("--judges/--no-judges", help="--no-judges skips LLM-judge graders.")] = True,
@@ -55,10 +57,11 @@ def grade_command(
     ] = None,
 ) -> None:
     """Grade a logged file with no solver: streamed in chunks, results to Parquet/JSONL and/or the store."""
+    from evalwheel.fileio import FileReadError
     from evalwheel.grade.api import grade_logs
     from evalwheel.grade.batch import LocalGrader, RayGrader
     from evalwheel.grade.logs import LogsError
-    from evalwheel.grade.sinks import REFUSED, open_sink
+    from evalwheel.grade.sinks import ABORTED, REFUSED, open_sink
     from evalwheel.monitor.config import ConfigError, load_monitor_config
     from evalwheel.runs.executors import ExecutorError
     from evalwheel.runs.writer import RunStoppedError
@@ -86,7 +89,7 @@ def grade_command(
     if executor == "ray":
         runner = RayGrader(address, concurrency=concurrency, shard_bytes=int(shard_mb * 2**20))
     sinks = []
-    status = "interrupted"
+    status = ABORTED  # Ctrl-C or an unexpected error: no partial file replaces --out (sinks.ABORTED)
     try:
         config = load_monitor_config(graders)
         if timeout is not None:  # the command line wins over the config's judge_timeout_s
@@ -113,14 +116,23 @@ def grade_command(
         if outcome.graded == 0 and not outcome.invalid:  # refused: no empty output replaces an earlier one
             raise LogsError(f"{logs}: no rows to grade (the file is empty)")
         status = "finished"
-    except (LogsError, ConfigError, ExecutorError, StoreError) as exc:
+    except (LogsError, ConfigError, ExecutorError, StoreError, FileReadError) as exc:
         if any(sink.written for sink in sinks):  # a stop after rows were written keeps them
             status = "interrupted"
             raise fail(f"{exc}; rows written so far are kept") from None
         status = REFUSED  # before any row: no output file replaced, no empty run left in the store
         raise fail(str(exc)) from None
     except RunStoppedError as exc:
-        raise fail(f"grading stopped: {exc}; rows written so far are kept", 3) from None
+        if any(sink.written for sink in sinks):
+            status = "interrupted"
+            raise fail(f"grading stopped: {exc}; rows written so far are kept", 3) from None
+        status = REFUSED  # e.g. a Ray shard failed before the merge: nothing was written, nothing replaced
+        raise fail(f"grading stopped: {exc}; nothing was written", 3) from None
+    except KeyboardInterrupt:
+        where = f"; {out_path} was not written (an earlier file of that name is kept)" if out_path else ""
+        stored = sum(sink.written for sink in sinks if hasattr(sink, "run_id"))
+        kept = f"; the {stored} rows already stored are kept as an interrupted run" if stored else ""
+        raise fail(f"interrupted{where}{kept}", 130) from None
     finally:
         if otel_endpoint is not None:
             from evalwheel.tracing import shutdown

@@ -46,8 +46,7 @@ class Item:
 def raw_rows(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON or NotJSON) for every non-blank row."""
     suffix = path.suffix.lower()
-    if not path.is_file():
-        raise LogsError(f"{path}: file not found")
+    check_input(path)
     if suffix == ".parquet":
         yield from _parquet_rows(path)
         return
@@ -60,6 +59,14 @@ def raw_rows(path: Path) -> Iterator[tuple[int, Any]]:
                     yield n, decode_line(raw)
     except OSError as exc:
         raise LogsError(f"{path}: cannot read: {exc}") from None
+
+
+def check_input(path: Path) -> None:
+    """LogsError naming why `path` cannot be read as logs: missing, or a directory (both the local and Ray paths)."""
+    if path.is_dir():
+        raise LogsError(f"{path}: not a file (a directory)")
+    if not path.is_file():
+        raise LogsError(f"{path}: file not found")
 
 
 def decode_line(raw: bytes) -> Any:
@@ -89,14 +96,6 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
         for row in parquet_dicts(batch):
             n += 1
             yield n, row
-
-
-def row_id(raw: Any) -> str | None:
-    """The id a row will be stored under (request id or session id), without validating the rest."""
-    if isinstance(raw, dict):
-        value = raw.get("session_id") if "trajectory" in raw else raw.get("request_id")
-        return value if isinstance(value, str) else None
-    return None
 
 
 def parse(line: int, raw: Any) -> Item:

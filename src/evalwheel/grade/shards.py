@@ -24,7 +24,7 @@ from pydantic import Field
 
 from evalwheel.basemodel import EvalwheelModel
 from evalwheel.grade.batch import Graded, Row, chunks, grade_chunk
-from evalwheel.grade.logs import LogsError, decode_line, parquet_dicts
+from evalwheel.grade.logs import LogsError, check_input, decode_line, parquet_dicts
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -64,8 +64,7 @@ def plan_shards(path: Path, shard_bytes: int = SHARD_BYTES) -> list[Shard]:
 
     The JSONL plan reads the file once to count newlines (bytes.count, memory speed), so every shard knows
     the line number it starts at and errors name the file's own line numbers."""
-    if not path.is_file():
-        raise LogsError(f"{path}: file not found")
+    check_input(path)
     if path.suffix.lower() == ".parquet":
         return _parquet_shards(path, shard_bytes)
     if path.suffix.lower() not in (".jsonl", ".ndjson", ".json"):

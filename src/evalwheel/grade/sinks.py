@@ -6,7 +6,8 @@ request or session id), so `runs show`, `compare` and the review workspace read 
 A refused file (bad rows without `--skip-invalid`, exit 2) leaves no trace: a file output is written under a
 temporary name and renamed into place only when the sink is closed with another status, so an earlier
 output of the same name survives; the store's run row is created with the first rows (or at a successful
-close), so no empty run is left behind.
+close), so no empty run is left behind. A grade stopped by Ctrl-C or an unexpected error (close status
+`aborted`) replaces no output either; the store keeps the rows it committed, as an `interrupted` run.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class Sink(Protocol):
 
 
 REFUSED = "refused"  # the close status of a file refused before any row was written: nothing is kept
+# Ctrl-C or an unexpected error: a file output is dropped (an earlier --out is kept, never a prefix of the rows),
+# the store keeps the rows it committed as an `interrupted` run (as any stopped run)
+ABORTED = "aborted"
 
 
 def _temporary(path: Path) -> Path:
@@ -39,8 +43,8 @@ def _temporary(path: Path) -> Path:
 
 
 def _publish(tmp: Path, path: Path, status: str) -> None:
-    """Rename the finished (or stopped) output into place; drop it when the file was refused."""
-    if status == REFUSED:
+    """Rename the finished (or stopped) output into place; drop it when the file was refused or aborted."""
+    if status in (REFUSED, ABORTED):
         tmp.unlink(missing_ok=True)
     else:
         tmp.replace(path)
@@ -156,8 +160,10 @@ class StoreSink:
     def close(self, status: str) -> None:
         """Record the run's status and close the store (the CLI skips the final collection: evalwheel.closing)."""
         with closing(self.store):
-            if status == REFUSED:  # nothing was written (the caller refuses only then), so no run was created
-                return
+            if status in (REFUSED, ABORTED):
+                if not self._created:  # no row reached the store: no run is left behind
+                    return
+                status = "interrupted"  # a run row exists (rows committed, or a write failed after creating it)
             self._create()
             self._retry(
                 self.store,
