@@ -229,3 +229,20 @@ def test_a_retried_id_is_graded_alike_locally_and_on_ray(tmp_path: Path) -> None
         ray.shutdown()
     assert [json.loads(line)["line"] for line in rows["local"]] == [2, 3, 5]
     assert rows["ray"] == rows["local"]
+
+
+def test_a_file_of_only_bad_rows_stops_at_50_problems(tmp_path: Path) -> None:
+    """Defect: the strict pre-pass checked its 50-problem limit only after a *valid* row, so a CSV or a gzip
+    named .jsonl (every row bad) was read to the end with every message kept in memory (1,000,000 rows: 176 MB,
+    5 s) and then refused as "1000000 invalid rows (stopped after 50 ...)", which it had not."""
+    from evalwheel.grade.logs import validate_file
+
+    _, cfg = logs_and_config(tmp_path)
+    logs = tmp_path / "export.jsonl"
+    logs.write_text("".join(f"a,b,{i}\n" for i in range(5000)))
+    valid, problems = validate_file(logs)
+    assert valid == 0 and len(problems) == 51  # stopped: one past the limit says "more"
+    res = runner.invoke(app, ["grade", str(logs), "--graders", str(cfg), "--out", str(tmp_path / "o.jsonl")])
+    assert res.exit_code == 2
+    assert "over 50 invalid rows" in res.output and "5000" not in res.output
+    assert "line 50: not JSON" in res.output and "line 51:" not in res.output

@@ -102,8 +102,13 @@ async def grade_logs(
 
 def _refuse(logs: Path, problems: list[str]) -> LogsError:
     shown = "\n  ".join(problems[:50])
-    more = " (stopped after 50; fix these first)" if len(problems) > 50 else ""
-    return LogsError(f"{logs}: {len(problems)} invalid rows{more}; --skip-invalid grades the rest:\n  {shown}")
+    # the local pre-pass stops at 51 problems (validate_file), so past 50 no exact count is claimed on either path
+    count = (
+        "over 50 invalid rows (the first 50 are listed; fix these first)"
+        if len(problems) > 50
+        else f"{len(problems)} invalid rows"
+    )
+    return LogsError(f"{logs}: {count}; --skip-invalid grades the rest:\n  {shown}")
 
 
 def _duplicates(results: Sequence[ShardResult]) -> tuple[dict[int, set[int]], list[tuple[int, str]]]:

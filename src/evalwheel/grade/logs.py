@@ -122,7 +122,8 @@ def parse(line: int, raw: Any) -> Item:
 
 
 def validate_file(path: Path, *, limit: int = 50) -> tuple[int, list[str]]:
-    """The strict pre-pass: (valid rows, problems) over the whole file, duplicates included."""
+    """The strict pre-pass: (valid rows, problems) over the whole file, duplicates included; it stops at
+    `limit` + 1 problems (a file of nothing but bad rows is not read to its end to list them all)."""
     seen: dict[str, int] = {}
     problems: list[str] = []
     valid = 0
@@ -131,12 +132,12 @@ def validate_file(path: Path, *, limit: int = 50) -> tuple[int, list[str]]:
             item = parse(n, raw)
         except LogsError as exc:
             problems.append(str(exc))
-            continue
-        if item.id in seen:
-            problems.append(f"line {n}: duplicate id {item.id!r} (first on line {seen[item.id]})")
-            continue
-        seen[item.id] = n
-        valid += 1
+        else:
+            if item.id in seen:
+                problems.append(f"line {n}: duplicate id {item.id!r} (first on line {seen[item.id]})")
+            else:
+                seen[item.id] = n
+                valid += 1
         if len(problems) > limit:
             break
     return valid, problems
