@@ -246,3 +246,24 @@ def test_a_file_of_only_bad_rows_stops_at_50_problems(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "over 50 invalid rows" in res.output and "5000" not in res.output
     assert "line 50: not JSON" in res.output and "line 51:" not in res.output
+
+
+def test_a_disk_full_when_out_is_closed_is_not_a_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect: an --out that failed as it was finished (disk full while the Parquet footer or the last JSONL
+    buffer is written) printed a warning, then "graded N rows ... rows: graded.parquet", exit 0, with --out
+    never written and its temporary file left behind. Now: exit 3 naming --out, the earlier file kept."""
+    pq = pytest.importorskip("pyarrow.parquet")
+
+    def full(self: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "close", full)
+    logs, cfg = logs_and_config(tmp_path)
+    out = tmp_path / "graded.parquet"
+    out.write_text("an earlier output\n")
+    res = runner.invoke(app, ["grade", str(logs), "--graders", str(cfg), "--out", str(out), "--json"])
+    assert res.exit_code == 3, res.output
+    assert isinstance(res.exception, SystemExit)
+    assert "No space left on device" in res.output and "graded.parquet" in res.output
+    assert out.read_text() == "an earlier output\n"
+    assert hidden(tmp_path) == []

@@ -138,11 +138,17 @@ def grade_command(
             from evalwheel.tracing import shutdown
 
             shutdown()  # flush the driver's span
+        close_failed: list[str] = []
         for sink in sinks:
             try:
                 sink.close(status)
             except Exception as exc:  # closing must not hide the error that stopped grading
-                err.print(f"[yellow]warning:[/] closing the output failed: {escape(str(exc))}")
+                if status == "finished":  # ...but it is the error when grading succeeded (a full disk at the end)
+                    close_failed.append(str(exc))
+                else:
+                    err.print(f"[yellow]warning:[/] closing the output failed: {escape(str(exc))}")
+    if close_failed:
+        raise fail(f"graded, but finishing the output failed: {'; '.join(close_failed)}", 3)
     run_id = next((s.run_id for s in sinks if hasattr(s, "run_id")), None)
     payload = {
         "graded": outcome.graded,

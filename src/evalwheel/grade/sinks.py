@@ -12,7 +12,7 @@ close), so no empty run is left behind. A grade stopped by Ctrl-C or an unexpect
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +50,17 @@ def _publish(tmp: Path, path: Path, status: str) -> None:
         tmp.replace(path)
 
 
+def _finish(close: Callable[[], None], tmp: Path, path: Path, status: str) -> None:
+    """Close the temporary output, then publish or drop it. A close that fails (a full disk while the last
+    buffer or the Parquet footer is written) drops it too: LogsError naming --out, an earlier file kept."""
+    try:
+        close()
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise LogsError(f"--out {path}: {write_cause(exc)}") from None
+    _publish(tmp, path, status)
+
+
 class JsonlSink:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -62,8 +73,7 @@ class JsonlSink:
         self.written += len(rows)
 
     def close(self, status: str) -> None:
-        self._fh.close()
-        _publish(self._tmp, self.path, status)
+        _finish(self._fh.close, self._tmp, self.path, status)
 
 
 class ParquetSink:
@@ -96,8 +106,7 @@ class ParquetSink:
             self.written += table.num_rows
 
     def close(self, status: str) -> None:
-        self._writer.close()
-        _publish(self._tmp, self.path, status)
+        _finish(self._writer.close, self._tmp, self.path, status)
 
 
 class StoreSink:
