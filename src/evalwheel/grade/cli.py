@@ -129,9 +129,13 @@ def grade_command(
         status = REFUSED  # e.g. a Ray shard failed before the merge: nothing was written, nothing replaced
         raise fail(f"grading stopped: {exc}; nothing was written", 3) from None
     except KeyboardInterrupt:
-        where = f"; {out_path} was not written (an earlier file of that name is kept)" if out_path else ""
-        stored = sum(sink.written for sink in sinks if hasattr(sink, "run_id"))
-        kept = f"; the {stored} rows already stored are kept as an interrupted run" if stored else ""
+        earlier = " (the earlier file of that name is kept)" if out_path and out_path.exists() else ""
+        where = f"; {out_path} was not written{earlier}" if out_path else ""
+        kept = "".join(
+            f"; the {s.written} rows already stored are kept as interrupted run {s.run_id}"
+            for s in sinks
+            if hasattr(s, "run_id") and s.written
+        )
         raise fail(f"interrupted{where}{kept}", 130) from None
     finally:
         if otel_endpoint is not None:
